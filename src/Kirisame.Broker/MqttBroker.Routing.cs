@@ -47,7 +47,7 @@ public sealed partial class MqttBroker
             if (member is null)
                 continue;
             var qos = message.QoS < member.GrantedQoS ? message.QoS : member.GrantedQoS;
-            Deliver(member.Session, message, qos, member.Options.RetainAsPublished && message.Retain, member.SubscriptionIds);
+            Deliver(member.Session, message, qos, member.Options.RetainAsPublished && message.Retain, member.SubscriptionIds, group);
             reached++;
         }
 
@@ -56,7 +56,7 @@ public sealed partial class MqttBroker
 
     /// Hands one message to one session: QoS 0 straight to the connection (or dropped if there is none, or its
     /// queue is full); QoS 1/2 into the in-flight window, else into the session's bounded pending queue.
-    private void Deliver(Session session, BrokerMessage message, QualityOfService qos, bool retain, uint[] subscriptionIds)
+    private void Deliver(Session session, BrokerMessage message, QualityOfService qos, bool retain, uint[] subscriptionIds, SharedGroup? group = null)
     {
         if (qos == QualityOfService.AtMostOnce)
         {
@@ -73,7 +73,7 @@ public sealed partial class MqttBroker
         lock (session.Sync)
         {
             var connection = session.Connection;
-            var queued = new QueuedMessage(message, qos, retain, subscriptionIds);
+            var queued = new QueuedMessage(message, qos, retain, subscriptionIds, group);
             if (connection is not null && session.Pending.Count == 0 && session.Inflight.Count < connection.SendWindow)
             {
                 SendLocked(session, connection, queued);
@@ -119,6 +119,12 @@ public sealed partial class MqttBroker
         var session = connection.Session!;
         var v5 = connection.Version == ProtocolVersion.V500;
         var subscriptionId = subscribe.Properties?.SubscriptionIdentifiers is [var id, ..] ? id : 0u;
+        if (subscriptionId != 0 && !Options.SubscriptionIdentifiersAvailable)
+        {
+            connection.RequestClose(ReasonCode.SubscriptionIdentifiersNotSupported, "subscription identifiers are not available"); // [MQTT-3.8.2-?] 0xA1
+            return;
+        }
+
         var codes = new List<ReasonCode>(subscribe.Subscriptions.Count);
         var retainedToSend = new List<(Subscription Subscription, bool Existed)>();
         foreach (var requested in subscribe.Subscriptions)
@@ -126,6 +132,19 @@ public sealed partial class MqttBroker
             if (!Authorizer.CanSubscribe(connection.ClientId, connection.UserName, requested.Filter))
             {
                 codes.Add(v5 ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError);
+                continue;
+            }
+
+            var isShared = requested.Filter.StartsWith(TopicRules.SharePrefix, StringComparison.Ordinal);
+            if (isShared && !Options.SharedSubscriptionAvailable)
+            {
+                codes.Add(v5 ? ReasonCode.SharedSubscriptionsNotSupported : ReasonCode.UnspecifiedError);
+                continue;
+            }
+
+            if (!Options.WildcardSubscriptionAvailable && TopicRules.HasWildcard(requested.Filter))
+            {
+                codes.Add(v5 ? ReasonCode.WildcardSubscriptionsNotSupported : ReasonCode.UnspecifiedError);
                 continue;
             }
 
@@ -179,5 +198,69 @@ public sealed partial class MqttBroker
         }
 
         connection.EnqueuePacket(new UnsubAckPacket { PacketId = unsubscribe.PacketId, ReasonCodes = connection.Version == ProtocolVersion.V500 ? codes : [] });
+    }
+}
+
+public sealed partial class MqttBroker
+{
+    /// A member of a shared subscription went away: its QoS 1/2 messages that the client has not yet
+    /// received (in flight awaiting PUBACK/PUBREC, or still pending) go to another member of the group.
+    private void RedispatchShared(Session session)
+    {
+        List<QueuedMessage>? moved = null;
+        lock (session.Sync)
+        {
+            if (session.Pending.Count > 0)
+            {
+                var keep = new Queue<QueuedMessage>(session.Pending.Count);
+                foreach (var queued in session.Pending)
+                {
+                    if (queued.Group is not null)
+                    {
+                        (moved ??= []).Add(queued);
+                        session.PendingBytes -= queued.Message.Size;
+                    }
+                    else
+                    {
+                        keep.Enqueue(queued);
+                    }
+                }
+
+                session.Pending.Clear();
+                foreach (var queued in keep)
+                    session.Pending.Enqueue(queued);
+            }
+
+            var node = session.InflightOrder.First;
+            while (node is not null)
+            {
+                var next = node.Next;
+                var inflight = session.Inflight[node.Value];
+                if (inflight.Queued.Group is not null && inflight.State == InflightState.AwaitingAck)
+                {
+                    (moved ??= []).Add(inflight.Queued);
+                    session.Inflight.Remove(node.Value);
+                    session.InflightOrder.Remove(node);
+                }
+
+                node = next;
+            }
+        }
+
+        if (moved is null)
+            return;
+        foreach (var queued in moved)
+        {
+            var member = queued.Group!.Pick(exclude: session);
+            if (member is null)
+            {
+                // Nobody else in the group: the message stays with this session.
+                Deliver(session, queued.Message, queued.QoS, queued.Retain, queued.SubscriptionIds, queued.Group);
+                continue;
+            }
+
+            var qos = queued.Message.QoS < member.GrantedQoS ? queued.Message.QoS : member.GrantedQoS;
+            Deliver(member.Session, queued.Message, qos, queued.Retain, member.SubscriptionIds, queued.Group);
+        }
     }
 }

@@ -195,7 +195,7 @@ public sealed partial class MqttBroker
             return;
         Statistics.ClientDisconnected();
         var session = connection.Session!;
-        var ended = false;
+        var owned = false;
         lock (_sessionsLock)
         {
             if (session.Owner == connection)
@@ -207,10 +207,24 @@ public sealed partial class MqttBroker
                     session.DisconnectedAtTicks = TimeProvider.GetTimestamp();
                 }
 
-                if (session.ExpiryInterval == 0)
+                owned = true;
+            }
+        }
+
+        var ended = false;
+        if (owned)
+        {
+            RedispatchShared(session);
+            if (session.ExpiryInterval == 0)
+            {
+                lock (_sessionsLock)
                 {
-                    DiscardSessionLocked(session);
-                    ended = true;
+                    // Unless a new connection claimed it meanwhile, the session ends with its connection.
+                    if (session.Owner is null)
+                    {
+                        DiscardSessionLocked(session);
+                        ended = true;
+                    }
                 }
             }
         }

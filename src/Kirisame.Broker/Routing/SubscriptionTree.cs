@@ -223,20 +223,25 @@ public sealed class SharedGroup(string name, string topicFilter)
     }
 
     /// Round-robin over members, skipping those whose session has no live connection while any has one.
-    public Subscription? Pick()
+    /// <paramref name="exclude"/> is never chosen (a member whose connection just went away).
+    public Subscription? Pick(Session? exclude = null)
     {
         var members = Members;
         if (members.Length == 0)
             return null;
         var start = (int)((uint)Interlocked.Increment(ref _next) % (uint)members.Length);
+        Subscription? fallback = null;
         for (var i = 0; i < members.Length; i++)
         {
             var candidate = members[(start + i) % members.Length];
+            if (candidate.Session == exclude)
+                continue;
             if (candidate.Session.IsConnected)
                 return candidate;
+            fallback ??= candidate;
         }
 
-        return members[start];
+        return fallback;
     }
 }
 

@@ -59,11 +59,11 @@ public sealed partial class ClientConnection
             case PacketType.Connect:
                 // A second CONNECT is a protocol violation [MQTT-3.1.0-2].
                 _logger.LogInformation("Client {ClientId} sent a second CONNECT; closing", ClientId);
-                RequestClose(ReasonCode.ProtocolError);
+                RequestClose(ReasonCode.ProtocolError, "second CONNECT");
                 return ValueTask.FromResult(false);
             default:
                 _logger.LogInformation("Client {ClientId} sent {Type}, which only a server sends; closing", ClientId, raw.Type);
-                RequestClose(ReasonCode.ProtocolError);
+                RequestClose(ReasonCode.ProtocolError, $"{raw.Type} is sent only by a server");
                 return ValueTask.FromResult(false);
         }
     }
@@ -101,6 +101,19 @@ public sealed partial class ClientConnection
 
         ClientId = clientId;
         UserName = connect.UserName;
+        if (options.ServerReference is { } reference)
+        {
+            // Server redirection (section 4.11): v5 clients are told where to go; v3 ones only that we are unavailable.
+            var redirect = options.RedirectReason == ServerRedirect.ServerMoved ? ReasonCode.ServerMoved : ReasonCode.UseAnotherServer;
+            _logger.LogInformation("Redirecting client {ClientId} to {Reference}", clientId, reference);
+            EnqueuePacket(new ConnAckPacket
+            {
+                ReasonCode = v5 ? redirect : ReasonCode.ServerUnavailable,
+                Properties = v5 ? new MqttProperties { ServerReference = reference } : null,
+            });
+            return false;
+        }
+
         var context = new ConnectContext(clientId, connect.UserName, connect.Password, Info.RemoteEndPoint, Info.Listener, Version);
         var verdict = await _broker.Authenticator.AuthenticateAsync(context, CancellationToken.None);
         if (verdict != ReasonCode.Success)
@@ -115,6 +128,7 @@ public sealed partial class ClientConnection
             SendWindow = Math.Min(options.MaxInflightMessages, properties?.ReceiveMaximum ?? ushort.MaxValue);
             ClientMaximumPacketSize = (int)Math.Min(properties?.MaximumPacketSize ?? int.MaxValue, int.MaxValue);
             ProblemInformation = properties?.RequestProblemInformation != 0;
+            ClientTopicAliasMaximum = properties?.TopicAliasMaximum ?? 0;
             expiry = properties?.SessionExpiryInterval ?? 0;
             var ack = connAck.Properties = new MqttProperties
             {
@@ -124,6 +138,10 @@ public sealed partial class ClientConnection
                 AssignedClientIdentifier = assignedId,
                 MaximumQoS = options.MaximumQoS < 2 ? (byte)options.MaximumQoS : null,
                 RetainAvailable = options.RetainAvailable ? null : (byte)0,
+                // Absent means available (section 3.2.2.3); say so only when they are not.
+                WildcardSubscriptionAvailable = options.WildcardSubscriptionAvailable ? null : (byte)0,
+                SubscriptionIdentifierAvailable = options.SubscriptionIdentifiersAvailable ? null : (byte)0,
+                SharedSubscriptionAvailable = options.SharedSubscriptionAvailable ? null : (byte)0,
             };
             if (options.ServerKeepAlive is { } serverKeepAlive)
             {
@@ -171,8 +189,21 @@ public sealed partial class ClientConnection
     {
         _logger.LogInformation("Refused connection {ConnectionId} from {Remote} (client {ClientId}): {Why} → {Reason}",
             Info.ConnectionId, Info.RemoteEndPoint, ClientId, why, reason);
-        EnqueuePacket(new ConnAckPacket { ReasonCode = reason });
+        EnqueuePacket(new ConnAckPacket
+        {
+            ReasonCode = reason,
+            Properties = Version == ProtocolVersion.V500 ? new MqttProperties { ReasonString = why } : null,
+        });
         return false;
+    }
+
+    /// A PUBACK/PUBREC with an error code; v5 clients that allow it get a Reason String too [MQTT-3.1.2-29].
+    internal void EnqueueErrorAck(PacketType type, ushort packetId, ReasonCode reason, string why)
+    {
+        if (Version == ProtocolVersion.V500 && ProblemInformation)
+            EnqueuePacket(new PublishAckPacket(type, packetId, reason, new MqttProperties { ReasonString = why }));
+        else
+            EnqueueAck(type, packetId, reason);
     }
 
     private bool HandlePublish(in RawPacket raw)
@@ -190,7 +221,7 @@ public sealed partial class ClientConnection
         {
             if (Version == ProtocolVersion.V500)
             {
-                RequestClose(ReasonCode.QoSNotSupported); // [MQTT-3.2.2-11]
+                RequestClose(ReasonCode.QoSNotSupported, $"QoS {(int)qos} is above the maximum {options.MaximumQoS}"); // [MQTT-3.2.2-11]
                 return false;
             }
 
@@ -202,7 +233,7 @@ public sealed partial class ClientConnection
         {
             if (Version == ProtocolVersion.V500)
             {
-                RequestClose(ReasonCode.RetainNotSupported); // [MQTT-3.3.1-?] 0x9A
+                RequestClose(ReasonCode.RetainNotSupported, "retain is not available"); // [MQTT-3.2.2-14]
                 return false;
             }
 
@@ -220,7 +251,7 @@ public sealed partial class ClientConnection
         {
             // Payload declared UTF-8 but is not: refused with 0x99 [MQTT-3.3.2-4 receiver side].
             if (publish.QoS != QualityOfService.AtMostOnce)
-                EnqueueAck(ackType, publish.PacketId, ReasonCode.PayloadFormatInvalid);
+                EnqueueErrorAck(ackType, publish.PacketId, ReasonCode.PayloadFormatInvalid, "payload is not valid UTF-8");
             Interlocked.Increment(ref _broker.Statistics.MessagesDropped);
             return true;
         }
@@ -232,7 +263,7 @@ public sealed partial class ClientConnection
             Interlocked.Increment(ref _broker.Statistics.MessagesDropped);
             _logger.LogDebug("Client {ClientId} may not publish to {Topic}; dropped", ClientId, topic);
             if (publish.QoS != QualityOfService.AtMostOnce)
-                EnqueueAck(ackType, publish.PacketId, ReasonCode.NotAuthorized);
+                EnqueueErrorAck(ackType, publish.PacketId, ReasonCode.NotAuthorized, "not authorized to publish to " + topic);
             return true;
         }
 
@@ -247,7 +278,7 @@ public sealed partial class ClientConnection
                 {
                     if (session.InboundQoS2.Count >= options.ReceiveMaximum && Version == ProtocolVersion.V500)
                     {
-                        RequestClose(ReasonCode.ReceiveMaximumExceeded); // [MQTT-3.3.4-9]
+                        RequestClose(ReasonCode.ReceiveMaximumExceeded, "more QoS 2 messages in flight than Receive Maximum"); // [MQTT-3.3.4-9]
                         return false;
                     }
 
@@ -373,7 +404,7 @@ public sealed partial class ClientConnection
                 return HandleDisconnect(disconnect);
             default:
                 // AUTH without an authentication method in CONNECT is a protocol error [MQTT-4.12.0-1].
-                RequestClose(ReasonCode.ProtocolError);
+                RequestClose(ReasonCode.ProtocolError, "AUTH without an authentication method");
                 return false;
         }
     }
@@ -386,7 +417,7 @@ public sealed partial class ClientConnection
             // A session that was to end with the connection cannot be extended now [MQTT-3.14.2-2].
             if (session.ExpiryInterval == 0 && expiry != 0)
             {
-                RequestClose(ReasonCode.ProtocolError);
+                RequestClose(ReasonCode.ProtocolError, "session expiry cannot be raised from 0 at DISCONNECT");
                 return false;
             }
 

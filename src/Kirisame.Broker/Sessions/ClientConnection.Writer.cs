@@ -149,21 +149,27 @@ public sealed partial class ClientConnection
                     return;
                 }
 
+                var topic = message.TopicUtf8;
+                ushort alias = 0;
+                if (ClientTopicAliasMaximum > 0 && AssignAlias(message.Topic, out alias, out var known) && known)
+                    topic = default; // the client already maps this alias to the topic
                 var publish = new PublishPacket
                 {
                     QoS = item.QoS,
                     Retain = item.Retain,
                     Dup = item.Dup,
                     PacketId = item.PacketId,
-                    Topic = message.TopicUtf8,
+                    Topic = topic,
                     Payload = message.Payload,
-                    Properties = Version == ProtocolVersion.V500 ? ForwardedProperties(message, remaining, item.SubscriptionIds) : default,
+                    Properties = Version == ProtocolVersion.V500 ? ForwardedProperties(message, remaining, item.SubscriptionIds, alias) : default,
                 };
                 var size = MqttEncoder.GetPublishSize(publish, Version);
                 if (size > ClientMaximumPacketSize)
                 {
                     // Too large for this client: not sent, not truncated, counted [MQTT-3.1.2-25].
                     Interlocked.Increment(ref statistics.MessagesDropped);
+                    if (alias != 0 && !topic.IsEmpty)
+                        _outboundAliases!.Remove(message.Topic); // never told to the client
                     if (item.QoS != QualityOfService.AtMostOnce)
                         _broker.CompleteInflight(this, item.PacketId);
                     return;
@@ -193,17 +199,39 @@ public sealed partial class ClientConnection
 
     /// The properties a v5 subscriber receives: the publisher's, with the expiry reduced by the time the
     /// message waited [MQTT-3.3.2-6] and this subscription's identifiers; never the publisher's Topic Alias.
-    private static PublishProperties ForwardedProperties(BrokerMessage message, uint? remainingExpiry, uint[]? subscriptionIds)
+    private static PublishProperties ForwardedProperties(BrokerMessage message, uint? remainingExpiry, uint[]? subscriptionIds, ushort alias)
     {
         var properties = message.Properties;
-        if (properties.IsEmpty && (subscriptionIds is null || subscriptionIds.Length == 0))
+        if (properties.IsEmpty && (subscriptionIds is null || subscriptionIds.Length == 0) && alias == 0)
             return default;
         return properties with
         {
             MessageExpiryInterval = remainingExpiry,
-            TopicAlias = 0,
+            TopicAlias = alias,
             SubscriptionIdentifiers = subscriptionIds is { Length: > 0 } ? PropertyCodec.EncodeSubscriptionIdentifiers(subscriptionIds) : default,
         };
+    }
+
+    private Dictionary<string, ushort>? _outboundAliases;
+
+    /// Server → client Topic Aliases, chosen by the writer (the only thread that uses them): the first
+    /// topics sent get aliases until the client's maximum is reached, and keep them for the connection.
+    /// <paramref name="known"/> says the client already has this alias, so the topic can be left empty.
+    private bool AssignAlias(string topic, out ushort alias, out bool known)
+    {
+        _outboundAliases ??= new Dictionary<string, ushort>(StringComparer.Ordinal);
+        if (_outboundAliases.TryGetValue(topic, out alias))
+        {
+            known = true;
+            return true;
+        }
+
+        known = false;
+        if (_outboundAliases.Count >= ClientTopicAliasMaximum)
+            return false;
+        alias = (ushort)(_outboundAliases.Count + 1);
+        _outboundAliases[topic] = alias;
+        return true;
     }
 
     /// Stops waiting on a client that does not read: cancels a pending flush so the writer can finish.

@@ -4,6 +4,7 @@ using Kirisame.Protocol;
 using Kirisame.Protocol.Codec;
 using Kirisame.Protocol.Framing;
 using Kirisame.Protocol.Packets;
+using Kirisame.Protocol.Properties;
 using Microsoft.Extensions.Logging;
 
 namespace Kirisame.Broker.Sessions;
@@ -58,6 +59,9 @@ public sealed partial class ClientConnection
 
     /// The client's Maximum Packet Size (v5), or int.MaxValue.
     public int ClientMaximumPacketSize { get; private set; } = int.MaxValue;
+
+    /// Aliases the client accepts from us (v5 Topic Alias Maximum in CONNECT); 0 = none [MQTT-3.3.2-9].
+    public ushort ClientTopicAliasMaximum { get; private set; }
 
     /// v5 Request Problem Information: when false, no Reason String or User Property on errors.
     public bool ProblemInformation { get; private set; } = true;
@@ -141,7 +145,7 @@ public sealed partial class ClientConnection
         var reason = DecodeErrors.ToReasonCode(error);
         _logger.LogInformation("Client {ClientId} ({Remote}) sent a bad {What}: {Error}; closing with {Reason}",
             ClientId, Info.RemoteEndPoint, what, error, reason);
-        RequestClose(reason);
+        RequestClose(reason, $"bad {what}: {error}");
     }
 
     /// Set by a normal DISCONNECT; without one the will is published [MQTT-3.1.2-8].
@@ -152,13 +156,18 @@ public sealed partial class ClientConnection
 
     /// Asks the connection to close: v5 clients get DISCONNECT with <paramref name="reason"/> (if any)
     /// before the socket closes. Safe from any thread, more than once.
-    public void RequestClose(ReasonCode? reason)
+    public void RequestClose(ReasonCode? reason, string? reasonString = null)
     {
         if (Interlocked.Exchange(ref _closing, 1) != 0)
             return;
         _closeReason = reason;
         if (reason is { } code && IsEstablished && Version == ProtocolVersion.V500)
-            EnqueuePacket(new DisconnectPacket { ReasonCode = code });
+        {
+            // A Reason String may go on DISCONNECT even when Request Problem Information is 0 [MQTT-3.1.2-29].
+            var properties = reasonString is null ? null : new MqttProperties { ReasonString = reasonString };
+            EnqueuePacket(new DisconnectPacket { ReasonCode = code, Properties = properties });
+        }
+
         EnqueueClose();
         _transport.Input.CancelPendingRead();
     }

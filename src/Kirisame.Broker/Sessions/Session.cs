@@ -75,7 +75,7 @@ public sealed class Session(string clientId)
 }
 
 /// A message queued for one session with the delivery details fixed at match time.
-public readonly record struct QueuedMessage(BrokerMessage Message, QualityOfService QoS, bool Retain, uint[] SubscriptionIds);
+public readonly record struct QueuedMessage(BrokerMessage Message, QualityOfService QoS, bool Retain, uint[] SubscriptionIds, SharedGroup? Group = null);
 
 public enum InflightState : byte
 {
