@@ -77,9 +77,9 @@ public readonly struct PublishProperties
 
     public PublishProperties Detach() => this with
     {
-        ResponseTopic = ResponseTopic?.ToArray(),
-        CorrelationData = CorrelationData?.ToArray(),
-        ContentType = ContentType?.ToArray(),
+        ResponseTopic = Copy(ResponseTopic),
+        CorrelationData = Copy(CorrelationData),
+        ContentType = Copy(ContentType),
         UserProperties = UserProperties.ToArray(),
         SubscriptionIdentifiers = SubscriptionIdentifiers.ToArray(),
     };
@@ -125,13 +125,19 @@ public readonly struct PublishProperties
             PayloadFormatIndicator = properties.PayloadFormatIndicator,
             MessageExpiryInterval = properties.MessageExpiryInterval,
             TopicAlias = properties.TopicAlias ?? 0,
-            ResponseTopic = properties.ResponseTopic is { } rt ? Encoding.UTF8.GetBytes(rt) : null,
-            CorrelationData = properties.CorrelationData,
-            ContentType = properties.ContentType is { } ct ? Encoding.UTF8.GetBytes(ct) : null,
+            ResponseTopic = Optional(properties.ResponseTopic is { } rt ? Encoding.UTF8.GetBytes(rt) : null),
+            CorrelationData = Optional(properties.CorrelationData),
+            ContentType = Optional(properties.ContentType is { } ct ? Encoding.UTF8.GetBytes(ct) : null),
             UserProperties = PropertyCodec.EncodeUserProperties(properties.UserProperties),
             SubscriptionIdentifiers = PropertyCodec.EncodeSubscriptionIdentifiers(properties.SubscriptionIdentifiers),
         };
     }
+
+    // A null byte[] (even a bare null in "x ? null : memory") converts implicitly to an empty ReadOnlyMemory<byte>,
+    // which would then count as a present, empty property. These keep "absent" absent.
+    private static ReadOnlyMemory<byte>? Optional(byte[]? bytes) => bytes is null ? default(ReadOnlyMemory<byte>?) : bytes;
+
+    private static ReadOnlyMemory<byte>? Copy(ReadOnlyMemory<byte>? memory) => memory is { } m ? m.ToArray() : default(ReadOnlyMemory<byte>?);
 
     private static bool OptionalEquals(ReadOnlyMemory<byte>? a, ReadOnlyMemory<byte>? b)
         => a is null ? b is null : b is not null && a.Value.Span.SequenceEqual(b.Value.Span);
