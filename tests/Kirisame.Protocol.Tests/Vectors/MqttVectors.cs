@@ -103,6 +103,12 @@ public static partial class MqttVectors
             0x02),                      // return code 2: identifier rejected
             new ConnAckPacket { ReturnCode = ConnectReturnCode.IdentifierRejected, ReasonCode = ReasonCode.ClientIdentifierNotValid });
 
+        Add("v3.1 CONNACK ignores bit 0 of its reserved byte", ProtocolVersion.V310, Bytes(
+            0x20, 0x02,
+            0x01,                       // reserved in 3.1: not a session present flag, so not reported (nor re-encoded)
+            0x00),
+            new ConnAckPacket { ReturnCode = ConnectReturnCode.Accepted, ReasonCode = ReasonCode.Success }, canonical: false);
+
         Add("v3.1 SUBACK granted QoS", ProtocolVersion.V310, Bytes(
             0x90, 0x04,                 // SUBACK, remaining length 4
             0x00, 0x0A,                 // packet identifier 10
