@@ -68,6 +68,23 @@ public class InvalidVectorTests
         Assert.Equal(v.Error, MqttDecoder.DecodePublishAck(raw, v.Version, out _, out _));
     }
 
+    /// A rule without a vector is a rule nobody has seen fail. PacketTooLarge depends on the configured limit
+    /// and has its own tests (HostileLengthTests).
+    [Fact]
+    public void EveryDecodeError_HasAnInvalidVector()
+    {
+        var covered = MqttVectors.Invalid.Select(v => v.Error).ToHashSet();
+        var missing = Enum.GetValues<DecodeError>().Where(e => e is not (DecodeError.None or DecodeError.PacketTooLarge) && !covered.Contains(e));
+        Assert.Empty(missing);
+    }
+
+    [Fact]
+    public void EveryDecodeError_MapsToAnErrorReasonCode()
+    {
+        foreach (var error in Enum.GetValues<DecodeError>().Where(e => e != DecodeError.None))
+            Assert.True(ReasonCodes.IsError(DecodeErrors.ToReasonCode(error)), $"{error} maps to a success code.");
+    }
+
     // [MQTT-3.1.2-2]: a server refusing a level answers in that level's CONNACK format, so it must learn the level
     // of a CONNECT it cannot decode.
     [Theory]

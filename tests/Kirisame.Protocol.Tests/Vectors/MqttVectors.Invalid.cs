@@ -156,6 +156,8 @@ public static partial class MqttVectors
         Add("Protocol level 4 with name 'MQIsdp'", V3, Bytes(0x10, 0x0F, 0x00, 0x06, "MQIsdp", 0x04, 0x02, 0x00, 0x3C, 0x00, 0x01, "c"), DecodeError.UnsupportedProtocolVersion, ReasonCode.UnsupportedProtocolVersion, "[MQTT-3.1.2-2]");
         Add("Password without user name (3.1.1)", V4, Bytes(ConnectStart(V4, 0x11, 0x42), 0x00, 0x3C, 0x00, 0x01, "c", 0x00, 0x02, "pw"), DecodeError.PasswordWithoutUserName, Malformed, "3.1.1 [MQTT-3.1.2-22]");
         Add("Password without user name (3.1)", V3, Bytes(ConnectStart(V3, 0x13, 0x42), 0x00, 0x3C, 0x00, 0x01, "c", 0x00, 0x02, "pw"), DecodeError.PasswordWithoutUserName, Malformed, "3.1 section 3.1");
+        Add("Will payload declared UTF-8 but not", V5, Bytes(ConnectStart(V5, 0x17, 0x06), 0x00, 0x3C, 0x00, 0x00, 0x01, "c", 0x02, 0x01, 0x01, 0x00, 0x01, "t", 0x00, 0x01, 0xFF),
+            DecodeError.PayloadFormatInvalid, ReasonCode.PayloadFormatInvalid, "section 3.1.3.2.3");
         Add("CONNECT with trailing byte", V4, Bytes(ConnectStart(V4, 0x0E, 0x02), 0x00, 0x3C, 0x00, 0x01, "c", 0x00), DecodeError.TrailingBytes, Malformed, "section 2.1.4");
         Add("CONNECT cut before keep alive", V4, Bytes(ConnectStart(V4, 0x08, 0x02)), DecodeError.Truncated, Malformed, "section 3.1.2");
         Add("Will payload length beyond the packet", V4, Bytes(ConnectStart(V4, 0x14, 0x06), 0x00, 0x3C, 0x00, 0x01, "c", 0x00, 0x01, "t", 0x00, 0x09, "ab"), DecodeError.Truncated, Malformed, "section 3.1.3.3");
