@@ -50,6 +50,13 @@ public enum DecodeError : byte
     // Other packets
     InvalidReasonCode,
     EmptySubAck,
+
+    // Appended so existing values keep their numbers.
+    /// A reserved bit of a SUBSCRIBE's subscription options is set: malformed [MQTT-3.8.3-5] (3.1.1 [MQTT-3-8.3-4]).
+    ReservedSubscriptionOptionBits,
+
+    /// A will declared UTF-8 (Payload Format Indicator 1) whose payload is not: CONNACK 0x99 (v5 section 3.1.3.2.3).
+    PayloadFormatInvalid,
 }
 
 public static class DecodeErrors
@@ -67,6 +74,10 @@ public static class DecodeErrors
         DecodeError.PacketIdentifierZero or DecodeError.DuplicateProperty or DecodeError.EmptyTopicName
             or DecodeError.InvalidPropertyValue or DecodeError.SubscriptionIdentifierZero
             or DecodeError.NoTopicFilters or DecodeError.InvalidReasonCode => ReasonCode.ProtocolError,
+        // v5 section 3.8.3.1: Maximum QoS 3, Retain Handling 3 and No Local on a shared subscription [MQTT-3.8.3-4]
+        // are each "a Protocol Error"; only the reserved bits make the packet malformed [MQTT-3.8.3-5].
+        DecodeError.InvalidSubscriptionOptions => ReasonCode.ProtocolError,
+        DecodeError.PayloadFormatInvalid => ReasonCode.PayloadFormatInvalid,
         _ => ReasonCode.MalformedPacket,
     };
 }
