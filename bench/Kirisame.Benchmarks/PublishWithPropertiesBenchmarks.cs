@@ -13,11 +13,14 @@ namespace Kirisame.Benchmarks;
 [BenchmarkCategory("Publish")]
 public class PublishWithPropertiesBenchmarks : IDisposable
 {
-    private const ProtocolVersion Version = ProtocolVersion.V500;
     private readonly MqttFrameReader _reader = new(Samples.MaximumPacketSize);
     private readonly byte[] _output = new byte[Samples.OutputBufferSize];
     private PublishPacket _publish;
     private ReadOnlySequence<byte> _input;
+
+    /// Properties exist only in v5; a one-value parameter so the joined summary table names the version.
+    [Params(ProtocolVersion.V500)]
+    public ProtocolVersion Version { get; set; }
 
     [GlobalSetup]
     public void Setup()
