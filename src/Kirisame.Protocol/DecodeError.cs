@@ -28,6 +28,7 @@ public enum DecodeError : byte
     PropertyNotAllowed,
     InvalidPropertyValue,
     TopicAliasZero,
+    /// Raised by a receiver that knows its Topic Alias Maximum [MQTT-3.3.2-10]; the codec does not.
     TopicAliasOutOfRange,
     SubscriptionIdentifierZero,
 

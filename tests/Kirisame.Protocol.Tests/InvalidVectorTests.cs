@@ -74,7 +74,8 @@ public class InvalidVectorTests
     public void EveryDecodeError_HasAnInvalidVector()
     {
         var covered = MqttVectors.Invalid.Select(v => v.Error).ToHashSet();
-        var missing = Enum.GetValues<DecodeError>().Where(e => e is not (DecodeError.None or DecodeError.PacketTooLarge) && !covered.Contains(e));
+        // TopicAliasOutOfRange depends on the receiver's Topic Alias Maximum, so the broker raises it, not the codec.
+        var missing = Enum.GetValues<DecodeError>().Where(e => e is not (DecodeError.None or DecodeError.PacketTooLarge or DecodeError.TopicAliasOutOfRange) && !covered.Contains(e));
         Assert.Empty(missing);
     }
 
