@@ -3,7 +3,7 @@ using Kirisame.Protocol.Packets;
 
 namespace Kirisame.Broker.Tests;
 
-/// A malformed packet or protocol error closes the connection [MQTT-4.8.0-1] (3.1.1: [MQTT-4.8.0-1] too);
+/// A malformed packet or protocol error closes the connection ([MQTT-4.8.0-1] in 3.1.1, [MQTT-4.13.1-1] in v5);
 /// a v5 client first gets DISCONNECT with the reason code the codec gives (DecodeErrors.ToReasonCode).
 public sealed class MalformedInputTests
 {
@@ -24,7 +24,7 @@ public sealed class MalformedInputTests
     [MemberData(nameof(BadPackets))]
     public async Task BadPacket_V5_GetsDisconnectWithTheReasonCode_ClosesAndPublishesTheWill(string what, byte[] v3, byte[] v5, ReasonCode reason)
     {
-        _ = (what, v3);
+        _ = (what, v3); // what names the case in the test output; v3 is for the other test
         await using var broker = TestBroker.Create();
         await using var bystander = new TestClient(broker, ProtocolVersion.V500);
         await bystander.ConnectAsync("bystander");
@@ -45,7 +45,7 @@ public sealed class MalformedInputTests
     [MemberData(nameof(BadPackets))]
     public async Task BadPacket_V311_ClosesWithoutAReply_AndPublishesTheWill(string what, byte[] v3, byte[] v5, ReasonCode reason)
     {
-        _ = (what, v5, reason);
+        _ = (what, v5, reason); // v3 has no DISCONNECT to carry a reason
         await using var broker = TestBroker.Create();
         await using var bystander = new TestClient(broker, ProtocolVersion.V311);
         await bystander.ConnectAsync("bystander");

@@ -67,6 +67,20 @@ public sealed class QoSTests
     }
 
     [Fact]
+    public async Task IncomingDupFlag_IsNotPropagatedToSubscribers() // [MQTT-3.3.1-3] (3.1.1)
+    {
+        await using var broker = TestBroker.Create();
+        await using var sub = new TestClient(broker, ProtocolVersion.V311);
+        await using var pub = new TestClient(broker, ProtocolVersion.V311);
+        await sub.ConnectAsync("sub");
+        await pub.ConnectAsync("pub");
+        await sub.SubscribeAsync("t", QualityOfService.AtLeastOnce);
+        await pub.PublishAsync("t", "again?", QualityOfService.AtLeastOnce, dup: true);
+        Assert.Equal(PacketType.PubAck, (await pub.ExpectAsync<PublishAckPacket>()).Type);
+        Assert.False((await sub.ExpectPublishAsync()).Dup);
+    }
+
+    [Fact]
     public async Task QoS1Messages_ArriveInOrder_PerTopic() // [MQTT-4.6.0-5], [MQTT-4.6.0-6] (3.1.1)
     {
         const int count = 100;

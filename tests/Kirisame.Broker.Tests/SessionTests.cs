@@ -109,6 +109,54 @@ public sealed class SessionTests
     }
 
     [Fact]
+    public async Task Takeover_WithoutCleanStart_ResendsWhatTheOldConnectionLeftUnacknowledged() // [MQTT-4.4.0-1]
+    {
+        await using var broker = TestBroker.Create();
+        await using var publisher = new TestClient(broker, ProtocolVersion.V311);
+        await publisher.ConnectAsync("publisher");
+        await using var first = new TestClient(broker, ProtocolVersion.V311);
+        await first.ConnectAsync("same", cleanStart: false);
+        await first.SubscribeAsync("t", QualityOfService.AtLeastOnce);
+        await publisher.PublishAndSettleAsync("t", "unacked", QualityOfService.AtLeastOnce);
+        var original = await first.ExpectPublishAsync();
+
+        await using var second = new TestClient(broker, ProtocolVersion.V311);
+        Assert.True((await second.ConnectAsync("same", cleanStart: false)).SessionPresent);
+        await first.ExpectClosedAsync();
+        var resent = await second.ExpectPublishAsync();
+        Assert.Equal(("unacked", true, original.PacketId), (Text.Of(resent.Payload), resent.Dup, resent.PacketId));
+        await second.SendAsync(new PublishAckPacket(PacketType.PubAck, resent.PacketId));
+        await second.ExpectNothingAsync();
+    }
+
+    [Fact]
+    public async Task InboundQoS2_StaysExactlyOnce_AcrossAPublisherReconnect() // [MQTT-4.4.0-1], [MQTT-4.3.3-2] (3.1.1)
+    {
+        await using var broker = TestBroker.Create();
+        await using var sub = new TestClient(broker, ProtocolVersion.V311);
+        await sub.ConnectAsync("sub");
+        await sub.SubscribeAsync("t");
+
+        var publisher = new TestClient(broker, ProtocolVersion.V311);
+        await publisher.ConnectAsync("publisher", cleanStart: false);
+        await publisher.PublishAsync("t", "once", QualityOfService.ExactlyOnce, packetId: 9);
+        Assert.Equal(PacketType.PubRec, (await publisher.ExpectAsync<PublishAckPacket>()).Type);
+        await publisher.DropAsync(); // PUBREC received, PUBREL never sent
+        await publisher.ExpectClosedAsync();
+        await publisher.DisposeAsync();
+        Assert.Equal("once", Text.Of((await sub.ExpectPublishAsync()).Payload));
+
+        await using var again = new TestClient(broker, ProtocolVersion.V311);
+        Assert.True((await again.ConnectAsync("publisher", cleanStart: false)).SessionPresent);
+        await again.PublishAsync("t", "once", QualityOfService.ExactlyOnce, packetId: 9, dup: true);
+        Assert.Equal(PacketType.PubRec, (await again.ExpectAsync<PublishAckPacket>()).Type);
+        await again.SendAsync(new PublishAckPacket(PacketType.PubRel, 9));
+        var comp = await again.ExpectAsync<PublishAckPacket>();
+        Assert.Equal((PacketType.PubComp, (ushort)9), (comp.Type, comp.PacketId));
+        await sub.ExpectNothingAsync();
+    }
+
+    [Fact]
     public async Task CleanSession1_EndsTheSessionAtDisconnect() // [MQTT-3.1.2-6]
     {
         await using var broker = TestBroker.Create();

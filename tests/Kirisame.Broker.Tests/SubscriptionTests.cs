@@ -14,7 +14,7 @@ public sealed class SubscriptionTests
     [InlineData("a/+/c", "a/b/c", true)]
     [InlineData("+/+", "/x", true)] // an empty level is a level
     [InlineData("+", "a/b", false)]
-    [InlineData("a/#", "a", true)] // '#' includes the parent level [MQTT-4.7.1-2]
+    [InlineData("a/#", "a", true)] // '#' includes the parent level (4.7.1.2)
     [InlineData("a/#", "a/b/c", true)]
     [InlineData("a/#", "ab/c", false)]
     [InlineData("#", "a/b", true)]

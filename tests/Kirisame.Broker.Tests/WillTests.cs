@@ -90,7 +90,7 @@ public sealed class WillTests
     }
 
     [Fact]
-    public async Task Will_KeepsItsQoS_AndARetainedWillIsSeenByLaterSubscribers() // [MQTT-3.1.2-14], [MQTT-3.1.2-17] (3.1.1)
+    public async Task Will_KeepsItsQoS_AndARetainedWillIsSeenByLaterSubscribers() // [MQTT-3.1.2-17] (3.1.1)
     {
         await using var broker = TestBroker.Create();
         await using var watcher = await WatcherAsync(broker); // subscribed at QoS 2
