@@ -208,9 +208,11 @@ public sealed partial class ClientConnection
         var (session, present) = await _broker.AttachSessionAsync(this, clientId, connect.CleanStart, expiry);
         Session = session;
         connAck.SessionPresent = present;
-        EnqueuePacket(connAck);
+        // Established (and counted) before the CONNACK can be seen: housekeeping running in between must not take
+        // an accepted client for one that sent no CONNECT within ConnectTimeout and close it.
         IsEstablished = true;
         _broker.Established(this);
+        EnqueuePacket(connAck);
         _logger.LogDebug("Client {ClientId} connected from {Remote} (MQTT {Version}, clean {Clean}, keep alive {KeepAlive})",
             clientId, Info.RemoteEndPoint, Version, connect.CleanStart, KeepAlive);
         _broker.Resume(session, this);
