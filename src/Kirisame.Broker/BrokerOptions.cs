@@ -43,6 +43,19 @@ public sealed class BrokerOptions
     /// Prefix for v5 Response Information when a client requests it; empty sends none.
     public string ResponseInformationPrefix { get; set; } = "";
 
+    public bool WildcardSubscriptionAvailable { get; set; } = true;
+
+    public bool SubscriptionIdentifiersAvailable { get; set; } = true;
+
+    public bool SharedSubscriptionAvailable { get; set; } = true;
+
+    /// Server redirection (v5): when set, CONNECTs are refused with <see cref="RedirectReason"/> and this
+    /// Server Reference, and v3 clients with "server unavailable".
+    public string? ServerReference { get; set; }
+
+    /// UseAnotherServer (0x9C, temporary) or ServerMoved (0x9D, permanent).
+    public ServerRedirect RedirectReason { get; set; } = ServerRedirect.UseAnotherServer;
+
     public IEnumerable<string> Validate()
     {
         if (MaximumPacketSize is < 64 or > 268_435_460)
@@ -59,7 +72,17 @@ public sealed class BrokerOptions
             yield return $"Broker:MaxQueuedMessages must be at least 1 (was {MaxQueuedMessages}).";
         if (MaxQueuedBytes < 1)
             yield return $"Broker:MaxQueuedBytes must be at least 1 (was {MaxQueuedBytes}).";
+        if (ServerReference is { Length: 0 })
+            yield return "Broker:ServerReference must not be empty (leave it out to turn redirection off).";
+        if (!Enum.IsDefined(RedirectReason))
+            yield return $"Broker:RedirectReason must be UseAnotherServer or ServerMoved (was {RedirectReason}).";
         if (SysInterval < 0)
             yield return $"Broker:SysInterval must be 0 (off) or more seconds (was {SysInterval}).";
     }
+}
+
+public enum ServerRedirect
+{
+    UseAnotherServer,
+    ServerMoved,
 }

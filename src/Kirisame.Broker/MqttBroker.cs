@@ -1,20 +1,34 @@
+using System.Collections.Concurrent;
 using System.IO.Pipelines;
+using Kirisame.Broker.Diagnostics;
+using Kirisame.Broker.Retained;
+using Kirisame.Broker.Routing;
+using Kirisame.Broker.Security;
+using Kirisame.Broker.Sessions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Kirisame.Broker;
 
 /// The broker: one per process (or per test). Transports hand it connections as duplex pipes.
+/// Partial files: Sessions (registry, takeover, acknowledgements), Routing (publish, subscribe),
+/// Housekeeping (timeouts, expiry, delayed wills, $SYS).
 public sealed partial class MqttBroker : IAsyncDisposable
 {
     private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<ClientConnection, byte> _connections = new();
+    private int _stopping;
 
-    public MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    public MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null,
+        IAuthenticator? authenticator = null, IAuthorizer? authorizer = null)
     {
         Options = options;
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         TimeProvider = timeProvider ?? TimeProvider.System;
+        Authenticator = authenticator ?? AllowAll.Instance;
+        Authorizer = authorizer ?? AllowAll.Instance;
         _logger = LoggerFactory.CreateLogger("Kirisame.Broker");
+        StartedAtTicks = TimeProvider.GetTimestamp();
     }
 
     public BrokerOptions Options { get; }
@@ -23,16 +37,48 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     public TimeProvider TimeProvider { get; }
 
-    /// Starts background work ($SYS publishing, session expiry).
-    public void Start() => throw new NotImplementedException();
+    public IAuthenticator Authenticator { get; }
+
+    public IAuthorizer Authorizer { get; }
+
+    public BrokerStatistics Statistics { get; } = new();
+
+    public SubscriptionTree Subscriptions { get; } = new();
+
+    public RetainedStore Retained { get; } = new();
+
+    public long StartedAtTicks { get; }
+
+    public static string Version { get; } = typeof(MqttBroker).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
     /// Serves one client connection until it closes. Returns when the connection is finished with; the
     /// transport then closes the socket.
-    public Task RunConnectionAsync(IDuplexPipe transport, ConnectionInfo info, CancellationToken cancellationToken)
-        => throw new NotImplementedException();
+    public async Task RunConnectionAsync(IDuplexPipe transport, ConnectionInfo info, CancellationToken cancellationToken)
+    {
+        var connection = new ClientConnection(this, transport, info, LoggerFactory.CreateLogger("Kirisame.Connection"));
+        if (Volatile.Read(ref _stopping) != 0)
+            return;
+        _connections.TryAdd(connection, 0);
+        await connection.RunAsync(cancellationToken);
+    }
 
     /// Graceful shutdown: v5 clients get DISCONNECT 0x8B, queued writes are flushed, connections closed.
-    public Task StopAsync(CancellationToken cancellationToken) => throw new NotImplementedException();
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopping, 1) != 0)
+            return;
+        _housekeeping?.Dispose();
+        var closing = new List<Task>();
+        foreach (var connection in _connections.Keys)
+        {
+            connection.SuppressWill();
+            connection.RequestClose(Protocol.ReasonCode.ServerShuttingDown);
+            closing.Add(connection.Finished);
+        }
+
+        _logger.LogInformation("Broker stopping: closing {Count} connections", closing.Count);
+        await Task.WhenAny(Task.WhenAll(closing), Task.Delay(TimeSpan.FromSeconds(5), TimeProvider, cancellationToken));
+    }
 
     public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None);
 }

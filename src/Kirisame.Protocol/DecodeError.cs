@@ -28,6 +28,7 @@ public enum DecodeError : byte
     PropertyNotAllowed,
     InvalidPropertyValue,
     TopicAliasZero,
+    TopicAliasOutOfRange,
     SubscriptionIdentifierZero,
 
     // CONNECT
@@ -58,7 +59,7 @@ public static class DecodeErrors
         DecodeError.None => ReasonCode.Success,
         DecodeError.PacketTooLarge => ReasonCode.PacketTooLarge,
         DecodeError.UnknownProtocolName or DecodeError.UnsupportedProtocolVersion => ReasonCode.UnsupportedProtocolVersion,
-        DecodeError.TopicAliasZero => ReasonCode.TopicAliasInvalid,
+        DecodeError.TopicAliasZero or DecodeError.TopicAliasOutOfRange => ReasonCode.TopicAliasInvalid,
         DecodeError.WildcardInTopicName => ReasonCode.TopicNameInvalid,
         DecodeError.EmptyTopicFilter or DecodeError.InvalidTopicFilter or DecodeError.InvalidSharedSubscription => ReasonCode.TopicFilterInvalid,
         // A rule about what may appear where, rather than about the encoding, is a protocol error.

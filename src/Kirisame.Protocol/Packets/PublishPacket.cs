@@ -77,9 +77,9 @@ public readonly struct PublishProperties
 
     public PublishProperties Detach() => this with
     {
-        ResponseTopic = ResponseTopic?.ToArray(),
-        CorrelationData = CorrelationData?.ToArray(),
-        ContentType = ContentType?.ToArray(),
+        ResponseTopic = Copy(ResponseTopic),
+        CorrelationData = Copy(CorrelationData),
+        ContentType = Copy(ContentType),
         UserProperties = UserProperties.ToArray(),
         SubscriptionIdentifiers = SubscriptionIdentifiers.ToArray(),
     };
@@ -125,13 +125,16 @@ public readonly struct PublishProperties
             PayloadFormatIndicator = properties.PayloadFormatIndicator,
             MessageExpiryInterval = properties.MessageExpiryInterval,
             TopicAlias = properties.TopicAlias ?? 0,
-            ResponseTopic = properties.ResponseTopic is { } rt ? Encoding.UTF8.GetBytes(rt) : null,
-            CorrelationData = properties.CorrelationData,
-            ContentType = properties.ContentType is { } ct ? Encoding.UTF8.GetBytes(ct) : null,
+            ResponseTopic = properties.ResponseTopic is { } rt ? new ReadOnlyMemory<byte>(Encoding.UTF8.GetBytes(rt)) : default(ReadOnlyMemory<byte>?),
+            CorrelationData = properties.CorrelationData is { } cd ? new ReadOnlyMemory<byte>(cd) : default(ReadOnlyMemory<byte>?),
+            ContentType = properties.ContentType is { } ct ? new ReadOnlyMemory<byte>(Encoding.UTF8.GetBytes(ct)) : default(ReadOnlyMemory<byte>?),
             UserProperties = PropertyCodec.EncodeUserProperties(properties.UserProperties),
             SubscriptionIdentifiers = PropertyCodec.EncodeSubscriptionIdentifiers(properties.SubscriptionIdentifiers),
         };
     }
+
+    // A byte[] converts to a non-null ReadOnlyMemory<byte>? even when the array is null, so copy explicitly.
+    private static ReadOnlyMemory<byte>? Copy(ReadOnlyMemory<byte>? value) => value is { } v ? new ReadOnlyMemory<byte>(v.ToArray()) : default(ReadOnlyMemory<byte>?);
 
     private static bool OptionalEquals(ReadOnlyMemory<byte>? a, ReadOnlyMemory<byte>? b)
         => a is null ? b is null : b is not null && a.Value.Span.SequenceEqual(b.Value.Span);

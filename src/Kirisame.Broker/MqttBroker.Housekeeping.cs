@@ -1,0 +1,165 @@
+using System.Globalization;
+using Kirisame.Broker.Delivery;
+using Kirisame.Broker.Diagnostics;
+using Kirisame.Broker.Sessions;
+using Kirisame.Protocol;
+using Kirisame.Protocol.Packets;
+using Microsoft.Extensions.Logging;
+
+namespace Kirisame.Broker;
+
+/// Once a second: connect and keep-alive timeouts, session expiry, delayed wills, and $SYS when due.
+/// One timer for the whole broker instead of one per connection keeps idle connections cheap.
+public sealed partial class MqttBroker
+{
+    private ITimer? _housekeeping;
+    private long _lastSysTicks;
+    private readonly LoadAverage _receivedLoad = new();
+    private readonly LoadAverage _sentLoad = new();
+    private readonly LoadAverage _connectionsLoad = new();
+    private int _housekeepingRunning;
+
+    /// Starts background work ($SYS publishing, timeouts, session expiry).
+    public void Start()
+    {
+        _housekeeping ??= TimeProvider.CreateTimer(static state => ((MqttBroker)state!).Housekeep(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        if (Options.SysInterval > 0)
+            PublishSys(0);
+    }
+
+    internal void Housekeep()
+    {
+        if (Interlocked.Exchange(ref _housekeepingRunning, 1) != 0)
+            return;
+        try
+        {
+            var now = TimeProvider.GetTimestamp();
+            CheckTimeouts(now);
+            CheckSessions(now);
+            if (Options.SysInterval > 0)
+            {
+                var elapsed = TimeProvider.GetElapsedTime(_lastSysTicks, now).TotalSeconds;
+                if (elapsed >= Options.SysInterval)
+                    PublishSys(elapsed);
+            }
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "Housekeeping failed");
+        }
+        finally
+        {
+            Volatile.Write(ref _housekeepingRunning, 0);
+        }
+    }
+
+    private void CheckTimeouts(long now)
+    {
+        foreach (var connection in _connections.Keys)
+        {
+            if (connection.IsClosing)
+                continue;
+            if (!connection.IsEstablished)
+            {
+                if (TimeProvider.GetElapsedTime(connection.ConnectedAtTicks, now) > Options.ConnectTimeout)
+                {
+                    _logger.LogDebug("Connection {ConnectionId} from {Remote} sent no CONNECT in time; closing", connection.Info.ConnectionId, connection.Info.RemoteEndPoint);
+                    connection.RequestClose(null);
+                }
+            }
+            else if (connection.KeepAlive > 0
+                && TimeProvider.GetElapsedTime(connection.LastActivityTicks, now).TotalSeconds > connection.KeepAlive * 1.5)
+            {
+                // One and a half keep-alive periods without a packet [MQTT-3.1.2-22 (v5 -24)].
+                _logger.LogInformation("Client {ClientId} keep-alive timeout; closing", connection.ClientId);
+                connection.RequestClose(ReasonCode.KeepAliveTimeout);
+            }
+        }
+    }
+
+    private void CheckSessions(long now)
+    {
+        List<(WillMessage Will, string ClientId)>? wills = null;
+        lock (_sessionsLock)
+        {
+            List<Session>? expired = null;
+            foreach (var session in _sessions.Values)
+            {
+                if (session.Owner is not null)
+                    continue;
+                var sessionOver = session.ExpiryInterval != uint.MaxValue
+                    && TimeProvider.GetElapsedTime(session.DisconnectedAtTicks, now).TotalSeconds >= session.ExpiryInterval;
+                if (session.PendingWill is { } will && (sessionOver || now >= session.PendingWillAtTicks))
+                {
+                    // Whichever comes first: the will delay or the end of the session [MQTT-3.1.3-9].
+                    (wills ??= []).Add((will, session.ClientId));
+                    session.PendingWill = null;
+                }
+
+                if (sessionOver)
+                    (expired ??= []).Add(session);
+            }
+
+            if (expired is not null)
+            {
+                foreach (var session in expired)
+                {
+                    _logger.LogDebug("Session {ClientId} expired", session.ClientId);
+                    DiscardSessionLocked(session);
+                }
+            }
+        }
+
+        if (wills is not null)
+        {
+            foreach (var (will, clientId) in wills)
+                PublishWill(will, clientId);
+        }
+    }
+
+    private void PublishSys(double elapsedSeconds)
+    {
+        _lastSysTicks = TimeProvider.GetTimestamp();
+        var s = Statistics;
+        _receivedLoad.Update(Interlocked.Read(ref s.MessagesReceived), elapsedSeconds);
+        _sentLoad.Update(Interlocked.Read(ref s.MessagesSent), elapsedSeconds);
+        _connectionsLoad.Update(Interlocked.Read(ref s.ConnectionsTotal), elapsedSeconds);
+        var connected = Interlocked.Read(ref s.ClientsConnected);
+        var sessions = SessionCount;
+        SysValue("version", "kirisame " + Version);
+        SysValue("uptime", $"{(long)TimeProvider.GetElapsedTime(StartedAtTicks).TotalSeconds} seconds");
+        SysValue("clients/connected", connected);
+        SysValue("clients/active", connected);
+        SysValue("clients/total", Math.Max(sessions, connected));
+        SysValue("clients/disconnected", Math.Max(0, sessions - connected));
+        SysValue("clients/maximum", Interlocked.Read(ref s.ClientsMaximum));
+        SysValue("messages/received", Interlocked.Read(ref s.MessagesReceived));
+        SysValue("messages/sent", Interlocked.Read(ref s.MessagesSent));
+        SysValue("messages/dropped", Interlocked.Read(ref s.MessagesDropped));
+        SysValue("publish/messages/dropped", Interlocked.Read(ref s.MessagesDropped));
+        SysValue("bytes/received", Interlocked.Read(ref s.BytesReceived));
+        SysValue("bytes/sent", Interlocked.Read(ref s.BytesSent));
+        SysLoad("messages/received", _receivedLoad);
+        SysLoad("messages/sent", _sentLoad);
+        SysLoad("connections", _connectionsLoad);
+        SysValue("subscriptions/count", Subscriptions.Count);
+        SysValue("retained messages/count", Retained.Count);
+    }
+
+    private void SysLoad(string name, LoadAverage load)
+    {
+        SysValue($"load/{name}/1min", load.OneMinute.ToString("F2", CultureInfo.InvariantCulture));
+        SysValue($"load/{name}/5min", load.FiveMinutes.ToString("F2", CultureInfo.InvariantCulture));
+        SysValue($"load/{name}/15min", load.FifteenMinutes.ToString("F2", CultureInfo.InvariantCulture));
+    }
+
+    private void SysValue(string name, long value) => SysValue(name, value.ToString(CultureInfo.InvariantCulture));
+
+    private void SysValue(string name, string value)
+    {
+        var topic = "$SYS/broker/" + name;
+        var message = new BrokerMessage(topic, System.Text.Encoding.UTF8.GetBytes(topic), System.Text.Encoding.UTF8.GetBytes(value),
+            QualityOfService.AtMostOnce, retain: true, default, senderClientId: null, TimeProvider.GetTimestamp());
+        Publish(message);
+    }
+}

@@ -1,0 +1,266 @@
+using Kirisame.Broker.Delivery;
+using Kirisame.Broker.Routing;
+using Kirisame.Broker.Sessions;
+using Kirisame.Protocol;
+using Kirisame.Protocol.Packets;
+using Kirisame.Protocol.Topics;
+using Microsoft.Extensions.Logging;
+
+namespace Kirisame.Broker;
+
+public sealed partial class MqttBroker
+{
+    /// Routes a PUBLISH received from a client. The message is materialised (payload copied once) only when
+    /// somebody needs it: a subscriber, or the retained store. Returns the number of sessions it reached.
+    internal int Publish(in PublishPacket publish, QualityOfService qos, bool retain, string topic, ReadOnlyMemory<byte> topicUtf8, string senderClientId)
+    {
+        var match = Subscriptions.Match(topic);
+        if (!retain && match.Sessions.Length == 0 && match.SharedGroups.Length == 0)
+            return 0;
+        var properties = publish.Properties.IsEmpty ? default : publish.Properties.Detach() with { TopicAlias = 0, SubscriptionIdentifiers = default };
+        var message = new BrokerMessage(topic, topicUtf8, publish.Payload.ToArray(), qos, retain, properties, senderClientId, TimeProvider.GetTimestamp());
+        return Route(message, match);
+    }
+
+    /// Routes a message the broker itself produced (wills, $SYS).
+    internal int Publish(BrokerMessage message) => Route(message, Subscriptions.Match(message.Topic));
+
+    private int Route(BrokerMessage message, MatchResult match)
+    {
+        if (message.Retain)
+            Retained.Set(message);
+        var reached = 0;
+        foreach (var entry in match.Sessions)
+        {
+            var aggregate = entry.Session.ClientId == message.SenderClientId ? entry.Own : entry.All;
+            if (!aggregate.Any)
+                continue;
+            var qos = message.QoS < aggregate.MaximumQoS ? message.QoS : aggregate.MaximumQoS;
+            // The RETAIN flag goes out only with Retain As Published (v5); otherwise it is cleared [MQTT-3.3.1-12].
+            Deliver(entry.Session, message, qos, aggregate.RetainAsPublished && message.Retain, aggregate.SubscriptionIds);
+            reached++;
+        }
+
+        foreach (var group in match.SharedGroups)
+        {
+            var member = group.Pick();
+            if (member is null)
+                continue;
+            var qos = message.QoS < member.GrantedQoS ? message.QoS : member.GrantedQoS;
+            Deliver(member.Session, message, qos, member.Options.RetainAsPublished && message.Retain, member.SubscriptionIds, group);
+            reached++;
+        }
+
+        return reached;
+    }
+
+    /// Hands one message to one session: QoS 0 straight to the connection (or dropped if there is none, or its
+    /// queue is full); QoS 1/2 into the in-flight window, else into the session's bounded pending queue.
+    private void Deliver(Session session, BrokerMessage message, QualityOfService qos, bool retain, uint[] subscriptionIds, SharedGroup? group = null)
+    {
+        if (qos == QualityOfService.AtMostOnce)
+        {
+            var connection = session.Connection;
+            if (connection is null || !connection.TryEnqueuePublish(message, qos, retain, dup: false, 0, subscriptionIds))
+            {
+                if (connection is not null)
+                    Dropped(session, "its outbound queue is full");
+            }
+
+            return;
+        }
+
+        lock (session.Sync)
+        {
+            var connection = session.Connection;
+            var queued = new QueuedMessage(message, qos, retain, subscriptionIds, group);
+            if (connection is not null && session.Pending.Count == 0 && session.Inflight.Count < connection.SendWindow)
+            {
+                SendLocked(session, connection, queued);
+                return;
+            }
+
+            if (session.Pending.Count >= Options.MaxQueuedMessages || session.PendingBytes + message.Size > Options.MaxQueuedBytes)
+            {
+                // Over the bound: the oldest message makes room (it would be the first to go stale) [issue 3].
+                if (session.Pending.Count > 0)
+                {
+                    var oldest = session.Pending.Dequeue();
+                    session.PendingBytes -= oldest.Message.Size;
+                }
+
+                DroppedLocked(session, "its queue is full");
+            }
+
+            session.Pending.Enqueue(queued);
+            session.PendingBytes += message.Size;
+        }
+    }
+
+    private void Dropped(Session session, string why)
+    {
+        lock (session.Sync)
+            DroppedLocked(session, why);
+    }
+
+    private void DroppedLocked(Session session, string why)
+    {
+        Interlocked.Increment(ref Statistics.MessagesDropped);
+        session.DroppedMessages++;
+        if (!session.Dropping)
+        {
+            session.Dropping = true;
+            _logger.LogWarning("Dropping messages for client {ClientId}: {Why} (dropped so far: {Dropped})", session.ClientId, why, session.DroppedMessages);
+        }
+    }
+
+    internal void Subscribe(ClientConnection connection, SubscribePacket subscribe)
+    {
+        var session = connection.Session!;
+        var v5 = connection.Version == ProtocolVersion.V500;
+        var subscriptionId = subscribe.Properties?.SubscriptionIdentifiers is [var id, ..] ? id : 0u;
+        if (subscriptionId != 0 && !Options.SubscriptionIdentifiersAvailable)
+        {
+            connection.RequestClose(ReasonCode.SubscriptionIdentifiersNotSupported, "subscription identifiers are not available"); // [MQTT-3.8.2-?] 0xA1
+            return;
+        }
+
+        var codes = new List<ReasonCode>(subscribe.Subscriptions.Count);
+        var retainedToSend = new List<(Subscription Subscription, bool Existed)>();
+        foreach (var requested in subscribe.Subscriptions)
+        {
+            if (!Authorizer.CanSubscribe(connection.ClientId, connection.UserName, requested.Filter))
+            {
+                codes.Add(v5 ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError);
+                continue;
+            }
+
+            var isShared = requested.Filter.StartsWith(TopicRules.SharePrefix, StringComparison.Ordinal);
+            if (isShared && !Options.SharedSubscriptionAvailable)
+            {
+                codes.Add(v5 ? ReasonCode.SharedSubscriptionsNotSupported : ReasonCode.UnspecifiedError);
+                continue;
+            }
+
+            if (!Options.WildcardSubscriptionAvailable && TopicRules.HasWildcard(requested.Filter))
+            {
+                codes.Add(v5 ? ReasonCode.WildcardSubscriptionsNotSupported : ReasonCode.UnspecifiedError);
+                continue;
+            }
+
+            var granted = (int)requested.MaximumQoS > Options.MaximumQoS ? (QualityOfService)Options.MaximumQoS : requested.MaximumQoS;
+            var shared = TopicRules.TryParseShared(requested.Filter, out var shareName, out var topicFilter);
+            var options = requested with { MaximumQoS = granted };
+            var subscription = new Subscription(session, requested.Filter, topicFilter, shared ? shareName : null, options, subscriptionId);
+            bool existed;
+            lock (session.Sync)
+            {
+                existed = session.Subscriptions.ContainsKey(requested.Filter);
+                session.Subscriptions[requested.Filter] = subscription;
+            }
+
+            Subscriptions.Add(subscription);
+            codes.Add((ReasonCode)granted);
+            // Retained messages are not sent for shared subscriptions [MQTT-3.8.4-?]; Retain Handling decides the rest.
+            if (subscription.ShareName is null && options.RetainHandling != RetainHandling.DoNotSend
+                && !(options.RetainHandling == RetainHandling.SendOnNewSubscribe && existed))
+            {
+                retainedToSend.Add((subscription, existed));
+            }
+        }
+
+        connection.EnqueuePacket(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes });
+        // After the SUBACK, with the RETAIN flag set [MQTT-3.3.1-6], [MQTT-3.8.4-4 re-subscribe re-sends].
+        foreach (var (subscription, _) in retainedToSend)
+        {
+            foreach (var message in Retained.Match(subscription.TopicFilter, TimeProvider))
+            {
+                var qos = message.QoS < subscription.GrantedQoS ? message.QoS : subscription.GrantedQoS;
+                Deliver(session, message, qos, retain: true, subscription.SubscriptionIds);
+            }
+        }
+    }
+
+    internal void Unsubscribe(ClientConnection connection, UnsubscribePacket unsubscribe)
+    {
+        var session = connection.Session!;
+        var codes = new List<ReasonCode>(unsubscribe.Filters.Count);
+        foreach (var filter in unsubscribe.Filters)
+        {
+            Subscription? removed;
+            lock (session.Sync)
+            {
+                if (session.Subscriptions.Remove(filter, out removed))
+                    Subscriptions.Remove(session, removed.TopicFilter, removed.ShareName);
+            }
+
+            codes.Add(removed is null ? ReasonCode.NoSubscriptionExisted : ReasonCode.Success);
+        }
+
+        connection.EnqueuePacket(new UnsubAckPacket { PacketId = unsubscribe.PacketId, ReasonCodes = connection.Version == ProtocolVersion.V500 ? codes : [] });
+    }
+}
+
+public sealed partial class MqttBroker
+{
+    /// A member of a shared subscription went away: its QoS 1/2 messages that the client has not yet
+    /// received (in flight awaiting PUBACK/PUBREC, or still pending) go to another member of the group.
+    private void RedispatchShared(Session session)
+    {
+        List<QueuedMessage>? moved = null;
+        lock (session.Sync)
+        {
+            if (session.Pending.Count > 0)
+            {
+                var keep = new Queue<QueuedMessage>(session.Pending.Count);
+                foreach (var queued in session.Pending)
+                {
+                    if (queued.Group is not null)
+                    {
+                        (moved ??= []).Add(queued);
+                        session.PendingBytes -= queued.Message.Size;
+                    }
+                    else
+                    {
+                        keep.Enqueue(queued);
+                    }
+                }
+
+                session.Pending.Clear();
+                foreach (var queued in keep)
+                    session.Pending.Enqueue(queued);
+            }
+
+            var node = session.InflightOrder.First;
+            while (node is not null)
+            {
+                var next = node.Next;
+                var inflight = session.Inflight[node.Value];
+                if (inflight.Queued.Group is not null && inflight.State == InflightState.AwaitingAck)
+                {
+                    (moved ??= []).Add(inflight.Queued);
+                    session.Inflight.Remove(node.Value);
+                    session.InflightOrder.Remove(node);
+                }
+
+                node = next;
+            }
+        }
+
+        if (moved is null)
+            return;
+        foreach (var queued in moved)
+        {
+            var member = queued.Group!.Pick(exclude: session);
+            if (member is null)
+            {
+                // Nobody else in the group: the message stays with this session.
+                Deliver(session, queued.Message, queued.QoS, queued.Retain, queued.SubscriptionIds, queued.Group);
+                continue;
+            }
+
+            var qos = queued.Message.QoS < member.GrantedQoS ? queued.Message.QoS : member.GrantedQoS;
+            Deliver(member.Session, queued.Message, qos, queued.Retain, member.SubscriptionIds, queued.Group);
+        }
+    }
+}

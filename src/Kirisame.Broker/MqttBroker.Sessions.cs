@@ -1,0 +1,279 @@
+using Kirisame.Broker.Delivery;
+using Kirisame.Broker.Sessions;
+using Kirisame.Protocol;
+using Kirisame.Protocol.Packets;
+using Microsoft.Extensions.Logging;
+
+namespace Kirisame.Broker;
+
+public sealed partial class MqttBroker
+{
+    private readonly Lock _sessionsLock = new();
+    private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
+
+    /// Sessions known to the broker, connected or not.
+    public int SessionCount
+    {
+        get
+        {
+            lock (_sessionsLock)
+                return _sessions.Count;
+        }
+    }
+
+    /// The registry decides who holds a client id. A live holder is closed with 0x8E (takeover,
+    /// [MQTT-3.1.4-3]) and awaited; then the session continues, or starts anew on clean start [MQTT-3.1.2-4].
+    internal async Task<(Session Session, bool Present)> AttachSessionAsync(ClientConnection connection, string clientId, bool cleanStart, uint expiry)
+    {
+        while (true)
+        {
+            ClientConnection? holder;
+            lock (_sessionsLock)
+            {
+                _sessions.TryGetValue(clientId, out var session);
+                holder = session?.Owner;
+                if (holder is null)
+                {
+                    var present = session is not null && !cleanStart;
+                    if (session is not null && cleanStart)
+                    {
+                        DiscardSessionLocked(session);
+                        session = null;
+                    }
+
+                    if (session is null)
+                    {
+                        session = new Session(clientId);
+                        _sessions[clientId] = session;
+                    }
+
+                    lock (session.Sync)
+                    {
+                        session.Owner = connection;
+                        session.ExpiryInterval = expiry;
+                        // A delayed will is cancelled when the session resumes in time [MQTT-3.1.3-9].
+                        session.PendingWill = null;
+                    }
+
+                    return (session, present);
+                }
+            }
+
+            _logger.LogInformation("Client {ClientId} connected again from {Remote}; closing the previous connection", clientId, connection.Info.RemoteEndPoint);
+            holder.RequestClose(ReasonCode.SessionTakenOver);
+            await Task.WhenAny(holder.Finished, Task.Delay(TimeSpan.FromSeconds(5), TimeProvider));
+            if (!holder.Finished.IsCompleted)
+            {
+                // The old connection is stuck; take the session from it anyway.
+                lock (_sessionsLock)
+                {
+                    if (_sessions.TryGetValue(clientId, out var stuck) && stuck.Owner == holder)
+                    {
+                        lock (stuck.Sync)
+                        {
+                            stuck.Owner = null;
+                            stuck.Connection = null;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    internal void Established(ClientConnection connection) => Statistics.ClientConnected();
+
+    /// After CONNACK: re-send what was in flight (PUBLISH with DUP, or PUBREL) in order [MQTT-4.4.0-1], then
+    /// the pending queue as the window allows; from here on deliveries go straight to the connection.
+    internal void Resume(Session session, ClientConnection connection)
+    {
+        lock (session.Sync)
+        {
+            foreach (var packetId in session.InflightOrder)
+            {
+                var inflight = session.Inflight[packetId];
+                if (inflight.State == InflightState.AwaitingComp)
+                {
+                    connection.EnqueueAck(PacketType.PubRel, packetId);
+                }
+                else
+                {
+                    var q = inflight.Queued;
+                    connection.TryEnqueuePublish(q.Message, q.QoS, q.Retain, dup: true, packetId, q.SubscriptionIds);
+                }
+            }
+
+            session.Connection = connection;
+            session.Dropping = false;
+            PumpLocked(session, connection);
+        }
+    }
+
+    /// Moves pending messages into the in-flight window. Caller holds session.Sync.
+    private void PumpLocked(Session session, ClientConnection connection)
+    {
+        while (session.Pending.Count > 0 && session.Inflight.Count < connection.SendWindow)
+        {
+            var queued = session.Pending.Dequeue();
+            session.PendingBytes -= queued.Message.Size;
+            if (queued.Message.IsExpired(TimeProvider))
+            {
+                Interlocked.Increment(ref Statistics.MessagesDropped);
+                continue;
+            }
+
+            SendLocked(session, connection, queued);
+        }
+    }
+
+    private static void SendLocked(Session session, ClientConnection connection, QueuedMessage queued)
+    {
+        var packetId = session.NextPacketId();
+        session.Inflight.Add(packetId, new InflightMessage(queued, packetId));
+        session.InflightOrder.AddLast(packetId);
+        connection.TryEnqueuePublish(queued.Message, queued.QoS, queued.Retain, dup: false, packetId, queued.SubscriptionIds);
+    }
+
+    /// PUBACK, PUBREC or PUBCOMP from a subscriber.
+    internal void Acknowledged(ClientConnection connection, ushort packetId, PacketType type, ReasonCode reason)
+    {
+        var session = connection.Session!;
+        var sendRelease = false;
+        lock (session.Sync)
+        {
+            if (!session.Inflight.TryGetValue(packetId, out var inflight))
+            {
+                if (type == PacketType.PubRec)
+                    connection.EnqueueAck(PacketType.PubRel, packetId, ReasonCode.PacketIdentifierNotFound);
+                return;
+            }
+
+            var expected = inflight.Queued.QoS == QualityOfService.AtLeastOnce ? PacketType.PubAck
+                : inflight.State == InflightState.AwaitingAck ? PacketType.PubRec : PacketType.PubComp;
+            if (type != expected)
+                return;
+            if (type == PacketType.PubRec && !ReasonCodes.IsError(reason))
+            {
+                inflight.State = InflightState.AwaitingComp;
+                sendRelease = true;
+            }
+            else
+            {
+                RemoveInflightLocked(session, packetId);
+                PumpLocked(session, connection);
+            }
+
+            if (sendRelease)
+                connection.EnqueueAck(PacketType.PubRel, packetId);
+        }
+    }
+
+    /// A QoS 1/2 message that will not be sent after all (expired, too large): behave as if acknowledged.
+    internal void CompleteInflight(ClientConnection connection, ushort packetId)
+    {
+        var session = connection.Session;
+        if (session is null)
+            return;
+        lock (session.Sync)
+        {
+            if (RemoveInflightLocked(session, packetId) && session.Connection == connection)
+                PumpLocked(session, connection);
+        }
+    }
+
+    private static bool RemoveInflightLocked(Session session, ushort packetId)
+    {
+        if (!session.Inflight.Remove(packetId))
+            return false;
+        session.InflightOrder.Remove(packetId);
+        return true;
+    }
+
+    internal async Task ConnectionClosedAsync(ClientConnection connection, bool publishWill, ReasonCode? reason)
+    {
+        _connections.TryRemove(connection, out _);
+        if (!connection.IsEstablished)
+            return;
+        Statistics.ClientDisconnected();
+        var session = connection.Session!;
+        var owned = false;
+        lock (_sessionsLock)
+        {
+            if (session.Owner == connection)
+            {
+                lock (session.Sync)
+                {
+                    session.Owner = null;
+                    session.Connection = null;
+                    session.DisconnectedAtTicks = TimeProvider.GetTimestamp();
+                }
+
+                owned = true;
+            }
+        }
+
+        var ended = false;
+        if (owned)
+        {
+            RedispatchShared(session);
+            if (session.ExpiryInterval == 0)
+            {
+                lock (_sessionsLock)
+                {
+                    // Unless a new connection claimed it meanwhile, the session ends with its connection.
+                    if (session.Owner is null)
+                    {
+                        DiscardSessionLocked(session);
+                        ended = true;
+                    }
+                }
+            }
+        }
+
+        _logger.LogDebug("Client {ClientId} gone (reason {Reason}, will {Will})", connection.ClientId, reason, publishWill && connection.Will is not null);
+        if (publishWill && connection.Will is { } will)
+        {
+            var delay = will.Properties?.WillDelayInterval ?? 0;
+            if (delay == 0 || ended)
+            {
+                PublishWill(will, connection.ClientId);
+            }
+            else
+            {
+                lock (session.Sync)
+                {
+                    session.PendingWill = will;
+                    session.PendingWillAtTicks = TimeProvider.GetTimestamp() + (long)(delay * (double)TimeProvider.TimestampFrequency);
+                }
+            }
+        }
+
+        await Task.CompletedTask;
+    }
+
+    /// Removes a session and its subscriptions. Caller holds _sessionsLock.
+    private void DiscardSessionLocked(Session session)
+    {
+        if (_sessions.TryGetValue(session.ClientId, out var current) && current == session)
+            _sessions.Remove(session.ClientId);
+        lock (session.Sync)
+        {
+            foreach (var subscription in session.Subscriptions.Values)
+                Subscriptions.Remove(session, subscription.TopicFilter, subscription.ShareName);
+            session.Subscriptions.Clear();
+            session.Pending.Clear();
+            session.PendingBytes = 0;
+            session.Inflight.Clear();
+            session.InflightOrder.Clear();
+            session.InboundQoS2.Clear();
+        }
+    }
+
+    private void PublishWill(WillMessage will, string clientId)
+    {
+        var properties = PublishProperties.From(will.Properties);
+        var message = new BrokerMessage(will.Topic, System.Text.Encoding.UTF8.GetBytes(will.Topic), will.Payload, will.QoS, will.Retain,
+            properties with { TopicAlias = 0 }, clientId, TimeProvider.GetTimestamp());
+        _logger.LogDebug("Publishing the will of {ClientId} to {Topic}", clientId, will.Topic);
+        Publish(message);
+    }
+}

@@ -1,0 +1,49 @@
+using System.Collections.Concurrent;
+using Kirisame.Broker.Delivery;
+using Kirisame.Protocol.Topics;
+
+namespace Kirisame.Broker.Retained;
+
+/// The last retained message per topic. An empty payload deletes [MQTT-3.3.1-10].
+public sealed class RetainedStore
+{
+    private readonly ConcurrentDictionary<string, BrokerMessage> _messages = new(StringComparer.Ordinal);
+
+    public int Count => _messages.Count;
+
+    public void Set(BrokerMessage message)
+    {
+        if (message.Payload.IsEmpty)
+            _messages.TryRemove(message.Topic, out _);
+        else
+            _messages[message.Topic] = message;
+    }
+
+    /// Retained messages whose topic matches <paramref name="topicFilter"/>, expired ones removed on the way.
+    public List<BrokerMessage> Match(string topicFilter, TimeProvider time)
+    {
+        var result = new List<BrokerMessage>();
+        if (!TopicRules.HasWildcard(topicFilter))
+        {
+            if (_messages.TryGetValue(topicFilter, out var exact))
+                AddLive(result, exact, time);
+            return result;
+        }
+
+        foreach (var (topic, message) in _messages)
+        {
+            if (TopicRules.Matches(topicFilter, topic))
+                AddLive(result, message, time);
+        }
+
+        return result;
+    }
+
+    private void AddLive(List<BrokerMessage> result, BrokerMessage message, TimeProvider time)
+    {
+        if (message.IsExpired(time))
+            _messages.TryRemove(new KeyValuePair<string, BrokerMessage>(message.Topic, message));
+        else
+            result.Add(message);
+    }
+}

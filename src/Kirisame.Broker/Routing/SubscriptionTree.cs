@@ -1,0 +1,298 @@
+using System.Collections.Concurrent;
+using Kirisame.Broker.Sessions;
+using Kirisame.Protocol;
+using Kirisame.Protocol.Topics;
+
+namespace Kirisame.Broker.Routing;
+
+/// The index from topic filters to subscriptions: a trie on topic levels with '+' and '#' as ordinary keys.
+/// Publishing asks <see cref="Match"/>, which answers from a per-topic cache without locking; the cache is
+/// dropped whenever a subscription changes. Changes and cache misses take the tree's lock; publishes of
+/// topics already seen never do.
+public sealed class SubscriptionTree
+{
+    private const int MaxCachedTopics = 100_000;
+
+    private readonly Lock _lock = new();
+    private readonly Node _root = new();
+    private ConcurrentDictionary<string, MatchResult> _cache = new(StringComparer.Ordinal);
+    private int _count;
+
+    public int Count => Volatile.Read(ref _count);
+
+    /// Adds or replaces the session's subscription with the same filter. Returns true if one was replaced.
+    public bool Add(Subscription subscription)
+    {
+        lock (_lock)
+        {
+            var node = Walk(subscription.TopicFilter, create: true)!;
+            bool replaced;
+            if (subscription.ShareName is { } shareName)
+            {
+                node.Shared ??= new Dictionary<string, SharedGroup>(StringComparer.Ordinal);
+                if (!node.Shared.TryGetValue(shareName, out var group))
+                    node.Shared[shareName] = group = new SharedGroup(shareName, subscription.TopicFilter);
+                replaced = group.Replace(subscription);
+            }
+            else
+            {
+                replaced = Replace(node.Subscriptions, subscription);
+            }
+
+            if (!replaced)
+                _count++;
+            Invalidate();
+            return replaced;
+        }
+    }
+
+    public bool Remove(Session session, string topicFilter, string? shareName)
+    {
+        lock (_lock)
+        {
+            var node = Walk(topicFilter, create: false);
+            if (node is null)
+                return false;
+            bool removed;
+            if (shareName is not null)
+                removed = node.Shared is not null && node.Shared.TryGetValue(shareName, out var group) && group.Remove(session);
+            else
+                removed = node.Subscriptions.RemoveAll(s => s.Session == session) > 0;
+            if (removed)
+            {
+                _count--;
+                Invalidate();
+            }
+
+            return removed;
+        }
+    }
+
+    /// The subscriptions matching <paramref name="topic"/>, grouped by session.
+    public MatchResult Match(string topic)
+    {
+        var cache = _cache;
+        if (cache.TryGetValue(topic, out var result))
+            return result;
+        lock (_lock)
+        {
+            result = Compute(topic);
+        }
+
+        if (cache.Count >= MaxCachedTopics)
+            cache.Clear();
+        cache.TryAdd(topic, result);
+        return result;
+    }
+
+    private void Invalidate() => _cache = new ConcurrentDictionary<string, MatchResult>(StringComparer.Ordinal);
+
+    private static bool Replace(List<Subscription> list, Subscription subscription)
+    {
+        for (var i = 0; i < list.Count; i++)
+        {
+            if (list[i].Session == subscription.Session)
+            {
+                list[i] = subscription;
+                return true;
+            }
+        }
+
+        list.Add(subscription);
+        return false;
+    }
+
+    private Node? Walk(string filter, bool create)
+    {
+        var node = _root;
+        foreach (var level in new TopicLevels(filter))
+        {
+            var key = level.ToString();
+            node.Children ??= new Dictionary<string, Node>(StringComparer.Ordinal);
+            if (!node.Children.TryGetValue(key, out var child))
+            {
+                if (!create)
+                    return null;
+                node.Children[key] = child = new Node();
+            }
+
+            node = child;
+        }
+
+        return node;
+    }
+
+    private MatchResult Compute(string topic)
+    {
+        var found = new List<Subscription>();
+        var groups = new List<SharedGroup>();
+        var levels = topic.Split('/');
+        Collect(_root, levels, 0, found, groups, dollar: topic.StartsWith('$'));
+        return MatchResult.Build(found, groups);
+    }
+
+    private static void Collect(Node node, string[] levels, int index, List<Subscription> found, List<SharedGroup> groups, bool dollar)
+    {
+        if (node.Children is null)
+            return;
+        // [MQTT-4.7.2-1] a filter starting with a wildcard does not match a topic starting with '$'.
+        var wildcardsAllowed = !(dollar && index == 0);
+        if (wildcardsAllowed && node.Children.TryGetValue("#", out var hash))
+            Gather(hash, found, groups);
+        if (index == levels.Length)
+            return;
+        if (node.Children.TryGetValue(levels[index], out var exact))
+            Visit(exact, levels, index + 1, found, groups, dollar);
+        if (wildcardsAllowed && node.Children.TryGetValue("+", out var plus))
+            Visit(plus, levels, index + 1, found, groups, dollar);
+    }
+
+    private static void Visit(Node node, string[] levels, int next, List<Subscription> found, List<SharedGroup> groups, bool dollar)
+    {
+        if (next == levels.Length)
+        {
+            Gather(node, found, groups);
+            // "a/#" also matches "a": the '#' child of the last level.
+            if (node.Children is not null && node.Children.TryGetValue("#", out var hash))
+                Gather(hash, found, groups);
+            return;
+        }
+
+        Collect(node, levels, next, found, groups, dollar);
+    }
+
+    private static void Gather(Node node, List<Subscription> found, List<SharedGroup> groups)
+    {
+        found.AddRange(node.Subscriptions);
+        if (node.Shared is not null)
+        {
+            foreach (var group in node.Shared.Values)
+            {
+                if (group.Members.Length > 0)
+                    groups.Add(group);
+            }
+        }
+    }
+
+    private sealed class Node
+    {
+        public Dictionary<string, Node>? Children;
+        public readonly List<Subscription> Subscriptions = [];
+        public Dictionary<string, SharedGroup>? Shared;
+    }
+}
+
+/// Subscribers of one "$share/{name}/{filter}": each message goes to one of them.
+public sealed class SharedGroup(string name, string topicFilter)
+{
+    private int _next;
+
+    public string Name { get; } = name;
+
+    public string TopicFilter { get; } = topicFilter;
+
+    /// Replaced, never mutated, so publishers can read it without the tree's lock.
+    public Subscription[] Members { get; private set; } = [];
+
+    internal bool Replace(Subscription subscription)
+    {
+        var members = Members;
+        for (var i = 0; i < members.Length; i++)
+        {
+            if (members[i].Session == subscription.Session)
+            {
+                var copy = (Subscription[])members.Clone();
+                copy[i] = subscription;
+                Members = copy;
+                return true;
+            }
+        }
+
+        Members = [.. members, subscription];
+        return false;
+    }
+
+    internal bool Remove(Session session)
+    {
+        var members = Members;
+        var index = Array.FindIndex(members, s => s.Session == session);
+        if (index < 0)
+            return false;
+        Members = [.. members[..index], .. members[(index + 1)..]];
+        return true;
+    }
+
+    /// Round-robin over members, skipping those whose session has no live connection while any has one.
+    /// <paramref name="exclude"/> is never chosen (a member whose connection just went away).
+    public Subscription? Pick(Session? exclude = null)
+    {
+        var members = Members;
+        if (members.Length == 0)
+            return null;
+        var start = (int)((uint)Interlocked.Increment(ref _next) % (uint)members.Length);
+        Subscription? fallback = null;
+        for (var i = 0; i < members.Length; i++)
+        {
+            var candidate = members[(start + i) % members.Length];
+            if (candidate.Session == exclude)
+                continue;
+            if (candidate.Session.IsConnected)
+                return candidate;
+            fallback ??= candidate;
+        }
+
+        return fallback;
+    }
+}
+
+/// What one topic matches: per session the combined options of its matching subscriptions (v3: one
+/// delivery at the highest QoS; v5: one delivery carrying every Subscription Identifier), and the shared groups.
+public sealed class MatchResult
+{
+    public static readonly MatchResult Empty = new([], []);
+
+    private MatchResult(SessionMatch[] sessions, SharedGroup[] groups)
+    {
+        Sessions = sessions;
+        SharedGroups = groups;
+    }
+
+    public SessionMatch[] Sessions { get; }
+
+    public SharedGroup[] SharedGroups { get; }
+
+    internal static MatchResult Build(List<Subscription> found, List<SharedGroup> groups)
+    {
+        if (found.Count == 0 && groups.Count == 0)
+            return Empty;
+        var bySession = new Dictionary<Session, (Aggregate All, Aggregate Remote)>();
+        foreach (var s in found)
+        {
+            bySession.TryGetValue(s.Session, out var entry);
+            entry.All = entry.All.With(s);
+            // No Local: not sent back to the client that published it [MQTT-3.8.3-3].
+            if (!s.Options.NoLocal)
+                entry.Remote = entry.Remote.With(s);
+            bySession[s.Session] = entry;
+        }
+
+        var sessions = new SessionMatch[bySession.Count];
+        var i = 0;
+        foreach (var (session, (all, remote)) in bySession)
+            sessions[i++] = new SessionMatch(session, all, remote);
+        return new MatchResult(sessions, [.. groups]);
+    }
+}
+
+/// One session's matching subscriptions combined. <see cref="All"/> applies to messages from other
+/// clients, <see cref="Own"/> to messages the session itself published (No Local subscriptions left out).
+public readonly record struct SessionMatch(Session Session, Aggregate All, Aggregate Own);
+
+public readonly record struct Aggregate(bool Any, QualityOfService MaximumQoS, bool RetainAsPublished, uint[] SubscriptionIds)
+{
+    public Aggregate With(Subscription s) => new(
+        true,
+        !Any || s.GrantedQoS > MaximumQoS ? s.GrantedQoS : MaximumQoS,
+        RetainAsPublished || s.Options.RetainAsPublished,
+        s.SubscriptionId == 0 ? SubscriptionIds ?? [] : [.. SubscriptionIds ?? [], s.SubscriptionId]);
+}

@@ -1,0 +1,243 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using Kirisame.Broker.Delivery;
+using Kirisame.Protocol;
+using Kirisame.Protocol.Codec;
+using Kirisame.Protocol.Packets;
+using Kirisame.Protocol.Properties;
+using Microsoft.Extensions.Logging;
+
+namespace Kirisame.Broker.Sessions;
+
+/// The outbound side: any thread enqueues; one writer task drains the queue into the transport and
+/// flushes once per batch. The queue is bounded for QoS 0 (dropped and counted beyond the bound); QoS 1/2
+/// are bounded upstream by the in-flight window and the session's pending queue.
+public sealed partial class ClientConnection
+{
+    private readonly ConcurrentQueue<Outbound> _outbound = new();
+    private readonly SemaphoreSlim _signal = new(0);
+    private int _scheduled;
+    private int _queuedCount;
+    private long _queuedBytes;
+
+    private enum OutboundKind : byte
+    {
+        Publish,
+        Ack,
+        Packet,
+        PingResp,
+        Close,
+    }
+
+    private readonly record struct Outbound(
+        OutboundKind Kind,
+        BrokerMessage? Message = null,
+        QualityOfService QoS = QualityOfService.AtMostOnce,
+        bool Retain = false,
+        bool Dup = false,
+        ushort PacketId = 0,
+        uint[]? SubscriptionIds = null,
+        PacketType AckType = PacketType.Reserved,
+        ReasonCode Reason = ReasonCode.Success,
+        MqttPacket? Packet = null);
+
+    /// Queues a PUBLISH. Returns false when a QoS 0 message is dropped because the queue is full.
+    internal bool TryEnqueuePublish(BrokerMessage message, QualityOfService qos, bool retain, bool dup, ushort packetId, uint[] subscriptionIds)
+    {
+        if (qos == QualityOfService.AtMostOnce
+            && (Volatile.Read(ref _queuedCount) >= _broker.Options.MaxQueuedMessages || Volatile.Read(ref _queuedBytes) >= _broker.Options.MaxQueuedBytes))
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _queuedCount);
+        Interlocked.Add(ref _queuedBytes, message.Size);
+        _outbound.Enqueue(new Outbound(OutboundKind.Publish, message, qos, retain, dup, packetId, subscriptionIds));
+        Schedule();
+        return true;
+    }
+
+    internal void EnqueueAck(PacketType type, ushort packetId, ReasonCode reason = ReasonCode.Success)
+    {
+        _outbound.Enqueue(new Outbound(OutboundKind.Ack, PacketId: packetId, AckType: type, Reason: reason));
+        Schedule();
+    }
+
+    internal void EnqueuePacket(MqttPacket packet)
+    {
+        _outbound.Enqueue(new Outbound(OutboundKind.Packet, Packet: packet));
+        Schedule();
+    }
+
+    private void EnqueuePingResp()
+    {
+        _outbound.Enqueue(new Outbound(OutboundKind.PingResp));
+        Schedule();
+    }
+
+    private void EnqueueClose()
+    {
+        _outbound.Enqueue(new Outbound(OutboundKind.Close));
+        Schedule();
+    }
+
+    private void Schedule()
+    {
+        if (Interlocked.Exchange(ref _scheduled, 1) == 0)
+            _signal.Release();
+    }
+
+    private async Task RunWriterAsync()
+    {
+        var output = _transport.Output;
+        try
+        {
+            while (true)
+            {
+                await _signal.WaitAsync();
+                Volatile.Write(ref _scheduled, 0);
+                var closing = false;
+                while (_outbound.TryDequeue(out var item))
+                {
+                    if (item.Kind == OutboundKind.Close)
+                    {
+                        closing = true;
+                        break;
+                    }
+
+                    Write(output, item);
+                }
+
+                var flush = await output.FlushAsync();
+                if (closing || flush.IsCompleted || flush.IsCanceled)
+                    break;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            _logger.LogDebug("Connection {ConnectionId}: write failed: {Message}", Info.ConnectionId, ex.Message);
+        }
+        finally
+        {
+            try
+            {
+                await output.CompleteAsync();
+            }
+            catch (InvalidOperationException)
+            {
+            }
+        }
+    }
+
+    private void Write(PipeWriter output, in Outbound item)
+    {
+        var statistics = _broker.Statistics;
+        switch (item.Kind)
+        {
+            case OutboundKind.Publish:
+                var message = item.Message!;
+                Interlocked.Decrement(ref _queuedCount);
+                Interlocked.Add(ref _queuedBytes, -message.Size);
+                var remaining = message.RemainingExpiry(_broker.TimeProvider);
+                if (remaining == 0)
+                {
+                    // Expired while queued: never delivered [MQTT-3.3.2-5].
+                    Interlocked.Increment(ref statistics.MessagesDropped);
+                    if (item.QoS != QualityOfService.AtMostOnce)
+                        _broker.CompleteInflight(this, item.PacketId);
+                    return;
+                }
+
+                var topic = message.TopicUtf8;
+                ushort alias = 0;
+                if (ClientTopicAliasMaximum > 0 && AssignAlias(message.Topic, out alias, out var known) && known)
+                    topic = default; // the client already maps this alias to the topic
+                var publish = new PublishPacket
+                {
+                    QoS = item.QoS,
+                    Retain = item.Retain,
+                    Dup = item.Dup,
+                    PacketId = item.PacketId,
+                    Topic = topic,
+                    Payload = message.Payload,
+                    Properties = Version == ProtocolVersion.V500 ? ForwardedProperties(message, remaining, item.SubscriptionIds, alias) : default,
+                };
+                var size = MqttEncoder.GetPublishSize(publish, Version);
+                if (size > ClientMaximumPacketSize)
+                {
+                    // Too large for this client: not sent, not truncated, counted [MQTT-3.1.2-25].
+                    Interlocked.Increment(ref statistics.MessagesDropped);
+                    if (alias != 0 && !topic.IsEmpty)
+                        _outboundAliases!.Remove(message.Topic); // never told to the client
+                    if (item.QoS != QualityOfService.AtMostOnce)
+                        _broker.CompleteInflight(this, item.PacketId);
+                    return;
+                }
+
+                MqttEncoder.WritePublish(output.GetSpan(size), publish, Version);
+                output.Advance(size);
+                Interlocked.Increment(ref statistics.MessagesSent);
+                Interlocked.Add(ref statistics.BytesSent, size);
+                return;
+            case OutboundKind.Ack:
+                var written = MqttEncoder.WritePublishAck(output.GetSpan(5), item.AckType, item.PacketId, item.Reason, Version);
+                output.Advance(written);
+                Interlocked.Add(ref statistics.BytesSent, written);
+                return;
+            case OutboundKind.PingResp:
+                output.Write(MqttEncoder.PingResp);
+                Interlocked.Add(ref statistics.BytesSent, 2);
+                return;
+            case OutboundKind.Packet:
+                var packetSize = MqttEncoder.GetSize(item.Packet!, Version);
+                MqttEncoder.Write(output, item.Packet!, Version);
+                Interlocked.Add(ref statistics.BytesSent, packetSize);
+                return;
+        }
+    }
+
+    /// The properties a v5 subscriber receives: the publisher's, with the expiry reduced by the time the
+    /// message waited [MQTT-3.3.2-6] and this subscription's identifiers; never the publisher's Topic Alias.
+    private static PublishProperties ForwardedProperties(BrokerMessage message, uint? remainingExpiry, uint[]? subscriptionIds, ushort alias)
+    {
+        var properties = message.Properties;
+        if (properties.IsEmpty && (subscriptionIds is null || subscriptionIds.Length == 0) && alias == 0)
+            return default;
+        return properties with
+        {
+            MessageExpiryInterval = remainingExpiry,
+            TopicAlias = alias,
+            SubscriptionIdentifiers = subscriptionIds is { Length: > 0 } ? PropertyCodec.EncodeSubscriptionIdentifiers(subscriptionIds) : default,
+        };
+    }
+
+    private Dictionary<string, ushort>? _outboundAliases;
+
+    /// Server → client Topic Aliases, chosen by the writer (the only thread that uses them): the first
+    /// topics sent get aliases until the client's maximum is reached, and keep them for the connection.
+    /// <paramref name="known"/> says the client already has this alias, so the topic can be left empty.
+    private bool AssignAlias(string topic, out ushort alias, out bool known)
+    {
+        _outboundAliases ??= new Dictionary<string, ushort>(StringComparer.Ordinal);
+        if (_outboundAliases.TryGetValue(topic, out alias))
+        {
+            known = true;
+            return true;
+        }
+
+        known = false;
+        if (_outboundAliases.Count >= ClientTopicAliasMaximum)
+            return false;
+        alias = (ushort)(_outboundAliases.Count + 1);
+        _outboundAliases[topic] = alias;
+        return true;
+    }
+
+    /// Stops waiting on a client that does not read: cancels a pending flush so the writer can finish.
+    private void AbandonOutbound()
+    {
+        _transport.Output.CancelPendingFlush();
+        EnqueueClose();
+    }
+}

@@ -1,0 +1,202 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Kirisame.Protocol;
+using Kirisame.Protocol.Codec;
+using Kirisame.Protocol.Framing;
+using Kirisame.Protocol.Packets;
+using Kirisame.Protocol.Properties;
+using Microsoft.Extensions.Logging;
+
+namespace Kirisame.Broker.Sessions;
+
+#pragma warning disable CA1001 // The frame reader's scratch buffer is returned in CloseAsync; the semaphore holds no OS handle.
+/// One network connection speaking MQTT: reads and handles packets, and owns the writer that drains the
+/// outbound queue into the transport. Partial files: Handlers (per packet type), Writer (outbound).
+public sealed partial class ClientConnection
+{
+    private readonly MqttBroker _broker;
+    private readonly IDuplexPipe _transport;
+    private readonly ILogger _logger;
+    private readonly MqttFrameReader _frameReader;
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _lastActivityTicks;
+    private int _closing;
+    private ReasonCode? _closeReason;
+
+    internal ClientConnection(MqttBroker broker, IDuplexPipe transport, ConnectionInfo info, ILogger logger)
+    {
+        _broker = broker;
+        _transport = transport;
+        Info = info;
+        _logger = logger;
+        _frameReader = new MqttFrameReader(broker.Options.MaximumPacketSize);
+        ConnectedAtTicks = broker.TimeProvider.GetTimestamp();
+        _lastActivityTicks = ConnectedAtTicks;
+    }
+
+    public ConnectionInfo Info { get; }
+
+    public ProtocolVersion Version { get; private set; }
+
+    public string ClientId { get; private set; } = "";
+
+    public string? UserName { get; private set; }
+
+    public Session? Session { get; private set; }
+
+    /// True once CONNECT was accepted.
+    public bool IsEstablished { get; private set; }
+
+    /// Keep alive in seconds that the broker enforces (at 1.5×); 0 = none.
+    public ushort KeepAlive { get; private set; }
+
+    public long ConnectedAtTicks { get; }
+
+    public long LastActivityTicks => Volatile.Read(ref _lastActivityTicks);
+
+    /// Outbound QoS 1/2 window: min(our MaxInflightMessages, the client's Receive Maximum).
+    public int SendWindow { get; private set; }
+
+    /// The client's Maximum Packet Size (v5), or int.MaxValue.
+    public int ClientMaximumPacketSize { get; private set; } = int.MaxValue;
+
+    /// Aliases the client accepts from us (v5 Topic Alias Maximum in CONNECT); 0 = none [MQTT-3.3.2-9].
+    public ushort ClientTopicAliasMaximum { get; private set; }
+
+    /// v5 Request Problem Information: when false, no Reason String or User Property on errors.
+    public bool ProblemInformation { get; private set; } = true;
+
+    /// Completes once the connection has finished its clean-up.
+    public Task Finished => _finished.Task;
+
+    internal bool IsClosing => Volatile.Read(ref _closing) != 0;
+
+    internal async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var writer = RunWriterAsync();
+        try
+        {
+            using var registration = cancellationToken.Register(static state => ((ClientConnection)state!).RequestClose(null), this);
+            await ReadLoopAsync();
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            // Kestrel reports resets and aborts as these.
+            _logger.LogDebug("Connection {ConnectionId} ended: {Message}", Info.ConnectionId, ex.Message);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "Connection {ConnectionId} failed", Info.ConnectionId);
+        }
+        finally
+        {
+            await CloseAsync(writer);
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var input = _transport.Input;
+        while (true)
+        {
+            var result = await input.ReadAsync();
+            var buffer = result.Buffer;
+            var stop = false;
+            try
+            {
+                if (result.IsCanceled || IsClosing)
+                    return;
+                while (!stop)
+                {
+                    var status = _frameReader.TryRead(buffer, out var packet, out var consumed, out var error);
+                    if (status == FrameStatus.NeedMoreData)
+                        break;
+                    if (status == FrameStatus.Invalid)
+                    {
+                        ProtocolViolation(error, "framing");
+                        return;
+                    }
+
+                    Volatile.Write(ref _lastActivityTicks, _broker.TimeProvider.GetTimestamp());
+                    Interlocked.Add(ref _broker.Statistics.BytesReceived, packet.TotalLength);
+                    stop = !await HandlePacketAsync(packet);
+                    buffer = buffer.Slice(consumed);
+                }
+            }
+            finally
+            {
+                input.AdvanceTo(buffer.Start, buffer.End);
+            }
+
+            if (stop)
+                return;
+            if (result.IsCompleted)
+            {
+                if (!buffer.IsEmpty)
+                    _logger.LogDebug("Connection {ConnectionId} closed mid-packet", Info.ConnectionId);
+                return;
+            }
+        }
+    }
+
+    /// Closes the connection with a protocol violation: v5 clients get DISCONNECT with the reason first.
+    private void ProtocolViolation(DecodeError error, string what)
+    {
+        var reason = DecodeErrors.ToReasonCode(error);
+        _logger.LogInformation("Client {ClientId} ({Remote}) sent a bad {What}: {Error}; closing with {Reason}",
+            ClientId, Info.RemoteEndPoint, what, error, reason);
+        RequestClose(reason, $"bad {what}: {error}");
+    }
+
+    /// Set by a normal DISCONNECT; without one the will is published [MQTT-3.1.2-8].
+    private bool _disconnectedNormally;
+
+    /// The broker is shutting down: no will for this connection.
+    internal void SuppressWill() => _disconnectedNormally = true;
+
+    /// Asks the connection to close: v5 clients get DISCONNECT with <paramref name="reason"/> (if any)
+    /// before the socket closes. Safe from any thread, more than once.
+    public void RequestClose(ReasonCode? reason, string? reasonString = null)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) != 0)
+            return;
+        _closeReason = reason;
+        if (reason is { } code && IsEstablished && Version == ProtocolVersion.V500)
+        {
+            // A Reason String may go on DISCONNECT even when Request Problem Information is 0 [MQTT-3.1.2-29].
+            var properties = reasonString is null ? null : new MqttProperties { ReasonString = reasonString };
+            EnqueuePacket(new DisconnectPacket { ReasonCode = code, Properties = properties });
+        }
+
+        EnqueueClose();
+        _transport.Input.CancelPendingRead();
+    }
+
+    private async Task CloseAsync(Task writer)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) == 0)
+            EnqueueClose();
+        // Give the writer a moment to flush what is queued (DISCONNECT included); a client that does not read
+        // cannot hold us up.
+        await Task.WhenAny(writer, Task.Delay(TimeSpan.FromSeconds(2), _broker.TimeProvider));
+        AbandonOutbound();
+        _frameReader.Dispose();
+        try
+        {
+            await _transport.Input.CompleteAsync();
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        try
+        {
+            await _broker.ConnectionClosedAsync(this, publishWill: !_disconnectedNormally, _closeReason);
+        }
+        finally
+        {
+            _finished.TrySetResult();
+        }
+    }
+}
+
