@@ -138,6 +138,12 @@ internal sealed class ServerConfiguration
             return bool.Parse(value);
         if (type == typeof(TimeSpan))
             return TimeSpan.Parse(value, CultureInfo.InvariantCulture);
+        if (type.IsEnum)
+        {
+            // Names only: Enum.Parse would also accept any number, defined or not.
+            var match = Enum.GetNames(type).FirstOrDefault(name => string.Equals(name, value, StringComparison.OrdinalIgnoreCase));
+            return match is null ? throw new FormatException() : Enum.Parse(type, match);
+        }
         return System.Convert.ChangeType(value, type, CultureInfo.InvariantCulture);
     }
 
@@ -150,6 +156,8 @@ internal sealed class ServerConfiguration
             return "true or false";
         if (type == typeof(TimeSpan))
             return "a duration such as 00:00:10";
+        if (type.IsEnum)
+            return $"one of {string.Join(", ", Enum.GetNames(type))}";
         if (type == typeof(int) || type == typeof(long) || type == typeof(uint) || type == typeof(ushort))
             return $"a whole number ({type.Name})";
         return $"a {type.Name}";
