@@ -18,10 +18,12 @@ public sealed partial class MqttBroker : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<ClientConnection, byte> _connections = new();
     private int _stopping;
+    private readonly Dictionary<string, IEnhancedAuthenticationMethod> _authenticationMethods;
 
     public MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null,
-        IAuthenticator? authenticator = null, IAuthorizer? authorizer = null)
+        IAuthenticator? authenticator = null, IAuthorizer? authorizer = null, IEnumerable<IEnhancedAuthenticationMethod>? authenticationMethods = null)
     {
+        _authenticationMethods = (authenticationMethods ?? []).ToDictionary(m => m.Name, StringComparer.Ordinal);
         Options = options;
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         TimeProvider = timeProvider ?? TimeProvider.System;
@@ -42,6 +44,8 @@ public sealed partial class MqttBroker : IAsyncDisposable
     public IAuthorizer Authorizer { get; }
 
     public BrokerStatistics Statistics { get; } = new();
+
+    internal IEnhancedAuthenticationMethod? FindAuthenticationMethod(string name) => _authenticationMethods.GetValueOrDefault(name);
 
     public SubscriptionTree Subscriptions { get; } = new();
 

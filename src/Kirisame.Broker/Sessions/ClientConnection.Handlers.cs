@@ -23,6 +23,15 @@ public sealed partial class ClientConnection
     {
         if (!IsEstablished)
         {
+            if (raw.Type == PacketType.Auth && _authExchange is not null)
+                return HandleAuthAsync(raw);
+            if (_pendingConnect is not null)
+            {
+                // While authenticating only AUTH may come [MQTT-4.12.0-?]; a second CONNECT is a protocol error.
+                RequestClose(ReasonCode.ProtocolError);
+                return ValueTask.FromResult(false);
+            }
+
             if (raw.Type != PacketType.Connect)
             {
                 // The first packet must be CONNECT [MQTT-3.1.0-1].
@@ -42,10 +51,11 @@ public sealed partial class ClientConnection
             case PacketType.PubRel:
             case PacketType.PubComp:
                 return ValueTask.FromResult(HandleAck(raw));
+            case PacketType.Auth:
+                return HandleAuthAsync(raw);
             case PacketType.Subscribe:
             case PacketType.Unsubscribe:
             case PacketType.Disconnect:
-            case PacketType.Auth:
                 return ValueTask.FromResult(HandleControl(raw));
             case PacketType.PingReq:
                 if (!raw.Body.IsEmpty)
@@ -115,10 +125,30 @@ public sealed partial class ClientConnection
         }
 
         var context = new ConnectContext(clientId, connect.UserName, connect.Password, Info.RemoteEndPoint, Info.Listener, Version);
+        if (v5 && connect.Properties?.AuthenticationMethod is { } methodName)
+        {
+            // Enhanced authentication (section 4.12): the exchange runs over AUTH packets before CONNACK.
+            var method = _broker.FindAuthenticationMethod(methodName);
+            if (method is null)
+                return Refuse(ReasonCode.BadAuthenticationMethod, $"authentication method {methodName} is not supported");
+            _authMethod = methodName;
+            _authExchange = method.Begin(context);
+            _pendingConnect = (connect, assignedId);
+            var step = _authExchange.Step(connect.Properties.AuthenticationData ?? []);
+            return await ApplyAuthStepAsync(step, reauthenticating: false);
+        }
+
         var verdict = await _broker.Authenticator.AuthenticateAsync(context, CancellationToken.None);
         if (verdict != ReasonCode.Success)
             return Refuse(verdict, "authentication");
+        return await CompleteConnectAsync(connect, assignedId, null);
+    }
 
+    private async ValueTask<bool> CompleteConnectAsync(ConnectPacket connect, string? assignedId, byte[]? authenticationData)
+    {
+        var v5 = Version == ProtocolVersion.V500;
+        var options = _broker.Options;
+        var clientId = ClientId;
         var properties = connect.Properties;
         KeepAlive = connect.KeepAlive;
         var connAck = new ConnAckPacket();
@@ -142,6 +172,8 @@ public sealed partial class ClientConnection
                 WildcardSubscriptionAvailable = options.WildcardSubscriptionAvailable ? null : (byte)0,
                 SubscriptionIdentifierAvailable = options.SubscriptionIdentifiersAvailable ? null : (byte)0,
                 SharedSubscriptionAvailable = options.SharedSubscriptionAvailable ? null : (byte)0,
+                AuthenticationMethod = _authMethod,
+                AuthenticationData = authenticationData,
             };
             if (options.ServerKeepAlive is { } serverKeepAlive)
             {
@@ -183,6 +215,89 @@ public sealed partial class ClientConnection
             clientId, Info.RemoteEndPoint, Version, connect.CleanStart, KeepAlive);
         _broker.Resume(session, this);
         return true;
+    }
+
+    private string? _authMethod;
+    private IAuthenticationExchange? _authExchange;
+    private (ConnectPacket Connect, string? AssignedId)? _pendingConnect;
+
+    private async ValueTask<bool> HandleAuthAsync(RawPacket raw)
+    {
+        var error = MqttDecoder.Decode(raw, Version, out var packet);
+        if (error != DecodeError.None)
+        {
+            ProtocolViolation(error, "AUTH");
+            return false;
+        }
+
+        var auth = (AuthPacket)packet!;
+        var method = auth.Properties?.AuthenticationMethod;
+        // AUTH only continues the method chosen in CONNECT [MQTT-4.12.0-5]; 0x19 starts a re-authentication [MQTT-4.12.1-1].
+        if (_authMethod is null || method != _authMethod)
+        {
+            RequestClose(ReasonCode.ProtocolError, "AUTH for a method other than the one in CONNECT");
+            return false;
+        }
+
+        if (auth.ReasonCode == ReasonCode.ReAuthenticate)
+        {
+            if (!IsEstablished)
+            {
+                RequestClose(ReasonCode.ProtocolError, "re-authentication before CONNACK");
+                return false;
+            }
+
+            var context = new ConnectContext(ClientId, UserName, null, Info.RemoteEndPoint, Info.Listener, Version);
+            _authExchange = _broker.FindAuthenticationMethod(_authMethod)!.Begin(context);
+        }
+        else if (auth.ReasonCode != ReasonCode.ContinueAuthentication || _authExchange is null)
+        {
+            RequestClose(ReasonCode.ProtocolError, "unexpected AUTH");
+            return false;
+        }
+
+        var step = _authExchange!.Step(auth.Properties?.AuthenticationData ?? []);
+        return await ApplyAuthStepAsync(step, reauthenticating: IsEstablished);
+    }
+
+    private async ValueTask<bool> ApplyAuthStepAsync(AuthenticationStep step, bool reauthenticating)
+    {
+        switch (step.Outcome)
+        {
+            case AuthenticationOutcome.Continue:
+                EnqueuePacket(new AuthPacket
+                {
+                    ReasonCode = ReasonCode.ContinueAuthentication,
+                    Properties = new MqttProperties { AuthenticationMethod = _authMethod, AuthenticationData = step.Data },
+                });
+                return true;
+            case AuthenticationOutcome.Success:
+                UserName = _authExchange!.UserName ?? UserName;
+                _authExchange = null;
+                if (reauthenticating)
+                {
+                    EnqueuePacket(new AuthPacket
+                    {
+                        ReasonCode = ReasonCode.Success,
+                        Properties = new MqttProperties { AuthenticationMethod = _authMethod, AuthenticationData = step.Data },
+                    });
+                    return true;
+                }
+
+                var (connect, assignedId) = _pendingConnect!.Value;
+                _pendingConnect = null;
+                return await CompleteConnectAsync(connect, assignedId, step.Data);
+            default:
+                _authExchange = null;
+                if (reauthenticating)
+                {
+                    // A failed re-authentication ends the connection [MQTT-4.12.1-2].
+                    RequestClose(step.Failure == ReasonCode.BadUserNameOrPassword ? ReasonCode.NotAuthorized : step.Failure, "re-authentication failed");
+                    return false;
+                }
+
+                return Refuse(step.Failure, "enhanced authentication failed");
+        }
     }
 
     private bool Refuse(ReasonCode reason, string why)

@@ -163,6 +163,8 @@ public sealed partial class ClientConnection
         _closeReason = reason;
         if (reason is { } code && IsEstablished && Version == ProtocolVersion.V500)
         {
+            if (!ReasonCodeSets.IsAllowed(PacketType.Disconnect, code))
+                code = ReasonCode.UnspecifiedError;
             // A Reason String may go on DISCONNECT even when Request Problem Information is 0 [MQTT-3.1.2-29].
             var properties = reasonString is null ? null : new MqttProperties { ReasonString = reasonString };
             EnqueuePacket(new DisconnectPacket { ReasonCode = code, Properties = properties });

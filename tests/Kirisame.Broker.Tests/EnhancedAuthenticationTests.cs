@@ -1,0 +1,168 @@
+using System.Security.Cryptography;
+using System.Text;
+using Kirisame.Broker.Security;
+using Kirisame.Protocol;
+using Kirisame.Protocol.Packets;
+using Kirisame.Protocol.Properties;
+
+namespace Kirisame.Broker.Tests;
+
+/// SCRAM-SHA-256 over AUTH (MQTT 5 section 4.12), with the client side computed here from RFC 5802.
+public sealed class EnhancedAuthenticationTests
+{
+    private const string Method = "SCRAM-SHA-256";
+
+    private static MqttBroker NewBroker()
+    {
+        var users = new InMemoryScramCredentials();
+        users.Add("alice", "correct horse");
+        return new MqttBroker(new BrokerOptions { SysInterval = 0 }, authenticationMethods: [new ScramSha256Method(users)]);
+    }
+
+    private sealed class ScramClient(string user, string password)
+    {
+        private readonly string _clientNonce = Convert.ToBase64String(RandomNumberGenerator.GetBytes(12));
+        private string _clientFirstBare = "";
+        private byte[] _authMessage = [];
+        private byte[] _saltedPassword = [];
+
+        public byte[] First()
+        {
+            _clientFirstBare = $"n={user},r={_clientNonce}";
+            return Encoding.UTF8.GetBytes("n,," + _clientFirstBare);
+        }
+
+        public byte[] Final(byte[] serverFirstBytes)
+        {
+            var serverFirst = Encoding.UTF8.GetString(serverFirstBytes);
+            var fields = serverFirst.Split(',').ToDictionary(f => f[0], f => f[2..]);
+            Assert.StartsWith(_clientNonce, fields['r']);
+            _saltedPassword = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), Convert.FromBase64String(fields['s']),
+                int.Parse(fields['i'], System.Globalization.CultureInfo.InvariantCulture), HashAlgorithmName.SHA256, 32);
+            var withoutProof = $"c=biws,r={fields['r']}";
+            _authMessage = Encoding.UTF8.GetBytes($"{_clientFirstBare},{serverFirst},{withoutProof}");
+            var clientKey = HMACSHA256.HashData(_saltedPassword, "Client Key"u8);
+            var signature = HMACSHA256.HashData(SHA256.HashData(clientKey), _authMessage);
+            var proof = new byte[32];
+            for (var i = 0; i < 32; i++)
+                proof[i] = (byte)(clientKey[i] ^ signature[i]);
+            return Encoding.UTF8.GetBytes($"{withoutProof},p={Convert.ToBase64String(proof)}");
+        }
+
+        public bool VerifyServer(byte[] serverFinal)
+        {
+            var expected = HMACSHA256.HashData(HMACSHA256.HashData(_saltedPassword, "Server Key"u8), _authMessage);
+            return Encoding.UTF8.GetString(serverFinal) == "v=" + Convert.ToBase64String(expected);
+        }
+    }
+
+    private static async Task<ConnAckPacket> ScramConnectAsync(TestClient client, string user, string password, ScramClient? scram = null)
+    {
+        scram ??= new ScramClient(user, password);
+        await client.SendAsync(new ConnectPacket
+        {
+            ProtocolVersion = ProtocolVersion.V500,
+            ClientId = "scram-" + user,
+            Properties = new MqttProperties { AuthenticationMethod = Method, AuthenticationData = scram.First() },
+        });
+        var challenge = await client.ExpectAsync<AuthPacket>();
+        Assert.Equal(ReasonCode.ContinueAuthentication, challenge.ReasonCode);
+        Assert.Equal(Method, challenge.Properties?.AuthenticationMethod);
+        await client.SendAsync(new AuthPacket
+        {
+            ReasonCode = ReasonCode.ContinueAuthentication,
+            Properties = new MqttProperties { AuthenticationMethod = Method, AuthenticationData = scram.Final(challenge.Properties!.AuthenticationData!) },
+        });
+        return await client.ExpectAsync<ConnAckPacket>();
+    }
+
+    [Fact]
+    public async Task Scram_RightPassword_ConnectsAndServerProvesItKnowsTheKey()
+    {
+        await using var broker = NewBroker();
+        await using var client = new TestClient(broker, ProtocolVersion.V500);
+        var scram = new ScramClient("alice", "correct horse");
+        var ack = await ScramConnectAsync(client, "alice", "correct horse", scram);
+        Assert.Equal(ReasonCode.Success, ack.ReasonCode);
+        Assert.Equal(Method, ack.Properties?.AuthenticationMethod);
+        Assert.True(scram.VerifyServer(ack.Properties!.AuthenticationData!));
+    }
+
+    [Theory]
+    [InlineData("alice", "wrong")]
+    [InlineData("mallory", "correct horse")]
+    public async Task Scram_WrongPasswordOrUnknownUser_IsRefusedWith0x86(string user, string password)
+    {
+        await using var broker = NewBroker();
+        await using var client = new TestClient(broker, ProtocolVersion.V500);
+        var ack = await ScramConnectAsync(client, user, password);
+        Assert.Equal(ReasonCode.BadUserNameOrPassword, ack.ReasonCode);
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task UnknownAuthenticationMethod_IsRefusedWith0x8C()
+    {
+        await using var broker = NewBroker();
+        await using var client = new TestClient(broker, ProtocolVersion.V500);
+        var ack = await client.ConnectAsync("x", properties: new MqttProperties { AuthenticationMethod = "KERBEROS-9" });
+        Assert.Equal(ReasonCode.BadAuthenticationMethod, ack.ReasonCode);
+    }
+
+    [Fact]
+    public async Task ReAuthentication_OnLiveConnection_SucceedsWithAuth0x00()
+    {
+        await using var broker = NewBroker();
+        await using var client = new TestClient(broker, ProtocolVersion.V500);
+        Assert.Equal(ReasonCode.Success, (await ScramConnectAsync(client, "alice", "correct horse")).ReasonCode);
+
+        var again = new ScramClient("alice", "correct horse");
+        await client.SendAsync(new AuthPacket
+        {
+            ReasonCode = ReasonCode.ReAuthenticate,
+            Properties = new MqttProperties { AuthenticationMethod = Method, AuthenticationData = again.First() },
+        });
+        var challenge = await client.ExpectAsync<AuthPacket>();
+        Assert.Equal(ReasonCode.ContinueAuthentication, challenge.ReasonCode);
+        await client.SendAsync(new AuthPacket
+        {
+            ReasonCode = ReasonCode.ContinueAuthentication,
+            Properties = new MqttProperties { AuthenticationMethod = Method, AuthenticationData = again.Final(challenge.Properties!.AuthenticationData!) },
+        });
+        var done = await client.ExpectAsync<AuthPacket>();
+        Assert.Equal(ReasonCode.Success, done.ReasonCode);
+        Assert.True(again.VerifyServer(done.Properties!.AuthenticationData!));
+        await client.ExpectNothingAsync();
+    }
+
+    [Fact]
+    public async Task ReAuthentication_WithWrongPassword_Disconnects()
+    {
+        await using var broker = NewBroker();
+        await using var client = new TestClient(broker, ProtocolVersion.V500);
+        await ScramConnectAsync(client, "alice", "correct horse");
+        var bad = new ScramClient("alice", "nope");
+        await client.SendAsync(new AuthPacket
+        {
+            ReasonCode = ReasonCode.ReAuthenticate,
+            Properties = new MqttProperties { AuthenticationMethod = Method, AuthenticationData = bad.First() },
+        });
+        var challenge = await client.ExpectAsync<AuthPacket>();
+        await client.SendAsync(new AuthPacket
+        {
+            ReasonCode = ReasonCode.ContinueAuthentication,
+            Properties = new MqttProperties { AuthenticationMethod = Method, AuthenticationData = bad.Final(challenge.Properties!.AuthenticationData!) },
+        });
+        Assert.Equal(ReasonCode.NotAuthorized, (await client.ExpectAsync<DisconnectPacket>()).ReasonCode); // [MQTT-4.12.1-2]
+    }
+
+    [Fact]
+    public async Task Auth_WithoutMethodInConnect_IsProtocolError()
+    {
+        await using var broker = NewBroker();
+        await using var client = new TestClient(broker, ProtocolVersion.V500);
+        await client.ConnectAsync("plain");
+        await client.SendAsync(new AuthPacket { ReasonCode = ReasonCode.ReAuthenticate, Properties = new MqttProperties { AuthenticationMethod = Method } });
+        Assert.Equal(ReasonCode.ProtocolError, (await client.ExpectAsync<DisconnectPacket>()).ReasonCode);
+    }
+}
