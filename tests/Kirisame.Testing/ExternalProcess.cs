@@ -136,14 +136,18 @@ public sealed class ExternalProcess : IAsyncDisposable
         }
     }
 
-    /// SIGTERM, as a service manager or `docker stop` sends it.
+    /// SIGTERM, as a service manager or `docker stop` sends it (via the shell's kill builtin: .NET has no API
+    /// for sending a signal to another process).
     public void Terminate()
     {
-        using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+        var pid = _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var kill = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", "kill -TERM \"$1\"", "sh", pid])
         {
             UseShellExecute = false,
         })!;
         kill.WaitForExit();
+        if (kill.ExitCode != 0)
+            throw new InvalidOperationException($"kill -TERM {pid} failed with exit code {kill.ExitCode}.");
     }
 
     public async ValueTask DisposeAsync()
