@@ -21,6 +21,13 @@ public sealed partial class MqttBroker
         }
     }
 
+    /// The session held for a client id, connected or not (for diagnostics and tests).
+    internal Session? FindSession(string clientId)
+    {
+        lock (_sessionsLock)
+            return _sessions.GetValueOrDefault(clientId);
+    }
+
     /// The registry decides who holds a client id. A live holder is closed with 0x8E (takeover,
     /// [MQTT-3.1.4-3]) and awaited; then the session continues, or starts anew on clean start [MQTT-3.1.2-4].
     internal async Task<(Session Session, bool Present)> AttachSessionAsync(ClientConnection connection, string clientId, bool cleanStart, uint expiry)

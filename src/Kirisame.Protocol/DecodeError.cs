@@ -28,6 +28,7 @@ public enum DecodeError : byte
     PropertyNotAllowed,
     InvalidPropertyValue,
     TopicAliasZero,
+    /// Raised by a receiver that knows its Topic Alias Maximum [MQTT-3.3.2-10]; the codec does not.
     TopicAliasOutOfRange,
     SubscriptionIdentifierZero,
 
@@ -50,6 +51,13 @@ public enum DecodeError : byte
     // Other packets
     InvalidReasonCode,
     EmptySubAck,
+
+    // Appended so existing values keep their numbers.
+    /// A reserved bit of a SUBSCRIBE's subscription options is set: malformed [MQTT-3.8.3-5] (3.1.1 [MQTT-3-8.3-4]).
+    ReservedSubscriptionOptionBits,
+
+    /// A will declared UTF-8 (Payload Format Indicator 1) whose payload is not: CONNACK 0x99 (v5 section 3.1.3.2.3).
+    PayloadFormatInvalid,
 }
 
 public static class DecodeErrors
@@ -67,6 +75,10 @@ public static class DecodeErrors
         DecodeError.PacketIdentifierZero or DecodeError.DuplicateProperty or DecodeError.EmptyTopicName
             or DecodeError.InvalidPropertyValue or DecodeError.SubscriptionIdentifierZero
             or DecodeError.NoTopicFilters or DecodeError.InvalidReasonCode => ReasonCode.ProtocolError,
+        // v5 section 3.8.3.1: Maximum QoS 3, Retain Handling 3 and No Local on a shared subscription [MQTT-3.8.3-4]
+        // are each "a Protocol Error"; only the reserved bits make the packet malformed [MQTT-3.8.3-5].
+        DecodeError.InvalidSubscriptionOptions => ReasonCode.ProtocolError,
+        DecodeError.PayloadFormatInvalid => ReasonCode.PayloadFormatInvalid,
         _ => ReasonCode.MalformedPacket,
     };
 }

@@ -123,4 +123,18 @@ public sealed class BrokerBasicsTests
         Assert.Equal(ReasonCode.SessionTakenOver, disconnect.ReasonCode);
         await first.ExpectClosedAsync();
     }
+
+    [Fact]
+    public async Task TopicThatOnlyStartsWithSysLetters_IsAnOrdinaryTopic()
+    {
+        await using var broker = NewBroker();
+        await using var sub = new TestClient(broker, ProtocolVersion.V500);
+        await sub.ConnectAsync("sub");
+        await sub.SubscribeAsync("$SYSTEM/#");
+        await using var pub = new TestClient(broker, ProtocolVersion.V500);
+        await pub.ConnectAsync("pub");
+        await pub.PublishAsync("$SYSTEM/x", "ok", QualityOfService.AtLeastOnce);
+        Assert.Equal(ReasonCode.Success, (await pub.ExpectAsync<PublishAckPacket>()).ReasonCode);
+        Assert.Equal("ok", Text.Of((await sub.ExpectPublishAsync()).Payload));
+    }
 }

@@ -44,7 +44,7 @@ public sealed class TestClient : IAsyncDisposable
     public async Task DropAsync() => await _toServer.Writer.CompleteAsync();
 
     public async Task<ConnAckPacket> ConnectAsync(string clientId, bool cleanStart = true, ushort keepAlive = 0,
-        WillMessage? will = null, MqttProperties? properties = null, string? userName = null)
+        WillMessage? will = null, MqttProperties? properties = null, string? userName = null, byte[]? password = null)
     {
         await SendAsync(new ConnectPacket
         {
@@ -55,6 +55,7 @@ public sealed class TestClient : IAsyncDisposable
             Will = will,
             Properties = properties,
             UserName = userName,
+            Password = password,
         });
         return await ExpectAsync<ConnAckPacket>();
     }
@@ -74,6 +75,15 @@ public sealed class TestClient : IAsyncDisposable
         return ack;
     }
 
+    public async Task<UnsubAckPacket> UnsubscribeAsync(params string[] filters)
+    {
+        var id = NextPacketId();
+        await SendAsync(new UnsubscribePacket { PacketId = id, Filters = [.. filters] });
+        var ack = await ExpectAsync<UnsubAckPacket>();
+        Assert.Equal(id, ack.PacketId);
+        return ack;
+    }
+
     public async Task PublishAsync(string topic, string payload, QualityOfService qos = QualityOfService.AtMostOnce, bool retain = false,
         ushort packetId = 0, PublishProperties properties = default, bool dup = false)
     {
@@ -89,6 +99,28 @@ public sealed class TestClient : IAsyncDisposable
             Properties = properties,
             Dup = dup,
         }));
+    }
+
+    /// Publishes and waits until the broker has routed the message: for QoS 1 the PUBACK, for QoS 2 the whole
+    /// PUBREC/PUBREL/PUBCOMP exchange, for QoS 0 a PINGREQ barrier. Returns the PUBACK/PUBREC reason code.
+    public async Task<ReasonCode> PublishAndSettleAsync(string topic, string payload, QualityOfService qos = QualityOfService.AtMostOnce, bool retain = false)
+    {
+        await PublishAsync(topic, payload, qos, retain);
+        if (qos == QualityOfService.AtMostOnce)
+        {
+            await ExpectNothingAsync();
+            return ReasonCode.Success;
+        }
+
+        var ack = await ExpectAsync<PublishAckPacket>();
+        Assert.Equal(qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec, ack.Type);
+        if (qos == QualityOfService.ExactlyOnce && !ReasonCodes.IsError(ack.ReasonCode))
+        {
+            await SendAsync(new PublishAckPacket(PacketType.PubRel, ack.PacketId));
+            Assert.Equal(PacketType.PubComp, (await ExpectAsync<PublishAckPacket>()).Type);
+        }
+
+        return ack.ReasonCode;
     }
 
     /// Receives the next packet, or null if the broker closed the connection first.
@@ -147,15 +179,32 @@ public sealed class TestClient : IAsyncDisposable
         Assert.IsType<PingRespPacket>(packet);
     }
 
-    /// Waits until the broker has closed the connection (its output completes).
+    /// Every PUBLISH the broker queued before a PINGREQ barrier, in order (acknowledging none of them).
+    public async Task<List<PublishPacket>> CollectPublishesAsync()
+    {
+        await SendRawAsync([0xC0, 0x00]);
+        var received = new List<PublishPacket>();
+        while (true)
+        {
+            var packet = await ReceiveAsync();
+            if (packet is PingRespPacket)
+                return received;
+            received.Add(Assert.IsType<PublishMessagePacket>(packet).Publish);
+        }
+    }
+
+    /// Waits until the broker has closed the connection (its output completes) and has finished with it
+    /// (session detached, will handled), so that what follows sees the connection gone.
     public async Task ExpectClosedAsync(TimeSpan? timeout = null)
     {
         while (true)
         {
             var packet = await ReceiveAsync(timeout);
             if (packet is null)
-                return;
+                break;
         }
+
+        await ServerTask.WaitAsync(timeout ?? DefaultTimeout);
     }
 
     public async Task DisconnectAsync(DisconnectPacket? packet = null)

@@ -208,9 +208,11 @@ public sealed partial class ClientConnection
         var (session, present) = await _broker.AttachSessionAsync(this, clientId, connect.CleanStart, expiry);
         Session = session;
         connAck.SessionPresent = present;
-        EnqueuePacket(connAck);
+        // Established (and counted) before the CONNACK can be seen: housekeeping running in between must not take
+        // an accepted client for one that sent no CONNECT within ConnectTimeout and close it.
         IsEstablished = true;
         _broker.Established(this);
+        EnqueuePacket(connAck);
         _logger.LogDebug("Client {ClientId} connected from {Remote} (MQTT {Version}, clean {Clean}, keep alive {KeepAlive})",
             clientId, Info.RemoteEndPoint, Version, connect.CleanStart, KeepAlive);
         _broker.Resume(session, this);
@@ -372,7 +374,7 @@ public sealed partial class ClientConnection
         }
 
         Interlocked.Increment(ref _broker.Statistics.MessagesReceived);
-        if (topic.StartsWith("$SYS", StringComparison.Ordinal) || !_broker.Authorizer.CanPublish(ClientId, UserName, topic))
+        if (topic == "$SYS" || topic.StartsWith("$SYS/", StringComparison.Ordinal) || !_broker.Authorizer.CanPublish(ClientId, UserName, topic))
         {
             // Clients never publish to $SYS; denied publishes are dropped and counted.
             Interlocked.Increment(ref _broker.Statistics.MessagesDropped);

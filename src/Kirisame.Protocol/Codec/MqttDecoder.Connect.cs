@@ -113,7 +113,7 @@ public static partial class MqttDecoder
                 return error;
             will.Payload = payload;
             if (will.Properties?.PayloadFormatIndicator == 1 && System.Text.Unicode.Utf8.IsValid(payload) is false)
-                return DecodeError.InvalidUtf8; // will payload declared UTF-8 but is not [MQTT-3.1.3-?] 0x99 in v5
+                return DecodeError.PayloadFormatInvalid; // declared UTF-8 but is not: CONNACK 0x99 (section 3.1.3.2.3)
             packet.Will = will;
         }
 

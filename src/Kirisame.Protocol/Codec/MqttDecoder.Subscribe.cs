@@ -34,13 +34,14 @@ public static partial class MqttDecoder
             if (error != DecodeError.None)
                 return error;
             var qos = options & 0x03;
-            if (qos == 3)
-                return DecodeError.InvalidQoS; // [MQTT-3-8.3-4] (3.1.1: [MQTT-3.8.3-4])
             TopicSubscription subscription;
             if (version == ProtocolVersion.V500)
             {
-                // Bits 6 and 7 are reserved [MQTT-3.8.3-5]; Retain Handling 3 is a protocol error.
+                // Bits 6 and 7 are reserved: malformed [MQTT-3.8.3-5]. Maximum QoS 3 and Retain Handling 3
+                // are protocol errors (section 3.8.3.1).
                 if ((options & 0xC0) != 0)
+                    return DecodeError.ReservedSubscriptionOptionBits;
+                if (qos == 3)
                     return DecodeError.InvalidSubscriptionOptions;
                 var retainHandling = (options >> 4) & 0x03;
                 if (retainHandling == 3)
@@ -52,8 +53,11 @@ public static partial class MqttDecoder
             }
             else
             {
+                // 3.1.1 [MQTT-3-8.3-4]: reserved bits set, or QoS 3, is malformed.
                 if ((options & 0xFC) != 0)
-                    return DecodeError.InvalidSubscriptionOptions; // 3.1.1 [MQTT-3-8.3-4] reserved bits
+                    return DecodeError.ReservedSubscriptionOptionBits;
+                if (qos == 3)
+                    return DecodeError.InvalidQoS;
                 subscription = new TopicSubscription(filter, (QualityOfService)qos);
             }
 

@@ -207,7 +207,8 @@ public static partial class MqttDecoder
             return error;
         if ((flags & 0xFE) != 0)
             return DecodeError.InvalidFixedHeaderFlags; // reserved bits of the acknowledge flags [MQTT-3.2.2-1]
-        var packet = new ConnAckPacket { SessionPresent = (flags & 1) != 0 };
+        // 3.1 has no Session Present: its first byte is reserved and unused, and the encoder writes 0 there.
+        var packet = new ConnAckPacket { SessionPresent = (flags & 1) != 0 && version != ProtocolVersion.V310 };
         if (version == ProtocolVersion.V500)
         {
             packet.ReasonCode = (ReasonCode)raw;

@@ -125,16 +125,19 @@ public readonly struct PublishProperties
             PayloadFormatIndicator = properties.PayloadFormatIndicator,
             MessageExpiryInterval = properties.MessageExpiryInterval,
             TopicAlias = properties.TopicAlias ?? 0,
-            ResponseTopic = properties.ResponseTopic is { } rt ? new ReadOnlyMemory<byte>(Encoding.UTF8.GetBytes(rt)) : default(ReadOnlyMemory<byte>?),
-            CorrelationData = properties.CorrelationData is { } cd ? new ReadOnlyMemory<byte>(cd) : default(ReadOnlyMemory<byte>?),
-            ContentType = properties.ContentType is { } ct ? new ReadOnlyMemory<byte>(Encoding.UTF8.GetBytes(ct)) : default(ReadOnlyMemory<byte>?),
+            ResponseTopic = Optional(properties.ResponseTopic is { } rt ? Encoding.UTF8.GetBytes(rt) : null),
+            CorrelationData = Optional(properties.CorrelationData),
+            ContentType = Optional(properties.ContentType is { } ct ? Encoding.UTF8.GetBytes(ct) : null),
             UserProperties = PropertyCodec.EncodeUserProperties(properties.UserProperties),
             SubscriptionIdentifiers = PropertyCodec.EncodeSubscriptionIdentifiers(properties.SubscriptionIdentifiers),
         };
     }
 
-    // A byte[] converts to a non-null ReadOnlyMemory<byte>? even when the array is null, so copy explicitly.
-    private static ReadOnlyMemory<byte>? Copy(ReadOnlyMemory<byte>? value) => value is { } v ? new ReadOnlyMemory<byte>(v.ToArray()) : default(ReadOnlyMemory<byte>?);
+    // A null byte[] (even a bare null in "x ? null : memory") converts implicitly to an empty ReadOnlyMemory<byte>,
+    // which would then count as a present, empty property. These keep "absent" absent.
+    private static ReadOnlyMemory<byte>? Optional(byte[]? bytes) => bytes is null ? default(ReadOnlyMemory<byte>?) : bytes;
+
+    private static ReadOnlyMemory<byte>? Copy(ReadOnlyMemory<byte>? memory) => memory is { } m ? m.ToArray() : default(ReadOnlyMemory<byte>?);
 
     private static bool OptionalEquals(ReadOnlyMemory<byte>? a, ReadOnlyMemory<byte>? b)
         => a is null ? b is null : b is not null && a.Value.Span.SequenceEqual(b.Value.Span);

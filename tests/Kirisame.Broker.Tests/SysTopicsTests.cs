@@ -1,0 +1,111 @@
+using Kirisame.Protocol;
+using Kirisame.Protocol.Packets;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Kirisame.Broker.Tests;
+
+public sealed class SysTopicsTests
+{
+    private static readonly string[] _expectedTopics =
+    [
+        "version", "uptime",
+        "clients/connected", "clients/total", "clients/maximum",
+        "messages/received", "messages/sent", "messages/dropped",
+        "bytes/received", "bytes/sent",
+        "load/messages/received/1min", "load/messages/received/5min", "load/messages/received/15min",
+        "subscriptions/count", "retained messages/count",
+    ];
+
+    private static MqttBroker StartedBroker(FakeTimeProvider time)
+    {
+        var broker = TestBroker.Create(o => o.SysInterval = 1, time);
+        broker.Start();
+        return broker;
+    }
+
+    [Fact]
+    public async Task SysSubscriber_ReceivesTheRetainedBrokerTopics()
+    {
+        var time = new FakeTimeProvider();
+        await using var broker = StartedBroker(time);
+        await using var sub = new TestClient(broker, ProtocolVersion.V311);
+        await sub.ConnectAsync("sys");
+        await sub.SubscribeAsync("$SYS/#");
+
+        var received = await sub.CollectPublishesAsync();
+        var topics = received.Select(p => p.TopicString).ToHashSet();
+        foreach (var name in _expectedTopics)
+            Assert.Contains("$SYS/broker/" + name, topics);
+        Assert.All(received, p => Assert.True(p.Retain));
+        Assert.StartsWith("kirisame ", Value(received, "version"));
+    }
+
+    [Fact]
+    public async Task SysValues_AreUpdatedEveryInterval_AndFollowConnections()
+    {
+        var time = new FakeTimeProvider();
+        await using var broker = StartedBroker(time);
+        await using var sub = new TestClient(broker, ProtocolVersion.V311);
+        await sub.ConnectAsync("sys");
+        await sub.SubscribeAsync("$SYS/broker/#");
+        Assert.Equal("0", Value(await sub.CollectPublishesAsync(), "clients/connected")); // retained from Start()
+
+        var other = new TestClient(broker, ProtocolVersion.V311);
+        await other.ConnectAsync("other");
+        await other.SubscribeAsync("x/#");
+        time.Advance(TimeSpan.FromSeconds(1));
+        var update = await sub.CollectPublishesAsync();
+        Assert.Equal("2", Value(update, "clients/connected"));
+        Assert.Equal("2", Value(update, "clients/maximum"));
+        Assert.Equal("2", Value(update, "subscriptions/count"));
+        Assert.Equal("1 seconds", Value(update, "uptime"));
+        Assert.All(update, p => Assert.False(p.Retain)); // an established subscription [MQTT-3.3.1-9]
+
+        await other.DisconnectAsync();
+        await other.DisposeAsync();
+        time.Advance(TimeSpan.FromSeconds(1));
+        var later = await sub.CollectPublishesAsync();
+        Assert.Equal("1", Value(later, "clients/connected"));
+        Assert.Equal("2", Value(later, "clients/maximum"));
+        Assert.Equal("2 seconds", Value(later, "uptime"));
+        Assert.NotEqual("0", Value(later, "messages/sent"));
+        Assert.NotEqual("0", Value(later, "bytes/received"));
+    }
+
+    [Theory]
+    [InlineData("#")]
+    [InlineData("+/broker/uptime")]
+    [InlineData("+/#")]
+    public async Task LeadingWildcards_DoNotMatchSysTopics(string filter) // [MQTT-4.7.2-1]
+    {
+        var time = new FakeTimeProvider();
+        await using var broker = StartedBroker(time);
+        await using var sub = new TestClient(broker, ProtocolVersion.V311);
+        await sub.ConnectAsync("wild");
+        await sub.SubscribeAsync(filter);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Empty(await sub.CollectPublishesAsync());
+    }
+
+    [Theory]
+    [InlineData(ProtocolVersion.V311, ReasonCode.Success)] // a v3 PUBACK cannot refuse
+    [InlineData(ProtocolVersion.V500, ReasonCode.NotAuthorized)]
+    public async Task ClientsMayNotPublishToSys(ProtocolVersion version, ReasonCode expectedAck)
+    {
+        await using var broker = TestBroker.Create();
+        await using var sub = new TestClient(broker, ProtocolVersion.V311);
+        await sub.ConnectAsync("sys");
+        await sub.SubscribeAsync("$SYS/#", QualityOfService.AtLeastOnce);
+        await using var pub = new TestClient(broker, version);
+        await pub.ConnectAsync("forger");
+
+        Assert.Equal(expectedAck, await pub.PublishAndSettleAsync("$SYS/broker/version", "forged", QualityOfService.AtLeastOnce, retain: true));
+        await pub.PublishAndSettleAsync("$SYS/broker/uptime", "forged");
+        await sub.ExpectNothingAsync();
+        Assert.Equal(0, broker.Retained.Count);
+        Assert.Equal(2, broker.Statistics.MessagesDropped);
+    }
+
+    private static string Value(List<PublishPacket> received, string name)
+        => Text.Of(received.Last(p => p.TopicString == "$SYS/broker/" + name).Payload);
+}
