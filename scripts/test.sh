@@ -34,6 +34,12 @@ while read -r f p; do
 done < <(sed -nE 's/.*(Passed|Failed)! +- +Failed: +([0-9]+), +Passed: +([0-9]+),.*/\2 \3/p' "$log")
 
 if [ "$status" -eq 0 ] && [ "$failed" -ne 0 ]; then status=1; fi
+
+# The allocation budget: routing and the codec's QoS 0 path must allocate 0 bytes per message.
+if ! dotnet run -c Release --project bench/Kirisame.Benchmarks -- --budget 2>&1 | tail -n 20; then
+  echo "Allocation budget failed (see above)." >&2
+  status=1
+fi
 if [ "$status" -eq 0 ] && [ "$passed" -eq 0 ]; then
   echo "No test results found." >&2
   status=1
