@@ -4,7 +4,15 @@ using Kirisame.Protocol;
 namespace Kirisame.Broker.Security;
 
 /// What the broker knows of a client when it asks who it is.
-public sealed record ConnectContext(string ClientId, string? UserName, ReadOnlyMemory<byte>? Password, EndPoint? RemoteEndPoint, string Listener, ProtocolVersion ProtocolVersion);
+public sealed record ConnectContext(string ClientId, string? UserName, ReadOnlyMemory<byte>? Password, EndPoint? RemoteEndPoint, string Listener, ProtocolVersion ProtocolVersion)
+{
+    /// The name from a client certificate the transport verified (see <see cref="ConnectionInfo.CertificateName"/>).
+    public string? CertificateName { get; init; }
+
+    /// Set by an authenticator that admits the client under another name (the certificate's name, a
+    /// default user); the broker then uses it as the client's user name for authorization and logs.
+    public string? AssignedUserName { get; set; }
+}
 
 /// Decides whether a CONNECT is accepted. Success admits the client; anything else refuses it with that
 /// reason code (mapped to a v3 return code for older clients).

@@ -124,7 +124,10 @@ public sealed partial class ClientConnection
             return false;
         }
 
-        var context = new ConnectContext(clientId, connect.UserName, connect.Password, Info.RemoteEndPoint, Info.Listener, Version);
+        var context = new ConnectContext(clientId, connect.UserName, connect.Password, Info.RemoteEndPoint, Info.Listener, Version)
+        {
+            CertificateName = Info.CertificateName,
+        };
         if (v5 && connect.Properties?.AuthenticationMethod is { } methodName)
         {
             // Enhanced authentication (section 4.12): the exchange runs over AUTH packets before CONNACK.
@@ -140,7 +143,9 @@ public sealed partial class ClientConnection
 
         var verdict = await _broker.Authenticator.AuthenticateAsync(context, CancellationToken.None);
         if (verdict != ReasonCode.Success)
-            return Refuse(verdict, "authentication");
+            return Refuse(verdict, connect.UserName is null ? "authentication (no user name)" : $"authentication of user '{connect.UserName}'");
+        if (context.AssignedUserName is { } assigned)
+            UserName = assigned;
         return await CompleteConnectAsync(connect, assignedId, null);
     }
 

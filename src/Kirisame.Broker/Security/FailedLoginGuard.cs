@@ -1,0 +1,89 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Kirisame.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace Kirisame.Broker.Security;
+
+/// Slows down and then bans password guessing. Wraps another authenticator: every refusal is delayed by
+/// FailedLoginDelay, and an address with MaxFailedLogins refusals inside FailedLoginWindow is refused
+/// outright (v5 0x8A Banned, v3 0x05) for BanDuration without asking the inner authenticator.
+public sealed class FailedLoginGuard(IAuthenticator inner, SecurityOptions options, TimeProvider time, ILogger logger) : IAuthenticator
+{
+    /// Addresses tracked at most: a spray from many addresses must not grow the table without bound.
+    private const int MaxTracked = 100_000;
+
+    private readonly ConcurrentDictionary<IPAddress, Failures> _failures = new();
+
+    private sealed class Failures
+    {
+        public int Count;
+        public long WindowStart;
+        public long BannedUntil;
+    }
+
+    public async ValueTask<ReasonCode> AuthenticateAsync(ConnectContext context, CancellationToken cancellationToken)
+    {
+        var address = (context.RemoteEndPoint as IPEndPoint)?.Address;
+        var now = time.GetTimestamp();
+        if (address is not null && _failures.TryGetValue(address, out var known))
+        {
+            lock (known)
+            {
+                if (known.BannedUntil > now)
+                    return ReasonCode.Banned;
+            }
+        }
+
+        var verdict = await inner.AuthenticateAsync(context, cancellationToken);
+        if (verdict == ReasonCode.Success)
+            return verdict;
+
+        if (address is not null && options.MaxFailedLogins > 0)
+            RecordFailure(address, context.UserName, now);
+        if (options.FailedLoginDelay > TimeSpan.Zero)
+            await Task.Delay(options.FailedLoginDelay, time, cancellationToken);
+        return verdict;
+    }
+
+    private void RecordFailure(IPAddress address, string? userName, long now)
+    {
+        if (_failures.Count >= MaxTracked)
+            Prune(now);
+        if (!_failures.TryGetValue(address, out var failures))
+        {
+            if (_failures.Count >= MaxTracked)
+                return;
+            failures = _failures.GetOrAdd(address, _ => new Failures { WindowStart = now });
+        }
+
+        lock (failures)
+        {
+            if (time.GetElapsedTime(failures.WindowStart, now) > options.FailedLoginWindow)
+            {
+                failures.WindowStart = now;
+                failures.Count = 0;
+            }
+
+            if (++failures.Count < options.MaxFailedLogins)
+                return;
+            failures.Count = 0;
+            failures.BannedUntil = now + (long)(options.BanDuration.TotalSeconds * time.TimestampFrequency);
+        }
+
+        logger.LogWarning("Banned {Address} for {Duration} after {Count} failed logins (last as user '{User}')",
+            address, options.BanDuration, options.MaxFailedLogins, userName);
+    }
+
+    private void Prune(long now)
+    {
+        foreach (var (address, failures) in _failures)
+        {
+            bool stale;
+            lock (failures)
+                stale = failures.BannedUntil <= now && time.GetElapsedTime(failures.WindowStart, now) > options.FailedLoginWindow;
+            if (stale)
+                _failures.TryRemove(address, out _);
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Kirisame.Protocol;
+
+namespace Kirisame.Broker.Security;
+
+/// The built-in authenticator: a verified client certificate name, then the password file, then the
+/// anonymous policy.
+///
+/// PBKDF2 with a high iteration count is deliberately slow (≈0.1 s), which would make every reconnect of a
+/// fleet of devices cost a core. After a successful check we remember a keyed digest of the password
+/// (HMAC-SHA256 under a per-process random key, never the password) next to the entry it matched; the same
+/// password against the unchanged entry is then accepted with one HMAC. Wrong passwords always pay the
+/// full price, and so do unknown users (against a dummy entry), so timing does not reveal which users exist.
+public sealed class FileAuthenticator : IAuthenticator
+{
+    private static readonly string s_dummyEntry = PasswordHash.Create("kirisame-dummy"u8, 1000);
+
+    private readonly WatchedFile<PasswordFile>? _passwords;
+    private readonly bool _allowAnonymous;
+    private readonly string? _defaultUser;
+    private readonly byte[] _cacheKey = RandomNumberGenerator.GetBytes(32);
+    private readonly ConcurrentDictionary<string, (string Entry, byte[] Digest)> _verified = new(StringComparer.Ordinal);
+
+    public FileAuthenticator(WatchedFile<PasswordFile>? passwords, bool allowAnonymous, string? defaultUser)
+    {
+        _passwords = passwords;
+        _allowAnonymous = allowAnonymous;
+        _defaultUser = defaultUser;
+    }
+
+    public ValueTask<ReasonCode> AuthenticateAsync(ConnectContext context, CancellationToken cancellationToken)
+    {
+        if (context.CertificateName is { } certificateName)
+        {
+            // The transport verified the certificate against the listener's CA: that is the identity.
+            context.AssignedUserName = certificateName;
+            return ValueTask.FromResult(ReasonCode.Success);
+        }
+
+        if (context.UserName is null)
+        {
+            if (!_allowAnonymous)
+                return ValueTask.FromResult(ReasonCode.NotAuthorized);
+            context.AssignedUserName = _defaultUser;
+            return ValueTask.FromResult(ReasonCode.Success);
+        }
+
+        // Without a password file user names are not checked (as in Mosquitto): only the anonymous switch decides.
+        if (_passwords is null)
+            return ValueTask.FromResult(_allowAnonymous ? ReasonCode.Success : ReasonCode.NotAuthorized);
+
+        var password = context.Password is { } given ? given.Span : default;
+        return ValueTask.FromResult(Verify(context.UserName, password) ? ReasonCode.Success : ReasonCode.BadUserNameOrPassword);
+    }
+
+    private bool Verify(string userName, ReadOnlySpan<byte> password)
+    {
+        if (!_passwords!.Current.TryGetHash(userName, out var entry))
+        {
+            PasswordHash.Verify(s_dummyEntry, password);
+            return false;
+        }
+
+        Span<byte> digest = stackalloc byte[32];
+        HMACSHA256.HashData(_cacheKey, password, digest);
+        if (_verified.TryGetValue(userName, out var known) && known.Entry == entry && CryptographicOperations.FixedTimeEquals(known.Digest, digest))
+            return true;
+        if (!PasswordHash.Verify(entry, password))
+            return false;
+        _verified[userName] = (entry, digest.ToArray());
+        return true;
+    }
+}

@@ -1,0 +1,73 @@
+using System.Text;
+
+namespace Kirisame.Broker.Security;
+
+/// A Mosquitto-style password file: one "user:hash" per line, '#' comments and blank lines ignored. See
+/// <see cref="PasswordHash"/> for the hash formats.
+public sealed class PasswordFile
+{
+    private readonly Dictionary<string, string> _entries;
+
+    private PasswordFile(Dictionary<string, string> entries) => _entries = entries;
+
+    public int Count => _entries.Count;
+
+    public bool TryGetHash(string userName, out string hash) => _entries.TryGetValue(userName, out hash!);
+
+    /// Throws FormatException naming the line for anything it cannot use.
+    public static PasswordFile Parse(string text)
+    {
+        var entries = new Dictionary<string, string>(StringComparer.Ordinal);
+        var lineNumber = 0;
+        foreach (var rawLine in text.Split('\n'))
+        {
+            lineNumber++;
+            var line = rawLine.TrimEnd('\r');
+            if (line.Length == 0 || line.TrimStart().StartsWith('#'))
+                continue;
+            var colon = line.IndexOf(':', StringComparison.Ordinal);
+            if (colon <= 0)
+                throw new FormatException($"line {lineNumber}: expected user:hash");
+            var user = line[..colon];
+            var hash = line[(colon + 1)..].Trim();
+            if (!PasswordHash.IsValid(hash, out var problem))
+                throw new FormatException($"line {lineNumber} (user '{user}'): {problem}");
+            if (!entries.TryAdd(user, hash))
+                throw new FormatException($"line {lineNumber}: user '{user}' appears twice");
+        }
+
+        return new PasswordFile(entries);
+    }
+
+    /// Adds or replaces the user's entry, keeping every other line (comments included) as it was. The file
+    /// is replaced atomically (write a temporary file, then rename), so a broker reading it sees the old or
+    /// the new contents, never half of one; a new file is readable by its owner only.
+    public static void SetPassword(string path, string userName, ReadOnlySpan<byte> password, int iterations = PasswordHash.DefaultIterations)
+    {
+        if (userName.Length == 0 || userName.Contains(':', StringComparison.Ordinal) || userName.AsSpan().ContainsAny('\r', '\n'))
+            throw new ArgumentException("A user name must not be empty or contain ':' or a line break.", nameof(userName));
+        var entry = userName + ":" + PasswordHash.Create(password, iterations);
+        var lines = File.Exists(path) ? File.ReadAllText(path).Split('\n').Select(l => l.TrimEnd('\r')).ToList() : [];
+        if (lines.Count > 0 && lines[^1].Length == 0)
+            lines.RemoveAt(lines.Count - 1);
+        var index = lines.FindIndex(l => l.StartsWith(userName + ":", StringComparison.Ordinal));
+        if (index >= 0)
+            lines[index] = entry;
+        else
+            lines.Add(entry);
+
+        var full = Path.GetFullPath(path);
+        var temporary = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + ".tmp");
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+            options.UnixCreateMode = File.Exists(full) ? File.GetUnixFileMode(full) : UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using (var stream = new FileStream(temporary, options))
+        using (var writer = new StreamWriter(stream, new UTF8Encoding(false)))
+        {
+            foreach (var line in lines)
+                writer.Write(line + "\n");
+        }
+
+        File.Move(temporary, full, overwrite: true);
+    }
+}

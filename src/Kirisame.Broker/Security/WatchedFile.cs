@@ -1,0 +1,108 @@
+using Microsoft.Extensions.Logging;
+
+namespace Kirisame.Broker.Security;
+
+/// A file parsed into <typeparamref name="T"/> and re-read when it changes on disk. Changes are noticed on
+/// use, by comparing modification time and size at most once per <see cref="CheckInterval"/>: no watcher
+/// thread, no inotify limits, and an editor's write-then-rename is seen like any other change. A file that
+/// no longer parses (or has gone) keeps the previous contents in force and the error is logged, so a typo
+/// during an edit never opens or closes the broker by accident.
+public static class WatchedFile
+{
+    public static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(1);
+
+    /// Reads and parses the file now. Throws (FormatException, IOException) when it cannot: at start-up a
+    /// broken security file must stop the server, not be ignored.
+    public static WatchedFile<T> Load<T>(string path, Func<string, T> parse, ILogger logger, TimeProvider? time = null) where T : class
+    {
+        var stamp = WatchedFile<T>.Stamp(path);
+        var value = parse(File.ReadAllText(path));
+        return new WatchedFile<T>(path, parse, logger, time ?? TimeProvider.System, value, stamp);
+    }
+}
+
+public sealed class WatchedFile<T> where T : class
+{
+    private static readonly TimeSpan s_checkInterval = WatchedFile.CheckInterval;
+
+    private readonly Func<string, T> _parse;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Lock _reload = new();
+    private T _current;
+    private (DateTime Written, long Length) _stamp;
+    private long _nextCheckTicks;
+
+    internal WatchedFile(string path, Func<string, T> parse, ILogger logger, TimeProvider time, T current, (DateTime, long) stamp)
+    {
+        Path = path;
+        _parse = parse;
+        _logger = logger;
+        _time = time;
+        _current = current;
+        _stamp = stamp;
+        _nextCheckTicks = time.GetTimestamp() + (long)(s_checkInterval.TotalSeconds * time.TimestampFrequency);
+    }
+
+    public string Path { get; }
+
+    /// The contents in force, re-read first if the file changed since the last check.
+    public T Current
+    {
+        get
+        {
+            var now = _time.GetTimestamp();
+            if (now >= Volatile.Read(ref _nextCheckTicks))
+                Refresh(now);
+            return Volatile.Read(ref _current);
+        }
+    }
+
+    private void Refresh(long now)
+    {
+        if (!_reload.TryEnter())
+            return; // another thread is re-reading; use what is in force meanwhile
+        try
+        {
+            Volatile.Write(ref _nextCheckTicks, now + (long)(s_checkInterval.TotalSeconds * _time.TimestampFrequency));
+            (DateTime, long) stamp;
+            try
+            {
+                stamp = Stamp(Path);
+            }
+            catch (IOException ex)
+            {
+                _logger.LogError("{Path} cannot be read ({Message}); keeping the previous contents", Path, ex.Message);
+                return;
+            }
+
+            if (stamp == _stamp)
+                return;
+            try
+            {
+                var value = _parse(File.ReadAllText(Path));
+                Volatile.Write(ref _current, value);
+                _stamp = stamp;
+                _logger.LogInformation("Reloaded {Path}", Path);
+            }
+            catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException)
+            {
+                // Remember the stamp so the same broken file is not re-parsed (and logged) every second.
+                _stamp = stamp;
+                _logger.LogError("{Path} changed but cannot be used ({Message}); keeping the previous contents", Path, ex.Message);
+            }
+        }
+        finally
+        {
+            _reload.Exit();
+        }
+    }
+
+    internal static (DateTime, long) Stamp(string path)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists)
+            throw new FileNotFoundException($"{path} does not exist", path);
+        return (info.LastWriteTimeUtc, info.Length);
+    }
+}
