@@ -22,8 +22,8 @@ internal sealed partial class BrokerLifecycle(MqttBroker broker, MqttListeners l
 
     public Task StartedAsync(CancellationToken cancellationToken)
     {
-        foreach (var endPoint in listeners.EndPoints)
-            LogListening(logger, endPoint);
+        foreach (var (name, protocol, path, endPoint) in listeners.Bound)
+            LogListening(logger, protocol.ToString().ToLowerInvariant(), endPoint, path ?? "", name);
         return Task.CompletedTask;
     }
 
@@ -44,8 +44,8 @@ internal sealed partial class BrokerLifecycle(MqttBroker broker, MqttListeners l
     [LoggerMessage(Level = LogLevel.Information, Message = "Kirisame {Version} starting")]
     private static partial void LogStarting(ILogger logger, string version);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Listening for MQTT on {EndPoint}")]
-    private static partial void LogListening(ILogger logger, System.Net.EndPoint endPoint);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Listening for MQTT on {Scheme}://{EndPoint}{Path} (listener {Listener})")]
+    private static partial void LogListening(ILogger logger, string scheme, System.Net.EndPoint endPoint, string path, string listener);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Shutting down: disconnecting clients")]
     private static partial void LogStopping(ILogger logger);

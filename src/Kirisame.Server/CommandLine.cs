@@ -5,6 +5,7 @@ internal enum CommandKind
     Serve,
     Help,
     Version,
+    Passwd,
 }
 
 /// The parsed command line. Anything that names a configuration key becomes an override; the rest is
@@ -20,30 +21,68 @@ internal sealed class CommandLine
 
     public List<string> Errors { get; } = [];
 
+    /// `kirisame passwd`: the file, the user, and the password when given on the command line (-b).
+    public PasswdArguments? Passwd { get; private set; }
+
+    /// Flags that are shorthands for configuration keys. The TLS and WebSocket ones declare the listeners
+    /// "tls" and "ws"; --bind then applies to them too.
+    private static readonly Dictionary<string, string[]> s_shorthands = new(StringComparer.Ordinal)
+    {
+        ["port"] = ["Transport:Port"],
+        ["bind"] = ["Transport:BindAddress"],
+        ["tls-port"] = ["Listeners:tls:Port"],
+        ["cert"] = ["Listeners:tls:Certificate"],
+        ["key"] = ["Listeners:tls:PrivateKey"],
+        ["cafile"] = ["Listeners:tls:ClientCaFile"],
+        ["ws-port"] = ["Listeners:ws:Port"],
+        ["password-file"] = ["Security:PasswordFile"],
+        ["acl-file"] = ["Security:AclFile"],
+        ["allow-anonymous"] = ["Security:AllowAnonymous"],
+    };
+
     public const string Usage = """
         kirisame — an MQTT 3.1/3.1.1/5.0 broker
 
         Usage:
           kirisame [serve] [options]     run the broker in the foreground (the default)
+          kirisame passwd [-b] [--iterations N] FILE USER [PASSWORD]
+                                         add or change USER's password in FILE (created if missing);
+                                         prompts for the password unless -b gives it as an argument
           kirisame --help | --version
 
         Options:
           --port N               TCP port to listen on (Transport:Port, default 1883)
           --bind ADDRESS         IP address to bind (Transport:BindAddress, default 127.0.0.1)
           --config FILE          JSON configuration file
+          --tls-port N           add an MQTT over TLS listener "tls" (Listeners:tls:Port)
+          --cert FILE --key FILE its certificate and private key, PEM (Listeners:tls:Certificate, :PrivateKey)
+          --cafile FILE          CA for client certificates on it (Listeners:tls:ClientCaFile)
+          --ws-port N            add an MQTT over WebSockets listener "ws" on path /mqtt (Listeners:ws:Port)
+          --password-file FILE   Mosquitto-format password file (Security:PasswordFile)
+          --acl-file FILE        Mosquitto-format ACL file (Security:AclFile)
+          --allow-anonymous [true|false]
+                                 admit clients without a user name (Security:AllowAnonymous); by default
+                                 only while every listener is on loopback and there is no password file
           --Section:Key VALUE    any configuration key, e.g. --Broker:MaximumQoS 1
                                  or --Logging:LogLevel:Default Debug
           -h, --help             show this help
           --version              show the version
 
         Configuration is read from embedded defaults, then FILE, then environment variables
-        KIRISAME__Section__Key, then the command line; the last one wins. Sections: Broker, Transport, Logging.
+        KIRISAME__Section__Key, then the command line; the last one wins. Sections: Broker, Transport,
+        Listeners, Security, Logging.
         """;
 
     public static CommandLine Parse(IReadOnlyList<string> args)
     {
         var result = new CommandLine();
         var i = 0;
+        if (args.Count > 0 && args[0] == "passwd")
+        {
+            result.ParsePasswd(args);
+            return result;
+        }
+
         if (args.Count > 0 && args[0] == "serve")
             i = 1;
 
@@ -63,7 +102,7 @@ internal sealed class CommandLine
             if (!token.StartsWith("--", StringComparison.Ordinal) || token.Length == 2)
             {
                 result.Errors.Add(i == 0
-                    ? $"Unknown command '{token}'. The only command is 'serve'."
+                    ? $"Unknown command '{token}'. Commands: serve, passwd."
                     : $"Unexpected argument '{token}'.");
                 continue;
             }
@@ -78,35 +117,94 @@ internal sealed class CommandLine
             }
 
             var isKey = name.Contains(':', StringComparison.Ordinal) && !name.StartsWith(':') && !name.EndsWith(':');
-            if (name is not ("port" or "bind" or "config") && !isKey)
+            if (name != "config" && !s_shorthands.ContainsKey(name) && !isKey)
             {
                 result.Errors.Add($"Unknown option '--{name}'.");
                 continue;
             }
             if (value is null && i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
                 value = args[++i];
+            if (value is null && name == "allow-anonymous")
+                value = "true";
             if (value is null)
             {
                 result.Errors.Add($"Option '--{name}' needs a value.");
                 continue;
             }
 
-            switch (name)
+            if (name == "config")
+                result.ConfigFile = value;
+            else if (s_shorthands.TryGetValue(name, out var keys))
+                foreach (var key in keys)
+                    result.Overrides[key] = value;
+            else
+                result.Overrides[name] = value;
+        }
+
+        result.ApplyListenerShorthands();
+        return result;
+    }
+
+    /// --tls-port/--cert/--key declare the "tls" listener, --ws-port the "ws" one; both bind where --bind says.
+    private void ApplyListenerShorthands()
+    {
+        var tls = Overrides.Keys.Any(k => k.StartsWith("Listeners:tls:", StringComparison.Ordinal));
+        var ws = Overrides.ContainsKey("Listeners:ws:Port");
+        if (tls)
+            Overrides.TryAdd("Listeners:tls:Protocol", "Mqtts");
+        if (ws)
+            Overrides.TryAdd("Listeners:ws:Protocol", "Ws");
+        if (Overrides.TryGetValue("Transport:BindAddress", out var bind))
+        {
+            if (tls)
+                Overrides.TryAdd("Listeners:tls:BindAddress", bind);
+            if (ws)
+                Overrides.TryAdd("Listeners:ws:BindAddress", bind);
+        }
+
+        if (Overrides.ContainsKey("Listeners:tls:ClientCaFile"))
+            Overrides.TryAdd("Listeners:tls:ClientCertificates", "Required");
+    }
+
+    private void ParsePasswd(IReadOnlyList<string> args)
+    {
+        Command = CommandKind.Passwd;
+        var batch = false;
+        var iterations = Broker.Security.PasswordHash.DefaultIterations;
+        var positional = new List<string>();
+        for (var i = 1; i < args.Count; i++)
+        {
+            switch (args[i])
             {
-                case "port":
-                    result.Overrides["Transport:Port"] = value;
+                case "-b":
+                    batch = true;
                     break;
-                case "bind":
-                    result.Overrides["Transport:BindAddress"] = value;
+                case "--iterations" when i + 1 < args.Count:
+                    if (!int.TryParse(args[++i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out iterations)
+                        || iterations is < 1 or > Broker.Security.PasswordHash.MaximumIterations)
+                        Errors.Add($"--iterations must be between 1 and {Broker.Security.PasswordHash.MaximumIterations}.");
                     break;
-                case "config":
-                    result.ConfigFile = value;
-                    break;
+                case "-h" or "--help":
+                    Command = CommandKind.Help;
+                    return;
                 default:
-                    result.Overrides[name] = value;
+                    if (args[i].StartsWith('-') && args[i].Length > 1)
+                        Errors.Add($"Unknown option '{args[i]}' for passwd.");
+                    else
+                        positional.Add(args[i]);
                     break;
             }
         }
-        return result;
+
+        var expected = batch ? 3 : 2;
+        if (positional.Count != expected)
+        {
+            Errors.Add(batch ? "Usage: kirisame passwd -b FILE USER PASSWORD" : "Usage: kirisame passwd FILE USER");
+            return;
+        }
+
+        Passwd = new PasswdArguments(positional[0], positional[1], batch ? positional[2] : null, iterations);
     }
 }
+
+internal sealed record PasswdArguments(string File, string User, string? Password, int Iterations);

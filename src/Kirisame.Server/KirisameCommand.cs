@@ -1,5 +1,6 @@
 using System.Reflection;
 using Kirisame.Broker;
+using Kirisame.Broker.Security;
 using Kirisame.Transport;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -33,6 +34,8 @@ internal static class KirisameCommand
             case CommandKind.Version:
                 await stdout.WriteLineAsync($"kirisame {Version}");
                 return ExitOk;
+            case CommandKind.Passwd:
+                return await PasswdCommand.RunAsync(commandLine.Passwd!, stdout, stderr);
         }
 
         var errors = new List<string>();
@@ -40,7 +43,20 @@ internal static class KirisameCommand
         if (configuration is null)
             return Fail(stderr, errors, ExitUsage, hint: false);
 
-        var host = BuildHost(configuration);
+        var allowAnonymous = SecuritySetup.ResolveAllowAnonymous(configuration, errors);
+        if (allowAnonymous is null)
+            return Fail(stderr, errors, ExitUsage, hint: false);
+
+        var security = new SecurityHolder();
+        var host = BuildHost(configuration, security);
+        var built = SecuritySetup.Build(configuration, allowAnonymous.Value, host.Services.GetRequiredService<ILoggerFactory>(), errors);
+        if (built is null)
+        {
+            host.Dispose();
+            return Fail(stderr, errors, ExitUsage, hint: false);
+        }
+
+        (security.Authenticator, security.Authorizer) = built.Value;
         try
         {
             // Returns after Ctrl-C or SIGTERM once BrokerLifecycle has stopped the broker and Kestrel has
@@ -51,7 +67,8 @@ internal static class KirisameCommand
         catch (IOException ex)
         {
             // Typically the port is taken: Kestrel reports it as an IOException from bind.
-            await stderr.WriteLineAsync($"kirisame: cannot listen on {configuration.Transport.EndPoint}: {ex.Message}");
+            var endPoints = string.Join(", ", configuration.AllListeners.Select(l => l.EndPoint));
+            await stderr.WriteLineAsync($"kirisame: cannot listen on {endPoints}: {ex.Message}");
             return ExitFailure;
         }
         catch (Exception ex)
@@ -61,7 +78,16 @@ internal static class KirisameCommand
         }
     }
 
-    private static IHost BuildHost(ServerConfiguration configuration) =>
+    /// The authenticator and authorizer are built after the host (they log through it) and before the broker
+    /// is first resolved, at start.
+    private sealed class SecurityHolder
+    {
+        public IAuthenticator? Authenticator { get; set; }
+
+        public IAuthorizer? Authorizer { get; set; }
+    }
+
+    private static IHost BuildHost(ServerConfiguration configuration, SecurityHolder security) =>
         new HostBuilder()
             .ConfigureAppConfiguration(builder => builder.AddConfiguration(configuration.Root))
             .ConfigureLogging(logging =>
@@ -73,11 +99,13 @@ internal static class KirisameCommand
             {
                 services.AddSingleton(configuration.Broker);
                 services.AddSingleton(provider => new MqttBroker(
-                    configuration.Broker, provider.GetRequiredService<ILoggerFactory>(), TimeProvider.System));
+                    configuration.Broker, provider.GetRequiredService<ILoggerFactory>(), TimeProvider.System,
+                    security.Authenticator ?? throw new InvalidOperationException("Security is not set up."),
+                    security.Authorizer));
                 services.AddHostedService<BrokerLifecycle>();
             })
             .ConfigureWebHost(
-                web => web.UseKirisameTransport(configuration.Transport).Configure(_ => { }),
+                web => web.UseKirisameTransport(configuration.Transport, configuration.Listeners),
                 // ASPNETCORE_URLS and friends must not add listeners behind the operator's back.
                 options => options.SuppressEnvironmentConfiguration = true)
             .UseConsoleLifetime(options => options.SuppressStatusMessages = true)

@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Reflection;
 using Kirisame.Broker;
+using Kirisame.Broker.Security;
 using Kirisame.Transport;
+using Kirisame.Transport.Listeners;
 using Microsoft.Extensions.Configuration;
 
 namespace Kirisame.Server;
@@ -13,7 +15,8 @@ internal sealed class ServerConfiguration
 {
     public const string EnvironmentPrefix = "KIRISAME__";
 
-    private static readonly string[] s_knownSections = ["Broker", TransportOptions.SectionName, "Logging"];
+    private static readonly string[] s_knownSections =
+        ["Broker", TransportOptions.SectionName, ListenerOptions.SectionName, SecurityOptions.SectionName, "Logging"];
 
     private static readonly Dictionary<string, string?> s_defaults = new()
     {
@@ -26,11 +29,14 @@ internal sealed class ServerConfiguration
         ["Logging:Console:FormatterOptions:TimestampFormat"] = "HH:mm:ss.fff ",
     };
 
-    private ServerConfiguration(IConfigurationRoot root, BrokerOptions broker, TransportOptions transport)
+    private ServerConfiguration(IConfigurationRoot root, BrokerOptions broker, TransportOptions transport,
+        List<ListenerOptions> listeners, SecurityOptions security)
     {
         Root = root;
         Broker = broker;
         Transport = transport;
+        Listeners = listeners;
+        Security = security;
     }
 
     public IConfigurationRoot Root { get; }
@@ -38,6 +44,14 @@ internal sealed class ServerConfiguration
     public BrokerOptions Broker { get; }
 
     public TransportOptions Transport { get; }
+
+    /// The listeners under "Listeners" (the default TCP one is described by <see cref="Transport"/>).
+    public List<ListenerOptions> Listeners { get; }
+
+    public SecurityOptions Security { get; }
+
+    /// Every listener that will be bound, the default one included.
+    public IEnumerable<ListenerOptions> AllListeners => Transport.Enabled ? [Transport.DefaultListener, .. Listeners] : Listeners;
 
     public static ServerConfiguration? Load(CommandLine commandLine, IDictionary<string, string?>? environment, List<string> errors)
     {
@@ -77,12 +91,27 @@ internal sealed class ServerConfiguration
 
         var broker = Bind<BrokerOptions>(root, "Broker", errors);
         var transport = Bind<TransportOptions>(root, TransportOptions.SectionName, errors);
+        var security = Bind<SecurityOptions>(root, SecurityOptions.SectionName, errors);
+        var listeners = new List<ListenerOptions>();
+        foreach (var child in root.GetSection(ListenerOptions.SectionName).GetChildren())
+        {
+            var listener = Bind<ListenerOptions>(root, $"{ListenerOptions.SectionName}:{child.Key}", errors, ignore: nameof(ListenerOptions.Name));
+            listener.Name = child.Key;
+            listeners.Add(listener);
+        }
+
         if (errors.Count > 0)
             return null;
 
         errors.AddRange(broker.Validate());
         errors.AddRange(transport.Validate());
-        return errors.Count > 0 ? null : new ServerConfiguration(root, broker, transport);
+        errors.AddRange(security.Validate());
+        foreach (var listener in listeners)
+            errors.AddRange(listener.Validate());
+        var configuration = new ServerConfiguration(root, broker, transport, listeners, security);
+        if (errors.Count == 0)
+            errors.AddRange(configuration.CheckEndPoints());
+        return errors.Count > 0 ? null : configuration;
     }
 
     /// Environment variables arrive as KIRISAME__Section__Key; the configuration key is Section:Key.
@@ -95,11 +124,32 @@ internal sealed class ServerConfiguration
         }
     }
 
-    private static T Bind<T>(IConfiguration root, string sectionName, List<string> errors) where T : new()
+    /// Two listeners on one address and port would fail at bind time with a less helpful message.
+    private IEnumerable<string> CheckEndPoints()
+    {
+        var seen = new Dictionary<string, string>();
+        if (!Transport.Enabled && Listeners.Count == 0)
+            yield return "No listeners: Transport:Enabled is false and no Listeners are configured.";
+        var all = Listeners.Select(l => (Key: $"{ListenerOptions.SectionName}:{l.Name}", Listener: l));
+        if (Transport.Enabled)
+            all = all.Prepend((TransportOptions.SectionName, Transport.DefaultListener));
+        foreach (var (key, listener) in all)
+        {
+            if (listener.EffectivePort == 0)
+                continue;
+            var endPoint = listener.EndPoint.ToString();
+            if (seen.TryGetValue(endPoint, out var other))
+                yield return $"{other} and {key} both listen on {endPoint}.";
+            else
+                seen[endPoint] = key;
+        }
+    }
+
+    private static T Bind<T>(IConfiguration root, string sectionName, List<string> errors, string? ignore = null) where T : new()
     {
         var options = new T();
         var properties = typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.CanWrite)
+            .Where(p => p.CanWrite && p.Name != ignore)
             .ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
 
         foreach (var child in root.GetSection(sectionName).GetChildren())

@@ -1,19 +1,33 @@
 using System.Net;
+using Kirisame.Broker;
+using Kirisame.Transport.Listeners;
+using Kirisame.Transport.Tls;
+using Kirisame.Transport.WebSockets;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Kirisame.Transport;
 
 public static class KirisameTransportExtensions
 {
-    /// Kestrel with the socket transport and one MQTT listener per options. The MqttBroker must be registered
-    /// in the container; the host owns its lifetime.
-    public static IWebHostBuilder UseKirisameTransport(this IWebHostBuilder builder, TransportOptions options)
+    /// Kestrel with the socket transport and one endpoint per listener: the default TCP listener (unless
+    /// turned off) and each of <paramref name="listeners"/>. Plain and TLS listeners go straight from the
+    /// connection pipeline to the broker; WebSocket listeners go through a minimal HTTP application. The
+    /// MqttBroker must be registered in the container; the host owns its lifetime.
+    public static IWebHostBuilder UseKirisameTransport(this IWebHostBuilder builder, TransportOptions options,
+        IReadOnlyList<ListenerOptions>? listeners = null)
     {
-        var listeners = new MqttListeners();
+        var all = new List<ListenerOptions>();
+        if (options.Enabled)
+            all.Add(options.DefaultListener);
+        all.AddRange(listeners ?? []);
+        var bound = new MqttListeners();
         return builder
             .UseKestrelCore()
             .UseSockets(sockets =>
@@ -21,45 +35,104 @@ public static class KirisameTransportExtensions
                 sockets.Backlog = options.Backlog;
                 sockets.NoDelay = options.NoDelay;
             })
-            .ConfigureServices(services => services.AddSingleton(listeners))
+            .ConfigureServices(services =>
+            {
+                services.AddSingleton(bound);
+                services.AddSingleton(options);
+                services.AddSingleton(provider => new ConnectionLimits(options, TimeProvider.System));
+                services.AddSingleton<MqttConnectionHandler>();
+            })
             .ConfigureKestrel(kestrel =>
             {
                 kestrel.AddServerHeader = false;
-                listeners.Add(kestrel.ListenMqtt(options.EndPoint));
+                var services = kestrel.ApplicationServices;
+                var connectTimeout = services.GetRequiredService<MqttBroker>().Options.ConnectTimeout;
+                // A WebSocket client that trickles its upgrade request is held to the same deadline as a TCP
+                // client that trickles its CONNECT.
+                kestrel.Limits.RequestHeadersTimeout = connectTimeout;
+                kestrel.Limits.KeepAliveTimeout = connectTimeout;
+                foreach (var listener in all)
+                    bound.Add(Listen(kestrel, listener, services, connectTimeout));
+            })
+            .Configure(app =>
+            {
+                // Only WebSocket listeners reach the HTTP pipeline.
+                var handler = app.ApplicationServices.GetRequiredService<MqttConnectionHandler>();
+                app.UseWebSockets();
+                app.Run(context => MqttWebSocketEndpoint.HandleAsync(context, handler));
             });
     }
 
-    /// Adds an MQTT listener on endpoint to an existing Kestrel configuration.
-    public static ListenOptions ListenMqtt(this KestrelServerOptions kestrel, IPEndPoint endPoint)
+    private static (ListenerOptions, ListenOptions) Listen(KestrelServerOptions kestrel, ListenerOptions options, IServiceProvider services, TimeSpan handshakeTimeout)
     {
+        var loggers = services.GetRequiredService<ILoggerFactory>();
+        var tls = options.IsTls ? new TlsSettings(options, loggers.CreateLogger("Kirisame.Transport.Tls")) : null;
+        var listener = new MqttListener(options, tls);
+        var limits = services.GetRequiredService<ConnectionLimits>();
+        var handler = services.GetRequiredService<MqttConnectionHandler>();
+        var logger = loggers.CreateLogger("Kirisame.Transport.Limits");
         ListenOptions? added = null;
-        kestrel.Listen(endPoint, listen =>
+        kestrel.Listen(options.EndPoint, listen =>
         {
-            listen.UseConnectionHandler<MqttConnectionHandler>();
+            listen.Protocols = HttpProtocols.Http1;
+            // Limits first: a refused connection costs no TLS handshake and no HTTP parsing.
+            listen.Use(next => async connection =>
+            {
+                var refusal = limits.TryAdmit(listener, connection.RemoteEndPoint);
+                if (refusal is not null)
+                {
+                    logger.LogDebug("Refused connection from {Remote} on {Listener}: {Why}", connection.RemoteEndPoint, listener.Name, refusal);
+                    connection.Abort();
+                    return;
+                }
+
+                try
+                {
+                    connection.Items[MqttListener.ItemKey] = listener;
+                    await next(connection);
+                }
+                finally
+                {
+                    limits.Release(listener);
+                }
+            });
+            if (tls is not null)
+            {
+                listen.UseHttps(new TlsHandshakeCallbackOptions
+                {
+                    OnConnection = _ => ValueTask.FromResult(tls.CreateOptions(http: options.IsWebSocket)),
+                    HandshakeTimeout = handshakeTimeout,
+                });
+            }
+
+            if (!options.IsWebSocket)
+                listen.Use(_ => connection => handler.OnConnectedAsync(connection, listener));
             added = listen;
         });
-        return added!;
+        return (options, added!);
     }
 }
 
-/// The MQTT listeners Kestrel was told about. After start-up their endpoints hold the bound ports (port 0
+/// The listeners Kestrel was told about. After start-up their endpoints hold the bound ports (port 0
 /// becomes the one the OS chose), which is what the server logs.
 public sealed class MqttListeners
 {
-    private readonly List<ListenOptions> _listeners = [];
+    private readonly List<(ListenerOptions Options, ListenOptions Kestrel)> _listeners = [];
 
-    internal void Add(ListenOptions listener)
+    internal void Add((ListenerOptions, ListenOptions) listener)
     {
         lock (_listeners)
             _listeners.Add(listener);
     }
 
-    public IReadOnlyList<EndPoint> EndPoints
+    public IReadOnlyList<(string Name, ListenerProtocol Protocol, string? Path, EndPoint EndPoint)> Bound
     {
         get
         {
             lock (_listeners)
-                return [.. _listeners.Select(l => l.EndPoint)];
+            {
+                return [.. _listeners.Select(l => (l.Options.Name, l.Options.Protocol, l.Options.IsWebSocket ? l.Options.Path : null, l.Kestrel.EndPoint))];
+            }
         }
     }
 }

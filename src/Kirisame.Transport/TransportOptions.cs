@@ -2,10 +2,15 @@ using System.Net;
 
 namespace Kirisame.Transport;
 
-/// The plain TCP listener, bound from the "Transport" configuration section. Validate() names a bad key.
+/// The default plain TCP listener and limits that apply to every listener, bound from the "Transport"
+/// configuration section. More listeners (TLS, WebSockets) come from "Listeners". Validate() names a bad key.
 public sealed class TransportOptions
 {
     public const string SectionName = "Transport";
+
+    /// The default listener (MQTT over TCP on Port/BindAddress). Turn it off to serve only the listeners
+    /// declared under "Listeners", e.g. TLS only.
+    public bool Enabled { get; set; } = true;
 
     /// TCP port; 0 lets the operating system choose (the bound port is logged).
     public int Port { get; set; } = 1883;
@@ -19,6 +24,17 @@ public sealed class TransportOptions
     /// TCP_NODELAY: MQTT packets are small and latency-sensitive; the writer already batches per flush.
     public bool NoDelay { get; set; } = true;
 
+    /// Open connections across all listeners at most; 0 = no limit. Beyond it new connections are closed
+    /// on accept, before any TLS handshake.
+    public int MaxConnections { get; set; }
+
+    /// New connections per second from one IP address (sustained); 0 = no limit. Beyond it connections
+    /// are closed on accept.
+    public double MaxConnectRatePerAddress { get; set; }
+
+    /// Connections one address may open in a burst before MaxConnectRatePerAddress applies.
+    public int ConnectBurstPerAddress { get; set; } = 20;
+
     public IEnumerable<string> Validate()
     {
         if (Port is < 0 or > 65535)
@@ -27,7 +43,22 @@ public sealed class TransportOptions
             yield return $"{SectionName}:BindAddress must be an IP address such as 127.0.0.1, 0.0.0.0 or :: (was '{BindAddress}').";
         if (Backlog < 1)
             yield return $"{SectionName}:Backlog must be at least 1 (was {Backlog}).";
+        if (MaxConnections < 0)
+            yield return $"{SectionName}:MaxConnections must be 0 (no limit) or more (was {MaxConnections}).";
+        if (MaxConnectRatePerAddress < 0 || double.IsNaN(MaxConnectRatePerAddress))
+            yield return $"{SectionName}:MaxConnectRatePerAddress must be 0 (no limit) or more (was {MaxConnectRatePerAddress}).";
+        if (ConnectBurstPerAddress < 1)
+            yield return $"{SectionName}:ConnectBurstPerAddress must be at least 1 (was {ConnectBurstPerAddress}).";
     }
 
     public IPEndPoint EndPoint => new(IPAddress.Parse(BindAddress), Port);
+
+    /// The default listener as a listener like the others.
+    public Listeners.ListenerOptions DefaultListener => new()
+    {
+        Name = "tcp",
+        Protocol = Listeners.ListenerProtocol.Mqtt,
+        Port = Port,
+        BindAddress = BindAddress,
+    };
 }

@@ -99,7 +99,7 @@ public sealed class CommandLineTests
         await using var server = await KirisameProcess.StartAsync();
 
         var line = await server.Process.WaitForLineAsync(
-            l => l.Contains($"Listening for MQTT on 127.0.0.1:{server.Port}", StringComparison.Ordinal), s_timeout);
+            l => l.Contains($"Listening for MQTT on mqtt://127.0.0.1:{server.Port}", StringComparison.Ordinal), s_timeout);
         Assert.True(line is not null, server.Describe());
     }
 

@@ -55,9 +55,17 @@ internal sealed class MqttNetClient : IAsyncDisposable
     public static async Task<MqttNetClient> ConnectAsync(int port, MqttProtocolVersion version, string? clientId = null,
         Action<MqttClientOptionsBuilder>? configure = null)
     {
+        return await ConnectAsync(builder => builder.WithTcpServer("127.0.0.1", port), version, clientId, configure);
+    }
+
+    /// Like ConnectAsync(port, …), with the channel (TCP, TLS, WebSocket) chosen by <paramref name="server"/>.
+    public static async Task<MqttNetClient> ConnectAsync(Action<MqttClientOptionsBuilder> server, MqttProtocolVersion version,
+        string? clientId = null, Action<MqttClientOptionsBuilder>? configure = null)
+    {
         var client = new MqttNetClient(new MqttClientFactory().CreateMqttClient());
-        var builder = new MqttClientOptionsBuilder()
-            .WithTcpServer("127.0.0.1", port)
+        var builder = new MqttClientOptionsBuilder();
+        server(builder);
+        builder
             .WithProtocolVersion(version)
             .WithClientId(clientId ?? Unique.ClientId("mqttnet"))
             .WithTimeout(Timeout);

@@ -56,6 +56,13 @@ public sealed class ExternalProcess : IAsyncDisposable
         return result;
     }
 
+    /// Writes to the process's standard input and closes it.
+    public async Task WriteInputAsync(string text)
+    {
+        await _process.StandardInput.WriteAsync(text);
+        _process.StandardInput.Close();
+    }
+
     public IReadOnlyList<string> StdoutLines
     {
         get

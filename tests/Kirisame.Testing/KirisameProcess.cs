@@ -60,27 +60,43 @@ public sealed class KirisameProcess : IBrokerProcess
 
     /// Starts `kirisame serve --port P --bind 127.0.0.1 [arguments]` and waits until the port accepts
     /// connections. A port stolen between choosing and binding it is retried with another.
-    public static async Task<KirisameProcess> StartAsync(IEnumerable<string>? arguments = null,
+    public static Task<KirisameProcess> StartAsync(IEnumerable<string>? arguments = null,
         IReadOnlyDictionary<string, string?>? environment = null)
     {
         string[] extra = [.. arguments ?? []];
+        return StartAsync(0, _ => extra, environment);
+    }
+
+    /// Starts the server with <paramref name="extraPorts"/> more free loopback ports for other listeners:
+    /// <paramref name="arguments"/> receives them and returns the extra arguments (e.g. --tls-port). Waits
+    /// until every port accepts connections; ports stolen before binding are retried with fresh ones.
+    public static async Task<KirisameProcess> StartAsync(int extraPorts, Func<int[], IEnumerable<string>> arguments,
+        IReadOnlyDictionary<string, string?>? environment = null)
+    {
         for (var attempt = 1; ; attempt++)
         {
             var port = FreePort.GetLoopbackPort();
+            var ports = Enumerable.Range(0, extraPorts).Select(_ => FreePort.GetLoopbackPort()).ToArray();
             var process = ExternalProcess.Start(DotnetHost,
-                [ServerDll, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", .. extra],
+                [ServerDll, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", .. arguments(ports)],
                 environment);
-            if (await FreePort.WaitUntilAcceptingAsync(port, s_startTimeout, () => process.HasExited))
-                return new KirisameProcess(process, port);
+            var accepting = true;
+            foreach (var candidate in ports.Prepend(port))
+                accepting = accepting && await FreePort.WaitUntilAcceptingAsync(candidate, s_startTimeout, () => process.HasExited);
+            if (accepting)
+                return new KirisameProcess(process, port) { ExtraPorts = ports };
 
             var exited = process.HasExited;
             var description = process.Describe();
             await process.DisposeAsync();
             if (exited && attempt < 3 && description.Contains("cannot listen", StringComparison.Ordinal))
                 continue;
-            throw new InvalidOperationException($"kirisame did not accept connections on port {port} within {s_startTimeout.TotalSeconds} s.\n{description}");
+            throw new InvalidOperationException($"kirisame did not accept connections on port {port} (and {string.Join(", ", ports)}) within {s_startTimeout.TotalSeconds} s.\n{description}");
         }
     }
+
+    /// The ports chosen for the listeners beyond the default one, in the order given to the arguments.
+    public IReadOnlyList<int> ExtraPorts { get; private init; } = [];
 
     public string Describe() => Process.Describe();
 

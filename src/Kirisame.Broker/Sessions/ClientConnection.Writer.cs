@@ -343,7 +343,16 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
     /// Stops waiting on a client that does not read: cancels a pending flush so the writer can finish.
     private void AbandonOutbound()
     {
-        _transport.Output.CancelPendingFlush();
+        try
+        {
+            _transport.Output.CancelPendingFlush();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The writer already completed the output, and a stream-backed PipeWriter (TLS) has then disposed
+            // what CancelPendingFlush would use: nothing is pending.
+        }
+
         EnqueueClose();
     }
 }

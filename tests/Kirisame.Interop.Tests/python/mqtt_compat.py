@@ -5,11 +5,11 @@ import time
 import paho.mqtt.client as mqtt
 
 
-def make_client(client_id, protocol=mqtt.MQTTv311):
+def make_client(client_id, protocol=mqtt.MQTTv311, transport="tcp"):
     api = getattr(mqtt, "CallbackAPIVersion", None)
     if api is not None:  # paho-mqtt 2.x: keep the 1.x callback signatures
-        return mqtt.Client(api.VERSION1, client_id=client_id, protocol=protocol)
-    return mqtt.Client(client_id=client_id, protocol=protocol)
+        return mqtt.Client(api.VERSION1, client_id=client_id, protocol=protocol, transport=transport)
+    return mqtt.Client(client_id=client_id, protocol=protocol, transport=transport)
 
 
 def host_port():

@@ -1,0 +1,81 @@
+using System.Text;
+using Kirisame.Broker.Security;
+
+namespace Kirisame.Server;
+
+/// `kirisame passwd FILE USER`: adds or changes a user in a Mosquitto-format password file, writing a
+/// PBKDF2-SHA512 ($7$) entry that Mosquitto can read too.
+internal static class PasswdCommand
+{
+    public static async Task<int> RunAsync(PasswdArguments arguments, TextWriter stdout, TextWriter stderr)
+    {
+        var password = arguments.Password;
+        if (password is null)
+        {
+            password = ReadSecret("Password: ");
+            var again = ReadSecret("Reenter password: ");
+            if (password is null || again is null)
+            {
+                await stderr.WriteLineAsync("kirisame: no password read.");
+                return KirisameCommand.ExitFailure;
+            }
+
+            if (password != again)
+            {
+                await stderr.WriteLineAsync("kirisame: passwords do not match.");
+                return KirisameCommand.ExitFailure;
+            }
+        }
+
+        if (password.Length == 0)
+        {
+            await stderr.WriteLineAsync("kirisame: the password must not be empty.");
+            return KirisameCommand.ExitUsage;
+        }
+
+        try
+        {
+            PasswordFile.SetPassword(arguments.File, arguments.User, Encoding.UTF8.GetBytes(password), arguments.Iterations);
+        }
+        catch (ArgumentException ex)
+        {
+            await stderr.WriteLineAsync($"kirisame: {ex.Message}");
+            return KirisameCommand.ExitUsage;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            await stderr.WriteLineAsync($"kirisame: cannot write {arguments.File}: {ex.Message}");
+            return KirisameCommand.ExitFailure;
+        }
+
+        await stdout.WriteLineAsync($"Set the password of '{arguments.User}' in {arguments.File}.");
+        return KirisameCommand.ExitOk;
+    }
+
+    /// From the terminal without echo; from redirected input, one line.
+    private static string? ReadSecret(string prompt)
+    {
+        if (Console.IsInputRedirected)
+            return Console.In.ReadLine();
+        Console.Error.Write(prompt);
+        var text = new StringBuilder();
+        while (true)
+        {
+            var key = Console.ReadKey(intercept: true);
+            if (key.Key == ConsoleKey.Enter)
+                break;
+            if (key.Key == ConsoleKey.Backspace)
+            {
+                if (text.Length > 0)
+                    text.Length--;
+            }
+            else if (!char.IsControl(key.KeyChar))
+            {
+                text.Append(key.KeyChar);
+            }
+        }
+
+        Console.Error.WriteLine();
+        return text.ToString();
+    }
+}

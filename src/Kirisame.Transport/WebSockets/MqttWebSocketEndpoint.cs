@@ -1,0 +1,73 @@
+using Kirisame.Broker;
+using Kirisame.Transport.Listeners;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Kirisame.Transport.WebSockets;
+
+/// The HTTP application of WebSocket listeners: upgrades requests on the listener's path, picks the MQTT
+/// subprotocol and hands the adapted connection to the broker.
+internal static class MqttWebSocketEndpoint
+{
+    /// "mqtt" for 3.1.1 and 5.0 [MQTT-6.0.0-3], "mqttv3.1" for clients that speak 3.1.
+    private static readonly string[] s_subProtocols = ["mqtt", "mqttv3.1"];
+
+    public static async Task HandleAsync(HttpContext context, MqttConnectionHandler handler)
+    {
+        var items = context.Features.Get<IConnectionItemsFeature>()?.Items;
+        if (items?.TryGetValue(MqttListener.ItemKey, out var value) != true || value is not MqttListener listener || !listener.Options.IsWebSocket)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+
+        if (!string.Equals(context.Request.Path.Value, listener.Options.Path, StringComparison.Ordinal))
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("MQTT over WebSockets: connect with a WebSocket client (subprotocol mqtt).\n");
+            return;
+        }
+
+        var requested = context.WebSockets.WebSocketRequestedProtocols;
+        string? subProtocol = null;
+        foreach (var protocol in requested)
+        {
+            if (s_subProtocols.Contains(protocol, StringComparer.OrdinalIgnoreCase))
+            {
+                subProtocol = protocol;
+                break;
+            }
+        }
+
+        if (requested.Count > 0 && subProtocol is null)
+        {
+            // The client asked for something else entirely; say so rather than speak MQTT at it.
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("Unsupported WebSocket subprotocol; use mqtt or mqttv3.1.\n");
+            return;
+        }
+
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(subProtocol);
+        var pipe = new WebSocketPipe(socket);
+        var certificate = context.Features.Get<ITlsConnectionFeature>()?.ClientCertificate;
+        var info = new Kirisame.Broker.ConnectionInfo(context.Connection.Id, RemoteEndPoint(context), LocalEndPoint(context), listener.Name)
+        {
+            CertificateName = listener.Tls?.IdentityOf(certificate),
+        };
+        var served = handler.RunAsync(pipe, info, context.RequestAborted);
+        await pipe.RunAsync(served, context.RequestAborted);
+    }
+
+    private static System.Net.IPEndPoint? RemoteEndPoint(HttpContext context) =>
+        context.Connection.RemoteIpAddress is { } address ? new(address, context.Connection.RemotePort) : null;
+
+    private static System.Net.IPEndPoint? LocalEndPoint(HttpContext context) =>
+        context.Connection.LocalIpAddress is { } address ? new(address, context.Connection.LocalPort) : null;
+}
