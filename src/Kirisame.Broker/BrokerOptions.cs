@@ -56,6 +56,27 @@ public sealed class BrokerOptions
     /// UseAnotherServer (0x9C, temporary) or ServerMoved (0x9D, permanent).
     public ServerRedirect RedirectReason { get; set; } = ServerRedirect.UseAnotherServer;
 
+    /// Subscriptions one session may hold; beyond it SUBACK says 0x97 Quota exceeded (v5) or 0x80 (v3).
+    /// 0 = no limit.
+    public int MaxSubscriptionsPerClient { get; set; } = 10_000;
+
+    /// Longest topic name or filter accepted, in UTF-8 bytes (the protocol allows 65535).
+    public int MaxTopicLength { get; set; } = 65_535;
+
+    /// Most levels in a topic name or filter. A filter of thousands of empty levels would cost the
+    /// subscription tree a node per level; 0 = no limit.
+    public int MaxTopicLevels { get; set; } = 128;
+
+    /// PUBLISH packets per second one client may send (sustained, with a one-second burst); 0 = no limit.
+    public double MaxPublishRate { get; set; }
+
+    /// PUBLISH bytes per second one client may send (sustained, with a one-second burst); 0 = no limit.
+    public double MaxPublishBytesRate { get; set; }
+
+    /// What happens to a client over the publish rate: Throttle stops reading from it until it is back
+    /// under the rate (TCP back-pressure slows it down); Disconnect closes it (v5 DISCONNECT 0x96).
+    public PublishRateAction PublishRateAction { get; set; } = PublishRateAction.Throttle;
+
     public IEnumerable<string> Validate()
     {
         if (MaximumPacketSize is < 64 or > 268_435_460)
@@ -76,9 +97,27 @@ public sealed class BrokerOptions
             yield return "Broker:ServerReference must not be empty (leave it out to turn redirection off).";
         if (!Enum.IsDefined(RedirectReason))
             yield return $"Broker:RedirectReason must be UseAnotherServer or ServerMoved (was {RedirectReason}).";
+        if (MaxSubscriptionsPerClient < 0)
+            yield return $"Broker:MaxSubscriptionsPerClient must be 0 (no limit) or more (was {MaxSubscriptionsPerClient}).";
+        if (MaxTopicLength is < 1 or > 65_535)
+            yield return $"Broker:MaxTopicLength must be between 1 and 65535 (was {MaxTopicLength}).";
+        if (MaxTopicLevels < 0)
+            yield return $"Broker:MaxTopicLevels must be 0 (no limit) or more (was {MaxTopicLevels}).";
+        if (MaxPublishRate < 0 || double.IsNaN(MaxPublishRate))
+            yield return $"Broker:MaxPublishRate must be 0 (no limit) or more (was {MaxPublishRate}).";
+        if (MaxPublishBytesRate < 0 || double.IsNaN(MaxPublishBytesRate))
+            yield return $"Broker:MaxPublishBytesRate must be 0 (no limit) or more (was {MaxPublishBytesRate}).";
+        if (!Enum.IsDefined(PublishRateAction))
+            yield return $"Broker:PublishRateAction must be Throttle or Disconnect (was {PublishRateAction}).";
         if (SysInterval < 0)
             yield return $"Broker:SysInterval must be 0 (off) or more seconds (was {SysInterval}).";
     }
+}
+
+public enum PublishRateAction
+{
+    Throttle,
+    Disconnect,
 }
 
 public enum ServerRedirect

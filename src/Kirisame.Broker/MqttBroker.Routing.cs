@@ -141,6 +141,12 @@ public sealed partial class MqttBroker
         var retainedToSend = new List<(Subscription Subscription, bool Existed)>();
         foreach (var requested in subscribe.Subscriptions)
         {
+            if (!WithinTopicLimits(System.Text.Encoding.UTF8.GetByteCount(requested.Filter), requested.Filter.AsSpan().Count('/') + 1))
+            {
+                codes.Add(v5 ? ReasonCode.TopicFilterInvalid : ReasonCode.UnspecifiedError);
+                continue;
+            }
+
             if (!Authorizer.CanSubscribe(connection.ClientId, connection.UserName, requested.Filter))
             {
                 codes.Add(v5 ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError);
@@ -164,11 +170,19 @@ public sealed partial class MqttBroker
             var shared = TopicRules.TryParseShared(requested.Filter, out var shareName, out var topicFilter);
             var options = requested with { MaximumQoS = granted };
             var subscription = new Subscription(session, requested.Filter, topicFilter, shared ? shareName : null, options, subscriptionId);
-            bool existed;
+            bool existed, overQuota;
             lock (session.Sync)
             {
                 existed = session.Subscriptions.ContainsKey(requested.Filter);
-                session.Subscriptions[requested.Filter] = subscription;
+                overQuota = !existed && Options.MaxSubscriptionsPerClient > 0 && session.Subscriptions.Count >= Options.MaxSubscriptionsPerClient;
+                if (!overQuota)
+                    session.Subscriptions[requested.Filter] = subscription;
+            }
+
+            if (overQuota)
+            {
+                codes.Add(v5 ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError);
+                continue;
             }
 
             Subscriptions.Add(subscription);
@@ -192,6 +206,10 @@ public sealed partial class MqttBroker
             }
         }
     }
+
+    /// Broker:MaxTopicLength (UTF-8 bytes) and MaxTopicLevels, for topic names and filters alike.
+    internal bool WithinTopicLimits(int length, int levels) =>
+        length <= Options.MaxTopicLength && (Options.MaxTopicLevels == 0 || levels <= Options.MaxTopicLevels);
 
     internal void Unsubscribe(ClientConnection connection, UnsubscribePacket unsubscribe)
     {

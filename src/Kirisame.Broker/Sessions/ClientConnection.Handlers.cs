@@ -369,6 +369,29 @@ public sealed partial class ClientConnection
         }
 
         var ackType = publish.QoS == QualityOfService.ExactlyOnce ? PacketType.PubRec : PacketType.PubAck;
+        if (!_broker.WithinTopicLimits(topicUtf8.Length, topicUtf8.Span.Count((byte)'/') + 1))
+        {
+            if (publish.QoS != QualityOfService.AtMostOnce)
+                EnqueueErrorAck(ackType, publish.PacketId, ReasonCode.TopicNameInvalid, "topic longer or deeper than this server accepts");
+            Interlocked.Increment(ref _broker.Statistics.MessagesDropped);
+            return true;
+        }
+
+        if (options.MaxPublishRate > 0 || options.MaxPublishBytesRate > 0)
+        {
+            var debt = TakePublishTokens(raw.TotalLength);
+            if (debt > TimeSpan.Zero)
+            {
+                if (options.PublishRateAction == PublishRateAction.Disconnect)
+                {
+                    _logger.LogInformation("Client {ClientId} ({Remote}) publishes faster than allowed; closing", ClientId, Info.RemoteEndPoint);
+                    RequestClose(ReasonCode.MessageRateTooHigh, "publish rate above the limit");
+                    return false;
+                }
+
+                _readPause = debt;
+            }
+        }
         if (publish.Properties.PayloadFormatIndicator == 1 && !System.Text.Unicode.Utf8.IsValid(publish.Payload.Span))
         {
             // Payload declared UTF-8 but is not: refused with 0x99 [MQTT-3.3.2-4 receiver side].

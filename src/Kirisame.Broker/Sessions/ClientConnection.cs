@@ -120,15 +120,31 @@ public sealed partial class ClientConnection
                     Interlocked.Add(ref _broker.Statistics.BytesReceived, packet.TotalLength);
                     stop = !await HandlePacketAsync(packet);
                     buffer = buffer.Slice(consumed);
+                    if (_readPause > TimeSpan.Zero)
+                        break;
                 }
             }
             finally
             {
-                input.AdvanceTo(buffer.Start, buffer.End);
+                // When pausing, what is left was not looked at: the next read must return it straight away.
+                input.AdvanceTo(buffer.Start, _readPause > TimeSpan.Zero ? buffer.Start : buffer.End);
             }
 
             if (stop)
                 return;
+            if (_readPause > TimeSpan.Zero)
+            {
+                // Over the publish rate: stop reading until the debt is paid. TCP back-pressure then slows
+                // the client; the keep-alive clock runs from its last packet, which it did send.
+                var pause = _readPause;
+                _readPause = TimeSpan.Zero;
+                var closeRequested = _closeRequested ?? Interlocked.CompareExchange(ref _closeRequested, new(TaskCreationOptions.RunContinuationsAsynchronously), null) ?? _closeRequested!;
+                if (IsClosing)
+                    return;
+                await Task.WhenAny(Task.Delay(pause, _broker.TimeProvider), closeRequested.Task);
+                continue;
+            }
+
             if (result.IsCompleted)
             {
                 if (!buffer.IsEmpty)
@@ -147,6 +163,42 @@ public sealed partial class ClientConnection
         RequestClose(reason, $"bad {what}: {error}");
     }
 
+    private TimeSpan _readPause;
+
+    /// Made only by a connection that pauses reading (publish rate), so that closing it ends the pause.
+    private TaskCompletionSource? _closeRequested;
+    private double _publishTokens = double.NaN;
+    private double _publishByteTokens;
+    private long _publishTokensTicks;
+
+    /// Token buckets for Broker:MaxPublishRate and MaxPublishBytesRate, each holding one second's worth. A
+    /// PUBLISH always takes its tokens (the bucket may go negative); the returned time is how long it takes
+    /// to get back to zero, during which the client is not read from (or is disconnected).
+    private TimeSpan TakePublishTokens(int bytes)
+    {
+        var options = _broker.Options;
+        var now = _broker.TimeProvider.GetTimestamp();
+        if (double.IsNaN(_publishTokens))
+        {
+            _publishTokens = options.MaxPublishRate;
+            _publishByteTokens = options.MaxPublishBytesRate;
+        }
+        else
+        {
+            var elapsed = _broker.TimeProvider.GetElapsedTime(_publishTokensTicks, now).TotalSeconds;
+            _publishTokens = Math.Min(options.MaxPublishRate, _publishTokens + elapsed * options.MaxPublishRate);
+            _publishByteTokens = Math.Min(options.MaxPublishBytesRate, _publishByteTokens + elapsed * options.MaxPublishBytesRate);
+        }
+
+        _publishTokensTicks = now;
+        var wait = 0.0;
+        if (options.MaxPublishRate > 0 && --_publishTokens < 0)
+            wait = -_publishTokens / options.MaxPublishRate;
+        if (options.MaxPublishBytesRate > 0 && (_publishByteTokens -= bytes) < 0)
+            wait = Math.Max(wait, -_publishByteTokens / options.MaxPublishBytesRate);
+        return TimeSpan.FromSeconds(wait);
+    }
+
     /// Set by a normal DISCONNECT; without one the will is published [MQTT-3.1.2-8].
     private bool _disconnectedNormally;
 
@@ -159,6 +211,7 @@ public sealed partial class ClientConnection
     {
         if (Interlocked.Exchange(ref _closing, 1) != 0)
             return;
+        Volatile.Read(ref _closeRequested)?.TrySetResult();
         _closeReason = reason;
         if (reason is { } code && IsEstablished && Version == ProtocolVersion.V500)
         {
