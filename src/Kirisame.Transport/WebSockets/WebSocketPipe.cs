@@ -33,8 +33,11 @@ internal sealed class WebSocketPipe : IDuplexPipe
         var receiving = ReceiveAsync(stop.Token);
         var sending = SendAsync(stop.Token);
         await served;
-        // The broker completed its output: let the sender finish (it sends the close frame), then stop reading.
+        // The broker completed its output: let the sender finish (it sends the close frame), then give the
+        // client a moment to answer with its own close frame. Aborting at once would reset the TCP connection,
+        // and a reset can make the client's kernel drop the last packets (the DISCONNECT with the reason).
         await Task.WhenAny(sending, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None));
+        await Task.WhenAny(receiving, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None));
         stop.Cancel();
         await Task.WhenAll(Swallow(receiving), Swallow(sending));
     }
