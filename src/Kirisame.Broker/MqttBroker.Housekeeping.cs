@@ -93,7 +93,12 @@ public sealed partial class MqttBroker
                 {
                     // Whichever comes first: the will delay or the end of the session [MQTT-3.1.3-9].
                     (wills ??= []).Add((will, session.ClientId));
-                    session.PendingWill = null;
+                    lock (session.Sync)
+                    {
+                        session.PendingWill = null;
+                        if (session.Durable && !sessionOver)
+                            Store.PutSession(session);
+                    }
                 }
 
                 if (sessionOver)

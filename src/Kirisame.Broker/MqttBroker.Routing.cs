@@ -38,6 +38,10 @@ public sealed partial class MqttBroker
         {
             message.Pin();
             Retained.Set(message);
+            if (message.Payload.IsEmpty)
+                Store.DeleteRetained(message.Topic);
+            else
+                Store.PutRetained(message);
         }
         var reached = 0;
         foreach (var entry in match.Sessions)
@@ -85,7 +89,7 @@ public sealed partial class MqttBroker
         lock (session.Sync)
         {
             var connection = session.Connection;
-            var queued = new QueuedMessage(message, qos, retain, subscriptionIds, group);
+            var queued = new QueuedMessage(message, qos, retain, subscriptionIds, group, ++session.LastSequence);
             if (connection is not null && session.Pending.Count == 0 && session.Inflight.Count < connection.SendWindow)
             {
                 SendLocked(session, connection, queued);
@@ -99,6 +103,8 @@ public sealed partial class MqttBroker
                 {
                     var oldest = session.Pending.Dequeue();
                     session.PendingBytes -= oldest.Message.Size;
+                    if (session.Durable)
+                        Store.DeleteQueued(session.ClientId, oldest.Sequence, oldest.Message);
                 }
 
                 DroppedLocked(session, "its queue is full");
@@ -106,6 +112,8 @@ public sealed partial class MqttBroker
 
             session.Pending.Enqueue(queued);
             session.PendingBytes += message.Size;
+            if (session.Durable)
+                Store.PutQueued(session.ClientId, queued, 0, InflightState.AwaitingAck);
         }
     }
 
@@ -169,6 +177,8 @@ public sealed partial class MqttBroker
             {
                 existed = session.Subscriptions.ContainsKey(requested.Filter);
                 session.Subscriptions[requested.Filter] = subscription;
+                if (session.Durable)
+                    Store.PutSubscription(session.ClientId, subscription);
             }
 
             Subscriptions.Add(subscription);
@@ -203,7 +213,11 @@ public sealed partial class MqttBroker
             lock (session.Sync)
             {
                 if (session.Subscriptions.Remove(filter, out removed))
+                {
                     Subscriptions.Remove(session, removed.TopicFilter, removed.ShareName);
+                    if (session.Durable)
+                        Store.DeleteSubscription(session.ClientId, filter);
+                }
             }
 
             codes.Add(removed is null ? ReasonCode.NoSubscriptionExisted : ReasonCode.Success);
@@ -231,6 +245,8 @@ public sealed partial class MqttBroker
                     {
                         (moved ??= []).Add(queued);
                         session.PendingBytes -= queued.Message.Size;
+                        if (session.Durable)
+                            Store.DeleteQueued(session.ClientId, queued.Sequence, queued.Message);
                     }
                     else
                     {
@@ -253,6 +269,8 @@ public sealed partial class MqttBroker
                     (moved ??= []).Add(inflight.Queued);
                     session.Inflight.Remove(node.Value);
                     session.InflightOrder.Remove(node);
+                    if (session.Durable)
+                        Store.DeleteQueued(session.ClientId, inflight.Queued.Sequence, inflight.Queued.Message);
                 }
 
                 node = next;

@@ -400,6 +400,8 @@ public sealed partial class ClientConnection
                     }
 
                     session.InboundQoS2.Add(publish.PacketId);
+                    if (session.Durable)
+                        _broker.Store.PutInboundQoS2(session.ClientId, publish.PacketId);
                 }
             }
 
@@ -492,7 +494,11 @@ public sealed partial class ClientConnection
                 var session = Session!;
                 bool known;
                 lock (session.Sync)
+                {
                     known = session.InboundQoS2.Remove(packetId);
+                    if (known && session.Durable)
+                        _broker.Store.DeleteInboundQoS2(session.ClientId, packetId);
+                }
                 EnqueueAck(PacketType.PubComp, packetId, known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound);
                 break;
         }
@@ -538,7 +544,15 @@ public sealed partial class ClientConnection
                 return false;
             }
 
-            session.ExpiryInterval = _broker.Options.MaxSessionExpirySeconds is { } cap ? Math.Min(expiry, cap) : expiry;
+            lock (session.Sync)
+            {
+                var wasDurable = session.Durable;
+                session.ExpiryInterval = _broker.Options.MaxSessionExpirySeconds is { } cap ? Math.Min(expiry, cap) : expiry;
+                if (session.Durable)
+                    _broker.Store.PutSession(session);
+                else if (wasDurable)
+                    _broker.Store.DeleteSession(session.ClientId);
+            }
         }
 
         // 0x04 asks for the will to be published anyway; any other DISCONNECT discards it [MQTT-3.14.4-3].
