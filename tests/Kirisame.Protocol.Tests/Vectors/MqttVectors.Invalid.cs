@@ -4,6 +4,7 @@ namespace Kirisame.Protocol.Tests.Vectors;
 
 /// Bytes that break one rule each. The reason code is the one the MQTT 5.0 text gives for the rule
 /// (0x81 malformed, 0x82 protocol error, or a specific code); for 3.1/3.1.1 it is what a server logs.
+// conformance: rows run by InvalidVectorTests.InvalidVector_IsRefusedWithItsRuleAndReasonCode
 public static partial class MqttVectors
 {
     private const ProtocolVersion V3 = ProtocolVersion.V310;
@@ -47,11 +48,11 @@ public static partial class MqttVectors
         Add("Remaining length 0 in two bytes", V4, Bytes(0xC0, 0x80, 0x00), DecodeError.MalformedRemainingLength, Malformed, "[MQTT-1.5.5-1]");
         Add("Remaining length 2 in two bytes", V4, Bytes(0x40, 0x82, 0x00, 0x00, 0x07), DecodeError.MalformedRemainingLength, Malformed, "[MQTT-1.5.5-1]");
 
-        // ------------------------------------------------------------ packet identifiers [MQTT-2.2.1-3]
-        Add("PUBLISH QoS 1 with packet identifier 0", V4, Bytes(0x32, 0x07, 0x00, 0x03, "a/b", 0x00, 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "[MQTT-2.2.1-3]");
-        Add("PUBLISH QoS 2 with packet identifier 0 (5.0)", V5, Bytes(0x34, 0x08, 0x00, 0x03, "a/b", 0x00, 0x00, 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "[MQTT-2.2.1-3]");
-        Add("SUBSCRIBE with packet identifier 0", V4, Bytes(0x82, 0x08, 0x00, 0x00, 0x00, 0x03, "a/b", 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "[MQTT-2.2.1-3]");
-        Add("UNSUBSCRIBE with packet identifier 0", V4, Bytes(0xA2, 0x07, 0x00, 0x00, 0x00, 0x03, "a/b"), DecodeError.PacketIdentifierZero, ProtocolError, "[MQTT-2.2.1-3]");
+        // ------------------------------------------------------------ packet identifiers (section 2.2.1)
+        Add("PUBLISH QoS 1 with packet identifier 0", V4, Bytes(0x32, 0x07, 0x00, 0x03, "a/b", 0x00, 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "section 2.2.1 (a client's duty; this is the receiver's check)");
+        Add("PUBLISH QoS 2 with packet identifier 0 (5.0)", V5, Bytes(0x34, 0x08, 0x00, 0x03, "a/b", 0x00, 0x00, 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "section 2.2.1 (a client's duty; this is the receiver's check)");
+        Add("SUBSCRIBE with packet identifier 0", V4, Bytes(0x82, 0x08, 0x00, 0x00, 0x00, 0x03, "a/b", 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "section 2.2.1 (a client's duty; this is the receiver's check)");
+        Add("UNSUBSCRIBE with packet identifier 0", V4, Bytes(0xA2, 0x07, 0x00, 0x00, 0x00, 0x03, "a/b"), DecodeError.PacketIdentifierZero, ProtocolError, "section 2.2.1 (a client's duty; this is the receiver's check)");
         Add("PUBACK with packet identifier 0", V4, Bytes(0x40, 0x02, 0x00, 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "section 2.2.1");
         Add("PUBREC with packet identifier 0", V4, Bytes(0x50, 0x02, 0x00, 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "section 2.2.1");
         Add("PUBREL with packet identifier 0", V4, Bytes(0x62, 0x02, 0x00, 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "section 2.2.1");
@@ -108,7 +109,7 @@ public static partial class MqttVectors
         Add("PUBLISH topic with '+'", V4, Bytes(0x30, 0x05, 0x00, 0x03, "a/+"), DecodeError.WildcardInTopicName, ReasonCode.TopicNameInvalid, "[MQTT-3.3.2-2]");
         Add("PUBLISH topic '#'", V4, Bytes(0x30, 0x03, 0x00, 0x01, "#"), DecodeError.WildcardInTopicName, ReasonCode.TopicNameInvalid, "[MQTT-3.3.2-2]");
         Add("PUBLISH topic with '#' (5.0)", V5, Bytes(0x30, 0x06, 0x00, 0x03, "a/#", 0x00), DecodeError.WildcardInTopicName, ReasonCode.TopicNameInvalid, "[MQTT-3.3.2-2]");
-        Add("Will topic with '#'", V4, Bytes(ConnectStart(V4, 0x14, 0x06), 0x00, 0x3C, 0x00, 0x01, "c", 0x00, 0x03, "a/#", 0x00, 0x00), DecodeError.WildcardInTopicName, ReasonCode.TopicNameInvalid, "[MQTT-3.1.3-11]");
+        Add("Will topic with '#'", V4, Bytes(ConnectStart(V4, 0x14, 0x06), 0x00, 0x3C, 0x00, 0x01, "c", 0x00, 0x03, "a/#", 0x00, 0x00), DecodeError.WildcardInTopicName, ReasonCode.TopicNameInvalid, "section 3.1.3.3 (a client's duty; this is the receiver's check)");
         Add("PUBLISH empty topic (3.1.1)", V4, Bytes(0x30, 0x02, 0x00, 0x00), DecodeError.EmptyTopicName, ProtocolError, "[MQTT-4.7.3-1]");
         Add("PUBLISH empty topic without Topic Alias", V5, Bytes(0x30, 0x03, 0x00, 0x00, 0x00), DecodeError.EmptyTopicName, ProtocolError, "section 3.3.2.3.4");
         Add("Will topic empty", V4, Bytes(ConnectStart(V4, 0x11, 0x06), 0x00, 0x3C, 0x00, 0x01, "c", 0x00, 0x00, 0x00, 0x00), DecodeError.EmptyTopicName, ProtocolError, "[MQTT-4.7.3-1]");
@@ -120,9 +121,9 @@ public static partial class MqttVectors
         Add("SUBSCRIBE empty filter", V4, Bytes(0x82, 0x05, 0x00, 0x01, 0x00, 0x00, 0x00), DecodeError.EmptyTopicFilter, ReasonCode.TopicFilterInvalid, "[MQTT-4.7.3-1]");
         Add("UNSUBSCRIBE empty filter", V5, Bytes(0xA2, 0x05, 0x00, 0x01, 0x00, 0x00, 0x00), DecodeError.EmptyTopicFilter, ReasonCode.TopicFilterInvalid, "[MQTT-4.7.3-1]");
         Add("SUBSCRIBE without filters (3.1.1)", V4, Bytes(0x82, 0x02, 0x00, 0x01), DecodeError.NoTopicFilters, ProtocolError, "3.1.1 [MQTT-3.8.3-3]");
-        Add("SUBSCRIBE without filters (5.0)", V5, Bytes(0x82, 0x03, 0x00, 0x01, 0x00), DecodeError.NoTopicFilters, ProtocolError, "[MQTT-3.8.3-2]");
+        Add("SUBSCRIBE without filters (5.0)", V5, Bytes(0x82, 0x03, 0x00, 0x01, 0x00), DecodeError.NoTopicFilters, ProtocolError, "section 3.8.3 (a client's duty; this is the receiver's check)");
         Add("UNSUBSCRIBE without filters (3.1.1)", V4, Bytes(0xA2, 0x02, 0x00, 0x01), DecodeError.NoTopicFilters, ProtocolError, "3.1.1 [MQTT-3.10.3-2]");
-        Add("UNSUBSCRIBE without filters (5.0)", V5, Bytes(0xA2, 0x03, 0x00, 0x01, 0x00), DecodeError.NoTopicFilters, ProtocolError, "[MQTT-3.10.3-2]");
+        Add("UNSUBSCRIBE without filters (5.0)", V5, Bytes(0xA2, 0x03, 0x00, 0x01, 0x00), DecodeError.NoTopicFilters, ProtocolError, "section 3.10.3 (a client's duty; this is the receiver's check)");
 
         // ------------------------------------------------------------ shared subscriptions and options (section 4.8.2, 3.8.3.1)
         Add("Shared filter '$share//x'", V5, Bytes(0x82, 0x0F, 0x00, 0x01, 0x00, 0x00, 0x09, "$share//x", 0x00), DecodeError.InvalidSharedSubscription, ReasonCode.TopicFilterInvalid, "[MQTT-4.8.2-1]");
@@ -131,7 +132,7 @@ public static partial class MqttVectors
         Add("Shared filter '$share/a+b/x'", V5, Bytes(0x82, 0x12, 0x00, 0x01, 0x00, 0x00, 0x0C, "$share/a+b/x", 0x00), DecodeError.InvalidSharedSubscription, ReasonCode.TopicFilterInvalid, "[MQTT-4.8.2-2]");
         Add("Shared filter '$share/a#b/x'", V5, Bytes(0x82, 0x12, 0x00, 0x01, 0x00, 0x00, 0x0C, "$share/a#b/x", 0x00), DecodeError.InvalidSharedSubscription, ReasonCode.TopicFilterInvalid, "[MQTT-4.8.2-2]");
         Add("UNSUBSCRIBE shared filter '$share/g'", V5, Bytes(0xA2, 0x0D, 0x00, 0x01, 0x00, 0x00, 0x08, "$share/g"), DecodeError.InvalidSharedSubscription, ReasonCode.TopicFilterInvalid, "[MQTT-4.8.2-2]");
-        Add("No Local on a shared subscription", V5, Bytes(0x82, 0x12, 0x00, 0x01, 0x00, 0x00, 0x0C, "$share/g/x/#", 0x04), DecodeError.InvalidSubscriptionOptions, ProtocolError, "[MQTT-3.8.3-4]");
+        Add("No Local on a shared subscription", V5, Bytes(0x82, 0x12, 0x00, 0x01, 0x00, 0x00, 0x0C, "$share/g/x/#", 0x04), DecodeError.InvalidSubscriptionOptions, ProtocolError, "section 3.8.3.1 (a client's duty; this is the receiver's check)");
         Add("Subscription options bit 6 set", V5, Bytes(0x82, 0x09, 0x00, 0x01, 0x00, 0x00, 0x03, "a/b", 0x40), DecodeError.ReservedSubscriptionOptionBits, Malformed, "[MQTT-3.8.3-5]");
         Add("Subscription options bit 7 set", V5, Bytes(0x82, 0x09, 0x00, 0x01, 0x00, 0x00, 0x03, "a/b", 0x81), DecodeError.ReservedSubscriptionOptionBits, Malformed, "[MQTT-3.8.3-5]");
         Add("Subscription options bit 2 set (3.1.1)", V4, Bytes(0x82, 0x08, 0x00, 0x01, 0x00, 0x03, "a/b", 0x04), DecodeError.ReservedSubscriptionOptionBits, Malformed, "3.1.1 [MQTT-3-8.3-4]");
@@ -144,9 +145,9 @@ public static partial class MqttVectors
         Add("CONNECT reserved flag set", V4, Bytes(ConnectStart(V4, 0x0D, 0x03), 0x00, 0x3C, 0x00, 0x01, "c"), DecodeError.ConnectReservedFlag, Malformed, "[MQTT-3.1.2-3]");
         Add("CONNECT reserved flag set (5.0)", V5, Bytes(ConnectStart(V5, 0x0E, 0x03), 0x00, 0x3C, 0x00, 0x00, 0x01, "c"), DecodeError.ConnectReservedFlag, Malformed, "[MQTT-3.1.2-3]");
         Add("Will QoS 1 without will flag (3.1.1)", V4, Bytes(ConnectStart(V4, 0x0D, 0x0A), 0x00, 0x3C, 0x00, 0x01, "c"), DecodeError.InvalidWillFlags, Malformed, "3.1.1 [MQTT-3.1.2-13]");
-        Add("Will QoS 2 without will flag (5.0)", V5, Bytes(ConnectStart(V5, 0x0E, 0x12), 0x00, 0x3C, 0x00, 0x00, 0x01, "c"), DecodeError.InvalidWillFlags, Malformed, "[MQTT-3.1.2-11]");
+        Add("Will QoS 2 without will flag (5.0)", V5, Bytes(ConnectStart(V5, 0x0E, 0x12), 0x00, 0x3C, 0x00, 0x00, 0x01, "c"), DecodeError.InvalidWillFlags, Malformed, "section 3.1.2.6 (a client's duty; this is the receiver's check)");
         Add("Will retain without will flag (3.1.1)", V4, Bytes(ConnectStart(V4, 0x0D, 0x22), 0x00, 0x3C, 0x00, 0x01, "c"), DecodeError.InvalidWillFlags, Malformed, "3.1.1 [MQTT-3.1.2-15]");
-        Add("Will retain without will flag (5.0)", V5, Bytes(ConnectStart(V5, 0x0E, 0x22), 0x00, 0x3C, 0x00, 0x00, 0x01, "c"), DecodeError.InvalidWillFlags, Malformed, "[MQTT-3.1.2-13]");
+        Add("Will retain without will flag (5.0)", V5, Bytes(ConnectStart(V5, 0x0E, 0x22), 0x00, 0x3C, 0x00, 0x00, 0x01, "c"), DecodeError.InvalidWillFlags, Malformed, "section 3.1.2.7 (a client's duty; this is the receiver's check)");
         Add("Will QoS 3 (3.1.1)", V4, Bytes(ConnectStart(V4, 0x12, 0x1E), 0x00, 0x3C, 0x00, 0x01, "c", 0x00, 0x01, "t", 0x00, 0x00), DecodeError.InvalidWillFlags, Malformed, "3.1.1 [MQTT-3.1.2-14]");
         Add("Will QoS 3 (5.0)", V5, Bytes(ConnectStart(V5, 0x14, 0x1E), 0x00, 0x3C, 0x00, 0x00, 0x01, "c", 0x00, 0x00, 0x01, "t", 0x00, 0x00), DecodeError.InvalidWillFlags, Malformed, "section 3.1.2.6");
         Add("Protocol name 'MQTX'", V4, Bytes(0x10, 0x0D, 0x00, 0x04, "MQTX", 0x04, 0x02, 0x00, 0x3C, 0x00, 0x01, "c"), DecodeError.UnknownProtocolName, ReasonCode.UnsupportedProtocolVersion, "[MQTT-3.1.2-1]");

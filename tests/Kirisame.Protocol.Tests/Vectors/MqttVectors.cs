@@ -8,6 +8,7 @@ namespace Kirisame.Protocol.Tests.Vectors;
 /// <see cref="Invalid"/> (bytes → rule and reason code). Every byte is spelled from the specification's
 /// layouts (MQTT 3.1 "MQIsdp", 3.1.1 and 5.0), never produced by our encoder. Broker tests reuse it.
 /// Strings in a vector are raw UTF-8 with no length prefix: each vector writes its own lengths.
+// conformance: rows run by ValidVectorTests.Vector_DecodesWhole
 public static partial class MqttVectors
 {
     public static IReadOnlyList<PacketVector> Valid { get; } = BuildValid();
@@ -128,7 +129,7 @@ public static partial class MqttVectors
         Add("v3.1.1 CONNECT empty client id, no clean session", ProtocolVersion.V311, Bytes(
             0x10, 0x0C,                 // CONNECT, remaining length 12
             0x00, 0x04, "MQTT", 0x04,
-            0x00,                       // flags: none (whether a server accepts this is its business [MQTT-3.1.3-8])
+            0x00,                       // flags: none (whether a server accepts this is its business, section 3.1.3.1)
             0x00, 0x00,                 // keep alive 0: off
             0x00, 0x00),                // client identifier: empty
             new ConnectPacket { ProtocolVersion = ProtocolVersion.V311, CleanStart = false, KeepAlive = 0, ClientId = "" });
