@@ -121,7 +121,7 @@ public sealed partial class MqttBroker
         var subscriptionId = subscribe.Properties?.SubscriptionIdentifiers is [var id, ..] ? id : 0u;
         if (subscriptionId != 0 && !Options.SubscriptionIdentifiersAvailable)
         {
-            connection.RequestClose(ReasonCode.SubscriptionIdentifiersNotSupported, "subscription identifiers are not available"); // [MQTT-3.8.2-?] 0xA1
+            connection.RequestClose(ReasonCode.SubscriptionIdentifiersNotSupported, "subscription identifiers are not available"); // 0xA1, section 3.2.2.3.12
             return;
         }
 
@@ -161,7 +161,8 @@ public sealed partial class MqttBroker
 
             Subscriptions.Add(subscription);
             codes.Add((ReasonCode)granted);
-            // Retained messages are not sent for shared subscriptions [MQTT-3.8.4-?]; Retain Handling decides the rest.
+            // Retained messages are not sent for shared subscriptions (section 4.8.2); Retain Handling decides the rest
+            // [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11].
             if (subscription.ShareName is null && options.RetainHandling != RetainHandling.DoNotSend
                 && !(options.RetainHandling == RetainHandling.SendOnNewSubscribe && existed))
             {
@@ -170,7 +171,7 @@ public sealed partial class MqttBroker
         }
 
         connection.EnqueuePacket(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes });
-        // After the SUBACK, with the RETAIN flag set [MQTT-3.3.1-6], [MQTT-3.8.4-4 re-subscribe re-sends].
+        // After the SUBACK, with the RETAIN flag set (section 3.3.1.3); a re-subscription re-sends them [MQTT-3.8.4-4].
         foreach (var (subscription, _) in retainedToSend)
         {
             foreach (var message in Retained.Match(subscription.TopicFilter, TimeProvider))
