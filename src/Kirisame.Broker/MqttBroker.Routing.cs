@@ -204,8 +204,9 @@ public sealed partial class MqttBroker
 
 public sealed partial class MqttBroker
 {
-    /// A member of a shared subscription went away: its QoS 1/2 messages that the client has not yet
-    /// received (in flight awaiting PUBACK/PUBREC, or still pending) go to another member of the group.
+    /// A member of a shared subscription went away: its messages not yet sent (pending), and QoS 1 messages in
+    /// flight awaiting PUBACK, go to another member of the group. A QoS 2 message whose PUBLISH went out stays:
+    /// its delivery completes when the member reconnects, or ends with the session [MQTT-4.8.2-4], [MQTT-4.8.2-5].
     private void RedispatchShared(Session session)
     {
         List<QueuedMessage>? moved = null;
@@ -237,7 +238,7 @@ public sealed partial class MqttBroker
             {
                 var next = node.Next;
                 var inflight = session.Inflight[node.Value];
-                if (inflight.Queued.Group is not null && inflight.State == InflightState.AwaitingAck)
+                if (inflight.Queued.Group is not null && inflight.Queued.QoS == QualityOfService.AtLeastOnce)
                 {
                     (moved ??= []).Add(inflight.Queued);
                     session.Inflight.Remove(node.Value);

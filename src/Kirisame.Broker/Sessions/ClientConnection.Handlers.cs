@@ -98,6 +98,12 @@ public sealed partial class ClientConnection
 
         Version = connect!.ProtocolVersion;
         var v5 = Version == ProtocolVersion.V500;
+        if (v5)
+        {
+            // Known before any reply, so that a refusing CONNACK respects it too [MQTT-3.2.2-19].
+            ClientMaximumPacketSize = (int)Math.Min(connect.Properties?.MaximumPacketSize ?? int.MaxValue, int.MaxValue);
+        }
+
         var options = _broker.Options;
         var clientId = connect.ClientId;
         string? assignedId = null;
@@ -156,7 +162,6 @@ public sealed partial class ClientConnection
         if (v5)
         {
             SendWindow = Math.Min(options.MaxInflightMessages, properties?.ReceiveMaximum ?? ushort.MaxValue);
-            ClientMaximumPacketSize = (int)Math.Min(properties?.MaximumPacketSize ?? int.MaxValue, int.MaxValue);
             ProblemInformation = properties?.RequestProblemInformation != 0;
             ClientTopicAliasMaximum = properties?.TopicAliasMaximum ?? 0;
             expiry = properties?.SessionExpiryInterval ?? 0;
