@@ -136,7 +136,8 @@ public sealed class QoSTests
         Assert.Equal(Enumerable.Range(21, 9).Select(i => "m" + i), rest.Select(p => Text.Of(p.Payload)));
     }
 
-    // [MQTT-4.9.0-2] no QoS > 0 PUBLISH while the quota is used up; [MQTT-3.3.4-10], [MQTT-4.9.0-3] the PUBREL
+    // [MQTT-4.9.0-1] the send quota starts at the client's Receive Maximum (5, not our 20); [MQTT-4.9.0-2] no QoS > 0
+    // PUBLISH while the quota is used up; [MQTT-3.3.4-10], [MQTT-4.9.0-3] the PUBREL
     // is not held back by the full window.
     [Fact]
     public async Task ClientReceiveMaximum_LowersTheOutboundWindow() // [MQTT-3.3.4-9]

@@ -6,6 +6,7 @@ namespace Kirisame.Protocol.Tests.Vectors;
 
 /// MQTT 5.0 vectors. Between them they carry every property of section 2.2.2.2 at least once, in a packet
 /// that allows it; properties are in ascending identifier order, the order our encoder writes.
+// conformance: rows run by ValidVectorTests.Vector_DecodesWhole, ValidVectorTests.CanonicalVector_ReencodesToTheSameBytes
 public static partial class MqttVectors
 {
     private static void AddV5(Action<string, ProtocolVersion, byte[], MqttPacket, bool> add)
@@ -18,7 +19,7 @@ public static partial class MqttVectors
             0x05,                       // protocol level 5
             0x02,                       // flags: clean start
             0x00, 0x3C,                 // keep alive 60 s
-            0x00,                       // property length 0
+            0x00,                       // property length 0: no properties [MQTT-2.2.2-1]
             0x00, 0x01, "c"),           // client identifier
             new ConnectPacket { ProtocolVersion = V5, KeepAlive = 60, ClientId = "c" }, true);
 
