@@ -141,7 +141,7 @@ public sealed partial class MqttBroker
         var subscriptionId = subscribe.Properties?.SubscriptionIdentifiers is [var id, ..] ? id : 0u;
         if (subscriptionId != 0 && !Options.SubscriptionIdentifiersAvailable)
         {
-            connection.RequestClose(ReasonCode.SubscriptionIdentifiersNotSupported, "subscription identifiers are not available"); // [MQTT-3.8.2-?] 0xA1
+            connection.RequestClose(ReasonCode.SubscriptionIdentifiersNotSupported, "subscription identifiers are not available"); // 0xA1, section 3.2.2.3.12
             return;
         }
 
@@ -183,7 +183,8 @@ public sealed partial class MqttBroker
 
             Subscriptions.Add(subscription);
             codes.Add((ReasonCode)granted);
-            // Retained messages are not sent for shared subscriptions [MQTT-3.8.4-?]; Retain Handling decides the rest.
+            // Retained messages are not sent for shared subscriptions (section 4.8.2); Retain Handling decides the rest
+            // [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11].
             if (subscription.ShareName is null && options.RetainHandling != RetainHandling.DoNotSend
                 && !(options.RetainHandling == RetainHandling.SendOnNewSubscribe && existed))
             {
@@ -192,7 +193,7 @@ public sealed partial class MqttBroker
         }
 
         connection.EnqueuePacket(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes });
-        // After the SUBACK, with the RETAIN flag set [MQTT-3.3.1-6], [MQTT-3.8.4-4 re-subscribe re-sends].
+        // After the SUBACK, with the RETAIN flag set (section 3.3.1.3); a re-subscription re-sends them [MQTT-3.8.4-4].
         foreach (var (subscription, _) in retainedToSend)
         {
             foreach (var message in Retained.Match(subscription.TopicFilter, TimeProvider))
@@ -229,8 +230,9 @@ public sealed partial class MqttBroker
 
 public sealed partial class MqttBroker
 {
-    /// A member of a shared subscription went away: its QoS 1/2 messages that the client has not yet
-    /// received (in flight awaiting PUBACK/PUBREC, or still pending) go to another member of the group.
+    /// A member of a shared subscription went away: its messages not yet sent (pending), and QoS 1 messages in
+    /// flight awaiting PUBACK, go to another member of the group. A QoS 2 message whose PUBLISH went out stays:
+    /// its delivery completes when the member reconnects, or ends with the session [MQTT-4.8.2-4], [MQTT-4.8.2-5].
     private void RedispatchShared(Session session)
     {
         List<QueuedMessage>? moved = null;
@@ -264,7 +266,7 @@ public sealed partial class MqttBroker
             {
                 var next = node.Next;
                 var inflight = session.Inflight[node.Value];
-                if (inflight.Queued.Group is not null && inflight.State == InflightState.AwaitingAck)
+                if (inflight.Queued.Group is not null && inflight.Queued.QoS == QualityOfService.AtLeastOnce)
                 {
                     (moved ??= []).Add(inflight.Queued);
                     session.Inflight.Remove(node.Value);

@@ -27,7 +27,7 @@ public sealed partial class ClientConnection
                 return HandleAuthAsync(raw);
             if (_pendingConnect is not null)
             {
-                // While authenticating only AUTH may come [MQTT-4.12.0-?]; a second CONNECT is a protocol error.
+                // While authenticating only AUTH may come (section 4.12); a second CONNECT is a protocol error [MQTT-3.1.0-2].
                 RequestClose(ReasonCode.ProtocolError);
                 return ValueTask.FromResult(false);
             }
@@ -98,6 +98,12 @@ public sealed partial class ClientConnection
 
         Version = connect!.ProtocolVersion;
         var v5 = Version == ProtocolVersion.V500;
+        if (v5)
+        {
+            // Known before any reply, so that a refusing CONNACK respects it too [MQTT-3.2.2-19].
+            ClientMaximumPacketSize = (int)Math.Min(connect.Properties?.MaximumPacketSize ?? int.MaxValue, int.MaxValue);
+        }
+
         var options = _broker.Options;
         var clientId = connect.ClientId;
         string? assignedId = null;
@@ -156,7 +162,6 @@ public sealed partial class ClientConnection
         if (v5)
         {
             SendWindow = Math.Min(options.MaxInflightMessages, properties?.ReceiveMaximum ?? ushort.MaxValue);
-            ClientMaximumPacketSize = (int)Math.Min(properties?.MaximumPacketSize ?? int.MaxValue, int.MaxValue);
             ProblemInformation = properties?.RequestProblemInformation != 0;
             ClientTopicAliasMaximum = properties?.TopicAliasMaximum ?? 0;
             expiry = properties?.SessionExpiryInterval ?? 0;
@@ -338,7 +343,7 @@ public sealed partial class ClientConnection
         {
             if (Version == ProtocolVersion.V500)
             {
-                RequestClose(ReasonCode.QoSNotSupported, $"QoS {(int)qos} is above the maximum {options.MaximumQoS}"); // [MQTT-3.2.2-11]
+                RequestClose(ReasonCode.QoSNotSupported, $"QoS {(int)qos} is above the maximum {options.MaximumQoS}"); // section 3.2.2.3.4: the client broke 3.2.2-11
                 return false;
             }
 
@@ -350,7 +355,7 @@ public sealed partial class ClientConnection
         {
             if (Version == ProtocolVersion.V500)
             {
-                RequestClose(ReasonCode.RetainNotSupported, "retain is not available"); // [MQTT-3.2.2-14]
+                RequestClose(ReasonCode.RetainNotSupported, "retain is not available"); // section 3.2.2.3.5: the client broke 3.2.2-14
                 return false;
             }
 
@@ -366,7 +371,7 @@ public sealed partial class ClientConnection
         var ackType = publish.QoS == QualityOfService.ExactlyOnce ? PacketType.PubRec : PacketType.PubAck;
         if (publish.Properties.PayloadFormatIndicator == 1 && !System.Text.Unicode.Utf8.IsValid(publish.Payload.Span))
         {
-            // Payload declared UTF-8 but is not: refused with 0x99 [MQTT-3.3.2-4 receiver side].
+            // Payload declared UTF-8 but is not: refused with 0x99 (section 3.3.2.3.2, the receiver's option).
             if (publish.QoS != QualityOfService.AtMostOnce)
                 EnqueueErrorAck(ackType, publish.PacketId, ReasonCode.PayloadFormatInvalid, "payload is not valid UTF-8");
             Interlocked.Increment(ref _broker.Statistics.MessagesDropped);
@@ -395,7 +400,7 @@ public sealed partial class ClientConnection
                 {
                     if (session.InboundQoS2.Count >= options.ReceiveMaximum && Version == ProtocolVersion.V500)
                     {
-                        RequestClose(ReasonCode.ReceiveMaximumExceeded, "more QoS 2 messages in flight than Receive Maximum"); // [MQTT-3.3.4-9]
+                        RequestClose(ReasonCode.ReceiveMaximumExceeded, "more QoS 2 messages in flight than Receive Maximum"); // section 3.3.4: the client broke 3.3.4-7
                         return false;
                     }
 
@@ -407,7 +412,7 @@ public sealed partial class ClientConnection
 
             if (duplicate)
             {
-                // Exactly once: a re-sent PUBLISH before PUBREL is acknowledged, not routed again [MQTT-4.3.3-9].
+                // Exactly once: a re-sent PUBLISH before PUBREL is acknowledged, not routed again [MQTT-4.3.3-10].
                 EnqueueAck(PacketType.PubRec, publish.PacketId);
                 return true;
             }
@@ -436,7 +441,7 @@ public sealed partial class ClientConnection
             {
                 topic = "";
                 utf8 = default;
-                error = DecodeError.TopicAliasOutOfRange; // 0x94 Topic Alias invalid [MQTT-3.3.2-10]
+                error = DecodeError.TopicAliasOutOfRange; // 0x94 Topic Alias invalid (section 3.3.2.3.4: the client broke 3.3.2-9)
                 return false;
             }
 
@@ -526,7 +531,7 @@ public sealed partial class ClientConnection
             case DisconnectPacket disconnect:
                 return HandleDisconnect(disconnect);
             default:
-                // AUTH without an authentication method in CONNECT is a protocol error [MQTT-4.12.0-1].
+                // AUTH without an authentication method in CONNECT is a protocol error (section 4.12; the client broke 4.12.0-7).
                 RequestClose(ReasonCode.ProtocolError, "AUTH without an authentication method");
                 return false;
         }
@@ -537,7 +542,7 @@ public sealed partial class ClientConnection
         var session = Session!;
         if (disconnect.Properties?.SessionExpiryInterval is { } expiry)
         {
-            // A session that was to end with the connection cannot be extended now [MQTT-3.14.2-2].
+            // A session that was to end with the connection cannot be extended now (section 3.14.2.2.2).
             if (session.ExpiryInterval == 0 && expiry != 0)
             {
                 RequestClose(ReasonCode.ProtocolError, "session expiry cannot be raised from 0 at DISCONNECT");
