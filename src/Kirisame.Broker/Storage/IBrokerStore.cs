@@ -75,6 +75,12 @@ public sealed class StoredSession(string clientId)
 
     public long PendingWillAtUnixMs { get; set; }
 
+    public Kirisame.Protocol.ProtocolVersion PendingWillVersion { get; set; } = Kirisame.Protocol.ProtocolVersion.V500;
+
+    /// The highest queue sequence the session has used (at least that of its last queue entry); numbering
+    /// continues after it.
+    public long LastSequence { get; set; }
+
     public List<(string Filter, Kirisame.Protocol.Packets.TopicSubscription Options, uint SubscriptionId)> Subscriptions { get; } = [];
 
     /// Queue entries in order: message, delivery details, and for in-flight ones their packet id and state.
