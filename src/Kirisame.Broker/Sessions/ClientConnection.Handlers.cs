@@ -413,7 +413,7 @@ public sealed partial class ClientConnection
             if (duplicate)
             {
                 // Exactly once: a re-sent PUBLISH before PUBREL is acknowledged, not routed again [MQTT-4.3.3-10].
-                EnqueueAck(PacketType.PubRec, publish.PacketId);
+                EnqueueDurableAck(PacketType.PubRec, publish.PacketId, ReasonCode.Success);
                 return true;
             }
         }
@@ -422,11 +422,37 @@ public sealed partial class ClientConnection
         if (publish.QoS != QualityOfService.AtMostOnce)
         {
             var reason = matched == 0 && Version == ProtocolVersion.V500 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
-            EnqueueAck(ackType, publish.PacketId, reason);
+            EnqueueDurableAck(ackType, publish.PacketId, reason);
         }
 
         return true;
     }
+
+    private int _deferredAcks;
+
+    /// PUBACK/PUBREC go out only once what the message changed in the store is durable (the promise of the
+    /// durable modes). Acks stay in the order the PUBLISHes came [MQTT-4.6.0-2], [MQTT-4.6.0-3]: once one is
+    /// waiting, later ones wait behind it.
+    private void EnqueueDurableAck(PacketType type, ushort packetId, ReasonCode reason)
+    {
+        var store = _broker.Store;
+        var mark = store.Mark();
+        if (Volatile.Read(ref _deferredAcks) == 0 && store.IsDurable(mark))
+        {
+            EnqueueAck(type, packetId, reason);
+            return;
+        }
+
+        Interlocked.Increment(ref _deferredAcks);
+        store.WhenDurable(mark, static state =>
+        {
+            var ack = (DeferredAck)state!;
+            ack.Connection.EnqueueAck(ack.Type, ack.PacketId, ack.Reason);
+            Interlocked.Decrement(ref ack.Connection._deferredAcks);
+        }, new DeferredAck(this, type, packetId, reason));
+    }
+
+    private sealed record DeferredAck(ClientConnection Connection, PacketType Type, ushort PacketId, ReasonCode Reason);
 
     /// Resolves the topic (and v5 Topic Alias). Reuses the last topic's string when the bytes repeat, so a
     /// publisher sending to one topic does not allocate a string per message.
