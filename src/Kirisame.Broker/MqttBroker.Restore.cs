@@ -25,6 +25,8 @@ public sealed partial class MqttBroker
                     DisconnectedAtTicks = WallClock.FromUnixMs(TimeProvider, stored.DisconnectedAtUnixMs),
                     PendingWill = stored.PendingWill,
                     PendingWillAtTicks = stored.PendingWill is null ? 0 : WallClock.FromUnixMs(TimeProvider, stored.PendingWillAtUnixMs),
+                    PendingWillVersion = stored.PendingWillVersion,
+                    LastSequence = stored.LastSequence,
                 };
                 foreach (var (filter, options, subscriptionId) in stored.Subscriptions)
                 {

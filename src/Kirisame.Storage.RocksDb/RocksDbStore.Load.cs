@@ -28,7 +28,7 @@ public sealed partial class RocksDbStore
         {
             var state = new StoredState();
             var bodies = new Dictionary<long, BrokerMessage>();
-            LoadSessions(db, state, bodies);
+            LoadSessions(db, [(byte)KeySpace.Session], [(byte)KeySpace.Session + 1], state, bodies, index: true);
             LoadRetained(db, state);
             _nextBodyId = Math.Max(LastBodyId(db), bodies.Count == 0 ? 0 : bodies.Keys.Max()) + 1;
             return state;
@@ -43,13 +43,23 @@ public sealed partial class RocksDbStore
         }
     }
 
-    private void LoadSessions(RocksDbSharp.RocksDb db, StoredState state, Dictionary<long, BrokerMessage> bodies)
+    /// Reads one session as start-up does, without touching the writer's state (diagnostics and tests).
+    internal StoredSession? ReadSession(string clientId)
     {
-        var readOptions = new ReadOptions().SetIterateUpperBound([(byte)KeySpace.Session + 1]);
+        var db = _db ?? throw new ObjectDisposedException(nameof(RocksDbStore));
+        var state = new StoredState();
+        var (start, end) = StorageKeys.SessionRange(clientId);
+        LoadSessions(db, start, end, state, [], index: false);
+        return state.Sessions.SingleOrDefault();
+    }
+
+    private void LoadSessions(RocksDbSharp.RocksDb db, byte[] start, byte[] end, StoredState state, Dictionary<long, BrokerMessage> bodies, bool index)
+    {
+        var readOptions = new ReadOptions().SetIterateUpperBound(end);
         using var iterator = db.NewIterator(readOptions: readOptions);
         StoredSession? session = null;
         QueueIndex? queue = null;
-        iterator.Seek([(byte)KeySpace.Session]);
+        iterator.Seek(start);
         while (iterator.Valid())
         {
             var key = iterator.GetKeySpan();
@@ -59,7 +69,7 @@ public sealed partial class RocksDbStore
             {
                 session = new StoredSession(clientId);
                 state.Sessions.Add(session);
-                queue = Queue(clientId);
+                queue = index ? Queue(clientId) : new QueueIndex(clientId);
             }
 
             var value = iterator.GetValueSpan();
@@ -90,7 +100,7 @@ public sealed partial class RocksDbStore
                     if (suffix.Length != 8)
                         throw new StoreFormatException($"malformed queue key {StorageKeys.Describe(key)}");
                     var sequence = BinaryPrimitives.ReadInt64BigEndian(suffix);
-                    LoadQueueEntry(db, session, queue!, sequence, StorageFormat.DecodeQueueEntry(value), bodies);
+                    LoadQueueEntry(db, session, queue!, sequence, StorageFormat.DecodeQueueEntry(value), bodies, index);
                     break;
                 case SessionRecord.InboundQoS2:
                     if (suffix.Length != 2)
@@ -107,20 +117,25 @@ public sealed partial class RocksDbStore
     }
 
     private void LoadQueueEntry(RocksDbSharp.RocksDb db, StoredSession session, QueueIndex queue, long sequence,
-        StorageFormat.QueueEntry stored, Dictionary<long, BrokerMessage> bodies)
+        StorageFormat.QueueEntry stored, Dictionary<long, BrokerMessage> bodies, bool index)
     {
         if (!bodies.TryGetValue(stored.BodyId, out var message))
         {
             var value = db.Get(StorageKeys.Body(stored.BodyId))
                 ?? throw new StoreFormatException($"queue entry {sequence} of client {session.ClientId} refers to a missing message body {stored.BodyId}");
-            message = StorageFormat.DecodeMessage(value, _clock);
+            message = StorageFormat.DecodeMessage(value, _options.TimeProvider);
             bodies.Add(stored.BodyId, message);
-            _bodies.Add(message, new Body(stored.BodyId, message));
+            if (index)
+                _bodies.Add(message, new Body(stored.BodyId, message));
         }
 
-        var body = _bodies[message];
-        body.References++;
-        queue.Entries[sequence] = new Entry { Body = body, Puts = -1 };
+        if (index)
+        {
+            var body = _bodies[message];
+            body.References++;
+            queue.Entries[sequence] = new Entry { Body = body, Puts = -1 };
+        }
+
         queue.Live.Add(sequence);
         queue.MaxSequence = Math.Max(queue.MaxSequence, sequence);
         session.LastSequence = Math.Max(session.LastSequence, sequence);
@@ -135,7 +150,7 @@ public sealed partial class RocksDbStore
         var readOptions = new ReadOptions().SetIterateUpperBound([(byte)KeySpace.Retained + 1]);
         using var iterator = db.NewIterator(readOptions: readOptions);
         for (iterator.Seek([(byte)KeySpace.Retained]); iterator.Valid(); iterator.Next())
-            state.Retained.Add(StorageFormat.DecodeMessage(iterator.Value(), _clock));
+            state.Retained.Add(StorageFormat.DecodeMessage(iterator.Value(), _options.TimeProvider));
     }
 
     /// The highest body id on disk, so new ids never reuse one that is still there.

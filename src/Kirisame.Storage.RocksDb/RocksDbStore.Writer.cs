@@ -248,7 +248,7 @@ public sealed partial class RocksDbStore
                 batch.Delete(StorageKeys.Subscription(op.ClientId, op.Name!));
                 break;
             case OpKind.PutRetained:
-                batch.Put(StorageKeys.Retained(op.Name!), StorageFormat.EncodeMessage(op.Message!, _clock.ToUnixMs(op.Message!.ReceivedAtTicks)));
+                batch.Put(StorageKeys.Retained(op.Name!), StorageFormat.EncodeMessage(op.Message!, ToUnixMs(op.Message!.ReceivedAtTicks)));
                 break;
             case OpKind.DeleteRetained:
                 batch.Delete(StorageKeys.Retained(op.Name!));
@@ -349,7 +349,7 @@ public sealed partial class RocksDbStore
         {
             body = new Body(_nextBodyId++, message);
             _bodies.Add(message, body);
-            batch.Put(body.Key, StorageFormat.EncodeMessage(message, _clock.ToUnixMs(message.ReceivedAtTicks)));
+            batch.Put(body.Key, StorageFormat.EncodeMessage(message, ToUnixMs(message.ReceivedAtTicks)));
         }
 
         body.References++;

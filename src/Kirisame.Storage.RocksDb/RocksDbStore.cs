@@ -19,7 +19,6 @@ public sealed partial class RocksDbStore : IBrokerStore
     private readonly object _gate = new();
     private readonly RocksDbStoreOptions _options;
     private readonly ILogger _logger;
-    private readonly WallClock _clock;
     private readonly Thread _writer;
 
     // Guarded by _gate.
@@ -38,7 +37,6 @@ public sealed partial class RocksDbStore : IBrokerStore
         _options = options;
         _db = db;
         _logger = logger;
-        _clock = new WallClock(options.TimeProvider);
         _writeOptions = NewWriteOptions(options.Durability);
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "Kirisame storage writer" };
         _writer.Start();
@@ -67,9 +65,9 @@ public sealed partial class RocksDbStore : IBrokerStore
 
     public void PutSession(Session session)
     {
-        var disconnectedAt = session.Owner is null && session.DisconnectedAtTicks != 0 ? _clock.ToUnixMs(session.DisconnectedAtTicks) : 0;
+        var disconnectedAt = session.Owner is null && session.DisconnectedAtTicks != 0 ? ToUnixMs(session.DisconnectedAtTicks) : 0;
         var will = session.PendingWill;
-        var willAt = will is null ? 0 : _clock.ToUnixMs(session.PendingWillAtTicks);
+        var willAt = will is null ? 0 : ToUnixMs(session.PendingWillAtTicks);
         var value = StorageFormat.EncodeSession(session.ExpiryInterval, disconnectedAt, will, session.PendingWillVersion, willAt);
         Enqueue(new Op(OpKind.PutSession, session.ClientId) { Value = value });
     }
@@ -122,12 +120,28 @@ public sealed partial class RocksDbStore : IBrokerStore
             return;
         }
 
+        WhenWritten(mark, callback, state);
+    }
+
+    /// Completes once everything queued so far has been written to RocksDB (fsync'd in sync mode), whatever
+    /// the durability mode.
+    public Task WrittenAsync()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        WhenWritten(Mark(), static state => ((TaskCompletionSource)state!).SetResult(), done);
+        return done.Task;
+    }
+
+    private void WhenWritten(long mark, Action<object?> callback, object? state)
+    {
         lock (_gate)
         {
             _waiters.Enqueue(new Waiter(mark, callback, state));
             Monitor.Pulse(_gate);
         }
     }
+
+    private long ToUnixMs(long timestamp) => WallClock.ToUnixMs(_options.TimeProvider, timestamp);
 
     private void Enqueue(Op op)
     {

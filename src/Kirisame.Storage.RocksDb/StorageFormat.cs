@@ -4,6 +4,7 @@ using System.Text;
 using Kirisame.Broker.Delivery;
 using Kirisame.Broker.Routing;
 using Kirisame.Broker.Sessions;
+using Kirisame.Broker.Storage;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
 using Kirisame.Protocol.Properties;
@@ -79,7 +80,7 @@ internal static class StorageFormat
         return w.WrittenSpan.ToArray();
     }
 
-    public static BrokerMessage DecodeMessage(byte[] value, WallClock clock)
+    public static BrokerMessage DecodeMessage(byte[] value, TimeProvider time)
     {
         var r = new ValueReader(value);
         r.ExpectVersion();
@@ -94,7 +95,7 @@ internal static class StorageFormat
         var payload = r.ReadBytes32();
         r.ExpectEnd();
         return new BrokerMessage(Encoding.UTF8.GetString(topicUtf8.Span), topicUtf8, payload, qos, (flags & RetainFlag) != 0,
-            properties, sender, clock.ToTimestamp(receivedAt));
+            properties, sender, WallClock.FromUnixMs(time, receivedAt));
     }
 
     /// One entry of a session queue; the message itself is the body <paramref name="bodyId"/>.
@@ -393,14 +394,3 @@ internal static class StorageFormat
 
 /// A stored value or key that this build cannot read: the data folder is corrupt or from elsewhere.
 public sealed class StoreFormatException(string message) : Exception(message);
-
-/// Converts between TimeProvider timestamps (what the broker keeps) and Unix milliseconds (what survives a restart).
-internal sealed class WallClock(TimeProvider time)
-{
-    public long NowUnixMs => time.GetUtcNow().ToUnixTimeMilliseconds();
-
-    public long ToUnixMs(long timestamp) => NowUnixMs - (long)time.GetElapsedTime(timestamp).TotalMilliseconds;
-
-    public long ToTimestamp(long unixMs) =>
-        time.GetTimestamp() - (long)((NowUnixMs - unixMs) * (double)time.TimestampFrequency / 1000);
-}
