@@ -30,6 +30,11 @@ internal sealed class CommandLine
         Options:
           --port N               TCP port to listen on (Transport:Port, default 1883)
           --bind ADDRESS         IP address to bind (Transport:BindAddress, default 127.0.0.1)
+          --data-dir DIR         data folder for sessions, queues and retained messages
+                                 (Storage:DataDirectory, default ./data; created if missing)
+          --durability MODE      sync (default: acknowledge QoS 1/2 after an fsync'd group commit),
+                                 batched (fsync every 100 ms, acknowledge before it) or none
+          --in-memory            keep nothing across restarts (no data folder)
           --config FILE          JSON configuration file
           --Section:Key VALUE    any configuration key, e.g. --Broker:MaximumQoS 1
                                  or --Logging:LogLevel:Default Debug
@@ -37,7 +42,8 @@ internal sealed class CommandLine
           --version              show the version
 
         Configuration is read from embedded defaults, then FILE, then environment variables
-        KIRISAME__Section__Key, then the command line; the last one wins. Sections: Broker, Transport, Logging.
+        KIRISAME__Section__Key, then the command line; the last one wins. Sections: Broker, Transport, Storage,
+        Logging.
         """;
 
     public static CommandLine Parse(IReadOnlyList<string> args)
@@ -77,8 +83,14 @@ internal sealed class CommandLine
                 name = name[..equals];
             }
 
+            if (name == "in-memory")
+            {
+                result.Overrides["Storage:InMemory"] = value ?? "true";
+                continue;
+            }
+
             var isKey = name.Contains(':', StringComparison.Ordinal) && !name.StartsWith(':') && !name.EndsWith(':');
-            if (name is not ("port" or "bind" or "config") && !isKey)
+            if (name is not ("port" or "bind" or "config" or "data-dir" or "durability") && !isKey)
             {
                 result.Errors.Add($"Unknown option '--{name}'.");
                 continue;
@@ -101,6 +113,12 @@ internal sealed class CommandLine
                     break;
                 case "config":
                     result.ConfigFile = value;
+                    break;
+                case "data-dir":
+                    result.Overrides["Storage:DataDirectory"] = value;
+                    break;
+                case "durability":
+                    result.Overrides["Storage:Durability"] = value;
                     break;
                 default:
                     result.Overrides[name] = value;

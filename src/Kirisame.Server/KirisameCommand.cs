@@ -1,5 +1,7 @@
 using System.Reflection;
 using Kirisame.Broker;
+using Kirisame.Broker.Storage;
+using Kirisame.Storage.RocksDb;
 using Kirisame.Transport;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -40,11 +42,25 @@ internal static class KirisameCommand
         if (configuration is null)
             return Fail(stderr, errors, ExitUsage, hint: false);
 
-        var host = BuildHost(configuration);
+        // The store opens before anything is served: a data folder that cannot be used stops start-up here.
+        IBrokerStore store;
+        StoredState state;
+        try
+        {
+            (store, state) = OpenStore(configuration.Storage);
+        }
+        catch (StoreOpenException ex)
+        {
+            await stderr.WriteLineAsync($"kirisame: {ex.Message}");
+            return ExitFailure;
+        }
+
+        await using var _ = store;
+        var host = BuildHost(configuration, store, state);
         try
         {
             // Returns after Ctrl-C or SIGTERM once BrokerLifecycle has stopped the broker and Kestrel has
-            // stopped; RunAsync disposes the host.
+            // stopped; RunAsync disposes the host. The store is disposed after it (writes flushed).
             await host.RunAsync();
             return ExitOk;
         }
@@ -61,7 +77,23 @@ internal static class KirisameCommand
         }
     }
 
-    private static IHost BuildHost(ServerConfiguration configuration) =>
+    private static (IBrokerStore Store, StoredState State) OpenStore(StorageOptions options)
+    {
+        if (options.InMemory)
+            return (InMemoryStore.Instance, StoredState.Empty);
+        var store = RocksDbStore.Open(new RocksDbStoreOptions { DataDirectory = options.DataDirectory, Durability = options.Durability });
+        try
+        {
+            return (store, store.Load());
+        }
+        catch
+        {
+            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+    }
+
+    private static IHost BuildHost(ServerConfiguration configuration, IBrokerStore store, StoredState state) =>
         new HostBuilder()
             .ConfigureAppConfiguration(builder => builder.AddConfiguration(configuration.Root))
             .ConfigureLogging(logging =>
@@ -72,8 +104,19 @@ internal static class KirisameCommand
             .ConfigureServices(services =>
             {
                 services.AddSingleton(configuration.Broker);
-                services.AddSingleton(provider => new MqttBroker(
-                    configuration.Broker, provider.GetRequiredService<ILoggerFactory>(), TimeProvider.System));
+                services.AddSingleton(provider =>
+                {
+                    var loggers = provider.GetRequiredService<ILoggerFactory>();
+                    if (store is RocksDbStore rocks)
+                    {
+                        rocks.Logger = loggers.CreateLogger("Kirisame.Storage");
+                        rocks.Logger.LogInformation("Storage: {Directory} ({Durability})", Path.GetFullPath(rocks.DataDirectory), rocks.Durability);
+                    }
+
+                    var broker = new MqttBroker(configuration.Broker, loggers, TimeProvider.System, store: store);
+                    broker.Restore(state);
+                    return broker;
+                });
                 services.AddHostedService<BrokerLifecycle>();
             })
             .ConfigureWebHost(

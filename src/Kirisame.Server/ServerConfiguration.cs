@@ -13,7 +13,7 @@ internal sealed class ServerConfiguration
 {
     public const string EnvironmentPrefix = "KIRISAME__";
 
-    private static readonly string[] s_knownSections = ["Broker", TransportOptions.SectionName, "Logging"];
+    private static readonly string[] s_knownSections = ["Broker", TransportOptions.SectionName, StorageOptions.SectionName, "Logging"];
 
     private static readonly Dictionary<string, string?> s_defaults = new()
     {
@@ -26,11 +26,12 @@ internal sealed class ServerConfiguration
         ["Logging:Console:FormatterOptions:TimestampFormat"] = "HH:mm:ss.fff ",
     };
 
-    private ServerConfiguration(IConfigurationRoot root, BrokerOptions broker, TransportOptions transport)
+    private ServerConfiguration(IConfigurationRoot root, BrokerOptions broker, TransportOptions transport, StorageOptions storage)
     {
         Root = root;
         Broker = broker;
         Transport = transport;
+        Storage = storage;
     }
 
     public IConfigurationRoot Root { get; }
@@ -38,6 +39,8 @@ internal sealed class ServerConfiguration
     public BrokerOptions Broker { get; }
 
     public TransportOptions Transport { get; }
+
+    public StorageOptions Storage { get; }
 
     public static ServerConfiguration? Load(CommandLine commandLine, IDictionary<string, string?>? environment, List<string> errors)
     {
@@ -77,12 +80,14 @@ internal sealed class ServerConfiguration
 
         var broker = Bind<BrokerOptions>(root, "Broker", errors);
         var transport = Bind<TransportOptions>(root, TransportOptions.SectionName, errors);
+        var storage = Bind<StorageOptions>(root, StorageOptions.SectionName, errors);
         if (errors.Count > 0)
             return null;
 
         errors.AddRange(broker.Validate());
         errors.AddRange(transport.Validate());
-        return errors.Count > 0 ? null : new ServerConfiguration(root, broker, transport);
+        errors.AddRange(storage.Validate());
+        return errors.Count > 0 ? null : new ServerConfiguration(root, broker, transport, storage);
     }
 
     /// Environment variables arrive as KIRISAME__Section__Key; the configuration key is Section:Key.

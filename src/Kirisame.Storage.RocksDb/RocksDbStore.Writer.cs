@@ -145,7 +145,7 @@ public sealed partial class RocksDbStore
             }
             catch (Exception ex)
             {
-                _logger.LogError(ex, "Storage: a durability callback failed");
+                Logger.LogError(ex, "Storage: a durability callback failed");
             }
         }
 
@@ -171,7 +171,7 @@ public sealed partial class RocksDbStore
                 if (!_healthy)
                 {
                     _healthy = true;
-                    _logger.LogWarning("Storage: writes to {Directory} succeed again after {Failures} failed attempts; accepting QoS 1/2 messages again",
+                    Logger.LogWarning("Storage: writes to {Directory} succeed again after {Failures} failed attempts; accepting QoS 1/2 messages again",
                         _options.DataDirectory, WriteFailures);
                 }
 
@@ -182,7 +182,7 @@ public sealed partial class RocksDbStore
                 WriteFailed(ex);
                 if (stopping && attempt >= 3)
                 {
-                    _logger.LogError("Storage: giving up a batch of {Count} operations at shutdown: {Error}", count, ex.Message);
+                    Logger.LogError("Storage: giving up a batch of {Count} operations at shutdown: {Error}", count, ex.Message);
                     return;
                 }
 
@@ -201,7 +201,7 @@ public sealed partial class RocksDbStore
         {
             _healthy = false;
             // Logged once per episode: a full disk would otherwise log at the rate of retries.
-            _logger.LogError("Storage: writing to {Directory} failed ({Error}); refusing QoS 1/2 messages and retrying until it works",
+            Logger.LogError("Storage: writing to {Directory} failed ({Error}); refusing QoS 1/2 messages and retrying until it works",
                 _options.DataDirectory, ex.Message);
         }
     }

@@ -18,7 +18,6 @@ public sealed partial class RocksDbStore : IBrokerStore
 {
     private readonly object _gate = new();
     private readonly RocksDbStoreOptions _options;
-    private readonly ILogger _logger;
     private readonly Thread _writer;
 
     // Guarded by _gate.
@@ -36,13 +35,16 @@ public sealed partial class RocksDbStore : IBrokerStore
     {
         _options = options;
         _db = db;
-        _logger = logger;
+        Logger = logger;
         _writeOptions = NewWriteOptions(options.Durability);
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "Kirisame storage writer" };
         _writer.Start();
     }
 
     public DurabilityMode Durability => _options.Durability;
+
+    /// Where failures and recoveries are logged; may be set once the host's logging exists.
+    public ILogger Logger { get; set; }
 
     public string DataDirectory => _options.DataDirectory;
 
@@ -184,7 +186,7 @@ public sealed partial class RocksDbStore : IBrokerStore
         }
         catch (RocksDbException ex)
         {
-            _logger.LogError("Storage: final flush of {Directory} failed: {Error}", _options.DataDirectory, ex.Message);
+            Logger.LogError("Storage: final flush of {Directory} failed: {Error}", _options.DataDirectory, ex.Message);
         }
         finally
         {

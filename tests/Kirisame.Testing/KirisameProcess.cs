@@ -58,12 +58,15 @@ public sealed class KirisameProcess : IBrokerProcess
         IReadOnlyDictionary<string, string?>? environment = null) =>
         await Tools.RunAsync(DotnetHost, [ServerDll, .. arguments], timeout, environment);
 
-    /// Starts `kirisame serve --port P --bind 127.0.0.1 [arguments]` and waits until the port accepts
-    /// connections. A port stolen between choosing and binding it is retried with another.
+    /// Starts `kirisame serve --port P --bind 127.0.0.1 [arguments]` (with --in-memory unless the arguments
+    /// choose storage) and waits until the port accepts connections. A port stolen between choosing and binding it is retried with another.
     public static async Task<KirisameProcess> StartAsync(IEnumerable<string>? arguments = null,
         IReadOnlyDictionary<string, string?>? environment = null)
     {
         string[] extra = [.. arguments ?? []];
+        // Tests that do not name a data folder get none: parallel servers must not share ./data.
+        if (!extra.Any(a => a is "--data-dir" or "--in-memory" || a.StartsWith("--Storage:", StringComparison.OrdinalIgnoreCase)))
+            extra = [.. extra, "--in-memory"];
         for (var attempt = 1; ; attempt++)
         {
             var port = FreePort.GetLoopbackPort();

@@ -389,6 +389,21 @@ public sealed partial class ClientConnection
             return true;
         }
 
+        if (publish.QoS != QualityOfService.AtMostOnce && !_broker.Store.Healthy)
+        {
+            // The store cannot write (disk full?): a QoS 1/2 message could not be kept as promised, so it is
+            // refused rather than acknowledged; v3 has no refusing acknowledgement, so the connection closes.
+            Interlocked.Increment(ref _broker.Statistics.MessagesDropped);
+            if (Version != ProtocolVersion.V500)
+            {
+                RequestClose(ReasonCode.UnspecifiedError, "storage unavailable");
+                return false;
+            }
+
+            EnqueueErrorAck(ackType, publish.PacketId, ReasonCode.QuotaExceeded, "storage unavailable; try again later");
+            return true;
+        }
+
         if (publish.QoS == QualityOfService.ExactlyOnce)
         {
             var session = Session!;

@@ -50,6 +50,10 @@ public interface IBrokerStore : IAsyncDisposable
     /// Calls <paramref name="callback"/> once every write up to <paramref name="mark"/> is durable — on
     /// another thread, in mark order.
     public void WhenDurable(long mark, Action<object?> callback, object? state);
+
+    /// False while writes fail (disk full, I/O error): new QoS 1/2 messages cannot be made durable and are
+    /// refused; QoS 0 routing goes on.
+    public bool Healthy => true;
 }
 
 /// What <see cref="IBrokerStore.Load"/> returns.
