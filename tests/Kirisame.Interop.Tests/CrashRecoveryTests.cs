@@ -139,7 +139,9 @@ public sealed class CrashRecoveryTests
         {
             while (!stop.IsCancellationRequested)
             {
-                var sequence = next[publisher];
+                // Every attempt gets a new number: an attempt cut off by the kill may still have been delivered,
+                // and publishing its number again would look like a duplicate.
+                var sequence = next[publisher]++;
                 var message = new MqttApplicationMessageBuilder().WithTopic($"crash/p{publisher}").WithPayload(sequence.ToString(System.Globalization.CultureInfo.InvariantCulture))
                     .WithQualityOfServiceLevel(s_publisherQoS[publisher]).Build();
                 try
@@ -155,7 +157,6 @@ public sealed class CrashRecoveryTests
                     return; // the broker died: not acknowledged, so not promised
                 }
 
-                next[publisher] = sequence + 1;
                 lock (acknowledged)
                     acknowledged.Add((publisher, sequence));
             }
