@@ -184,7 +184,7 @@ public sealed class MqttNetV5InteropTests(KirisameV5Fixture fixture) : IClassFix
         await subscriber.WaitForMessagesAsync(3);
         var messages = subscriber.ApplicationMessages;
         // MQTTnet 5.2 hands incoming aliases to the application unresolved (it keeps no alias map), so the
-        // test resolves them the way a client must [MQTT-3.3.2-10].
+        // test resolves them the way a client must.
         var aliases = new Dictionary<ushort, string>();
         var resolved = new List<string>();
         foreach (var message in messages)
@@ -547,7 +547,7 @@ public sealed class MqttNetV5InteropTests(KirisameV5Fixture fixture) : IClassFix
         Assert.Equal(ScramAuthenticationHandler.Method, client.ConnectResult!.AuthenticationMethod);
         Assert.True(scram.IsServerSignatureValid(client.ConnectResult.AuthenticationData), "The server signature in CONNACK is wrong.");
 
-        // [MQTT-4.12.1-1] re-authentication on the same connection: AUTH 0x19, 0x18 both ways, then 0x00.
+        // Re-authentication on the same connection: AUTH 0x19, 0x18 both ways, then 0x00 with a new server proof.
         using var cts = new CancellationTokenSource(MqttNetClient.Timeout);
         await client.Client.SendEnhancedAuthenticationExchangeDataAsync(new MqttEnhancedAuthenticationExchangeData
         {
