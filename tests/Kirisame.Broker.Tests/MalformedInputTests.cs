@@ -3,7 +3,7 @@ using Kirisame.Protocol.Packets;
 
 namespace Kirisame.Broker.Tests;
 
-/// A malformed packet or protocol error closes the connection ([MQTT-4.8.0-1] in 3.1.1, [MQTT-4.13.1-1] in v5);
+/// A malformed packet or protocol error closes the connection (v5 [MQTT-4.13.1-1], 3.1.1 [MQTT-4.8.0-1]);
 /// a v5 client first gets DISCONNECT with the reason code the codec gives (DecodeErrors.ToReasonCode).
 public sealed class MalformedInputTests
 {
