@@ -8,34 +8,6 @@ using MQTTnet.Protocol;
 
 namespace Kirisame.Interop.Tests;
 
-/// The real `kirisame` process, configured for the MQTT 5 features that need it (a Response Information
-/// prefix and a SCRAM user). Always Kirisame: Mosquitto has neither.
-public sealed class KirisameV5Fixture : IAsyncLifetime
-{
-    public const string ResponseInformationPrefix = "responses/";
-    public const string ScramUser = "alice";
-    public const string ScramPassword = "correct horse battery staple";
-
-    private KirisameProcess? _broker;
-
-    public KirisameProcess Broker => _broker ?? throw new InvalidOperationException("The broker has not started.");
-
-    public int Port => Broker.Port;
-
-    public async Task InitializeAsync() => _broker = await KirisameProcess.StartAsync(
-    [
-        "--Broker:SysInterval", "0",
-        "--Broker:ResponseInformationPrefix", ResponseInformationPrefix,
-        $"--Authentication:Scram:Users:{ScramUser}", ScramPassword,
-    ]);
-
-    public async Task DisposeAsync()
-    {
-        if (_broker is not null)
-            await _broker.DisposeAsync();
-    }
-}
-
 /// MQTTnet 5 as an MQTT 5.0 client of the real server, one test per MQTT 5 feature. Where a test shows that
 /// something did not arrive, it waits for a later message (or a PINGRESP) that the broker sends after it
 /// would have, instead of waiting a guessed time; only the expiry and delay tests wait for time to pass,
@@ -265,7 +237,8 @@ public sealed class MqttNetV5InteropTests(KirisameV5Fixture fixture) : IClassFix
             await SubscribeAsync(client, b => b.WithTopicFilter(f => f.WithTopic(topic).WithQualityOfServiceLevel(AtLeastOnce).WithRetainHandling(handling)));
             // A non-retained marker after the SUBACK: any retained message the subscribe caused comes before it.
             await publisher.PublishAsync(topic, "marker", AtLeastOnce);
-            await Poll.UntilAsync(() => client.Messages.Skip(before).Any(m => m.Payload == "marker"), MqttNetClient.Timeout);
+            Assert.True(await Poll.UntilAsync(() => client.Messages.Skip(before).Any(m => m.Payload == "marker"), MqttNetClient.Timeout),
+                $"The marker never arrived; got {string.Join("; ", client.Messages)}");
             return [.. client.Messages.Skip(before)];
         }
 
