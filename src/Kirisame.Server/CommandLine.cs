@@ -37,7 +37,8 @@ internal sealed class CommandLine
           --version              show the version
 
         Configuration is read from embedded defaults, then FILE, then environment variables
-        KIRISAME__Section__Key, then the command line; the last one wins. Sections: Broker, Transport, Logging.
+        KIRISAME__Section__Key, then the command line; the last one wins. Sections: Broker, Transport,
+        Authentication, Logging.
         """;
 
     public static CommandLine Parse(IReadOnlyList<string> args)

@@ -1,5 +1,6 @@
 using System.Reflection;
 using Kirisame.Broker;
+using Kirisame.Broker.Security;
 using Kirisame.Transport;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -73,7 +74,8 @@ internal static class KirisameCommand
             {
                 services.AddSingleton(configuration.Broker);
                 services.AddSingleton(provider => new MqttBroker(
-                    configuration.Broker, provider.GetRequiredService<ILoggerFactory>(), TimeProvider.System));
+                    configuration.Broker, provider.GetRequiredService<ILoggerFactory>(), TimeProvider.System,
+                    authenticationMethods: AuthenticationMethods(configuration.Authentication)));
                 services.AddHostedService<BrokerLifecycle>();
             })
             .ConfigureWebHost(
@@ -82,6 +84,18 @@ internal static class KirisameCommand
                 options => options.SuppressEnvironmentConfiguration = true)
             .UseConsoleLifetime(options => options.SuppressStatusMessages = true)
             .Build();
+
+    /// SCRAM-SHA-256 is offered only when at least one user is configured. Clients that do not ask for it
+    /// are still let in: there is no password file or ACL yet to refuse them.
+    private static List<IEnhancedAuthenticationMethod> AuthenticationMethods(AuthenticationConfiguration authentication)
+    {
+        if (authentication.ScramUsers.Count == 0)
+            return [];
+        var credentials = new InMemoryScramCredentials();
+        foreach (var (name, password) in authentication.ScramUsers)
+            credentials.Add(name, password);
+        return [new ScramSha256Method(credentials)];
+    }
 
     private static int Fail(TextWriter stderr, List<string> errors, int exitCode, bool hint)
     {

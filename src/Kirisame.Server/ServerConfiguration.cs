@@ -13,7 +13,7 @@ internal sealed class ServerConfiguration
 {
     public const string EnvironmentPrefix = "KIRISAME__";
 
-    private static readonly string[] s_knownSections = ["Broker", TransportOptions.SectionName, "Logging"];
+    private static readonly string[] s_knownSections = ["Broker", TransportOptions.SectionName, AuthenticationConfiguration.SectionName, "Logging"];
 
     private static readonly Dictionary<string, string?> s_defaults = new()
     {
@@ -26,11 +26,13 @@ internal sealed class ServerConfiguration
         ["Logging:Console:FormatterOptions:TimestampFormat"] = "HH:mm:ss.fff ",
     };
 
-    private ServerConfiguration(IConfigurationRoot root, BrokerOptions broker, TransportOptions transport)
+    private ServerConfiguration(IConfigurationRoot root, BrokerOptions broker, TransportOptions transport,
+        AuthenticationConfiguration authentication)
     {
         Root = root;
         Broker = broker;
         Transport = transport;
+        Authentication = authentication;
     }
 
     public IConfigurationRoot Root { get; }
@@ -38,6 +40,8 @@ internal sealed class ServerConfiguration
     public BrokerOptions Broker { get; }
 
     public TransportOptions Transport { get; }
+
+    public AuthenticationConfiguration Authentication { get; }
 
     public static ServerConfiguration? Load(CommandLine commandLine, IDictionary<string, string?>? environment, List<string> errors)
     {
@@ -77,12 +81,13 @@ internal sealed class ServerConfiguration
 
         var broker = Bind<BrokerOptions>(root, "Broker", errors);
         var transport = Bind<TransportOptions>(root, TransportOptions.SectionName, errors);
+        var authentication = AuthenticationConfiguration.Read(root, errors);
         if (errors.Count > 0)
             return null;
 
         errors.AddRange(broker.Validate());
         errors.AddRange(transport.Validate());
-        return errors.Count > 0 ? null : new ServerConfiguration(root, broker, transport);
+        return errors.Count > 0 ? null : new ServerConfiguration(root, broker, transport, authentication);
     }
 
     /// Environment variables arrive as KIRISAME__Section__Key; the configuration key is Section:Key.
