@@ -39,6 +39,15 @@ public sealed class BenchResult
 
     public CpuUse GeneratorCpu { get; set; }
 
+    /// Bytes the generator allocated during the window; per message it should be about zero, or the
+    /// generator's own GC would be part of what is measured.
+    public long GeneratorAllocatedBytes { get; set; }
+
+    public double GeneratorAllocatedPerMessage
+        => WindowSeconds > 0 && SentPerSecond + DeliveredPerSecond > 0
+            ? GeneratorAllocatedBytes / ((SentPerSecond + DeliveredPerSecond) * WindowSeconds)
+            : 0;
+
     public long? BrokerRssBefore { get; set; }
 
     public long? BrokerRssAfter { get; set; }

@@ -71,6 +71,8 @@ public static class BenchReport
         var cpu = r.GeneratorCpu;
         rows.Add(("generator CPU", $"{F(cpu.BusyCores, 2)} of {cpu.Cores} core(s) ({F(cpu.Utilisation * 100, 0)} %)"
             + (cpu.Utilisation > 0.9 ? " — the generator may be the bottleneck" : "")));
+        if (o.Scenario != Scenario.Connections)
+            rows.Add(("generator alloc", $"{F(r.GeneratorAllocatedPerMessage, 2)} bytes/msg ({N(r.GeneratorAllocatedBytes)} bytes in the window)"));
         foreach (var e in r.Errors)
             rows.Add(("error", e));
         rows.Add(("result", r.IsClean ? "ok" : "NOT CLEAN"));
@@ -157,6 +159,8 @@ public static class BenchReport
             w.WriteNumber("cores", r.GeneratorCpu.Cores);
             w.WriteNumber("busy_cores", Math.Round(r.GeneratorCpu.BusyCores, 3));
             w.WriteNumber("utilisation", Math.Round(r.GeneratorCpu.Utilisation, 3));
+            w.WriteNumber("allocated_bytes", r.GeneratorAllocatedBytes);
+            w.WriteNumber("allocated_per_message", Math.Round(r.GeneratorAllocatedPerMessage, 3));
             w.WriteEndObject();
             w.WriteStartArray("errors");
             foreach (var e in r.Errors)

@@ -85,6 +85,7 @@ internal static class MessageScenario
             var sent0 = Sum(publishers, static p => p.Sent);
             var delivered0 = Sum(subscribers, static s => s.Received);
             var windowStart = Stopwatch.GetTimestamp();
+            var allocated0 = GC.GetTotalAllocatedBytes(precise: false);
             cpu.Start();
             clock.Measuring = true;
 
@@ -95,6 +96,7 @@ internal static class MessageScenario
             var delivered1 = Sum(subscribers, static s => s.Received);
             result.WindowSeconds = Stopwatch.GetElapsedTime(windowStart).TotalSeconds;
             result.GeneratorCpu = cpu.Stop();
+            result.GeneratorAllocatedBytes = GC.GetTotalAllocatedBytes(precise: false) - allocated0;
             result.SentPerSecond = (sent1 - sent0) / result.WindowSeconds;
             result.DeliveredPerSecond = (delivered1 - delivered0) / result.WindowSeconds;
 
