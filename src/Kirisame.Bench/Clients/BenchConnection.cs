@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Codec;
 using Kirisame.Protocol.Framing;
@@ -112,7 +113,10 @@ internal sealed class BenchConnection : IDisposable
         Dispose();
     }
 
-    public async Task SendAllAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    // Pooled builders: these run once per batch for the whole run, and a fresh state machine box each time
+    // would be the generator's largest allocation.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask SendAllAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
         while (!bytes.IsEmpty)
         {
@@ -123,6 +127,7 @@ internal sealed class BenchConnection : IDisposable
 
     /// Receives more bytes after those already in the buffer, growing it when a packet does not fit.
     /// Returns false when the broker closed the connection.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> ReceiveAsync(CancellationToken cancellationToken)
     {
         if (Filled == Buffer.Length)
