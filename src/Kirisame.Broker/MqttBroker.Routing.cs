@@ -18,8 +18,15 @@ public sealed partial class MqttBroker
         if (!retain && match.Sessions.Length == 0 && match.SharedGroups.Length == 0)
             return 0;
         var properties = publish.Properties.IsEmpty ? default : publish.Properties.Detach() with { TopicAlias = 0, SubscriptionIdentifiers = default };
-        var message = new BrokerMessage(topic, topicUtf8, publish.Payload.ToArray(), qos, retain, properties, senderClientId, TimeProvider.GetTimestamp());
-        return Route(message, match);
+        var message = BrokerMessage.Rent(topic, topicUtf8, publish.Payload.Span, qos, retain, properties, senderClientId, TimeProvider.GetTimestamp());
+        try
+        {
+            return Route(message, match);
+        }
+        finally
+        {
+            message.Release(); // routing's reference
+        }
     }
 
     /// Routes a message the broker itself produced (wills, $SYS).
@@ -28,7 +35,10 @@ public sealed partial class MqttBroker
     private int Route(BrokerMessage message, MatchResult match)
     {
         if (message.Retain)
+        {
+            message.Pin();
             Retained.Set(message);
+        }
         var reached = 0;
         foreach (var entry in match.Sessions)
         {
@@ -70,6 +80,8 @@ public sealed partial class MqttBroker
             return;
         }
 
+        // QoS 1/2 messages are kept by the session (in flight or pending) without reference counting.
+        message.Pin();
         lock (session.Sync)
         {
             var connection = session.Connection;

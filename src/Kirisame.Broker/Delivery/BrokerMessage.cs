@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
 
@@ -5,10 +6,101 @@ namespace Kirisame.Broker.Delivery;
 
 /// An accepted application message, owned by the broker. The payload is copied once from the
 /// publisher's buffer and then shared, read-only, by every subscriber and queue that holds it.
+///
+/// Messages from <see cref="Rent"/> are pooled: routing holds one reference, each outbound queue entry
+/// one more, and the last <see cref="Release"/> returns the payload buffer and the object. Anything that
+/// keeps a message beyond that (a session queue, the in-flight window, the retained store) calls
+/// <see cref="Pin"/>, and a pinned message is left to the GC instead. So only QoS 0 traffic to connected
+/// subscribers recycles — the path that must not allocate.
 public sealed class BrokerMessage
 {
+    private const int MaxPooled = 4096;
+
+    // A pooled message keeps its payload buffer (up to this size) for the next use. The shared ArrayPool is
+    // not used: its per-core caches hold a few dozen arrays, fewer than the messages a busy broker has in
+    // flight, so it would allocate in exactly the bursts that matter.
+    private const int MaxKeptBuffer = 64 * 1024;
+    private static readonly ConcurrentQueue<BrokerMessage> s_pool = new();
+    private static int s_pooled;
+
+    private byte[]? _buffer;
+    private int _references;
+    private volatile bool _pinned;
+
     public BrokerMessage(string topic, ReadOnlyMemory<byte> topicUtf8, ReadOnlyMemory<byte> payload, QualityOfService qos, bool retain,
         PublishProperties properties, string? senderClientId, long receivedAtTicks)
+    {
+        Topic = topic;
+        Set(topic, topicUtf8, payload, qos, retain, properties, senderClientId, receivedAtTicks);
+        _pinned = true; // made by hand: never pooled
+        _references = 1;
+    }
+
+    private BrokerMessage()
+    {
+        Topic = "";
+    }
+
+    public string Topic { get; private set; }
+
+    public ReadOnlyMemory<byte> TopicUtf8 { get; private set; }
+
+    public ReadOnlyMemory<byte> Payload { get; private set; }
+
+    public QualityOfService QoS { get; private set; }
+
+    /// The RETAIN flag the publisher set.
+    public bool Retain { get; private set; }
+
+    /// Properties to forward (v5). Topic Alias and Subscription Identifiers are never stored here:
+    /// they belong to one connection or one subscription.
+    public PublishProperties Properties { get; private set; }
+
+    public string? SenderClientId { get; private set; }
+
+    /// TimeProvider timestamp at which the broker accepted the message (for Message Expiry).
+    public long ReceivedAtTicks { get; private set; }
+
+    public int Size => TopicUtf8.Length + Payload.Length;
+
+    /// A pooled message holding a copy of <paramref name="payload"/>, with one reference (the caller's).
+    public static BrokerMessage Rent(string topic, ReadOnlyMemory<byte> topicUtf8, ReadOnlySpan<byte> payload, QualityOfService qos, bool retain,
+        in PublishProperties properties, string? senderClientId, long receivedAtTicks)
+    {
+        if (!s_pool.TryDequeue(out var message))
+            message = new BrokerMessage();
+        else
+            Interlocked.Decrement(ref s_pooled);
+        var buffer = message._buffer;
+        if (buffer is null || buffer.Length < payload.Length)
+            message._buffer = buffer = new byte[Math.Max(payload.Length, 256)];
+        payload.CopyTo(buffer);
+        message.Set(topic, topicUtf8, buffer.AsMemory(0, payload.Length), qos, retain, properties, senderClientId, receivedAtTicks);
+        message._pinned = false;
+        message._references = 1;
+        return message;
+    }
+
+    public void AddReference() => Interlocked.Increment(ref _references);
+
+    /// Keeps the message out of the pool for good (it is stored somewhere that does not count references).
+    public void Pin() => _pinned = true;
+
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _references) != 0 || _pinned)
+            return;
+        if (_buffer is { Length: > MaxKeptBuffer })
+            _buffer = null;
+        Set("", default, default, default, false, default, null, 0);
+        if (Interlocked.Increment(ref s_pooled) <= MaxPooled)
+            s_pool.Enqueue(this);
+        else
+            Interlocked.Decrement(ref s_pooled);
+    }
+
+    private void Set(string topic, ReadOnlyMemory<byte> topicUtf8, ReadOnlyMemory<byte> payload, QualityOfService qos, bool retain,
+        in PublishProperties properties, string? senderClientId, long receivedAtTicks)
     {
         Topic = topic;
         TopicUtf8 = topicUtf8;
@@ -19,28 +111,6 @@ public sealed class BrokerMessage
         SenderClientId = senderClientId;
         ReceivedAtTicks = receivedAtTicks;
     }
-
-    public string Topic { get; }
-
-    public ReadOnlyMemory<byte> TopicUtf8 { get; }
-
-    public ReadOnlyMemory<byte> Payload { get; }
-
-    public QualityOfService QoS { get; }
-
-    /// The RETAIN flag the publisher set.
-    public bool Retain { get; }
-
-    /// Properties to forward (v5). Topic Alias and Subscription Identifiers are never stored here:
-    /// they belong to one connection or one subscription.
-    public PublishProperties Properties { get; }
-
-    public string? SenderClientId { get; }
-
-    /// TimeProvider timestamp at which the broker accepted the message (for Message Expiry).
-    public long ReceivedAtTicks { get; }
-
-    public int Size => TopicUtf8.Length + Payload.Length;
 
     /// Seconds left of the Message Expiry Interval, or null when the message never expires; 0 once expired.
     public uint? RemainingExpiry(TimeProvider time)

@@ -10,14 +10,12 @@ using Microsoft.Extensions.Logging;
 
 namespace Kirisame.Broker.Sessions;
 
-/// The outbound side: any thread enqueues; one writer task drains the queue into the transport and
-/// flushes once per batch. The queue is bounded for QoS 0 (dropped and counted beyond the bound); QoS 1/2
+/// The outbound side: any thread enqueues; the writer, a thread-pool work item scheduled on demand, drains
+/// the queue into the transport and flushes once per batch. The queue is bounded for QoS 0 (dropped and counted beyond the bound); QoS 1/2
 /// are bounded upstream by the in-flight window and the session's pending queue.
-public sealed partial class ClientConnection
+public sealed partial class ClientConnection : IThreadPoolWorkItem
 {
     private readonly ConcurrentQueue<Outbound> _outbound = new();
-    private readonly SemaphoreSlim _signal = new(0);
-    private int _scheduled;
     private int _queuedCount;
     private long _queuedBytes;
 
@@ -53,6 +51,7 @@ public sealed partial class ClientConnection
 
         Interlocked.Increment(ref _queuedCount);
         Interlocked.Add(ref _queuedBytes, message.Size);
+        message.AddReference(); // released by the writer once written
         _outbound.Enqueue(new Outbound(OutboundKind.Publish, message, qos, retain, dup, packetId, subscriptionIds));
         Schedule();
         return true;
@@ -82,21 +81,64 @@ public sealed partial class ClientConnection
         Schedule();
     }
 
+    private const int WriterIdle = 0;
+    private const int WriterScheduled = 1;
+    private const int WriterRunning = 2;
+    private const int WriterRunningDirty = 3;
+    private const int WriterDone = 4;
+
+    private int _writerState;
+    private readonly TaskCompletionSource _writerFinished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// Completes when the writer has completed the transport's output.
+    internal Task WriterFinished => _writerFinished.Task;
+
+    /// Makes sure the writer will run: queued to the thread pool as a work item when idle (no allocation),
+    /// or told to go round once more when it is running.
     private void Schedule()
     {
-        if (Interlocked.Exchange(ref _scheduled, 1) == 0)
-            _signal.Release();
+        while (true)
+        {
+            switch (Volatile.Read(ref _writerState))
+            {
+                case WriterIdle:
+                    if (Interlocked.CompareExchange(ref _writerState, WriterScheduled, WriterIdle) == WriterIdle)
+                    {
+                        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                        return;
+                    }
+
+                    break;
+                case WriterRunning:
+                    if (Interlocked.CompareExchange(ref _writerState, WriterRunningDirty, WriterRunning) == WriterRunning)
+                        return;
+                    break;
+                default:
+                    return; // already scheduled, already dirty, or finished
+            }
+        }
     }
 
-    private async Task RunWriterAsync()
+    /// The writer: drains the queue into the transport and flushes once per batch. Only one runs at a time.
+    /// It is a plain method, not an async one, so that running it allocates nothing; a flush that has to wait
+    /// (the client reads slower than we write) resumes it through a cached callback.
+    void IThreadPoolWorkItem.Execute()
+    {
+        Volatile.Write(ref _writerState, WriterRunning);
+        Drain();
+    }
+
+    private ValueTask<FlushResult> _pendingFlush;
+    private bool _pendingClosing;
+    private Action? _onFlushed;
+
+    private void Drain()
     {
         var output = _transport.Output;
         try
         {
             while (true)
             {
-                await _signal.WaitAsync();
-                Volatile.Write(ref _scheduled, 0);
                 var closing = false;
                 while (_outbound.TryDequeue(out var item))
                 {
@@ -109,25 +151,75 @@ public sealed partial class ClientConnection
                     Write(output, item);
                 }
 
-                var flush = await output.FlushAsync();
-                if (closing || flush.IsCompleted || flush.IsCanceled)
-                    break;
+#pragma warning disable CA2012 // the ValueTask is consumed exactly once: here if complete, else in OnFlushed
+                var flush = output.FlushAsync();
+#pragma warning restore CA2012
+                if (!flush.IsCompleted)
+                {
+                    _pendingFlush = flush;
+                    _pendingClosing = closing;
+                    flush.GetAwaiter().UnsafeOnCompleted(_onFlushed ??= OnFlushed);
+                    return;
+                }
+
+                if (!ContinueAfterFlush(flush.Result, closing))
+                    return;
             }
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
         {
             _logger.LogDebug("Connection {ConnectionId}: write failed: {Message}", Info.ConnectionId, ex.Message);
+            FinishWriter();
         }
-        finally
+    }
+
+    private void OnFlushed()
+    {
+        try
         {
-            try
-            {
-                await output.CompleteAsync();
-            }
-            catch (InvalidOperationException)
-            {
-            }
+            // Called by the flush's completion, so the ValueTask has completed.
+#pragma warning disable CA2012
+            var result = _pendingFlush.GetAwaiter().GetResult();
+#pragma warning restore CA2012
+            _pendingFlush = default;
+            if (ContinueAfterFlush(result, _pendingClosing))
+                Drain();
         }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            _logger.LogDebug("Connection {ConnectionId}: write failed: {Message}", Info.ConnectionId, ex.Message);
+            FinishWriter();
+        }
+    }
+
+    /// After a flush: stop for good (closing, or the transport is gone), go idle, or go round again when
+    /// something was queued meanwhile.
+    private bool ContinueAfterFlush(FlushResult result, bool closing)
+    {
+        if (closing || result.IsCompleted || result.IsCanceled)
+        {
+            FinishWriter();
+            return false;
+        }
+
+        if (Interlocked.CompareExchange(ref _writerState, WriterIdle, WriterRunning) == WriterRunning)
+            return false;
+        Volatile.Write(ref _writerState, WriterRunning);
+        return true;
+    }
+
+    private void FinishWriter()
+    {
+        Volatile.Write(ref _writerState, WriterDone);
+        try
+        {
+            _transport.Output.Complete();
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        _writerFinished.TrySetResult();
     }
 
     private void Write(PipeWriter output, in Outbound item)
@@ -136,49 +228,15 @@ public sealed partial class ClientConnection
         switch (item.Kind)
         {
             case OutboundKind.Publish:
-                var message = item.Message!;
-                Interlocked.Decrement(ref _queuedCount);
-                Interlocked.Add(ref _queuedBytes, -message.Size);
-                var remaining = message.RemainingExpiry(_broker.TimeProvider);
-                if (remaining == 0)
+                try
                 {
-                    // Expired while queued: never delivered [MQTT-3.3.2-5].
-                    Interlocked.Increment(ref statistics.MessagesDropped);
-                    if (item.QoS != QualityOfService.AtMostOnce)
-                        _broker.CompleteInflight(this, item.PacketId);
-                    return;
+                    WritePublish(output, item);
+                }
+                finally
+                {
+                    item.Message!.Release();
                 }
 
-                var topic = message.TopicUtf8;
-                ushort alias = 0;
-                if (ClientTopicAliasMaximum > 0 && AssignAlias(message.Topic, out alias, out var known) && known)
-                    topic = default; // the client already maps this alias to the topic
-                var publish = new PublishPacket
-                {
-                    QoS = item.QoS,
-                    Retain = item.Retain,
-                    Dup = item.Dup,
-                    PacketId = item.PacketId,
-                    Topic = topic,
-                    Payload = message.Payload,
-                    Properties = Version == ProtocolVersion.V500 ? ForwardedProperties(message, remaining, item.SubscriptionIds, alias) : default,
-                };
-                var size = MqttEncoder.GetPublishSize(publish, Version);
-                if (size > ClientMaximumPacketSize)
-                {
-                    // Too large for this client: not sent, not truncated, counted [MQTT-3.1.2-25].
-                    Interlocked.Increment(ref statistics.MessagesDropped);
-                    if (alias != 0 && !topic.IsEmpty)
-                        _outboundAliases!.Remove(message.Topic); // never told to the client
-                    if (item.QoS != QualityOfService.AtMostOnce)
-                        _broker.CompleteInflight(this, item.PacketId);
-                    return;
-                }
-
-                MqttEncoder.WritePublish(output.GetSpan(size), publish, Version);
-                output.Advance(size);
-                Interlocked.Increment(ref statistics.MessagesSent);
-                Interlocked.Add(ref statistics.BytesSent, size);
                 return;
             case OutboundKind.Ack:
                 var written = MqttEncoder.WritePublishAck(output.GetSpan(5), item.AckType, item.PacketId, item.Reason, Version);
@@ -195,6 +253,54 @@ public sealed partial class ClientConnection
                 Interlocked.Add(ref statistics.BytesSent, packetSize);
                 return;
         }
+    }
+
+    private void WritePublish(PipeWriter output, in Outbound item)
+    {
+        var statistics = _broker.Statistics;
+        var message = item.Message!;
+        Interlocked.Decrement(ref _queuedCount);
+        Interlocked.Add(ref _queuedBytes, -message.Size);
+        var remaining = message.RemainingExpiry(_broker.TimeProvider);
+        if (remaining == 0)
+        {
+            // Expired while queued: never delivered [MQTT-3.3.2-5].
+            Interlocked.Increment(ref statistics.MessagesDropped);
+            if (item.QoS != QualityOfService.AtMostOnce)
+                _broker.CompleteInflight(this, item.PacketId);
+            return;
+        }
+
+        var topic = message.TopicUtf8;
+        ushort alias = 0;
+        if (ClientTopicAliasMaximum > 0 && AssignAlias(message.Topic, out alias, out var known) && known)
+            topic = default; // the client already maps this alias to the topic
+        var publish = new PublishPacket
+        {
+            QoS = item.QoS,
+            Retain = item.Retain,
+            Dup = item.Dup,
+            PacketId = item.PacketId,
+            Topic = topic,
+            Payload = message.Payload,
+            Properties = Version == ProtocolVersion.V500 ? ForwardedProperties(message, remaining, item.SubscriptionIds, alias) : default,
+        };
+        var size = MqttEncoder.GetPublishSize(publish, Version);
+        if (size > ClientMaximumPacketSize)
+        {
+            // Too large for this client: not sent, not truncated, counted [MQTT-3.1.2-25].
+            Interlocked.Increment(ref statistics.MessagesDropped);
+            if (alias != 0 && !topic.IsEmpty)
+                _outboundAliases!.Remove(message.Topic); // never told to the client
+            if (item.QoS != QualityOfService.AtMostOnce)
+                _broker.CompleteInflight(this, item.PacketId);
+            return;
+        }
+
+        MqttEncoder.WritePublish(output.GetSpan(size), publish, Version);
+        output.Advance(size);
+        Interlocked.Increment(ref statistics.MessagesSent);
+        Interlocked.Add(ref statistics.BytesSent, size);
     }
 
     /// The properties a v5 subscriber receives: the publisher's, with the expiry reduced by the time the

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Kirisame.Broker.Sessions;
 
-#pragma warning disable CA1001 // The frame reader's scratch buffer is returned in CloseAsync; the semaphore holds no OS handle.
+#pragma warning disable CA1001 // The frame reader's scratch buffer is returned in CloseAsync.
 /// One network connection speaking MQTT: reads and handles packets, and owns the writer that drains the
 /// outbound queue into the transport. Partial files: Handlers (per packet type), Writer (outbound).
 public sealed partial class ClientConnection
@@ -73,7 +73,6 @@ public sealed partial class ClientConnection
 
     internal async Task RunAsync(CancellationToken cancellationToken)
     {
-        var writer = RunWriterAsync();
         try
         {
             using var registration = cancellationToken.Register(static state => ((ClientConnection)state!).RequestClose(null), this);
@@ -90,7 +89,7 @@ public sealed partial class ClientConnection
         }
         finally
         {
-            await CloseAsync(writer);
+            await CloseAsync();
         }
     }
 
@@ -174,13 +173,13 @@ public sealed partial class ClientConnection
         _transport.Input.CancelPendingRead();
     }
 
-    private async Task CloseAsync(Task writer)
+    private async Task CloseAsync()
     {
         if (Interlocked.Exchange(ref _closing, 1) == 0)
             EnqueueClose();
         // Give the writer a moment to flush what is queued (DISCONNECT included); a client that does not read
         // cannot hold us up.
-        await Task.WhenAny(writer, Task.Delay(TimeSpan.FromSeconds(2), _broker.TimeProvider));
+        await Task.WhenAny(WriterFinished, Task.Delay(TimeSpan.FromSeconds(2), _broker.TimeProvider));
         AbandonOutbound();
         _frameReader.Dispose();
         try

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it. Installs the external clients the interop tests drive (Debian packages)
+# when they are missing, runs every test project, and ends with one line: "N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+{ command -v mosquitto_pub && command -v mosquitto_sub; } >/dev/null 2>&1 || missing+=(mosquitto-clients)
+# Debian's python3, not a pyenv/venv one earlier on PATH: that is where python3-paho-mqtt installs.
+/usr/bin/python3 -c 'import paho.mqtt.client' >/dev/null 2>&1 || missing+=(python3-paho-mqtt)
+if ((${#missing[@]} > 0)); then
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
+  echo "Installing ${missing[*]}"
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+set +e
+dotnet test Kirisame.slnx -c Release 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+# One summary line per test project: "Passed!  - Failed:     0, Passed:    25, Skipped: ...".
+passed=0
+failed=0
+while read -r f p; do
+  passed=$((passed + p))
+  failed=$((failed + f))
+done < <(sed -nE 's/.*(Passed|Failed)! +- +Failed: +([0-9]+), +Passed: +([0-9]+),.*/\2 \3/p' "$log")
+
+if [ "$status" -eq 0 ] && [ "$failed" -ne 0 ]; then status=1; fi
+
+# The allocation budget: routing and the codec's QoS 0 path must allocate 0 bytes per message.
+if ! dotnet run -c Release --project bench/Kirisame.Benchmarks -- --budget 2>&1 | tail -n 20; then
+  echo "Allocation budget failed (see above)." >&2
+  status=1
+fi
+if [ "$status" -eq 0 ] && [ "$passed" -eq 0 ]; then
+  echo "No test results found." >&2
+  status=1
+fi
+echo "$passed passed, $failed failed"
+exit "$status"

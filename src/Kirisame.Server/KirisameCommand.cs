@@ -1,0 +1,94 @@
+using System.Reflection;
+using Kirisame.Broker;
+using Kirisame.Transport;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Kirisame.Server;
+
+internal static class KirisameCommand
+{
+    public const int ExitOk = 0;
+    public const int ExitFailure = 1;
+    public const int ExitUsage = 2;
+
+    public static string Version { get; } =
+        typeof(KirisameCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(KirisameCommand).Assembly.GetName().Version?.ToString()
+        ?? "unknown";
+
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var commandLine = CommandLine.Parse(args);
+        if (commandLine.Errors.Count > 0)
+            return Fail(stderr, commandLine.Errors, ExitUsage, hint: true);
+        switch (commandLine.Command)
+        {
+            case CommandKind.Help:
+                await stdout.WriteLineAsync(CommandLine.Usage);
+                return ExitOk;
+            case CommandKind.Version:
+                await stdout.WriteLineAsync($"kirisame {Version}");
+                return ExitOk;
+        }
+
+        var errors = new List<string>();
+        var configuration = ServerConfiguration.Load(commandLine, environment: null, errors);
+        if (configuration is null)
+            return Fail(stderr, errors, ExitUsage, hint: false);
+
+        var host = BuildHost(configuration);
+        try
+        {
+            // Returns after Ctrl-C or SIGTERM once BrokerLifecycle has stopped the broker and Kestrel has
+            // stopped; RunAsync disposes the host.
+            await host.RunAsync();
+            return ExitOk;
+        }
+        catch (IOException ex)
+        {
+            // Typically the port is taken: Kestrel reports it as an IOException from bind.
+            await stderr.WriteLineAsync($"kirisame: cannot listen on {configuration.Transport.EndPoint}: {ex.Message}");
+            return ExitFailure;
+        }
+        catch (Exception ex)
+        {
+            await stderr.WriteLineAsync($"kirisame: {ex.GetType().Name}: {ex.Message}");
+            return ExitFailure;
+        }
+    }
+
+    private static IHost BuildHost(ServerConfiguration configuration) =>
+        new HostBuilder()
+            .ConfigureAppConfiguration(builder => builder.AddConfiguration(configuration.Root))
+            .ConfigureLogging(logging =>
+            {
+                logging.AddConfiguration(configuration.Root.GetSection("Logging"));
+                logging.AddConsole();
+            })
+            .ConfigureServices(services =>
+            {
+                services.AddSingleton(configuration.Broker);
+                services.AddSingleton(provider => new MqttBroker(
+                    configuration.Broker, provider.GetRequiredService<ILoggerFactory>(), TimeProvider.System));
+                services.AddHostedService<BrokerLifecycle>();
+            })
+            .ConfigureWebHost(
+                web => web.UseKirisameTransport(configuration.Transport).Configure(_ => { }),
+                // ASPNETCORE_URLS and friends must not add listeners behind the operator's back.
+                options => options.SuppressEnvironmentConfiguration = true)
+            .UseConsoleLifetime(options => options.SuppressStatusMessages = true)
+            .Build();
+
+    private static int Fail(TextWriter stderr, List<string> errors, int exitCode, bool hint)
+    {
+        foreach (var error in errors)
+            stderr.WriteLine($"kirisame: {error}");
+        if (hint)
+            stderr.WriteLine("Run 'kirisame --help' for usage.");
+        return exitCode;
+    }
+}

@@ -1,0 +1,3 @@
+using Kirisame.Server;
+
+return await KirisameCommand.RunAsync(args, Console.Out, Console.Error);

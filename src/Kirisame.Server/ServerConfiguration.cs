@@ -1,0 +1,165 @@
+using System.Globalization;
+using System.Reflection;
+using Kirisame.Broker;
+using Kirisame.Transport;
+using Microsoft.Extensions.Configuration;
+
+namespace Kirisame.Server;
+
+/// Reads configuration (defaults → JSON file → KIRISAME__ environment → command line) and binds it to the
+/// options classes. Every problem is reported with the key that caused it; nothing unknown is ignored,
+/// because a misspelt key silently falling back to a default is worse than refusing to start.
+internal sealed class ServerConfiguration
+{
+    public const string EnvironmentPrefix = "KIRISAME__";
+
+    private static readonly string[] s_knownSections = ["Broker", TransportOptions.SectionName, "Logging"];
+
+    private static readonly Dictionary<string, string?> s_defaults = new()
+    {
+        ["Logging:LogLevel:Default"] = "Information",
+        // Kestrel's own connection logs duplicate ours; hosting chatter is not useful to a broker operator.
+        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+        ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
+        ["Logging:Console:FormatterName"] = "simple",
+        ["Logging:Console:FormatterOptions:SingleLine"] = "true",
+        ["Logging:Console:FormatterOptions:TimestampFormat"] = "HH:mm:ss.fff ",
+    };
+
+    private ServerConfiguration(IConfigurationRoot root, BrokerOptions broker, TransportOptions transport)
+    {
+        Root = root;
+        Broker = broker;
+        Transport = transport;
+    }
+
+    public IConfigurationRoot Root { get; }
+
+    public BrokerOptions Broker { get; }
+
+    public TransportOptions Transport { get; }
+
+    public static ServerConfiguration? Load(CommandLine commandLine, IDictionary<string, string?>? environment, List<string> errors)
+    {
+        var builder = new ConfigurationBuilder().AddInMemoryCollection(s_defaults);
+        if (commandLine.ConfigFile is { } file)
+        {
+            var path = Path.GetFullPath(file);
+            if (!File.Exists(path))
+            {
+                errors.Add($"Configuration file '{file}' does not exist.");
+                return null;
+            }
+            builder.AddJsonFile(path, optional: false, reloadOnChange: false);
+        }
+        if (environment is null)
+            builder.AddEnvironmentVariables(EnvironmentPrefix);
+        else
+            builder.AddInMemoryCollection(FromEnvironment(environment));
+        builder.AddInMemoryCollection(commandLine.Overrides);
+
+        IConfigurationRoot root;
+        try
+        {
+            root = builder.Build();
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidDataException or IOException)
+        {
+            errors.Add($"Configuration file '{commandLine.ConfigFile}' could not be read: {ex.InnerException?.Message ?? ex.Message}");
+            return null;
+        }
+
+        foreach (var section in root.GetChildren())
+        {
+            if (!s_knownSections.Contains(section.Key, StringComparer.OrdinalIgnoreCase))
+                errors.Add($"Unknown configuration section '{section.Key}'. Known sections: {string.Join(", ", s_knownSections)}.");
+        }
+
+        var broker = Bind<BrokerOptions>(root, "Broker", errors);
+        var transport = Bind<TransportOptions>(root, TransportOptions.SectionName, errors);
+        if (errors.Count > 0)
+            return null;
+
+        errors.AddRange(broker.Validate());
+        errors.AddRange(transport.Validate());
+        return errors.Count > 0 ? null : new ServerConfiguration(root, broker, transport);
+    }
+
+    /// Environment variables arrive as KIRISAME__Section__Key; the configuration key is Section:Key.
+    private static IEnumerable<KeyValuePair<string, string?>> FromEnvironment(IDictionary<string, string?> environment)
+    {
+        foreach (var (name, value) in environment)
+        {
+            if (name.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase))
+                yield return new(name[EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal), value);
+        }
+    }
+
+    private static T Bind<T>(IConfiguration root, string sectionName, List<string> errors) where T : new()
+    {
+        var options = new T();
+        var properties = typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanWrite)
+            .ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+
+        foreach (var child in root.GetSection(sectionName).GetChildren())
+        {
+            var key = $"{sectionName}:{child.Key}";
+            if (!properties.TryGetValue(child.Key, out var property))
+            {
+                errors.Add($"Unknown option {key}. Known keys in {sectionName}: {string.Join(", ", properties.Keys)}.");
+                continue;
+            }
+            if (child.Value is null)
+            {
+                errors.Add($"{key} must be a single value, not a section.");
+                continue;
+            }
+            try
+            {
+                property.SetValue(options, Convert(child.Value, property.PropertyType));
+            }
+            catch (Exception ex) when (ex is FormatException or OverflowException or ArgumentException)
+            {
+                errors.Add($"{key} must be {Describe(property.PropertyType)} (was '{child.Value}').");
+            }
+        }
+        return options;
+    }
+
+    private static object? Convert(string value, Type type)
+    {
+        var underlying = Nullable.GetUnderlyingType(type);
+        if (underlying is not null)
+            return value.Length == 0 ? null : Convert(value, underlying);
+        if (type == typeof(string))
+            return value;
+        if (type == typeof(bool))
+            return bool.Parse(value);
+        if (type == typeof(TimeSpan))
+            return TimeSpan.Parse(value, CultureInfo.InvariantCulture);
+        if (type.IsEnum)
+        {
+            // Names only: Enum.Parse would also accept any number, defined or not.
+            var match = Enum.GetNames(type).FirstOrDefault(name => string.Equals(name, value, StringComparison.OrdinalIgnoreCase));
+            return match is null ? throw new FormatException() : Enum.Parse(type, match);
+        }
+        return System.Convert.ChangeType(value, type, CultureInfo.InvariantCulture);
+    }
+
+    private static string Describe(Type type)
+    {
+        var underlying = Nullable.GetUnderlyingType(type);
+        if (underlying is not null)
+            return Describe(underlying) + " or empty";
+        if (type == typeof(bool))
+            return "true or false";
+        if (type == typeof(TimeSpan))
+            return "a duration such as 00:00:10";
+        if (type.IsEnum)
+            return $"one of {string.Join(", ", Enum.GetNames(type))}";
+        if (type == typeof(int) || type == typeof(long) || type == typeof(uint) || type == typeof(ushort))
+            return $"a whole number ({type.Name})";
+        return $"a {type.Name}";
+    }
+}

@@ -1,0 +1,29 @@
+using Kirisame.Testing;
+
+namespace Kirisame.Interop.Tests;
+
+/// One broker process per test class (see TestBroker for choosing Kirisame or Mosquitto).
+public sealed class BrokerFixture : IAsyncLifetime
+{
+    private IBrokerProcess? _broker;
+
+    public IBrokerProcess Broker => _broker ?? throw new InvalidOperationException("The broker has not started.");
+
+    public int Port => Broker.Port;
+
+    public async Task InitializeAsync() => _broker = await TestBroker.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        if (_broker is not null)
+            await _broker.DisposeAsync();
+    }
+}
+
+internal static class Unique
+{
+    /// A topic no other test (or earlier run against the same broker) uses.
+    public static string Topic(string name) => $"kirisame-test/{name}/{Guid.NewGuid():N}";
+
+    public static string ClientId(string name) => $"{name}-{Guid.NewGuid():N}";
+}

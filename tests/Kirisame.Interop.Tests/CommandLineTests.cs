@@ -1,0 +1,166 @@
+using Kirisame.Testing;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+
+namespace Kirisame.Interop.Tests;
+
+/// The `kirisame` command itself: arguments, configuration sources, logging and shutdown. Always the real
+/// server, whatever KIRISAME_TEST_BROKER says.
+public sealed class CommandLineTests
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("-h")]
+    [InlineData("serve", "--help")]
+    public async Task Help_ExitsZero_AndDescribesTheOptions(params string[] arguments)
+    {
+        var result = await KirisameProcess.RunToCompletionAsync(arguments, s_timeout);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("Usage:", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("--port", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("--config", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("KIRISAME__", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Version_ExitsZero_AndPrintsTheVersion()
+    {
+        var result = await KirisameProcess.RunToCompletionAsync(["--version"], s_timeout);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Matches(@"^kirisame \d+\.\d+\.\d+", result.Stdout);
+    }
+
+    [Theory]
+    [InlineData("Broker:MaximumQoS must be 0, 1 or 2 (was 7).", "--Broker:MaximumQoS", "7")]
+    [InlineData("Broker:MaximumQoS must be 0, 1 or 2 (was 7).", "--Broker:MaximumQoS=7")]
+    [InlineData("Broker:MaximumPacketSize must be a whole number", "--Broker:MaximumPacketSize", "lots")]
+    [InlineData("Transport:Port must be between 0 and 65535", "--port", "70000")]
+    [InlineData("Transport:BindAddress must be an IP address", "--bind", "not-an-address")]
+    [InlineData("Transport:NoDelay must be true or false", "--Transport:NoDelay", "sometimes")]
+    [InlineData("Unknown option Broker:MaximumQos2", "--Broker:MaximumQos2", "1")]
+    [InlineData("Unknown configuration section 'Brokr'", "--Brokr:MaximumQoS", "1")]
+    [InlineData("Unknown option '--frobnicate'", "--frobnicate")]
+    [InlineData("Option '--port' needs a value", "--port")]
+    [InlineData("Unknown command 'start'", "start")]
+    public async Task BadArgument_ExitsNonZero_NamingTheProblem(string expectedMessage, params string[] arguments)
+    {
+        var result = await KirisameProcess.RunToCompletionAsync(arguments, s_timeout);
+
+        Assert.True(result.ExitCode != 0, result.ToString());
+        Assert.Contains(expectedMessage, result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BadEnvironmentValue_ExitsNonZero_NamingTheKey()
+    {
+        var result = await KirisameProcess.RunToCompletionAsync([], s_timeout,
+            new Dictionary<string, string?> { ["KIRISAME__Broker__MaxInflightMessages"] = "0" });
+
+        Assert.True(result.ExitCode != 0, result.ToString());
+        Assert.Contains("Broker:MaxInflightMessages must be between 1 and 65535 (was 0).", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BadConfigFile_ExitsNonZero_NamingTheKeyOrTheFile()
+    {
+        var directory = Directory.CreateTempSubdirectory("kirisame-config-");
+        try
+        {
+            var unknownKey = Path.Combine(directory.FullName, "unknown.json");
+            await File.WriteAllTextAsync(unknownKey, """{ "Broker": { "SysIntreval": 5 } }""");
+            var brokenJson = Path.Combine(directory.FullName, "broken.json");
+            await File.WriteAllTextAsync(brokenJson, """{ "Broker": """);
+
+            var unknown = await KirisameProcess.RunToCompletionAsync(["--config", unknownKey], s_timeout);
+            var broken = await KirisameProcess.RunToCompletionAsync(["--config", brokenJson], s_timeout);
+            var missing = await KirisameProcess.RunToCompletionAsync(["--config", Path.Combine(directory.FullName, "absent.json")], s_timeout);
+
+            Assert.True(unknown.ExitCode != 0, unknown.ToString());
+            Assert.Contains("Unknown option Broker:SysIntreval", unknown.Stderr, StringComparison.Ordinal);
+            Assert.True(broken.ExitCode != 0, broken.ToString());
+            Assert.Contains("broken.json", broken.Stderr, StringComparison.Ordinal);
+            Assert.True(missing.ExitCode != 0, missing.ToString());
+            Assert.Contains("absent.json' does not exist", missing.Stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Serve_LogsWhereItListens()
+    {
+        await using var server = await KirisameProcess.StartAsync();
+
+        var line = await server.Process.WaitForLineAsync(
+            l => l.Contains($"Listening for MQTT on 127.0.0.1:{server.Port}", StringComparison.Ordinal), s_timeout);
+        Assert.True(line is not null, server.Describe());
+    }
+
+    [Fact]
+    public async Task LoggingOverride_ShowsConnectionLevelDebugLogs()
+    {
+        await using var server = await KirisameProcess.StartAsync(["--Logging:LogLevel:Default", "Debug"]);
+        await using var client = await MqttNetClient.ConnectAsync(server.Port, MqttProtocolVersion.V500);
+
+        var line = await server.Process.WaitForLineAsync(l => l.Contains("dbug:", StringComparison.Ordinal), s_timeout);
+        Assert.True(line is not null, server.Describe());
+    }
+
+    /// The same key from each source, checked through what a v5 client sees in CONNACK (Maximum QoS).
+    [Theory]
+    [InlineData(null, null, null, MqttQualityOfServiceLevel.ExactlyOnce)]
+    [InlineData("1", null, null, MqttQualityOfServiceLevel.AtLeastOnce)]
+    [InlineData(null, "0", null, MqttQualityOfServiceLevel.AtMostOnce)]
+    [InlineData("1", "0", null, MqttQualityOfServiceLevel.AtMostOnce)]
+    [InlineData("0", "0", "1", MqttQualityOfServiceLevel.AtLeastOnce)]
+    public async Task Configuration_CommandLineBeatsEnvironmentBeatsFile(string? file, string? environment, string? commandLine,
+        MqttQualityOfServiceLevel expected)
+    {
+        var directory = Directory.CreateTempSubdirectory("kirisame-config-");
+        try
+        {
+            var arguments = new List<string>();
+            if (file is not null)
+            {
+                var path = Path.Combine(directory.FullName, "kirisame.json");
+                await File.WriteAllTextAsync(path, $$"""{ "Broker": { "MaximumQoS": {{file}} } }""");
+                arguments.AddRange(["--config", path]);
+            }
+            if (commandLine is not null)
+                arguments.AddRange(["--Broker:MaximumQoS", commandLine]);
+            var variables = new Dictionary<string, string?>();
+            if (environment is not null)
+                variables["KIRISAME__Broker__MaximumQoS"] = environment;
+
+            await using var server = await KirisameProcess.StartAsync(arguments, variables);
+            await using var client = await MqttNetClient.ConnectAsync(server.Port, MqttProtocolVersion.V500);
+
+            Assert.Equal(expected, client.ConnectResult!.MaximumQoS);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Sigterm_SendsV5ClientsServerShuttingDown_AndExitsZero()
+    {
+        await using var server = await KirisameProcess.StartAsync();
+        await using var client = await MqttNetClient.ConnectAsync(server.Port, MqttProtocolVersion.V500);
+
+        server.Process.Terminate();
+
+        var disconnected = await Poll.WithTimeout(client.Disconnected, s_timeout, "DISCONNECT from the server");
+        Assert.Equal(MqttClientDisconnectReason.ServerShuttingDown, disconnected.Reason);
+        Assert.True(await server.Process.WaitForExitAsync(s_timeout), server.Describe());
+        Assert.True(server.Process.ExitCode == 0, server.Describe());
+    }
+}

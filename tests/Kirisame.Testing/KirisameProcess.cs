@@ -1,0 +1,88 @@
+using System.Reflection;
+
+namespace Kirisame.Testing;
+
+/// The real `kirisame` server (the Kirisame.Server build output) on a free loopback port.
+public sealed class KirisameProcess : IBrokerProcess
+{
+    public const string ServerDllVariable = "KIRISAME_SERVER_DLL";
+
+    private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(30);
+
+    private KirisameProcess(ExternalProcess process, int port)
+    {
+        Process = process;
+        Port = port;
+    }
+
+    public string Name => "kirisame";
+
+    public int Port { get; }
+
+    public ExternalProcess Process { get; }
+
+    /// kirisame.dll from the Kirisame.Server build of the same configuration (see Kirisame.Testing.csproj).
+    public static string ServerDll
+    {
+        get
+        {
+            var path = Environment.GetEnvironmentVariable(ServerDllVariable);
+            if (string.IsNullOrEmpty(path))
+            {
+                path = typeof(KirisameProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+                    .Single(a => a.Key == "KirisameServerDll").Value!;
+            }
+            if (!File.Exists(path))
+                throw new FileNotFoundException($"kirisame.dll not found at {path}; build src/Kirisame.Server in the same configuration or set {ServerDllVariable}.", path);
+            return path;
+        }
+    }
+
+    /// The dotnet host running these tests, so the server runs on the same runtime.
+    public static string DotnetHost
+    {
+        get
+        {
+            var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
+            if (!string.IsNullOrEmpty(host) && File.Exists(host))
+                return host;
+            var current = Environment.ProcessPath;
+            if (current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet")
+                return current;
+            return "dotnet";
+        }
+    }
+
+    /// Runs `kirisame` with the given arguments to completion (for --help, --version, bad configuration).
+    public static async Task<ToolResult> RunToCompletionAsync(IEnumerable<string> arguments, TimeSpan timeout,
+        IReadOnlyDictionary<string, string?>? environment = null) =>
+        await Tools.RunAsync(DotnetHost, [ServerDll, .. arguments], timeout, environment);
+
+    /// Starts `kirisame serve --port P --bind 127.0.0.1 [arguments]` and waits until the port accepts
+    /// connections. A port stolen between choosing and binding it is retried with another.
+    public static async Task<KirisameProcess> StartAsync(IEnumerable<string>? arguments = null,
+        IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        string[] extra = [.. arguments ?? []];
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = FreePort.GetLoopbackPort();
+            var process = ExternalProcess.Start(DotnetHost,
+                [ServerDll, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", .. extra],
+                environment);
+            if (await FreePort.WaitUntilAcceptingAsync(port, s_startTimeout, () => process.HasExited))
+                return new KirisameProcess(process, port);
+
+            var exited = process.HasExited;
+            var description = process.Describe();
+            await process.DisposeAsync();
+            if (exited && attempt < 3 && description.Contains("cannot listen", StringComparison.Ordinal))
+                continue;
+            throw new InvalidOperationException($"kirisame did not accept connections on port {port} within {s_startTimeout.TotalSeconds} s.\n{description}");
+        }
+    }
+
+    public string Describe() => Process.Describe();
+
+    public ValueTask DisposeAsync() => Process.DisposeAsync();
+}
