@@ -138,6 +138,8 @@ bench() {
     fi
 }
 
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+
 # Fresh brokers for the connection scenario first, so their RSS before is the idle baseline.
 K_PORT=$(free_port)
 start_kirisame "$K_PORT"
@@ -167,9 +169,9 @@ run_both() { # scenario ARGS...
     local scenario=$1
     shift
     wait_idle "$K_PID"
-    bench "k-$scenario" "$K_PORT" "$@" $( [[ $scenario == conn ]] && echo --broker-pid "$K_PID" )
+    bench "k-$scenario" "$K_PORT" "$@" --broker-pid "$K_PID"
     wait_idle "$M_PID"
-    bench "m-$scenario" "$M_PORT" "$@" $( [[ $scenario == conn ]] && echo --broker-pid "$M_PID" )
+    bench "m-$scenario" "$M_PORT" "$@" --broker-pid "$M_PID"
 }
 
 COMMON=(--payload 64 --duration "$DURATION" --warmup "$WARMUP")
@@ -180,6 +182,8 @@ run_both pairs --scenario pairs --clients 50 --qos 1 "${COMMON[@]}"
 run_both fanout --scenario fanout --clients 50 --qos 0 "${COMMON[@]}"
 run_both latency --scenario latency --clients 4 --qos 0 --rate 20000 "${COMMON[@]}"
 
+echo "Load average before the runs: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs; anything above ~2 means other work shared the cores)."
+echo
 python3 - "$WORK" "$CONN_CLIENTS" "$SELF_TEST" <<'PY'
 import json, os, sys
 
@@ -216,22 +220,23 @@ rows = [
 ]
 
 name = "Kirisame" if not self_test else "Mosquitto (self-test)"
-print(f"| scenario | {name} | Mosquitto | ratio {name.split()[0]}/Mosquitto |")
+short = name.split()[0]
+print(f"| scenario | {name} | Mosquitto | ratio {short}/Mosquitto |")
 print("|---|---:|---:|---:|")
 for label, scenario, path in rows:
     k, m = get(load("k-" + scenario), *path), get(load("m-" + scenario), *path)
     print(f"| {label} | {num(k)} | {num(m)} | {ratio(k, m)} |")
 
 print()
-print("Generator (pinned to one core) and losses per run; a generator near 100 % of its core may itself be the limit.")
+print("CPU during each measurement (connect phase for conn), in % of one core: the generator has CPU 0, the broker CPU 1.")
+print("A side near 100 % is the limit; a generator near 100 % means the figure understates the broker.")
 print()
-print(f"| scenario | generator CPU vs {name.split()[0]} | generator CPU vs Mosquitto | missing vs {name.split()[0]} | missing vs Mosquitto |")
-print("|---|---:|---:|---:|---:|")
+print(f"| scenario | generator vs {short} | {short} | generator vs Mosquitto | Mosquitto | not delivered, {short} | not delivered, Mosquitto |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+def pct(v):
+    return "n/a" if v is None else f"{v * 100:.0f} %"
 for scenario in ("conn", "fanin", "pairs", "fanout", "latency"):
     k, m = load("k-" + scenario), load("m-" + scenario)
-    def cpu(d):
-        u = get(d, "generator_cpu", "utilisation")
-        return "n/a" if u is None else f"{u * 100:.0f} %"
     def missing(d):
         if scenario == "conn":
             c = get(d, "connections")
@@ -239,12 +244,15 @@ for scenario in ("conn", "fanin", "pairs", "fanout", "latency"):
         v, e = get(d, "missing"), get(d, "expected")
         if v is None:
             return "n/a"
-        q = "drops" if get(d, "qos") == 0 else "lost"
+        q = "dropped" if get(d, "qos") == 0 else "lost"
         return f"{v:,} {q} of {e:,}"
-    print(f"| {scenario} | {cpu(k)} | {cpu(m)} | {missing(k)} | {missing(m)} |")
+    print(f"| {scenario} | {pct(get(k, 'generator_cpu', 'busy_cores'))} | {pct(get(k, 'broker_busy_cores'))} "
+          f"| {pct(get(m, 'generator_cpu', 'busy_cores'))} | {pct(get(m, 'broker_busy_cores'))} | {missing(k)} | {missing(m)} |")
 
-errors = [(s, e) for s in ("k", "m") for sc in ("conn", "fanin", "pairs", "fanout", "latency")
+errors = [(s, sc, e) for s in ("k", "m") for sc in ("conn", "fanin", "pairs", "fanout", "latency")
           for e in (load(f"{s}-{sc}").get("errors") or [])]
-for s, e in errors:
-    print(f"\n{'Kirisame' if s == 'k' else 'Mosquitto'}: {e}")
+if errors:
+    print()
+for s, sc, e in errors:
+    print(f"- {'Kirisame' if s == 'k' else 'Mosquitto'}, {sc}: {e}")
 PY

@@ -46,7 +46,7 @@ public sealed class BenchArguments
           --duration S           measured seconds (default 5); conn: seconds to hold
           --warmup S             seconds before measuring (default 1)
           --connect-concurrency N  conn: handshakes in progress at once (default 100)
-          --broker-pid PID       read the broker's VmRSS before and after
+          --broker-pid PID       report the broker's CPU use (/proc/PID/stat) and VmRSS before and after
           --json                 print the result as JSON
           -h, --help             show this help
 

@@ -60,7 +60,7 @@ public sealed class BenchOptions
     /// Connections opened at once in the connection scenario.
     public int ConnectConcurrency { get; set; } = 100;
 
-    /// When set, the broker's VmRSS is read before and after (Linux /proc).
+    /// When set, the broker's CPU use over the window and its VmRSS before and after are read (Linux /proc).
     public int? BrokerPid { get; set; }
 
     /// The defaults that depend on the scenario, filled in.

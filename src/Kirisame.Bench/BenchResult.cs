@@ -48,6 +48,9 @@ public sealed class BenchResult
             ? GeneratorAllocatedBytes / ((SentPerSecond + DeliveredPerSecond) * WindowSeconds)
             : 0;
 
+    /// Broker CPU during the window (connection scenario: while connecting), in cores; with --broker-pid.
+    public double? BrokerBusyCores { get; set; }
+
     public long? BrokerRssBefore { get; set; }
 
     public long? BrokerRssAfter { get; set; }

@@ -125,6 +125,7 @@ public sealed class EngineTests(MosquittoFixture mosquitto)
         Assert.NotNull(result.BrokerRssBefore);
         Assert.NotNull(result.BrokerRssAfter);
         Assert.NotNull(result.BrokerRssPerConnection);
+        Assert.NotNull(result.BrokerBusyCores);
     }
 
     [Fact]

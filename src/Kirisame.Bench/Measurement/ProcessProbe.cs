@@ -37,8 +37,29 @@ public readonly record struct CpuUse(double CpuSeconds, double WallSeconds, int 
     public double Utilisation => Cores > 0 ? BusyCores / Cores : 0;
 }
 
-internal static class BrokerMemory
+internal static class BrokerProcess
 {
+    // /proc reports CPU time in USER_HZ ticks, which Linux fixes at 100 per second for user space.
+    private const double TicksPerSecond = 100;
+
+    /// User plus system CPU seconds a process has used, from /proc/PID/stat; null when it cannot be read.
+    public static double? ReadCpuSeconds(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            // The command name (field 2) is in parentheses and may hold spaces; count fields after it.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var user = long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture);
+            var system = long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+            return (user + system) / TicksPerSecond;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
     /// VmRSS of a process in bytes, from /proc/PID/status; null when it cannot be read.
     public static long? ReadRss(int pid)
     {

@@ -62,6 +62,8 @@ public static class BenchReport
             rows.Add(("held", $"{F(c.HeldSeconds, 1)} s, {N(c.OpenAtEnd)} still open"));
         }
 
+        if (r.BrokerBusyCores is { } brokerCores)
+            rows.Add(("broker CPU", $"{F(brokerCores, 2)} core(s)" + (o.Scenario == Scenario.Connections ? " while connecting" : "")));
         if (r.BrokerRssBefore is { } before)
             rows.Add(("broker RSS before", Mib(before)));
         if (r.BrokerRssAfter is { } after)
@@ -147,6 +149,10 @@ public static class BenchReport
                 w.WriteNull("connections");
             }
 
+            if (r.BrokerBusyCores is { } brokerCores)
+                w.WriteNumber("broker_busy_cores", Math.Round(brokerCores, 3));
+            else
+                w.WriteNull("broker_busy_cores");
             WriteOptional(w, "broker_rss_before", r.BrokerRssBefore);
             WriteOptional(w, "broker_rss_after", r.BrokerRssAfter);
             if (r.BrokerRssPerConnection is { } perConnection)

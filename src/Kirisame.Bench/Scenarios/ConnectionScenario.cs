@@ -26,8 +26,9 @@ internal static class ConnectionScenario
         string? firstFailure = null;
 
         if (o.BrokerPid is { } pid)
-            result.BrokerRssBefore = BrokerMemory.ReadRss(pid);
+            result.BrokerRssBefore = BrokerProcess.ReadRss(pid);
         using var cpu = new CpuMeter();
+        var brokerCpu0 = o.BrokerPid is { } p0 ? BrokerProcess.ReadCpuSeconds(p0) : null;
         cpu.Start();
         var start = Stopwatch.GetTimestamp();
         try
@@ -58,6 +59,9 @@ internal static class ConnectionScenario
             await Task.WhenAll(workers);
             var connectSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             var connected = count - failed;
+            // Broker CPU while accepting: near 1 core means the broker, not the generator, set the connect rate.
+            if (brokerCpu0 is { } b0 && o.BrokerPid is { } p1 && BrokerProcess.ReadCpuSeconds(p1) is { } b1)
+                result.BrokerBusyCores = (b1 - b0) / connectSeconds;
 
             // Hold them idle. Keep alive is 60 s, so a long hold pings now and then.
             var holdStart = Stopwatch.GetTimestamp();
@@ -72,13 +76,13 @@ internal static class ConnectionScenario
             var held = Stopwatch.GetElapsedTime(holdStart).TotalSeconds;
             if (o.BrokerPid is { } pidAfter)
             {
-                result.BrokerRssAfter = BrokerMemory.ReadRss(pidAfter);
+                result.BrokerRssAfter = BrokerProcess.ReadRss(pidAfter);
                 if (result.BrokerRssBefore is { } before && result.BrokerRssAfter is { } after && connected > 0)
                     result.BrokerRssPerConnection = (double)(after - before) / connected;
             }
 
             result.Connections = new ConnectionSummary(count, connected, failed, connectSeconds, connected / connectSeconds, held, CountOpen(connections));
-            result.GeneratorCpu = cpu.Stop();
+            result.GeneratorCpu = cpu.Stop(); // connect and hold
             result.WindowSeconds = connectSeconds + held;
             if (firstFailure is not null)
                 result.Errors.Add($"{failed} connections failed; first: {firstFailure}");

@@ -47,7 +47,7 @@ internal static class MessageScenario
         var subscribersPerMessage = o.Scenario == Scenario.Pairs ? 1 : subscriberCount;
 
         if (o.BrokerPid is { } pid)
-            result.BrokerRssBefore = BrokerMemory.ReadRss(pid);
+            result.BrokerRssBefore = BrokerProcess.ReadRss(pid);
 
         var subscriberConnections = new BenchConnection[subscriberCount];
         var publisherConnections = new BenchConnection[publisherCount];
@@ -90,6 +90,7 @@ internal static class MessageScenario
             var delivered0 = Sum(subscribers, static s => s.Received);
             var windowStart = Stopwatch.GetTimestamp();
             var allocated0 = GC.GetTotalAllocatedBytes(precise: false);
+            var brokerCpu0 = o.BrokerPid is { } p0 ? BrokerProcess.ReadCpuSeconds(p0) : null;
             cpu.Start();
             clock.Measuring = true;
 
@@ -100,6 +101,9 @@ internal static class MessageScenario
             var delivered1 = Sum(subscribers, static s => s.Received);
             result.WindowSeconds = Stopwatch.GetElapsedTime(windowStart).TotalSeconds;
             result.GeneratorCpu = cpu.Stop();
+            var brokerCpu1 = o.BrokerPid is { } p1 ? BrokerProcess.ReadCpuSeconds(p1) : null;
+            if (brokerCpu0 is { } b0 && brokerCpu1 is { } b1)
+                result.BrokerBusyCores = (b1 - b0) / result.WindowSeconds;
             result.GeneratorAllocatedBytes = GC.GetTotalAllocatedBytes(precise: false) - allocated0;
             result.SentPerSecond = (sent1 - sent0) / result.WindowSeconds;
             result.DeliveredPerSecond = (delivered1 - delivered0) / result.WindowSeconds;
@@ -149,7 +153,7 @@ internal static class MessageScenario
         }
 
         if (o.BrokerPid is { } pidAfter)
-            result.BrokerRssAfter = BrokerMemory.ReadRss(pidAfter);
+            result.BrokerRssAfter = BrokerProcess.ReadRss(pidAfter);
         return result;
     }
 
