@@ -5,6 +5,7 @@ using Kirisame.Broker.Retained;
 using Kirisame.Broker.Routing;
 using Kirisame.Broker.Security;
 using Kirisame.Broker.Sessions;
+using Kirisame.Broker.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -21,8 +22,10 @@ public sealed partial class MqttBroker : IAsyncDisposable
     private readonly Dictionary<string, IEnhancedAuthenticationMethod> _authenticationMethods;
 
     public MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null,
-        IAuthenticator? authenticator = null, IAuthorizer? authorizer = null, IEnumerable<IEnhancedAuthenticationMethod>? authenticationMethods = null)
+        IAuthenticator? authenticator = null, IAuthorizer? authorizer = null, IEnumerable<IEnhancedAuthenticationMethod>? authenticationMethods = null,
+        IBrokerStore? store = null)
     {
+        Store = store ?? InMemoryStore.Instance;
         _authenticationMethods = (authenticationMethods ?? []).ToDictionary(m => m.Name, StringComparer.Ordinal);
         Options = options;
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
@@ -44,6 +47,9 @@ public sealed partial class MqttBroker : IAsyncDisposable
     public IAuthorizer Authorizer { get; }
 
     public BrokerStatistics Statistics { get; } = new();
+
+    /// Where persistent state goes (see <see cref="IBrokerStore"/>); in memory unless configured.
+    public IBrokerStore Store { get; }
 
     internal IEnhancedAuthenticationMethod? FindAuthenticationMethod(string name) => _authenticationMethods.GetValueOrDefault(name);
 

@@ -249,6 +249,10 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
                 return;
             case OutboundKind.Packet:
                 var packetSize = MqttEncoder.GetSize(item.Packet!, Version);
+                // Reason String and User Properties are the first to go when the packet would exceed the client's
+                // Maximum Packet Size [MQTT-3.2.2-19], [MQTT-3.2.2-20], [MQTT-3.4.2-2], [MQTT-3.14.2-3] and the like.
+                if (packetSize > ClientMaximumPacketSize && DropProblemInformation(item.Packet!))
+                    packetSize = MqttEncoder.GetSize(item.Packet!, Version);
                 MqttEncoder.Write(output, item.Packet!, Version);
                 Interlocked.Add(ref statistics.BytesSent, packetSize);
                 return;
@@ -262,9 +266,10 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
         Interlocked.Decrement(ref _queuedCount);
         Interlocked.Add(ref _queuedBytes, -message.Size);
         var remaining = message.RemainingExpiry(_broker.TimeProvider);
-        if (remaining == 0)
+        if (remaining == 0 && !item.Dup)
         {
-            // Expired while queued: never delivered [MQTT-3.3.2-5].
+            // Expired while queued: never delivered [MQTT-3.3.2-5]. A re-send (DUP) is not dropped: its
+            // delivery has started, and the exchange must finish [MQTT-4.3.3-7], [MQTT-4.4.0-1].
             Interlocked.Increment(ref statistics.MessagesDropped);
             if (item.QoS != QualityOfService.AtMostOnce)
                 _broker.CompleteInflight(this, item.PacketId);
@@ -316,6 +321,27 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
             TopicAlias = alias,
             SubscriptionIdentifiers = subscriptionIds is { Length: > 0 } ? PropertyCodec.EncodeSubscriptionIdentifiers(subscriptionIds) : default,
         };
+    }
+
+    /// Removes the Reason String and User Properties of an acknowledgement, CONNACK, DISCONNECT or AUTH; false if
+    /// it had none.
+    private static bool DropProblemInformation(MqttPacket packet)
+    {
+        var properties = packet switch
+        {
+            ConnAckPacket p => p.Properties,
+            DisconnectPacket p => p.Properties,
+            PublishAckPacket p => p.Properties,
+            SubAckPacket p => p.Properties,
+            UnsubAckPacket p => p.Properties,
+            AuthPacket p => p.Properties,
+            _ => null,
+        };
+        if (properties is null || (properties.ReasonString is null && properties.UserProperties is null))
+            return false;
+        properties.ReasonString = null;
+        properties.UserProperties = null;
+        return true;
     }
 
     private Dictionary<string, ushort>? _outboundAliases;

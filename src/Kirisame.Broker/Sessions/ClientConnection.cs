@@ -60,7 +60,7 @@ public sealed partial class ClientConnection
     /// The client's Maximum Packet Size (v5), or int.MaxValue.
     public int ClientMaximumPacketSize { get; private set; } = int.MaxValue;
 
-    /// Aliases the client accepts from us (v5 Topic Alias Maximum in CONNECT); 0 = none [MQTT-3.3.2-9].
+    /// Aliases the client accepts from us (v5 Topic Alias Maximum in CONNECT); 0 = none [MQTT-3.1.2-27], [MQTT-3.3.2-11].
     public ushort ClientTopicAliasMaximum { get; private set; }
 
     /// v5 Request Problem Information: when false, no Reason String or User Property on errors.
