@@ -34,6 +34,8 @@ internal static class KirisameCommand
             case CommandKind.Version:
                 await stdout.WriteLineAsync($"kirisame {Version}");
                 return ExitOk;
+            case CommandKind.Bench:
+                return await BenchCommand.RunAsync(commandLine.BenchArguments, stdout, stderr);
         }
 
         var errors = new List<string>();
