@@ -17,6 +17,7 @@ namespace Kirisame.Broker;
 public sealed partial class MqttBroker : IAsyncDisposable
 {
     private readonly ILogger _logger;
+    private readonly ILogger _connectionLogger;
     private readonly ConcurrentDictionary<ClientConnection, byte> _connections = new();
     private int _stopping;
     private readonly Dictionary<string, IEnhancedAuthenticationMethod> _authenticationMethods;
@@ -33,6 +34,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         Authenticator = authenticator ?? AllowAll.Instance;
         Authorizer = authorizer ?? AllowAll.Instance;
         _logger = LoggerFactory.CreateLogger("Kirisame.Broker");
+        _connectionLogger = LoggerFactory.CreateLogger("Kirisame.Connection");
         StartedAtTicks = TimeProvider.GetTimestamp();
     }
 
@@ -63,13 +65,13 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     /// Serves one client connection until it closes. Returns when the connection is finished with; the
     /// transport then closes the socket.
-    public async Task RunConnectionAsync(IDuplexPipe transport, ConnectionInfo info, CancellationToken cancellationToken)
+    public Task RunConnectionAsync(IDuplexPipe transport, ConnectionInfo info, CancellationToken cancellationToken)
     {
-        var connection = new ClientConnection(this, transport, info, LoggerFactory.CreateLogger("Kirisame.Connection"));
         if (Volatile.Read(ref _stopping) != 0)
-            return;
+            return Task.CompletedTask;
+        var connection = new ClientConnection(this, transport, info, _connectionLogger);
         _connections.TryAdd(connection, 0);
-        await connection.RunAsync(cancellationToken);
+        return connection.RunAsync(cancellationToken);
     }
 
     /// Graceful shutdown: v5 clients get DISCONNECT 0x8B, queued writes are flushed, connections closed.

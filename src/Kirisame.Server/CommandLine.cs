@@ -3,6 +3,7 @@ namespace Kirisame.Server;
 internal enum CommandKind
 {
     Serve,
+    Bench,
     Help,
     Version,
 }
@@ -20,11 +21,15 @@ internal sealed class CommandLine
 
     public List<string> Errors { get; } = [];
 
+    /// For `kirisame bench`: everything after the word, parsed by Kirisame.Bench.
+    public IReadOnlyList<string> BenchArguments { get; private set; } = [];
+
     public const string Usage = """
         kirisame — an MQTT 3.1/3.1.1/5.0 broker
 
         Usage:
           kirisame [serve] [options]     run the broker in the foreground (the default)
+          kirisame bench --scenario S …  load-test a broker (kirisame bench --help)
           kirisame --help | --version
 
         Options:
@@ -42,14 +47,20 @@ internal sealed class CommandLine
           --version              show the version
 
         Configuration is read from embedded defaults, then FILE, then environment variables
-        KIRISAME__Section__Key, then the command line; the last one wins. Sections: Broker, Transport, Storage,
-        Logging.
+        KIRISAME__Section__Key, then the command line; the last one wins. Sections: Broker, Transport,
+        Storage, Authentication, Logging.
         """;
 
     public static CommandLine Parse(IReadOnlyList<string> args)
     {
         var result = new CommandLine();
         var i = 0;
+        if (args.Count > 0 && args[0] == "bench")
+        {
+            result.Command = CommandKind.Bench;
+            result.BenchArguments = [.. args.Skip(1)];
+            return result;
+        }
         if (args.Count > 0 && args[0] == "serve")
             i = 1;
 
@@ -69,7 +80,7 @@ internal sealed class CommandLine
             if (!token.StartsWith("--", StringComparison.Ordinal) || token.Length == 2)
             {
                 result.Errors.Add(i == 0
-                    ? $"Unknown command '{token}'. The only command is 'serve'."
+                    ? $"Unknown command '{token}'. The commands are 'serve' and 'bench'."
                     : $"Unexpected argument '{token}'.");
                 continue;
             }

@@ -1,5 +1,6 @@
 using System.Reflection;
 using Kirisame.Broker;
+using Kirisame.Broker.Security;
 using Kirisame.Broker.Storage;
 using Kirisame.Storage.RocksDb;
 using Kirisame.Transport;
@@ -35,6 +36,8 @@ internal static class KirisameCommand
             case CommandKind.Version:
                 await stdout.WriteLineAsync($"kirisame {Version}");
                 return ExitOk;
+            case CommandKind.Bench:
+                return await BenchCommand.RunAsync(commandLine.BenchArguments, stdout, stderr);
         }
 
         var errors = new List<string>();
@@ -113,7 +116,8 @@ internal static class KirisameCommand
                         rocks.Logger.LogInformation("Storage: {Directory} ({Durability})", Path.GetFullPath(rocks.DataDirectory), rocks.Durability);
                     }
 
-                    var broker = new MqttBroker(configuration.Broker, loggers, TimeProvider.System, store: store);
+                    var broker = new MqttBroker(configuration.Broker, loggers, TimeProvider.System,
+                        authenticationMethods: AuthenticationMethods(configuration.Authentication), store: store);
                     broker.Restore(state);
                     return broker;
                 });
@@ -125,6 +129,18 @@ internal static class KirisameCommand
                 options => options.SuppressEnvironmentConfiguration = true)
             .UseConsoleLifetime(options => options.SuppressStatusMessages = true)
             .Build();
+
+    /// SCRAM-SHA-256 is offered only when at least one user is configured. Clients that do not ask for it
+    /// are still let in: there is no password file or ACL yet to refuse them.
+    private static List<IEnhancedAuthenticationMethod> AuthenticationMethods(AuthenticationConfiguration authentication)
+    {
+        if (authentication.ScramUsers.Count == 0)
+            return [];
+        var credentials = new InMemoryScramCredentials();
+        foreach (var (name, password) in authentication.ScramUsers)
+            credentials.Add(name, password);
+        return [new ScramSha256Method(credentials)];
+    }
 
     private static int Fail(TextWriter stderr, List<string> errors, int exitCode, bool hint)
     {

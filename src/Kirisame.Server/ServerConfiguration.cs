@@ -13,7 +13,7 @@ internal sealed class ServerConfiguration
 {
     public const string EnvironmentPrefix = "KIRISAME__";
 
-    private static readonly string[] s_knownSections = ["Broker", TransportOptions.SectionName, StorageOptions.SectionName, "Logging"];
+    private static readonly string[] s_knownSections = ["Broker", TransportOptions.SectionName, StorageOptions.SectionName, AuthenticationConfiguration.SectionName, "Logging"];
 
     private static readonly Dictionary<string, string?> s_defaults = new()
     {
@@ -26,12 +26,14 @@ internal sealed class ServerConfiguration
         ["Logging:Console:FormatterOptions:TimestampFormat"] = "HH:mm:ss.fff ",
     };
 
-    private ServerConfiguration(IConfigurationRoot root, BrokerOptions broker, TransportOptions transport, StorageOptions storage)
+    private ServerConfiguration(IConfigurationRoot root, BrokerOptions broker, TransportOptions transport,
+        StorageOptions storage, AuthenticationConfiguration authentication)
     {
         Root = root;
         Broker = broker;
         Transport = transport;
         Storage = storage;
+        Authentication = authentication;
     }
 
     public IConfigurationRoot Root { get; }
@@ -41,6 +43,8 @@ internal sealed class ServerConfiguration
     public TransportOptions Transport { get; }
 
     public StorageOptions Storage { get; }
+
+    public AuthenticationConfiguration Authentication { get; }
 
     public static ServerConfiguration? Load(CommandLine commandLine, IDictionary<string, string?>? environment, List<string> errors)
     {
@@ -81,13 +85,14 @@ internal sealed class ServerConfiguration
         var broker = Bind<BrokerOptions>(root, "Broker", errors);
         var transport = Bind<TransportOptions>(root, TransportOptions.SectionName, errors);
         var storage = Bind<StorageOptions>(root, StorageOptions.SectionName, errors);
+        var authentication = AuthenticationConfiguration.Read(root, errors);
         if (errors.Count > 0)
             return null;
 
         errors.AddRange(broker.Validate());
         errors.AddRange(transport.Validate());
         errors.AddRange(storage.Validate());
-        return errors.Count > 0 ? null : new ServerConfiguration(root, broker, transport, storage);
+        return errors.Count > 0 ? null : new ServerConfiguration(root, broker, transport, storage, authentication);
     }
 
     /// Environment variables arrive as KIRISAME__Section__Key; the configuration key is Section:Key.

@@ -71,12 +71,56 @@ public sealed partial class ClientConnection
 
     internal bool IsClosing => Volatile.Read(ref _closing) != 0;
 
+    /// Serves the connection: reads and handles packets until it closes, then cleans up. One async method
+    /// (not a chain of them) so an idle connection holds one state machine.
     internal async Task RunAsync(CancellationToken cancellationToken)
     {
+        var registration = cancellationToken.Register(static state => ((ClientConnection)state!).RequestClose(null), this);
         try
         {
-            using var registration = cancellationToken.Register(static state => ((ClientConnection)state!).RequestClose(null), this);
-            await ReadLoopAsync();
+            var input = _transport.Input;
+            while (true)
+            {
+                var result = await input.ReadAsync(CancellationToken.None); // closing cancels the pending read instead
+                var buffer = result.Buffer;
+                var stop = false;
+                try
+                {
+                    if (result.IsCanceled || IsClosing)
+                        break;
+                    while (!stop)
+                    {
+                        var status = _frameReader.TryRead(buffer, out var packet, out var consumed, out var error);
+                        if (status == FrameStatus.NeedMoreData)
+                            break;
+                        if (status == FrameStatus.Invalid)
+                        {
+                            ProtocolViolation(error, "framing");
+                            stop = true;
+                            break;
+                        }
+
+                        Volatile.Write(ref _lastActivityTicks, _broker.TimeProvider.GetTimestamp());
+                        Interlocked.Add(ref _broker.Statistics.BytesReceived, packet.TotalLength);
+                        var handled = HandlePacketAsync(packet);
+                        stop = !(handled.IsCompletedSuccessfully ? handled.Result : await handled);
+                        buffer = buffer.Slice(consumed);
+                    }
+                }
+                finally
+                {
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                }
+
+                if (stop)
+                    break;
+                if (result.IsCompleted)
+                {
+                    if (!buffer.IsEmpty)
+                        _logger.LogDebug("Connection {ConnectionId} closed mid-packet", Info.ConnectionId);
+                    break;
+                }
+            }
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException)
         {
@@ -89,52 +133,8 @@ public sealed partial class ClientConnection
         }
         finally
         {
+            await registration.DisposeAsync();
             await CloseAsync();
-        }
-    }
-
-    private async Task ReadLoopAsync()
-    {
-        var input = _transport.Input;
-        while (true)
-        {
-            var result = await input.ReadAsync();
-            var buffer = result.Buffer;
-            var stop = false;
-            try
-            {
-                if (result.IsCanceled || IsClosing)
-                    return;
-                while (!stop)
-                {
-                    var status = _frameReader.TryRead(buffer, out var packet, out var consumed, out var error);
-                    if (status == FrameStatus.NeedMoreData)
-                        break;
-                    if (status == FrameStatus.Invalid)
-                    {
-                        ProtocolViolation(error, "framing");
-                        return;
-                    }
-
-                    Volatile.Write(ref _lastActivityTicks, _broker.TimeProvider.GetTimestamp());
-                    Interlocked.Add(ref _broker.Statistics.BytesReceived, packet.TotalLength);
-                    stop = !await HandlePacketAsync(packet);
-                    buffer = buffer.Slice(consumed);
-                }
-            }
-            finally
-            {
-                input.AdvanceTo(buffer.Start, buffer.End);
-            }
-
-            if (stop)
-                return;
-            if (result.IsCompleted)
-            {
-                if (!buffer.IsEmpty)
-                    _logger.LogDebug("Connection {ConnectionId} closed mid-packet", Info.ConnectionId);
-                return;
-            }
         }
     }
 
