@@ -197,6 +197,7 @@ public sealed partial class RocksDbStore
     private void WriteFailed(Exception ex)
     {
         Interlocked.Increment(ref _writeFailures);
+        Logger.LogDebug("Storage: write attempt failed: {Error}", ex.Message);
         if (_healthy)
         {
             _healthy = false;
