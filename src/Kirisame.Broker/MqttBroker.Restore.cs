@@ -22,7 +22,8 @@ public sealed partial class MqttBroker
                 var session = new Session(stored.ClientId)
                 {
                     ExpiryInterval = stored.ExpiryInterval,
-                    DisconnectedAtTicks = WallClock.FromUnixMs(TimeProvider, stored.DisconnectedAtUnixMs),
+                    // 0: it was connected when the process stopped; its expiry counts from now.
+                    DisconnectedAtTicks = stored.DisconnectedAtUnixMs == 0 ? TimeProvider.GetTimestamp() : WallClock.FromUnixMs(TimeProvider, stored.DisconnectedAtUnixMs),
                     PendingWill = stored.PendingWill,
                     PendingWillAtTicks = stored.PendingWill is null ? 0 : WallClock.FromUnixMs(TimeProvider, stored.PendingWillAtUnixMs),
                     PendingWillVersion = stored.PendingWillVersion,
@@ -36,8 +37,12 @@ public sealed partial class MqttBroker
                     Subscriptions.Add(subscription);
                 }
 
-                foreach (var (queued, packetId, inflightState) in stored.Queue)
+                foreach (var (entry, packetId, inflightState) in stored.Queue)
                 {
+                    // The store knows a shared group only by name and filter; use the live one from the tree.
+                    var queued = entry.Group is { } group
+                        ? entry with { Group = Subscriptions.FindSharedGroup(group.Name, group.TopicFilter) ?? group }
+                        : entry;
                     queued.Message.Pin();
                     session.LastSequence = Math.Max(session.LastSequence, queued.Sequence);
                     if (packetId == 0)

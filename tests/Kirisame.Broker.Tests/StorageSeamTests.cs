@@ -193,4 +193,20 @@ public sealed class StorageSeamTests
         await other.SubscribeAsync("r/kept");
         Assert.Equal("retained", Text.Of((await other.ExpectPublishAsync()).Payload));
     }
+
+    [Fact]
+    public void Restore_SessionThatWasConnectedAtTheCrash_ExpiresCountingFromRestart()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var state = new StoredState();
+        state.Sessions.Add(new StoredSession("was-online") { ExpiryInterval = 10, DisconnectedAtUnixMs = 0 });
+        var broker = new MqttBroker(new BrokerOptions { SysInterval = 0 }, timeProvider: time);
+        broker.Restore(state);
+        time.Advance(TimeSpan.FromSeconds(5));
+        broker.Housekeep();
+        Assert.Equal(1, broker.SessionCount);
+        time.Advance(TimeSpan.FromSeconds(6));
+        broker.Housekeep();
+        Assert.Equal(0, broker.SessionCount);
+    }
 }
