@@ -11,7 +11,10 @@
 Citations are found in src/**/*.cs and tests/**/*.cs as MQTT-x.y.z-n (in comments, strings or names,
 with or without brackets) or MQTT_x_y_z_n (in identifiers such as test method names). A citation inside
 a test method, or in the comments and attributes just above one, counts for that test; any other
-citation is a code reference (file:line). A citation written "3.1.1 [MQTT-...]" (or "v3.1.1", "v311"
+citation is a code reference (file:line). A test-data table (a file of vector rows under tests/) that
+carries the line "// conformance: rows run by File.Method[, File.Method]" names the test methods that run
+every row: its citations count for those tests (--check fails when a named test does not exist). A
+citation written "3.1.1 [MQTT-...]" (or "v3.1.1", "v311"
 just before it) names the 3.1.1 statement only and does not count for the 5.0 statement of that id.
 
 Data (hand-maintained, tab-separated): docs/conformance/mqtt5-statements.tsv,
@@ -41,6 +44,7 @@ V5_MARK = re.compile(r"(?:v5|5\.0)\W{0,3}$", re.IGNORECASE)
 TEST_ATTR = re.compile(r"^\s*\[(?:Fact|Theory|SkippableFact|SkippableTheory|Test|TestMethod|TestCase)\b")
 METHOD_DECL = re.compile(r"^\s*public\s+(?:static\s+)?(?:async\s+)?(?:Task|ValueTask|void)\s+(\w+)\s*\(")
 TRIVIA = re.compile(r"^\s*(?:$|//|/\*|\*|\[)")
+RUN_BY = re.compile(r"^\s*//\s*conformance: rows run by\s+(.+?)\s*$")
 
 
 # ---------------------------------------------------------------- data
@@ -97,6 +101,7 @@ class Citation:
         self.only311 = False      # written as a 3.1.1 citation
         self.kind = None          # 'id', 'placeholder', 'unknown'
         self.test = None          # (project/file, method) when inside a test
+        self.runners = []         # [(project/file, method)] for a row of a table that those tests run
 
 
 def source_files():
@@ -158,11 +163,19 @@ def test_methods(lines):
 
 def scan(known5, known311, aliases):
     citations = []
+    tests_by_file = {}   # "tests/Project/Dir/File.cs" -> set of test method names
+    run_by = {}          # file -> (line, ["File.Method", ...])
     for full in source_files():
         rel = os.path.relpath(full, ROOT).replace(os.sep, "/")
         with open(full, encoding="utf-8-sig") as f:
             lines = f.read().split("\n")
         methods = test_methods(lines) if rel.startswith("tests/") else []
+        if rel.startswith("tests/"):
+            tests_by_file[rel] = {name for _, _, name in methods}
+            for n, text in enumerate(lines):
+                m = RUN_BY.match(text)
+                if m:
+                    run_by[rel] = (n + 1, [x.strip() for x in m.group(1).split(",") if x.strip()])
         for n, text in enumerate(lines):
             found = []  # (column, as written, id spelled with dashes)
             for m in LOOSE_ID.finditer(text):
@@ -180,7 +193,22 @@ def scan(known5, known311, aliases):
                         c.test = (project_path(rel), name)
                         break
                 citations.append(c)
-    return citations
+    errors = []
+    for rel, (line, names) in run_by.items():
+        project = "/".join(rel.split("/")[:2])
+        runners = []
+        for name in names:
+            stem, _, method = name.rpartition(".")
+            found = [f for f, ms in tests_by_file.items()
+                     if f.startswith(project + "/") and os.path.basename(f) == stem + ".cs" and method in ms]
+            if not found:
+                errors.append(f"{rel}:{line}: rows run by {name}, but {project} has no such test method")
+                continue
+            runners.append((project_path(found[0]), method))
+        for c in citations:
+            if c.path == rel and c.test is None:
+                c.runners = runners
+    return citations, errors
 
 
 def resolve(c, ident, known5, known311, aliases):
@@ -233,8 +261,9 @@ def build(statements5, known5, known311, citations, notes):
     for c in citations:
         if c.kind != "id" or c.version not in ("5.0", "both"):
             continue
-        if c.test:
-            tests.setdefault(c.id, set()).add(f"{c.test[0]}: {c.test[1]}")
+        if c.test or c.runners:
+            for project_file, method in ([c.test] if c.test else c.runners):
+                tests.setdefault(c.id, set()).add(f"{project_file}: {method}")
         else:
             code.setdefault(c.id, [])
             ref = f"{c.path}:{c.line}"
@@ -259,7 +288,8 @@ def build(statements5, known5, known311, citations, notes):
     w("")
     w("Every numbered normative statement `[MQTT-x.y.z-n]` of the OASIS MQTT Version 5.0 standard, with the")
     w("tests and code that cite it. A statement counts as *covered* when a test method cites its id (in a")
-    w("comment, string or its name); *cited in code only* when only non-test code cites it; otherwise the")
+    w("comment, string or its name), or a row of a vector table that the test runs (the table says which tests")
+    w("run it); *cited in code only* when only non-test code cites it; otherwise the")
     w("reason column comes from `docs/conformance/notes.tsv`. A citation is a claim by whoever wrote it —")
     w("this file checks that the id exists, not that the test really proves the statement.")
     w("")
@@ -316,7 +346,7 @@ def build(statements5, known5, known311, citations, notes):
     w("|---|---|---|---|---|")
     for c in citations:
         where = f"{c.path}:{c.line}"
-        test = c.test[1] if c.test else ""
+        test = c.test[1] if c.test else ", ".join(m for _, m in c.runners)
         if c.kind == "placeholder":
             match = "placeholder"
         elif c.kind == "unknown":
@@ -348,14 +378,14 @@ def main():
     for alias, (version, target) in aliases.items():
         if target not in (known5 if version == "5.0" else known311):
             sys.exit(f"aliases.tsv: {alias} points to {target}, which is not in the {version} list")
-    citations = scan(known5, known311, aliases)
+    citations, scan_errors = scan(known5, known311, aliases)
     notes = load_notes()
     for i in notes:
         if i not in known5:
             sys.exit(f"notes.tsv: {i} is not a 5.0 statement id")
 
     if args.init_notes:
-        covered = {c.id for c in citations if c.kind == "id" and c.test and c.version in ("5.0", "both")}
+        covered = {c.id for c in citations if c.kind == "id" and (c.test or c.runners) and c.version in ("5.0", "both")}
         path = os.path.join(DATA, "notes.tsv")
         new = not os.path.exists(path)
         added = 0
@@ -380,8 +410,10 @@ def main():
         if c.kind == "placeholder":
             print(f"warning: {c.path}:{c.line}: {c.raw} has no statement number", file=sys.stderr)
 
+    for e in scan_errors:
+        print(f"error: {e}", file=sys.stderr)
     if args.check:
-        failed = False
+        failed = bool(scan_errors)
         for c in bad:
             print(f"error: {c.path}:{c.line}: {c.raw} is in neither the MQTT 5.0 nor the 3.1.1 list", file=sys.stderr)
             failed = True
@@ -398,7 +430,9 @@ def main():
         f.write(text)
     for c in bad:
         print(f"warning: {c.path}:{c.line}: {c.raw} is in neither the MQTT 5.0 nor the 3.1.1 list", file=sys.stderr)
-    cov = sum(1 for s in statements5 if any(c.id == s["id"] and c.test and c.version in ("5.0", "both")
+    if scan_errors:
+        return 1
+    cov = sum(1 for s in statements5 if any(c.id == s["id"] and (c.test or c.runners) and c.version in ("5.0", "both")
                                             for c in citations if c.kind == "id"))
     print(f"wrote docs/conformance.md: {len(statements5)} statements, {cov} covered by a test, "
           f"{len(citations)} citations")

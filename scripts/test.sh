@@ -35,6 +35,12 @@ done < <(sed -nE 's/.*(Passed|Failed)! +- +Failed: +([0-9]+), +Passed: +([0-9]+)
 
 if [ "$status" -eq 0 ] && [ "$failed" -ne 0 ]; then status=1; fi
 
+# docs/conformance.md must match the citations in the code (python3 from Debian or any other: stdlib only).
+if ! python3 scripts/conformance.py --check; then
+  echo "docs/conformance.md is stale or cites unknown statements: run python3 scripts/conformance.py" >&2
+  status=1
+fi
+
 # The allocation budget: routing and the codec's QoS 0 path must allocate 0 bytes per message.
 if ! dotnet run -c Release --project bench/Kirisame.Benchmarks -- --budget 2>&1 | tail -n 20; then
   echo "Allocation budget failed (see above)." >&2

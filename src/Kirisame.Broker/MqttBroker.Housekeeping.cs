@@ -67,10 +67,15 @@ public sealed partial class MqttBroker
                     connection.RequestClose(null);
                 }
             }
-            else if (connection.KeepAlive > 0
+            else if (TimeProvider.GetElapsedTime(connection.LastActivityTicks, now) > TimeSpan.FromSeconds(5))
+            {
+                connection.TrimIdle();
+            }
+
+            if (connection.IsEstablished && connection.KeepAlive > 0
                 && TimeProvider.GetElapsedTime(connection.LastActivityTicks, now).TotalSeconds > connection.KeepAlive * 1.5)
             {
-                // One and a half keep-alive periods without a packet [MQTT-3.1.2-22 (v5 -24)].
+                // One and a half keep-alive periods without a packet [MQTT-3.1.2-22] (3.1.1 [MQTT-3.1.2-24]).
                 _logger.LogInformation("Client {ClientId} keep-alive timeout; closing", connection.ClientId);
                 connection.RequestClose(ReasonCode.KeepAliveTimeout);
             }
@@ -93,7 +98,12 @@ public sealed partial class MqttBroker
                 {
                     // Whichever comes first: the will delay or the end of the session [MQTT-3.1.3-9].
                     (wills ??= []).Add((will, session.ClientId));
-                    session.PendingWill = null;
+                    lock (session.Sync)
+                    {
+                        session.PendingWill = null;
+                        if (session.Durable && !sessionOver)
+                            Store.PutSession(session);
+                    }
                 }
 
                 if (sessionOver)
@@ -143,6 +153,9 @@ public sealed partial class MqttBroker
         SysLoad("messages/sent", _sentLoad);
         SysLoad("connections", _connectionsLoad);
         SysValue("subscriptions/count", Subscriptions.Count);
+        // Managed heap in use and committed (Mosquitto reports its heap as heap/current).
+        SysValue("heap/current", GC.GetTotalMemory(forceFullCollection: false));
+        SysValue("heap/committed", GC.GetGCMemoryInfo().TotalCommittedBytes);
         SysValue("retained messages/count", Retained.Count);
     }
 

@@ -38,6 +38,10 @@ public sealed partial class MqttBroker
         {
             message.Pin();
             Retained.Set(message);
+            if (message.Payload.IsEmpty)
+                Store.DeleteRetained(message.Topic);
+            else
+                Store.PutRetained(message);
         }
         var reached = 0;
         foreach (var entry in match.Sessions)
@@ -85,7 +89,7 @@ public sealed partial class MqttBroker
         lock (session.Sync)
         {
             var connection = session.Connection;
-            var queued = new QueuedMessage(message, qos, retain, subscriptionIds, group);
+            var queued = new QueuedMessage(message, qos, retain, subscriptionIds, group, ++session.LastSequence);
             if (connection is not null && session.Pending.Count == 0 && session.Inflight.Count < connection.SendWindow)
             {
                 SendLocked(session, connection, queued);
@@ -99,6 +103,8 @@ public sealed partial class MqttBroker
                 {
                     var oldest = session.Pending.Dequeue();
                     session.PendingBytes -= oldest.Message.Size;
+                    if (session.Durable)
+                        Store.DeleteQueued(session.ClientId, oldest.Sequence, oldest.Message);
                 }
 
                 DroppedLocked(session, "its queue is full");
@@ -106,6 +112,8 @@ public sealed partial class MqttBroker
 
             session.Pending.Enqueue(queued);
             session.PendingBytes += message.Size;
+            if (session.Durable)
+                Store.PutQueued(session.ClientId, queued, 0, InflightState.AwaitingAck);
         }
     }
 
@@ -133,7 +141,7 @@ public sealed partial class MqttBroker
         var subscriptionId = subscribe.Properties?.SubscriptionIdentifiers is [var id, ..] ? id : 0u;
         if (subscriptionId != 0 && !Options.SubscriptionIdentifiersAvailable)
         {
-            connection.RequestClose(ReasonCode.SubscriptionIdentifiersNotSupported, "subscription identifiers are not available"); // [MQTT-3.8.2-?] 0xA1
+            connection.RequestClose(ReasonCode.SubscriptionIdentifiersNotSupported, "subscription identifiers are not available"); // 0xA1, section 3.2.2.3.12
             return;
         }
 
@@ -176,7 +184,11 @@ public sealed partial class MqttBroker
                 existed = session.Subscriptions.ContainsKey(requested.Filter);
                 overQuota = !existed && Options.MaxSubscriptionsPerClient > 0 && session.Subscriptions.Count >= Options.MaxSubscriptionsPerClient;
                 if (!overQuota)
+                {
                     session.Subscriptions[requested.Filter] = subscription;
+                    if (session.Durable)
+                        Store.PutSubscription(session.ClientId, subscription);
+                }
             }
 
             if (overQuota)
@@ -187,7 +199,8 @@ public sealed partial class MqttBroker
 
             Subscriptions.Add(subscription);
             codes.Add((ReasonCode)granted);
-            // Retained messages are not sent for shared subscriptions [MQTT-3.8.4-?]; Retain Handling decides the rest.
+            // Retained messages are not sent for shared subscriptions (section 4.8.2); Retain Handling decides the rest
+            // [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11].
             if (subscription.ShareName is null && options.RetainHandling != RetainHandling.DoNotSend
                 && !(options.RetainHandling == RetainHandling.SendOnNewSubscribe && existed))
             {
@@ -196,7 +209,7 @@ public sealed partial class MqttBroker
         }
 
         connection.EnqueuePacket(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes });
-        // After the SUBACK, with the RETAIN flag set [MQTT-3.3.1-6], [MQTT-3.8.4-4 re-subscribe re-sends].
+        // After the SUBACK, with the RETAIN flag set (section 3.3.1.3); a re-subscription re-sends them [MQTT-3.8.4-4].
         foreach (var (subscription, _) in retainedToSend)
         {
             foreach (var message in Retained.Match(subscription.TopicFilter, TimeProvider))
@@ -221,7 +234,11 @@ public sealed partial class MqttBroker
             lock (session.Sync)
             {
                 if (session.Subscriptions.Remove(filter, out removed))
+                {
                     Subscriptions.Remove(session, removed.TopicFilter, removed.ShareName);
+                    if (session.Durable)
+                        Store.DeleteSubscription(session.ClientId, filter);
+                }
             }
 
             codes.Add(removed is null ? ReasonCode.NoSubscriptionExisted : ReasonCode.Success);
@@ -233,8 +250,9 @@ public sealed partial class MqttBroker
 
 public sealed partial class MqttBroker
 {
-    /// A member of a shared subscription went away: its QoS 1/2 messages that the client has not yet
-    /// received (in flight awaiting PUBACK/PUBREC, or still pending) go to another member of the group.
+    /// A member of a shared subscription went away: its messages not yet sent (pending), and QoS 1 messages in
+    /// flight awaiting PUBACK, go to another member of the group. A QoS 2 message whose PUBLISH went out stays:
+    /// its delivery completes when the member reconnects, or ends with the session [MQTT-4.8.2-4], [MQTT-4.8.2-5].
     private void RedispatchShared(Session session)
     {
         List<QueuedMessage>? moved = null;
@@ -249,6 +267,8 @@ public sealed partial class MqttBroker
                     {
                         (moved ??= []).Add(queued);
                         session.PendingBytes -= queued.Message.Size;
+                        if (session.Durable)
+                            Store.DeleteQueued(session.ClientId, queued.Sequence, queued.Message);
                     }
                     else
                     {
@@ -266,11 +286,13 @@ public sealed partial class MqttBroker
             {
                 var next = node.Next;
                 var inflight = session.Inflight[node.Value];
-                if (inflight.Queued.Group is not null && inflight.State == InflightState.AwaitingAck)
+                if (inflight.Queued.Group is not null && inflight.Queued.QoS == QualityOfService.AtLeastOnce)
                 {
                     (moved ??= []).Add(inflight.Queued);
                     session.Inflight.Remove(node.Value);
                     session.InflightOrder.Remove(node);
+                    if (session.Durable)
+                        Store.DeleteQueued(session.ClientId, inflight.Queued.Sequence, inflight.Queued.Message);
                 }
 
                 node = next;

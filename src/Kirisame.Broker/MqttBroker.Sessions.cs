@@ -48,6 +48,7 @@ public sealed partial class MqttBroker
                         session = null;
                     }
 
+
                     if (session is null)
                     {
                         session = new Session(clientId);
@@ -57,9 +58,14 @@ public sealed partial class MqttBroker
                     lock (session.Sync)
                     {
                         session.Owner = connection;
+                        var wasDurable = session.Durable;
                         session.ExpiryInterval = expiry;
                         // A delayed will is cancelled when the session resumes in time [MQTT-3.1.3-9].
                         session.PendingWill = null;
+                        if (session.Durable)
+                            Store.PutSession(session);
+                        else if (wasDurable)
+                            Store.DeleteSession(clientId);
                     }
 
                     return (session, present);
@@ -125,6 +131,8 @@ public sealed partial class MqttBroker
             if (queued.Message.IsExpired(TimeProvider))
             {
                 Interlocked.Increment(ref Statistics.MessagesDropped);
+                if (session.Durable)
+                    Store.DeleteQueued(session.ClientId, queued.Sequence, queued.Message);
                 continue;
             }
 
@@ -132,11 +140,13 @@ public sealed partial class MqttBroker
         }
     }
 
-    private static void SendLocked(Session session, ClientConnection connection, QueuedMessage queued)
+    private void SendLocked(Session session, ClientConnection connection, QueuedMessage queued)
     {
         var packetId = session.NextPacketId();
         session.Inflight.Add(packetId, new InflightMessage(queued, packetId));
         session.InflightOrder.AddLast(packetId);
+        if (session.Durable)
+            Store.PutQueued(session.ClientId, queued, packetId, InflightState.AwaitingAck);
         connection.TryEnqueuePublish(queued.Message, queued.QoS, queued.Retain, dup: false, packetId, queued.SubscriptionIds);
     }
 
@@ -161,6 +171,8 @@ public sealed partial class MqttBroker
             if (type == PacketType.PubRec && !ReasonCodes.IsError(reason))
             {
                 inflight.State = InflightState.AwaitingComp;
+                if (session.Durable)
+                    Store.PutQueued(session.ClientId, inflight.Queued, packetId, InflightState.AwaitingComp);
                 sendRelease = true;
             }
             else
@@ -187,11 +199,13 @@ public sealed partial class MqttBroker
         }
     }
 
-    private static bool RemoveInflightLocked(Session session, ushort packetId)
+    private bool RemoveInflightLocked(Session session, ushort packetId)
     {
-        if (!session.Inflight.Remove(packetId))
+        if (!session.Inflight.Remove(packetId, out var inflight))
             return false;
         session.InflightOrder.Remove(packetId);
+        if (session.Durable)
+            Store.DeleteQueued(session.ClientId, inflight.Queued.Sequence, inflight.Queued.Message);
         return true;
     }
 
@@ -212,6 +226,8 @@ public sealed partial class MqttBroker
                     session.Owner = null;
                     session.Connection = null;
                     session.DisconnectedAtTicks = TimeProvider.GetTimestamp();
+                    if (session.Durable)
+                        Store.PutSession(session);
                 }
 
                 owned = true;
@@ -249,7 +265,10 @@ public sealed partial class MqttBroker
                 lock (session.Sync)
                 {
                     session.PendingWill = will;
+                    session.PendingWillVersion = connection.Version;
                     session.PendingWillAtTicks = TimeProvider.GetTimestamp() + (long)(delay * (double)TimeProvider.TimestampFrequency);
+                    if (session.Durable)
+                        Store.PutSession(session);
                 }
             }
         }
@@ -264,6 +283,8 @@ public sealed partial class MqttBroker
             _sessions.Remove(session.ClientId);
         lock (session.Sync)
         {
+            if (session.Durable)
+                Store.DeleteSession(session.ClientId);
             foreach (var subscription in session.Subscriptions.Values)
                 Subscriptions.Remove(session, subscription.TopicFilter, subscription.ShareName);
             session.Subscriptions.Clear();

@@ -5,6 +5,7 @@ using Kirisame.Broker.Retained;
 using Kirisame.Broker.Routing;
 using Kirisame.Broker.Security;
 using Kirisame.Broker.Sessions;
+using Kirisame.Broker.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -16,13 +17,16 @@ namespace Kirisame.Broker;
 public sealed partial class MqttBroker : IAsyncDisposable
 {
     private readonly ILogger _logger;
+    private readonly ILogger _connectionLogger;
     private readonly ConcurrentDictionary<ClientConnection, byte> _connections = new();
     private int _stopping;
     private readonly Dictionary<string, IEnhancedAuthenticationMethod> _authenticationMethods;
 
     public MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null,
-        IAuthenticator? authenticator = null, IAuthorizer? authorizer = null, IEnumerable<IEnhancedAuthenticationMethod>? authenticationMethods = null)
+        IAuthenticator? authenticator = null, IAuthorizer? authorizer = null, IEnumerable<IEnhancedAuthenticationMethod>? authenticationMethods = null,
+        IBrokerStore? store = null)
     {
+        Store = store ?? InMemoryStore.Instance;
         _authenticationMethods = (authenticationMethods ?? []).ToDictionary(m => m.Name, StringComparer.Ordinal);
         Options = options;
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
@@ -30,6 +34,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         Authenticator = authenticator ?? AllowAll.Instance;
         Authorizer = authorizer ?? AllowAll.Instance;
         _logger = LoggerFactory.CreateLogger("Kirisame.Broker");
+        _connectionLogger = LoggerFactory.CreateLogger("Kirisame.Connection");
         StartedAtTicks = TimeProvider.GetTimestamp();
     }
 
@@ -45,6 +50,9 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     public BrokerStatistics Statistics { get; } = new();
 
+    /// Where persistent state goes (see <see cref="IBrokerStore"/>); in memory unless configured.
+    public IBrokerStore Store { get; }
+
     internal IEnhancedAuthenticationMethod? FindAuthenticationMethod(string name) => _authenticationMethods.GetValueOrDefault(name);
 
     public SubscriptionTree Subscriptions { get; } = new();
@@ -57,13 +65,13 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     /// Serves one client connection until it closes. Returns when the connection is finished with; the
     /// transport then closes the socket.
-    public async Task RunConnectionAsync(IDuplexPipe transport, ConnectionInfo info, CancellationToken cancellationToken)
+    public Task RunConnectionAsync(IDuplexPipe transport, ConnectionInfo info, CancellationToken cancellationToken)
     {
-        var connection = new ClientConnection(this, transport, info, LoggerFactory.CreateLogger("Kirisame.Connection"));
         if (Volatile.Read(ref _stopping) != 0)
-            return;
+            return Task.CompletedTask;
+        var connection = new ClientConnection(this, transport, info, _connectionLogger);
         _connections.TryAdd(connection, 0);
-        await connection.RunAsync(cancellationToken);
+        return connection.RunAsync(cancellationToken);
     }
 
     /// Graceful shutdown: v5 clients get DISCONNECT 0x8B, queued writes are flushed, connections closed.

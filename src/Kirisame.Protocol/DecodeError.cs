@@ -28,7 +28,8 @@ public enum DecodeError : byte
     PropertyNotAllowed,
     InvalidPropertyValue,
     TopicAliasZero,
-    /// Raised by a receiver that knows its Topic Alias Maximum [MQTT-3.3.2-10]; the codec does not.
+    /// Raised by a receiver that knows its Topic Alias Maximum, when the sender broke [MQTT-3.3.2-9] or
+    /// [MQTT-3.3.2-11]; the codec does not.
     TopicAliasOutOfRange,
     SubscriptionIdentifierZero,
 

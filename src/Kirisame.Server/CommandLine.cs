@@ -3,6 +3,7 @@ namespace Kirisame.Server;
 internal enum CommandKind
 {
     Serve,
+    Bench,
     Help,
     Version,
     Passwd,
@@ -38,13 +39,19 @@ internal sealed class CommandLine
         ["password-file"] = ["Security:PasswordFile"],
         ["acl-file"] = ["Security:AclFile"],
         ["allow-anonymous"] = ["Security:AllowAnonymous"],
+        ["data-dir"] = ["Storage:DataDirectory"],
+        ["durability"] = ["Storage:Durability"],
     };
+
+    /// For `kirisame bench`: everything after the word, parsed by Kirisame.Bench.
+    public IReadOnlyList<string> BenchArguments { get; private set; } = [];
 
     public const string Usage = """
         kirisame — an MQTT 3.1/3.1.1/5.0 broker
 
         Usage:
           kirisame [serve] [options]     run the broker in the foreground (the default)
+          kirisame bench --scenario S …  load-test a broker (kirisame bench --help)
           kirisame passwd [-b] [--iterations N] FILE USER [PASSWORD]
                                          add or change USER's password in FILE (created if missing);
                                          prompts for the password unless -b gives it as an argument
@@ -53,6 +60,11 @@ internal sealed class CommandLine
         Options:
           --port N               TCP port to listen on (Transport:Port, default 1883)
           --bind ADDRESS         IP address to bind (Transport:BindAddress, default 127.0.0.1)
+          --data-dir DIR         data folder for sessions, queues and retained messages
+                                 (Storage:DataDirectory, default ./data; created if missing)
+          --durability MODE      sync (default: acknowledge QoS 1/2 after an fsync'd group commit),
+                                 batched (fsync every 100 ms, acknowledge before it) or none
+          --in-memory            keep nothing across restarts (no data folder)
           --config FILE          JSON configuration file
           --tls-port N           add an MQTT over TLS listener "tls" (Listeners:tls:Port)
           --cert FILE --key FILE its certificate and private key, PEM (Listeners:tls:Certificate, :PrivateKey)
@@ -70,7 +82,7 @@ internal sealed class CommandLine
 
         Configuration is read from embedded defaults, then FILE, then environment variables
         KIRISAME__Section__Key, then the command line; the last one wins. Sections: Broker, Transport,
-        Listeners, Security, Logging.
+        Listeners, Security, Storage, Authentication, Logging.
         """;
 
     public static CommandLine Parse(IReadOnlyList<string> args)
@@ -80,6 +92,13 @@ internal sealed class CommandLine
         if (args.Count > 0 && args[0] == "passwd")
         {
             result.ParsePasswd(args);
+            return result;
+        }
+
+        if (args.Count > 0 && args[0] == "bench")
+        {
+            result.Command = CommandKind.Bench;
+            result.BenchArguments = [.. args.Skip(1)];
             return result;
         }
 
@@ -102,7 +121,7 @@ internal sealed class CommandLine
             if (!token.StartsWith("--", StringComparison.Ordinal) || token.Length == 2)
             {
                 result.Errors.Add(i == 0
-                    ? $"Unknown command '{token}'. Commands: serve, passwd."
+                    ? $"Unknown command '{token}'. Commands: serve, passwd, bench."
                     : $"Unexpected argument '{token}'.");
                 continue;
             }
@@ -114,6 +133,12 @@ internal sealed class CommandLine
             {
                 value = name[(equals + 1)..];
                 name = name[..equals];
+            }
+
+            if (name == "in-memory")
+            {
+                result.Overrides["Storage:InMemory"] = value ?? "true";
+                continue;
             }
 
             var isKey = name.Contains(':', StringComparison.Ordinal) && !name.StartsWith(':') && !name.EndsWith(':');

@@ -1,6 +1,8 @@
 using System.Reflection;
 using Kirisame.Broker;
 using Kirisame.Broker.Security;
+using Kirisame.Broker.Storage;
+using Kirisame.Storage.RocksDb;
 using Kirisame.Transport;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -36,6 +38,8 @@ internal static class KirisameCommand
                 return ExitOk;
             case CommandKind.Passwd:
                 return await PasswdCommand.RunAsync(commandLine.Passwd!, stdout, stderr);
+            case CommandKind.Bench:
+                return await BenchCommand.RunAsync(commandLine.BenchArguments, stdout, stderr);
         }
 
         var errors = new List<string>();
@@ -47,8 +51,22 @@ internal static class KirisameCommand
         if (allowAnonymous is null)
             return Fail(stderr, errors, ExitUsage, hint: false);
 
+        // The store opens before anything is served: a data folder that cannot be used stops start-up here.
+        IBrokerStore store;
+        StoredState state;
+        try
+        {
+            (store, state) = OpenStore(configuration.Storage);
+        }
+        catch (StoreOpenException ex)
+        {
+            await stderr.WriteLineAsync($"kirisame: {ex.Message}");
+            return ExitFailure;
+        }
+
+        await using var _ = store;
         var security = new SecurityHolder();
-        var host = BuildHost(configuration, security);
+        var host = BuildHost(configuration, store, state, security);
         var built = SecuritySetup.Build(configuration, allowAnonymous.Value, host.Services.GetRequiredService<ILoggerFactory>(), errors);
         if (built is null)
         {
@@ -60,7 +78,7 @@ internal static class KirisameCommand
         try
         {
             // Returns after Ctrl-C or SIGTERM once BrokerLifecycle has stopped the broker and Kestrel has
-            // stopped; RunAsync disposes the host.
+            // stopped; RunAsync disposes the host. The store is disposed after it (writes flushed).
             await host.RunAsync();
             return ExitOk;
         }
@@ -78,6 +96,22 @@ internal static class KirisameCommand
         }
     }
 
+    private static (IBrokerStore Store, StoredState State) OpenStore(StorageOptions options)
+    {
+        if (options.InMemory)
+            return (InMemoryStore.Instance, StoredState.Empty);
+        var store = RocksDbStore.Open(new RocksDbStoreOptions { DataDirectory = options.DataDirectory, Durability = options.Durability });
+        try
+        {
+            return (store, store.Load());
+        }
+        catch
+        {
+            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+    }
+
     /// The authenticator and authorizer are built after the host (they log through it) and before the broker
     /// is first resolved, at start.
     private sealed class SecurityHolder
@@ -87,7 +121,7 @@ internal static class KirisameCommand
         public IAuthorizer? Authorizer { get; set; }
     }
 
-    private static IHost BuildHost(ServerConfiguration configuration, SecurityHolder security) =>
+    private static IHost BuildHost(ServerConfiguration configuration, IBrokerStore store, StoredState state, SecurityHolder security) =>
         new HostBuilder()
             .ConfigureAppConfiguration(builder => builder.AddConfiguration(configuration.Root))
             .ConfigureLogging(logging =>
@@ -98,10 +132,21 @@ internal static class KirisameCommand
             .ConfigureServices(services =>
             {
                 services.AddSingleton(configuration.Broker);
-                services.AddSingleton(provider => new MqttBroker(
-                    configuration.Broker, provider.GetRequiredService<ILoggerFactory>(), TimeProvider.System,
-                    security.Authenticator ?? throw new InvalidOperationException("Security is not set up."),
-                    security.Authorizer));
+                services.AddSingleton(provider =>
+                {
+                    var loggers = provider.GetRequiredService<ILoggerFactory>();
+                    if (store is RocksDbStore rocks)
+                    {
+                        rocks.Logger = loggers.CreateLogger("Kirisame.Storage");
+                        rocks.Logger.LogInformation("Storage: {Directory} ({Durability})", Path.GetFullPath(rocks.DataDirectory), rocks.Durability);
+                    }
+
+                    var broker = new MqttBroker(configuration.Broker, loggers, TimeProvider.System,
+                        security.Authenticator ?? throw new InvalidOperationException("Security is not set up."),
+                        security.Authorizer, AuthenticationMethods(configuration.Authentication), store: store);
+                    broker.Restore(state);
+                    return broker;
+                });
                 services.AddHostedService<BrokerLifecycle>();
             })
             .ConfigureWebHost(
@@ -110,6 +155,18 @@ internal static class KirisameCommand
                 options => options.SuppressEnvironmentConfiguration = true)
             .UseConsoleLifetime(options => options.SuppressStatusMessages = true)
             .Build();
+
+    /// SCRAM-SHA-256 is offered only when at least one user is configured. Clients that do not ask for it
+    /// are still let in: there is no password file or ACL yet to refuse them.
+    private static List<IEnhancedAuthenticationMethod> AuthenticationMethods(AuthenticationConfiguration authentication)
+    {
+        if (authentication.ScramUsers.Count == 0)
+            return [];
+        var credentials = new InMemoryScramCredentials();
+        foreach (var (name, password) in authentication.ScramUsers)
+            credentials.Add(name, password);
+        return [new ScramSha256Method(credentials)];
+    }
 
     private static int Fail(TextWriter stderr, List<string> errors, int exitCode, bool hint)
     {

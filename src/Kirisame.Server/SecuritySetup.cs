@@ -15,7 +15,8 @@ internal static class SecuritySetup
         var security = configuration.Security;
         if (security.AllowAnonymous is { } explicitly)
             return explicitly;
-        if (security.PasswordFile is not null)
+        // A password file or SCRAM users mean clients are expected to log in.
+        if (security.PasswordFile is not null || configuration.Authentication.ScramUsers.Count > 0)
             return false;
         var exposed = configuration.AllListeners
             .Where(l => !l.IsLoopback && !(l.ClientCertificates == ClientCertificates.Required && l.CertificateIdentity != CertificateIdentity.None))

@@ -16,7 +16,8 @@ internal sealed class ServerConfiguration
     public const string EnvironmentPrefix = "KIRISAME__";
 
     private static readonly string[] s_knownSections =
-        ["Broker", TransportOptions.SectionName, ListenerOptions.SectionName, SecurityOptions.SectionName, "Logging"];
+        ["Broker", TransportOptions.SectionName, ListenerOptions.SectionName, SecurityOptions.SectionName, StorageOptions.SectionName,
+            AuthenticationConfiguration.SectionName, "Logging"];
 
     private static readonly Dictionary<string, string?> s_defaults = new()
     {
@@ -30,13 +31,15 @@ internal sealed class ServerConfiguration
     };
 
     private ServerConfiguration(IConfigurationRoot root, BrokerOptions broker, TransportOptions transport,
-        List<ListenerOptions> listeners, SecurityOptions security)
+        List<ListenerOptions> listeners, SecurityOptions security, StorageOptions storage, AuthenticationConfiguration authentication)
     {
         Root = root;
         Broker = broker;
         Transport = transport;
         Listeners = listeners;
         Security = security;
+        Storage = storage;
+        Authentication = authentication;
     }
 
     public IConfigurationRoot Root { get; }
@@ -52,6 +55,10 @@ internal sealed class ServerConfiguration
 
     /// Every listener that will be bound, the default one included.
     public IEnumerable<ListenerOptions> AllListeners => Transport.Enabled ? [Transport.DefaultListener, .. Listeners] : Listeners;
+
+    public StorageOptions Storage { get; }
+
+    public AuthenticationConfiguration Authentication { get; }
 
     public static ServerConfiguration? Load(CommandLine commandLine, IDictionary<string, string?>? environment, List<string> errors)
     {
@@ -100,6 +107,9 @@ internal sealed class ServerConfiguration
             listeners.Add(listener);
         }
 
+        var storage = Bind<StorageOptions>(root, StorageOptions.SectionName, errors);
+        var authentication = AuthenticationConfiguration.Read(root, errors);
+
         if (errors.Count > 0)
             return null;
 
@@ -108,7 +118,8 @@ internal sealed class ServerConfiguration
         errors.AddRange(security.Validate());
         foreach (var listener in listeners)
             errors.AddRange(listener.Validate());
-        var configuration = new ServerConfiguration(root, broker, transport, listeners, security);
+        errors.AddRange(storage.Validate());
+        var configuration = new ServerConfiguration(root, broker, transport, listeners, security, storage, authentication);
         if (errors.Count == 0)
             errors.AddRange(configuration.CheckEndPoints());
         return errors.Count > 0 ? null : configuration;

@@ -24,8 +24,10 @@ public sealed class ConnectTests
         await client.ExpectNothingAsync();
     }
 
+    // [MQTT-3.1.3-6] a unique id is assigned, [MQTT-3.1.3-7] and returned in CONNACK,
+    // [MQTT-3.2.2-16] as Assigned Client Identifier, unused by any other session.
     [Fact]
-    public async Task EmptyClientId_WithCleanStart_GetsAnAssignedClientIdentifier_V5() // [MQTT-3.1.3-6]
+    public async Task EmptyClientId_WithCleanStart_GetsAnAssignedClientIdentifier_V5()
     {
         await using var broker = TestBroker.Create();
         await using var first = new TestClient(broker, ProtocolVersion.V500);
@@ -59,7 +61,7 @@ public sealed class ConnectTests
     }
 
     [Theory]
-    [InlineData(ProtocolVersion.V311)] // [MQTT-3.1.3-8]
+    [InlineData(ProtocolVersion.V311)] // 3.1.1 [MQTT-3.1.3-8]
     [InlineData(ProtocolVersion.V310)] // 3.1 requires 1 to 23 characters
     public async Task EmptyClientId_WithoutCleanSession_IsRejectedWith0x02_AndClosed(ProtocolVersion version)
     {
@@ -100,26 +102,33 @@ public sealed class ConnectTests
         await using var client = new TestClient(broker, version);
         var ack = await client.ConnectAsync("refused", userName: "mallory", password: "guess"u8.ToArray());
         Assert.Equal(expected, ack.ReturnCode);
-        Assert.False(ack.SessionPresent); // [MQTT-3.2.2-4]
+        Assert.False(ack.SessionPresent); // 3.1.1 [MQTT-3.2.2-4]
         await client.ExpectClosedAsync();
         Assert.Equal(0, broker.SessionCount);
     }
 
+    // [MQTT-3.1.4-2] a failed authentication check closes the connection; [MQTT-3.2.2-6] Session Present 0
+    // with a non-zero reason; [MQTT-3.2.2-7], [MQTT-4.13.2-1] a reason of 0x80 or more closes the connection.
+    // [MQTT-3.1.3-8] 0x85: the server rejects the client id and closes.
     [Theory]
     [InlineData(ReasonCode.NotAuthorized)] // 0x87
     [InlineData(ReasonCode.BadUserNameOrPassword)] // 0x86
+    [InlineData(ReasonCode.ClientIdentifierNotValid)] // 0x85
     public async Task RefusedByTheAuthenticator_GetsTheV5ReasonCode_AndIsClosed(ReasonCode verdict)
     {
         await using var broker = TestBroker.Create(authenticator: new RecordingAuthenticator(verdict));
         await using var client = new TestClient(broker, ProtocolVersion.V500);
         var ack = await client.ConnectAsync("refused", userName: "mallory", password: "guess"u8.ToArray());
         Assert.Equal(verdict, ack.ReasonCode);
+        Assert.False(ack.SessionPresent);
         await client.ExpectClosedAsync();
+        Assert.Equal(0, broker.SessionCount);
     }
 
+    // [MQTT-3.2.2-22] without a Server Keep Alive the client's value is used.
     [Theory]
-    [InlineData(ProtocolVersion.V311)] // [MQTT-3.1.2-24]
-    [InlineData(ProtocolVersion.V500)] // [MQTT-3.1.2-22] (v5), DISCONNECT 0x8D
+    [InlineData(ProtocolVersion.V311)] // 3.1.1 [MQTT-3.1.2-24]
+    [InlineData(ProtocolVersion.V500)] // [MQTT-3.1.2-22], DISCONNECT 0x8D
     public async Task KeepAlive_ClosesTheConnectionAfterOneAndAHalfPeriodsWithoutPackets_NotBefore(ProtocolVersion version)
     {
         var time = new FakeTimeProvider();
@@ -155,7 +164,7 @@ public sealed class ConnectTests
     }
 
     [Fact]
-    public async Task ServerKeepAlive_IsReportedInConnAck_AndEnforcedInsteadOfTheClients() // [MQTT-3.2.2-21], [MQTT-3.1.2-21] (v5)
+    public async Task ServerKeepAlive_IsReportedInConnAck_AndEnforcedInsteadOfTheClients() // section 3.2.2.3.14, [MQTT-3.1.2-22]
     {
         var time = new FakeTimeProvider();
         await using var broker = TestBroker.Create(o => o.ServerKeepAlive = 4, time);
@@ -217,7 +226,7 @@ public sealed class ConnectTests
 
     [Theory]
     [MemberData(nameof(NotConnect))]
-    public async Task FirstPacketOtherThanConnect_ClosesTheConnection(byte[] packet) // [MQTT-3.1.0-1]
+    public async Task FirstPacketOtherThanConnect_ClosesTheConnection(byte[] packet) // the client broke 3.1.0-1 (section 3.1.0)
     {
         await using var broker = TestBroker.Create();
         await using var client = new TestClient(broker, ProtocolVersion.V311);
@@ -230,7 +239,7 @@ public sealed class ConnectTests
     [InlineData("MQTT", 3)]
     [InlineData("MQTT", 6)]
     [InlineData("MQIsdp", 4)]
-    public async Task UnsupportedProtocolLevel_GetsReturnCode0x01_AndIsClosed(string name, byte level) // [MQTT-3.1.2-2]
+    public async Task UnsupportedProtocolLevel_GetsReturnCode0x01_AndIsClosed(string name, byte level) // [MQTT-3.1.2-2] (level 6), 3.1.1 [MQTT-3.1.2-2]
     {
         await using var broker = TestBroker.Create();
         await using var client = new TestClient(broker, ProtocolVersion.V311);
@@ -241,7 +250,7 @@ public sealed class ConnectTests
     }
 
     [Fact]
-    public async Task UnknownProtocolName_AtLevel5_GetsReasonCode0x84_AndIsClosed() // [MQTT-3.1.2-1], [MQTT-3.1.2-2]
+    public async Task UnknownProtocolName_AtLevel5_GetsReasonCode0x84_AndIsClosed() // [MQTT-3.1.2-1]
     {
         await using var broker = TestBroker.Create();
         await using var client = new TestClient(broker, ProtocolVersion.V500);

@@ -76,6 +76,7 @@ public sealed class EnhancedAuthenticationTests
         return await client.ExpectAsync<ConnAckPacket>();
     }
 
+    // [MQTT-4.12.0-2] the server's AUTH carries 0x18; [MQTT-4.12.0-5] AUTH and CONNACK name the method of the CONNECT.
     [Fact]
     public async Task Scram_RightPassword_ConnectsAndServerProvesItKnowsTheKey()
     {
@@ -88,6 +89,7 @@ public sealed class EnhancedAuthenticationTests
         Assert.True(scram.VerifyServer(ack.Properties!.AuthenticationData!));
     }
 
+    // [MQTT-4.12.0-4] the server rejects the authentication with a CONNACK of 0x80 or more and closes.
     [Theory]
     [InlineData("alice", "wrong")]
     [InlineData("mallory", "correct horse")]
@@ -97,18 +99,21 @@ public sealed class EnhancedAuthenticationTests
         await using var client = new TestClient(broker, ProtocolVersion.V500);
         var ack = await ScramConnectAsync(client, user, password);
         Assert.Equal(ReasonCode.BadUserNameOrPassword, ack.ReasonCode);
+        Assert.False(ack.SessionPresent);
         await client.ExpectClosedAsync();
     }
 
     [Fact]
-    public async Task UnknownAuthenticationMethod_IsRefusedWith0x8C()
+    public async Task UnknownAuthenticationMethod_IsRefusedWith0x8C() // [MQTT-4.12.0-1]
     {
         await using var broker = NewBroker();
         await using var client = new TestClient(broker, ProtocolVersion.V500);
         var ack = await client.ConnectAsync("x", properties: new MqttProperties { AuthenticationMethod = "KERBEROS-9" });
         Assert.Equal(ReasonCode.BadAuthenticationMethod, ack.ReasonCode);
+        await client.ExpectClosedAsync();
     }
 
+    // [MQTT-4.12.0-5] every AUTH of the re-authentication names the method of the CONNECT.
     [Fact]
     public async Task ReAuthentication_OnLiveConnection_SucceedsWithAuth0x00()
     {
@@ -124,6 +129,7 @@ public sealed class EnhancedAuthenticationTests
         });
         var challenge = await client.ExpectAsync<AuthPacket>();
         Assert.Equal(ReasonCode.ContinueAuthentication, challenge.ReasonCode);
+        Assert.Equal(Method, challenge.Properties?.AuthenticationMethod);
         await client.SendAsync(new AuthPacket
         {
             ReasonCode = ReasonCode.ContinueAuthentication,
@@ -131,6 +137,7 @@ public sealed class EnhancedAuthenticationTests
         });
         var done = await client.ExpectAsync<AuthPacket>();
         Assert.Equal(ReasonCode.Success, done.ReasonCode);
+        Assert.Equal(Method, done.Properties?.AuthenticationMethod);
         Assert.True(again.VerifyServer(done.Properties!.AuthenticationData!));
         await client.ExpectNothingAsync();
     }
@@ -154,14 +161,20 @@ public sealed class EnhancedAuthenticationTests
             Properties = new MqttProperties { AuthenticationMethod = Method, AuthenticationData = bad.Final(challenge.Properties!.AuthenticationData!) },
         });
         Assert.Equal(ReasonCode.NotAuthorized, (await client.ExpectAsync<DisconnectPacket>()).ReasonCode); // [MQTT-4.12.1-2]
+        await client.ExpectClosedAsync();
     }
 
+    // The client broke 4.12.0-7; the server's side: [MQTT-4.12.0-6] no Authentication Method in CONNACK and no AUTH
+    // when the CONNECT had none.
     [Fact]
     public async Task Auth_WithoutMethodInConnect_IsProtocolError()
     {
         await using var broker = NewBroker();
         await using var client = new TestClient(broker, ProtocolVersion.V500);
-        await client.ConnectAsync("plain");
+        var ack = await client.ConnectAsync("plain");
+        Assert.Null(ack.Properties?.AuthenticationMethod);
+        Assert.Null(ack.Properties?.AuthenticationData);
+        await client.ExpectNothingAsync();
         await client.SendAsync(new AuthPacket { ReasonCode = ReasonCode.ReAuthenticate, Properties = new MqttProperties { AuthenticationMethod = Method } });
         Assert.Equal(ReasonCode.ProtocolError, (await client.ExpectAsync<DisconnectPacket>()).ReasonCode);
     }

@@ -3,7 +3,7 @@ using Kirisame.Protocol.Packets;
 
 namespace Kirisame.Broker.Tests;
 
-/// A malformed packet or protocol error closes the connection ([MQTT-4.8.0-1] in 3.1.1, [MQTT-4.13.1-1] in v5);
+/// A malformed packet or protocol error closes the connection ([MQTT-4.13.1-1]; 3.1.1 [MQTT-4.8.0-1]);
 /// a v5 client first gets DISCONNECT with the reason code the codec gives (DecodeErrors.ToReasonCode).
 public sealed class MalformedInputTests
 {
@@ -20,6 +20,9 @@ public sealed class MalformedInputTests
         { "CONNACK from a client", new byte[] { 0x20, 0x02, 0x00, 0x00 }, new byte[] { 0x20, 0x03, 0x00, 0x00, 0x00 }, ReasonCode.ProtocolError },
     };
 
+    // [MQTT-4.13.1-1], [MQTT-4.13.2-1] closed after the DISCONNECT; [MQTT-3.14.4-1], [MQTT-3.14.4-2] nothing follows the
+    // DISCONNECT and the connection closes; [MQTT-3.14.2-1] a DISCONNECT reason code (the test client's decoder checks).
+    // Rows: [MQTT-2.1.3-1] reserved flags, [MQTT-3.8.1-1] SUBSCRIBE flags, [MQTT-3.3.1-4] QoS 3.
     [Theory]
     [MemberData(nameof(BadPackets))]
     public async Task BadPacket_V5_GetsDisconnectWithTheReasonCode_ClosesAndPublishesTheWill(string what, byte[] v3, byte[] v5, ReasonCode reason)
@@ -61,8 +64,9 @@ public sealed class MalformedInputTests
         await BystanderIsUnaffectedAsync(broker, bystander);
     }
 
+    // The client broke 3.2.2-15; the server's side: [MQTT-4.13.1-1].
     [Fact]
-    public async Task PacketLargerThanMaximumPacketSize_V5_GetsDisconnect0x95() // [MQTT-3.2.2-15] (v5)
+    public async Task PacketLargerThanMaximumPacketSize_V5_GetsDisconnect0x95()
     {
         await using var broker = TestBroker.Create(o => o.MaximumPacketSize = 128);
         await using var client = new TestClient(broker, ProtocolVersion.V500);
@@ -73,6 +77,8 @@ public sealed class MalformedInputTests
         await client.ExpectClosedAsync();
     }
 
+    // [MQTT-3.1.4-1] a CONNECT not in the format of section 3.1 closes the connection; [MQTT-3.2.2-6] Session Present 0;
+    // [MQTT-3.2.2-7] closed after a CONNACK of 0x80 or more.
     [Fact]
     public async Task MalformedConnect_V5_GetsConnAckWithTheReasonCode_AndIsClosed()
     {
@@ -80,7 +86,9 @@ public sealed class MalformedInputTests
         await using var client = new TestClient(broker, ProtocolVersion.V500);
         // CONNECT "MQTT" 5 with the reserved flag bit set [MQTT-3.1.2-3].
         await client.SendRawAsync([0x10, 0x0E, 0x00, 0x04, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 0x05, 0x03, 0x00, 0x3C, 0x00, 0x00, 0x01, (byte)'x']);
-        Assert.Equal(ReasonCode.MalformedPacket, (await client.ExpectAsync<ConnAckPacket>()).ReasonCode);
+        var ack = await client.ExpectAsync<ConnAckPacket>();
+        Assert.Equal(ReasonCode.MalformedPacket, ack.ReasonCode);
+        Assert.False(ack.SessionPresent);
         await client.ExpectClosedAsync();
         Assert.Equal(0, broker.SessionCount);
     }

@@ -14,6 +14,7 @@ public sealed class MqttFiveFeatureTests
     private static MqttBroker NewBroker(BrokerOptions? options = null, TimeProvider? time = null)
         => new(options ?? new BrokerOptions { SysInterval = 0 }, timeProvider: time);
 
+    // [MQTT-3.1.2-26], [MQTT-3.3.2-11] aliases within the client's Topic Alias Maximum.
     [Fact]
     public async Task TopicAlias_ServerToClient_SendsTopicOnceThenAliasAlone()
     {
@@ -27,7 +28,7 @@ public sealed class MqttFiveFeatureTests
         await pub.PublishAsync("t/one", "1");
         var first = await sub.ExpectPublishAsync();
         Assert.Equal("t/one", first.TopicString);
-        Assert.NotEqual(0, first.Properties.TopicAlias);
+        Assert.InRange(first.Properties.TopicAlias, 1, 4);
 
         await pub.PublishAsync("t/one", "2");
         var second = await sub.ExpectPublishAsync();
@@ -50,12 +51,12 @@ public sealed class MqttFiveFeatureTests
         {
             var p = await sub.ExpectPublishAsync();
             Assert.Equal("t/one", p.TopicString);
-            Assert.Equal(0, p.Properties.TopicAlias); // [MQTT-3.3.2-9]
+            Assert.Equal(0, p.Properties.TopicAlias); // [MQTT-3.1.2-27]
         }
     }
 
     [Fact]
-    public async Task TopicAlias_ClientToServer_ResolvesEmptyTopic()
+    public async Task TopicAlias_ClientToServer_ResolvesEmptyTopic() // [MQTT-3.3.2-12]
     {
         await using var broker = NewBroker();
         await using var sub = new TestClient(broker, V5);
@@ -81,12 +82,12 @@ public sealed class MqttFiveFeatureTests
         await pub.ConnectAsync("pub");
         await pub.PublishAsync("a", "x", properties: new PublishProperties { TopicAlias = 3 });
         var disconnect = await pub.ExpectAsync<DisconnectPacket>();
-        Assert.Equal(ReasonCode.TopicAliasInvalid, disconnect.ReasonCode); // [MQTT-3.3.2-10]
+        Assert.Equal(ReasonCode.TopicAliasInvalid, disconnect.ReasonCode); // the client broke 3.3.2-9: [MQTT-4.13.1-1]
         await pub.ExpectClosedAsync();
     }
 
     [Fact]
-    public async Task SubscriptionIdentifiers_OverlappingSubscriptions_OnePublishCarriesAll()
+    public async Task SubscriptionIdentifiers_OverlappingSubscriptions_OnePublishCarriesAll() // [MQTT-3.3.4-3], [MQTT-3.3.4-4]
     {
         await using var broker = NewBroker();
         await using var sub = new TestClient(broker, V5);
@@ -199,11 +200,11 @@ public sealed class MqttFiveFeatureTests
         await using var sub = new TestClient(broker, V5);
         await sub.ConnectAsync("sub");
         await sub.SubscribeAsync("$share/g/r");
-        await sub.ExpectNothingAsync(); // [MQTT-3.8.4-?] retained not sent to shared subscriptions
+        await sub.ExpectNothingAsync(); // retained messages are not sent to shared subscriptions (section 4.8.2)
     }
 
     [Fact]
-    public async Task MessageExpiry_ExpiredQueuedMessage_IsNeverDelivered_AndRemainingIsReduced()
+    public async Task MessageExpiry_ExpiredQueuedMessage_IsNeverDelivered_AndRemainingIsReduced() // [MQTT-3.3.2-5]
     {
         var time = new FakeTimeProvider();
         await using var broker = NewBroker(time: time);
@@ -254,7 +255,7 @@ public sealed class MqttFiveFeatureTests
     }
 
     [Fact]
-    public async Task WillDelay_Elapsed_PublishesWill()
+    public async Task WillDelay_Elapsed_PublishesWill() // [MQTT-3.1.2-8]
     {
         var time = new FakeTimeProvider();
         await using var broker = NewBroker(time: time);
@@ -276,7 +277,7 @@ public sealed class MqttFiveFeatureTests
     }
 
     [Fact]
-    public async Task WillDelay_SessionEndsFirst_PublishesWillAtSessionEnd()
+    public async Task WillDelay_SessionEndsFirst_PublishesWillAtSessionEnd() // [MQTT-3.1.2-8]
     {
         var time = new FakeTimeProvider();
         await using var broker = NewBroker(time: time);
@@ -303,6 +304,8 @@ public sealed class MqttFiveFeatureTests
         Assert.Equal("reply/rr", ack.Properties?.ResponseInformation);
     }
 
+    // Unaltered: [MQTT-3.3.2-4] Payload Format Indicator, [MQTT-3.3.2-15] Response Topic, [MQTT-3.3.2-16] Correlation
+    // Data, [MQTT-3.3.2-17] User Properties, [MQTT-3.3.2-20] Content Type.
     [Fact]
     public async Task RequestResponse_ResponseTopicCorrelationDataUserPropertiesAndContentType_PassThroughInOrder()
     {
@@ -360,6 +363,7 @@ public sealed class MqttFiveFeatureTests
         Assert.Null(ack.Properties?.ReasonString); // [MQTT-3.1.2-29]
     }
 
+    // [MQTT-3.2.2-9] Maximum QoS sent when below 2; [MQTT-3.2.2-10] a SUBSCRIBE at QoS 2 is accepted (granted 1).
     [Fact]
     public async Task ConnAck_ReflectsConfiguration()
     {
@@ -420,9 +424,12 @@ public sealed class MqttFiveFeatureTests
         await using var c = new TestClient(broker, V5);
         await c.ConnectAsync("c");
         await c.PublishAsync("a", "x", QualityOfService.ExactlyOnce);
-        Assert.Equal(ReasonCode.QoSNotSupported, (await c.ExpectAsync<DisconnectPacket>()).ReasonCode); // [MQTT-3.2.2-11]
+        // The client broke 3.2.2-11 (section 3.2.2.3.4); the server's side: [MQTT-4.13.1-1].
+        Assert.Equal(ReasonCode.QoSNotSupported, (await c.ExpectAsync<DisconnectPacket>()).ReasonCode);
+        await c.ExpectClosedAsync();
     }
 
+    // [MQTT-3.2.2-6] Session Present 0; [MQTT-3.2.2-7], [MQTT-4.13.2-1] closed after a CONNACK of 0x80 or more.
     [Theory]
     [InlineData(ServerRedirect.UseAnotherServer, ReasonCode.UseAnotherServer)]
     [InlineData(ServerRedirect.ServerMoved, ReasonCode.ServerMoved)]
@@ -432,6 +439,7 @@ public sealed class MqttFiveFeatureTests
         await using var c = new TestClient(broker, V5);
         var ack = await c.ConnectAsync("c");
         Assert.Equal(expected, ack.ReasonCode);
+        Assert.False(ack.SessionPresent);
         Assert.Equal("other:1883", ack.Properties?.ServerReference);
         await c.ExpectClosedAsync();
     }
@@ -448,7 +456,7 @@ public sealed class MqttFiveFeatureTests
         await pub.PublishAsync("m", new string('x', 200), QualityOfService.AtLeastOnce);
         await pub.PublishAsync("m", "small", QualityOfService.AtLeastOnce);
         var p = await sub.ExpectPublishAsync();
-        Assert.Equal("small", Text.Of(p.Payload)); // [MQTT-3.1.2-25]
+        Assert.Equal("small", Text.Of(p.Payload)); // [MQTT-3.1.2-24], [MQTT-3.1.2-25]
         Assert.True(broker.Statistics.MessagesDropped >= 1);
     }
 
@@ -459,7 +467,11 @@ public sealed class MqttFiveFeatureTests
         await using var c = new TestClient(broker, V5);
         await c.ConnectAsync("c");
         await c.SendAsync(new DisconnectPacket { Properties = new MqttProperties { SessionExpiryInterval = 60 } });
-        Assert.Equal(ReasonCode.ProtocolError, (await c.ExpectAsync<DisconnectPacket>()).ReasonCode); // [MQTT-3.14.2-2]
+        // Raising the expiry from 0 is a protocol error (section 3.14.2.2.2); the server's DISCONNECT carries no
+        // Session Expiry Interval [MQTT-3.14.2-2].
+        var disconnect = await c.ExpectAsync<DisconnectPacket>();
+        Assert.Equal(ReasonCode.ProtocolError, disconnect.ReasonCode);
+        Assert.Null(disconnect.Properties?.SessionExpiryInterval);
     }
 
     [Fact]
@@ -479,14 +491,14 @@ public sealed class MqttFiveFeatureTests
 
         var first = await sub.ExpectPublishAsync();
         var second = await sub.ExpectPublishAsync();
-        await sub.ExpectNothingAsync(); // only two in flight [MQTT-3.3.4-7]
+        await sub.ExpectNothingAsync(); // only two in flight [MQTT-3.3.4-9], [MQTT-4.9.0-2]
         await sub.SendAsync(new PublishAckPacket(PacketType.PubAck, first.PacketId));
         Assert.Equal("2", Text.Of((await sub.ExpectPublishAsync()).Payload));
         Assert.Equal("1", Text.Of(second.Payload));
     }
 
     [Fact]
-    public async Task AssignedClientIdentifier_ForEmptyId()
+    public async Task AssignedClientIdentifier_ForEmptyId() // [MQTT-3.1.3-7], [MQTT-3.2.2-16]
     {
         await using var broker = NewBroker();
         await using var c = new TestClient(broker, V5);

@@ -20,7 +20,7 @@ public sealed class QoSTests
 
     [Theory]
     [MemberData(nameof(QoSPairs))]
-    public async Task DeliveryQoS_IsTheLowerOfPublishedAndGranted(QualityOfService published, QualityOfService granted) // [MQTT-3.8.4-6] (3.1.1)
+    public async Task DeliveryQoS_IsTheLowerOfPublishedAndGranted(QualityOfService published, QualityOfService granted) // [MQTT-3.8.4-8]; 3.1.1 [MQTT-3.8.4-6]
     {
         await using var broker = TestBroker.Create();
         await using var sub = new TestClient(broker, ProtocolVersion.V311);
@@ -34,8 +34,11 @@ public sealed class QoSTests
         Assert.Equal(p.QoS != QualityOfService.AtMostOnce, p.PacketId != 0); // [MQTT-2.3.1-5]
     }
 
+    // [MQTT-4.3.3-8] PUBREC with the PUBLISH's identifier; [MQTT-4.3.3-10] a re-sent PUBLISH before PUBREL gets PUBREC
+    // and is not delivered twice; [MQTT-4.3.3-11] PUBCOMP with the PUBREL's identifier; [MQTT-4.3.3-12] after PUBCOMP
+    // the identifier names a new message; [MQTT-2.2.1-5] acknowledgements carry the PUBLISH's identifier.
     [Fact]
-    public async Task QoS2_ResentPublishBeforePubRel_IsAcknowledgedButNotDeliveredTwice() // [MQTT-4.3.3-2] (3.1.1)
+    public async Task QoS2_ResentPublishBeforePubRel_IsAcknowledgedButNotDeliveredTwice() // 3.1.1 [MQTT-4.3.3-2]
     {
         await using var broker = TestBroker.Create();
         await using var sub = new TestClient(broker, ProtocolVersion.V311);
@@ -67,7 +70,7 @@ public sealed class QoSTests
     }
 
     [Fact]
-    public async Task IncomingDupFlag_IsNotPropagatedToSubscribers() // [MQTT-3.3.1-3] (3.1.1)
+    public async Task IncomingDupFlag_IsNotPropagatedToSubscribers() // [MQTT-3.3.1-3]
     {
         await using var broker = TestBroker.Create();
         await using var sub = new TestClient(broker, ProtocolVersion.V311);
@@ -81,7 +84,7 @@ public sealed class QoSTests
     }
 
     [Fact]
-    public async Task QoS1Messages_ArriveInOrder_PerTopic() // [MQTT-4.6.0-5], [MQTT-4.6.0-6] (3.1.1)
+    public async Task QoS1Messages_ArriveInOrder_PerTopic() // [MQTT-4.6.0-5], [MQTT-4.6.0-6]
     {
         const int count = 100;
         await using var broker = TestBroker.Create();
@@ -133,8 +136,11 @@ public sealed class QoSTests
         Assert.Equal(Enumerable.Range(21, 9).Select(i => "m" + i), rest.Select(p => Text.Of(p.Payload)));
     }
 
+    // [MQTT-4.9.0-1] the send quota starts at the client's Receive Maximum (5, not our 20); [MQTT-4.9.0-2] no QoS > 0
+    // PUBLISH while the quota is used up; [MQTT-3.3.4-10], [MQTT-4.9.0-3] the PUBREL
+    // is not held back by the full window.
     [Fact]
-    public async Task ClientReceiveMaximum_LowersTheOutboundWindow() // [MQTT-3.3.4-9] (v5)
+    public async Task ClientReceiveMaximum_LowersTheOutboundWindow() // [MQTT-3.3.4-9]
     {
         await using var broker = TestBroker.Create();
         await using var sub = new TestClient(broker, ProtocolVersion.V500);

@@ -6,7 +6,7 @@ namespace Kirisame.Broker.Tests;
 public sealed class RetainedTests
 {
     [Fact]
-    public async Task RetainedMessage_IsStored_AndReplacedByTheNextOne() // [MQTT-3.3.1-5] (3.1.1)
+    public async Task RetainedMessage_IsStored_AndReplacedByTheNextOne() // [MQTT-3.3.1-5], [MQTT-3.3.1-8] (RETAIN 0 replaces nothing)
     {
         await using var broker = TestBroker.Create();
         await using var pub = new TestClient(broker, ProtocolVersion.V311);
@@ -26,7 +26,7 @@ public sealed class RetainedTests
     }
 
     [Fact]
-    public async Task RetainedMessage_IsDeletedByAnEmptyPayload() // [MQTT-3.3.1-10], [MQTT-3.3.1-11] (3.1.1)
+    public async Task RetainedMessage_IsDeletedByAnEmptyPayload() // [MQTT-3.3.1-6], [MQTT-3.3.1-7]; 3.1.1 [MQTT-3.3.1-10], 3.1.1 [MQTT-3.3.1-11]
     {
         await using var broker = TestBroker.Create();
         await using var pub = new TestClient(broker, ProtocolVersion.V311);
@@ -43,7 +43,7 @@ public sealed class RetainedTests
     }
 
     [Fact]
-    public async Task RetainedMessages_AreDeliveredOnSubscribe_WithRetainFlag_AtTheLowerQoS() // [MQTT-3.3.1-6], [MQTT-3.3.1-8] (3.1.1)
+    public async Task RetainedMessages_AreDeliveredOnSubscribe_WithRetainFlag_AtTheLowerQoS() // [MQTT-3.3.1-9], [MQTT-3.8.4-8]; 3.1.1 [MQTT-3.3.1-6], 3.1.1 [MQTT-3.3.1-8]
     {
         await using var broker = TestBroker.Create();
         await using var pub = new TestClient(broker, ProtocolVersion.V311);
@@ -62,8 +62,8 @@ public sealed class RetainedTests
     }
 
     [Theory]
-    [InlineData(ProtocolVersion.V311)] // [MQTT-3.3.1-9] (3.1.1)
-    [InlineData(ProtocolVersion.V500)] // [MQTT-3.3.1-12] (v5): Retain As Published 0
+    [InlineData(ProtocolVersion.V311)] // 3.1.1 [MQTT-3.3.1-9]
+    [InlineData(ProtocolVersion.V500)] // [MQTT-3.3.1-12]: Retain As Published 0
     public async Task RetainedPublish_ToAnEstablishedSubscription_IsDeliveredWithRetain0(ProtocolVersion version)
     {
         await using var broker = TestBroker.Create();

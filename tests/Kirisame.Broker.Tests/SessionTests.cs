@@ -10,8 +10,9 @@ public sealed class SessionTests
     private static MqttProperties Expiry(uint seconds) => new() { SessionExpiryInterval = seconds };
 
     [Theory]
-    [InlineData(ProtocolVersion.V311)] // [MQTT-3.1.4-2]
-    [InlineData(ProtocolVersion.V500)] // [MQTT-3.1.4-3] (v5): DISCONNECT 0x8E first
+    [InlineData(ProtocolVersion.V311)] // 3.1.1 [MQTT-3.1.4-2]
+    [InlineData(ProtocolVersion.V500)] // [MQTT-3.1.4-3]: DISCONNECT 0x8E first
+    // [MQTT-3.1.2-5], [MQTT-3.1.4-4] the session continues; [MQTT-3.1.3-2] it is found by client id.
     public async Task Takeover_WithoutCleanStart_ClosesTheOldConnection_AndTheSessionContinues(ProtocolVersion version)
     {
         await using var broker = TestBroker.Create();
@@ -22,7 +23,7 @@ public sealed class SessionTests
 
         await using var second = new TestClient(broker, version);
         var ack = await second.ConnectAsync("same", cleanStart: false, properties: properties);
-        Assert.True(ack.SessionPresent); // [MQTT-3.2.2-2]
+        Assert.True(ack.SessionPresent); // [MQTT-3.2.2-3]
         if (version == ProtocolVersion.V500)
             Assert.Equal(ReasonCode.SessionTakenOver, (await first.ExpectAsync<DisconnectPacket>()).ReasonCode);
         await first.ExpectClosedAsync();
@@ -39,7 +40,7 @@ public sealed class SessionTests
     [Theory]
     [InlineData(ProtocolVersion.V311)]
     [InlineData(ProtocolVersion.V500)]
-    public async Task Takeover_WithCleanStart_DiscardsTheOldSession(ProtocolVersion version) // [MQTT-3.1.2-6], [MQTT-3.2.2-1]
+    public async Task Takeover_WithCleanStart_DiscardsTheOldSession(ProtocolVersion version) // [MQTT-3.1.2-4], [MQTT-3.2.2-2]; 3.1.1 [MQTT-3.1.2-6]
     {
         await using var broker = TestBroker.Create();
         await using var first = new TestClient(broker, version);
@@ -60,6 +61,8 @@ public sealed class SessionTests
         Assert.Equal(0, broker.Subscriptions.Count);
     }
 
+    // [MQTT-4.3.2-3], [MQTT-4.3.3-3], [MQTT-4.3.3-5] unacknowledged until PUBACK / PUBREC / PUBCOMP;
+    // [MQTT-4.3.3-4] PUBREL with the PUBLISH's identifier; [MQTT-4.3.3-6] no PUBLISH again after PUBREL.
     [Fact]
     public async Task Reconnect_ResendsUnacknowledgedPublishesWithDup_ThenPubRel_ThenTheQueue_InOrder() // [MQTT-4.4.0-1], [MQTT-3.3.1-1]
     {
@@ -130,7 +133,7 @@ public sealed class SessionTests
     }
 
     [Fact]
-    public async Task InboundQoS2_StaysExactlyOnce_AcrossAPublisherReconnect() // [MQTT-4.4.0-1], [MQTT-4.3.3-2] (3.1.1)
+    public async Task InboundQoS2_StaysExactlyOnce_AcrossAPublisherReconnect() // [MQTT-4.3.3-10], [MQTT-4.3.3-11]; 3.1.1 [MQTT-4.3.3-2]
     {
         await using var broker = TestBroker.Create();
         await using var sub = new TestClient(broker, ProtocolVersion.V311);
@@ -157,7 +160,7 @@ public sealed class SessionTests
     }
 
     [Fact]
-    public async Task CleanSession1_EndsTheSessionAtDisconnect() // [MQTT-3.1.2-6]
+    public async Task CleanSession1_EndsTheSessionAtDisconnect() // 3.1.1 [MQTT-3.1.2-6]
     {
         await using var broker = TestBroker.Create();
         var first = new TestClient(broker, ProtocolVersion.V311);
@@ -169,7 +172,7 @@ public sealed class SessionTests
         Assert.Equal(0, broker.Subscriptions.Count);
 
         await using var again = new TestClient(broker, ProtocolVersion.V311);
-        Assert.False((await again.ConnectAsync("clean", cleanStart: false)).SessionPresent);
+        Assert.False((await again.ConnectAsync("clean", cleanStart: false)).SessionPresent); // no session: a new one [MQTT-3.1.2-6]
     }
 
     [Fact]
@@ -207,7 +210,7 @@ public sealed class SessionTests
     }
 
     [Fact]
-    public async Task V5SessionExpiryInterval_IsHonoured() // [MQTT-3.1.2-23] (v5)
+    public async Task V5SessionExpiryInterval_IsHonoured() // [MQTT-3.1.2-23], [MQTT-4.1.0-2]
     {
         var time = new FakeTimeProvider();
         await using var broker = TestBroker.Create(time: time);
@@ -260,7 +263,7 @@ public sealed class SessionTests
     }
 
     [Fact]
-    public async Task PersistentSession_KeepsSubscriptionsAndQueuesQoS1And2_ButNotQoS0_WhileOffline() // [MQTT-3.1.2-5]
+    public async Task PersistentSession_KeepsSubscriptionsAndQueuesQoS1And2_ButNotQoS0_WhileOffline() // [MQTT-3.1.2-5], [MQTT-4.5.0-1]
     {
         await using var broker = TestBroker.Create();
         var sub = new TestClient(broker, ProtocolVersion.V311);

@@ -8,7 +8,7 @@ public sealed class SubscriptionTests
 {
     [Theory]
     [InlineData("a/b", "a/b", true)]
-    [InlineData("a/b", "a/B", false)]
+    [InlineData("a/b", "a/B", false)] // [MQTT-4.7.3-4] no normalisation: case matters
     [InlineData("a/+", "a/b", true)]
     [InlineData("a/+", "a/b/c", false)]
     [InlineData("a/+/c", "a/b/c", true)]
@@ -36,10 +36,12 @@ public sealed class SubscriptionTests
         await sub.ExpectNothingAsync();
     }
 
+    // [MQTT-3.2.2-9] Maximum QoS in CONNACK; [MQTT-3.2.2-10] a SUBSCRIBE at QoS 2 is still accepted; [MQTT-3.8.4-7] the
+    // reason code is the QoS granted; [MQTT-3.8.4-8] delivery at the lower QoS.
     [Theory]
     [InlineData(ProtocolVersion.V311)]
     [InlineData(ProtocolVersion.V500)]
-    public async Task GrantedQoS_IsCappedByMaximumQoS(ProtocolVersion version) // [MQTT-3.8.4-6] (3.1.1)
+    public async Task GrantedQoS_IsCappedByMaximumQoS(ProtocolVersion version) // 3.1.1 [MQTT-3.8.4-6]
     {
         await using var broker = TestBroker.Create(o => o.MaximumQoS = 1);
         await using var sub = new TestClient(broker, version);
@@ -56,7 +58,7 @@ public sealed class SubscriptionTests
     }
 
     [Fact]
-    public async Task Unsubscribe_StopsDelivery_AndV3UnsubAckCarriesNoReasonCodes() // [MQTT-3.10.4-1], [MQTT-3.10.4-4]
+    public async Task Unsubscribe_StopsDelivery_AndV3UnsubAckCarriesNoReasonCodes() // [MQTT-3.10.4-1], [MQTT-3.10.4-2], [MQTT-3.10.4-4]
     {
         await using var broker = TestBroker.Create();
         await using var sub = new TestClient(broker, ProtocolVersion.V311);
@@ -72,6 +74,8 @@ public sealed class SubscriptionTests
         await sub.ExpectNothingAsync();
     }
 
+    // [MQTT-3.10.4-5] same identifier, and an UNSUBACK even for a filter with no subscription; [MQTT-3.10.4-6] one
+    // UNSUBACK for several filters; [MQTT-3.11.3-1] codes in filter order; [MQTT-3.11.3-2] UNSUBACK codes only.
     [Fact]
     public async Task Unsubscribe_V5_Reports0x11ForAFilterWithNoSubscription()
     {
@@ -81,10 +85,11 @@ public sealed class SubscriptionTests
         await sub.SubscribeAsync("a");
         var ack = await sub.UnsubscribeAsync("a", "never/subscribed");
         Assert.Equal([ReasonCode.Success, ReasonCode.NoSubscriptionExisted], ack.ReasonCodes);
+        await sub.ExpectNothingAsync(); // one UNSUBACK only
     }
 
     [Fact]
-    public async Task Resubscribe_ReplacesTheSubscription_WithTheNewQoS_AndResendsRetained() // [MQTT-3.8.4-3] (3.1.1)
+    public async Task Resubscribe_ReplacesTheSubscription_WithTheNewQoS_AndResendsRetained() // [MQTT-3.8.4-3], [MQTT-3.8.4-4]
     {
         await using var broker = TestBroker.Create();
         await using var pub = new TestClient(broker, ProtocolVersion.V311);
@@ -111,7 +116,7 @@ public sealed class SubscriptionTests
     }
 
     [Fact]
-    public async Task OverlappingSubscriptions_DeliverOnce_AtTheHighestGrantedQoS_V3() // [MQTT-3.3.5-1] (3.1.1)
+    public async Task OverlappingSubscriptions_DeliverOnce_AtTheHighestGrantedQoS_V3() // [MQTT-3.3.4-2]; 3.1.1 [MQTT-3.3.5-1]
     {
         await using var broker = TestBroker.Create();
         await using var sub = new TestClient(broker, ProtocolVersion.V311);

@@ -59,7 +59,7 @@ public sealed class SysTopicsTests
         Assert.Equal("2", Value(update, "clients/maximum"));
         Assert.Equal("2", Value(update, "subscriptions/count"));
         Assert.Equal("1 seconds", Value(update, "uptime"));
-        Assert.All(update, p => Assert.False(p.Retain)); // an established subscription [MQTT-3.3.1-9]
+        Assert.All(update, p => Assert.False(p.Retain)); // an established subscription, 3.1.1 [MQTT-3.3.1-9]
 
         await other.DisconnectAsync();
         await other.DisposeAsync();

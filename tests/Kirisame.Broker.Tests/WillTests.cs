@@ -39,7 +39,7 @@ public sealed class WillTests
     [InlineData(ProtocolVersion.V310)]
     [InlineData(ProtocolVersion.V311)]
     [InlineData(ProtocolVersion.V500)]
-    public async Task Will_IsPublished_OnNetworkError(ProtocolVersion version) // [MQTT-3.1.2-8]
+    public async Task Will_IsPublished_OnNetworkError(ProtocolVersion version) // [MQTT-3.1.2-7], [MQTT-3.1.2-8], [MQTT-3.1.2-14]
     {
         await using var broker = TestBroker.Create();
         await using var watcher = await WatcherAsync(broker);
@@ -48,6 +48,7 @@ public sealed class WillTests
         await dying.DropAsync();
         await dying.ExpectClosedAsync();
         Assert.Equal("bye", Text.Of((await watcher.ExpectPublishAsync()).Payload));
+        Assert.Equal(0, broker.Retained.Count); // Will Retain 0: published as a non-retained message
     }
 
     [Theory]
@@ -68,7 +69,7 @@ public sealed class WillTests
     [InlineData(ProtocolVersion.V310)]
     [InlineData(ProtocolVersion.V311)]
     [InlineData(ProtocolVersion.V500)]
-    public async Task Will_IsNotPublished_OnNormalDisconnect(ProtocolVersion version) // [MQTT-3.1.2-10] (3.1.1), [MQTT-3.14.4-3]
+    public async Task Will_IsNotPublished_OnNormalDisconnect(ProtocolVersion version) // [MQTT-3.14.4-3], [MQTT-3.1.2-10]
     {
         await using var broker = TestBroker.Create();
         await using var watcher = await WatcherAsync(broker);
@@ -90,7 +91,7 @@ public sealed class WillTests
     }
 
     [Fact]
-    public async Task Will_KeepsItsQoS_AndARetainedWillIsSeenByLaterSubscribers() // [MQTT-3.1.2-17] (3.1.1)
+    public async Task Will_KeepsItsQoS_AndARetainedWillIsSeenByLaterSubscribers() // [MQTT-3.1.2-15]; 3.1.1 [MQTT-3.1.2-17]
     {
         await using var broker = TestBroker.Create();
         await using var watcher = await WatcherAsync(broker); // subscribed at QoS 2

@@ -93,6 +93,46 @@ public sealed class CommandLineTests
         }
     }
 
+    [Theory]
+    [InlineData("""{ "Authentication": { "Scram": { "Users": { "": "secret" } } } }""",
+        "Authentication:Scram:Users: has an empty user name.")]
+    [InlineData("""{ "Authentication": { "Scram": { "Users": { "alice": "" } } } }""",
+        "Authentication:Scram:Users:alice must not have an empty password.")]
+    [InlineData("""{ "Authentication": { "Scram": { "Users": { "alice": { "Password": "x" } } } } }""",
+        "Authentication:Scram:Users:alice must be a password, not a section.")]
+    [InlineData("""{ "Authentication": { "Scram": { "Iterations": 1 } } }""",
+        "Unknown option Authentication:Scram:Iterations")]
+    [InlineData("""{ "Authentication": { "Passwords": "file.txt" } }""",
+        "Unknown option Authentication:Passwords")]
+    public async Task BadScramUser_ExitsNonZero_NamingTheKey(string json, string expectedMessage)
+    {
+        var directory = Directory.CreateTempSubdirectory("kirisame-config-");
+        try
+        {
+            var path = Path.Combine(directory.FullName, "kirisame.json");
+            await File.WriteAllTextAsync(path, json);
+
+            var result = await KirisameProcess.RunToCompletionAsync(["--config", path], s_timeout);
+
+            Assert.True(result.ExitCode != 0, result.ToString());
+            Assert.Contains(expectedMessage, result.Stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task EmptyScramPasswordFromEnvironment_ExitsNonZero_NamingTheKey()
+    {
+        var result = await KirisameProcess.RunToCompletionAsync([], s_timeout,
+            new Dictionary<string, string?> { ["KIRISAME__Authentication__Scram__Users__bob"] = "" });
+
+        Assert.True(result.ExitCode != 0, result.ToString());
+        Assert.Contains("Authentication:Scram:Users:bob must not have an empty password.", result.Stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Serve_LogsWhereItListens()
     {

@@ -54,6 +54,49 @@ public sealed class MosquittoClientInteropTests(BrokerFixture fixture) : IClassF
         Assert.True(cleared.ExitCode == 0, cleared.ToString());
     }
 
+    /// MQTT 5 properties set with mosquitto_pub -D arrive unchanged at mosquitto_sub, whose -F format prints
+    /// them: %P user properties, %C content type, %R response topic, %D correlation data, %E message expiry,
+    /// %F payload format indicator, %S subscription identifier.
+    [Fact]
+    public async Task MosquittoPubV5Properties_ArriveUnchangedAtMosquittoSub()
+    {
+        var topic = Unique.Topic("cli-v5-properties");
+        await using var subscriber = MosquittoClients.StartSubscriber(Port, topic, 1, "mqttv5",
+            "-C", "1", "-D", "subscribe", "subscription-identifier", "7",
+            "-F", "MESSAGE P=%P|C=%C|R=%R|D=%D|E=%E|F=%F|S=%S|q=%q|p=%p");
+        await MosquittoClients.WaitUntilSubscribedAsync(subscriber);
+
+        var published = await MosquittoClients.PublishAsync(Port, topic, "hello v5", qos: 1, "mqttv5", extra:
+        [
+            "-D", "publish", "user-property", "k1", "v1",
+            "-D", "publish", "user-property", "k2", "value two",
+            "-D", "publish", "user-property", "k1", "again",
+            "-D", "publish", "content-type", "text/plain; charset=utf-8",
+            "-D", "publish", "response-topic", $"{topic}/reply",
+            "-D", "publish", "correlation-data", "request-42",
+            "-D", "publish", "message-expiry-interval", "120",
+            "-D", "publish", "payload-format-indicator", "1",
+        ]);
+
+        Assert.True(published.ExitCode == 0, published.ToString());
+        Assert.True(await subscriber.WaitForExitAsync(MosquittoClients.DefaultTimeout), subscriber.Describe());
+        var line = subscriber.StdoutLines.SingleOrDefault(l => l.StartsWith("MESSAGE ", StringComparison.Ordinal));
+        Assert.True(line is not null, subscriber.Describe());
+        var fields = line["MESSAGE ".Length..].Split('|').ToDictionary(f => f[..f.IndexOf('=', StringComparison.Ordinal)], f => f[(f.IndexOf('=', StringComparison.Ordinal) + 1)..]);
+        // [MQTT-3.3.2-17] [MQTT-3.3.2-18] all user properties, in order, the repeated name included.
+        Assert.Equal("k1:v1 k2:value two k1:again", fields["P"]);
+        Assert.Equal("text/plain; charset=utf-8", fields["C"]); // [MQTT-3.3.2-20]
+        Assert.Equal($"{topic}/reply", fields["R"]); // [MQTT-3.3.2-15]
+        Assert.Equal("request-42", fields["D"]); // [MQTT-3.3.2-16]
+        Assert.Equal("1", fields["F"]); // [MQTT-3.3.2-4]
+        Assert.Equal("7", fields["S"]);
+        Assert.Equal("1", fields["q"]);
+        Assert.Equal("hello v5", fields["p"]);
+        // Forwarded at once, so at most a second or two less than was sent [MQTT-3.3.2-6].
+        Assert.InRange(int.Parse(fields["E"], System.Globalization.CultureInfo.InvariantCulture), 115, 120);
+        Assert.True(subscriber.ExitCode == 0, subscriber.Describe());
+    }
+
     /// The statistics a $SYS/# subscriber sees (fixture brokers publish them every second). Mosquitto, the
     /// reference, names the dropped-message counter publish/messages/dropped.
     private static readonly string[] s_sysTopics =

@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Text;
 using MQTTnet;
+using MQTTnet.Diagnostics.PacketInspection;
 using MQTTnet.Exceptions;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
@@ -12,6 +14,9 @@ internal sealed class MqttNetClient : IAsyncDisposable
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
 
     private readonly List<ReceivedMessage> _messages = [];
+    private readonly List<MqttApplicationMessage> _applicationMessages = [];
+    private readonly Queue<MqttApplicationMessageReceivedEventArgs> _unacknowledged = [];
+    private int _inboundPublishPackets;
     private readonly TaskCompletionSource<MqttClientDisconnectedEventArgs> _disconnected =
         new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -21,11 +26,26 @@ internal sealed class MqttNetClient : IAsyncDisposable
         client.ApplicationMessageReceivedAsync += e =>
         {
             var message = e.ApplicationMessage;
+            // The payload may live in a buffer MQTTnet reuses once the handler returns; keep a copy.
+            message.Payload = new ReadOnlySequence<byte>(message.Payload.ToArray());
             lock (_messages)
             {
                 _messages.Add(new ReceivedMessage(message.Topic, Encoding.UTF8.GetString(message.Payload),
                     message.QualityOfServiceLevel, message.Retain));
+                _applicationMessages.Add(message);
+                if (HoldAcknowledgements)
+                {
+                    e.AutoAcknowledge = false;
+                    _unacknowledged.Enqueue(e);
+                }
             }
+            return Task.CompletedTask;
+        };
+        client.InspectPacketAsync += e =>
+        {
+            // Runs as each packet is read, before MQTTnet dispatches it: PUBLISH has packet type 3.
+            if (e.Direction == MqttPacketFlowDirection.Inbound && e.Buffer.Length > 0 && e.Buffer[0] >> 4 == 3)
+                Interlocked.Increment(ref _inboundPublishPackets);
             return Task.CompletedTask;
         };
         client.DisconnectedAsync += e =>
@@ -42,6 +62,32 @@ internal sealed class MqttNetClient : IAsyncDisposable
 
     /// Completes when the broker ends the connection (the event carries the v5 reason code).
     public Task<MqttClientDisconnectedEventArgs> Disconnected => _disconnected.Task;
+
+    /// PUBLISH packets read from the socket so far, counted before MQTTnet hands them to the application.
+    /// After <see cref="PingAsync"/> this includes everything the broker sent before its PINGRESP.
+    public int InboundPublishPackets => Volatile.Read(ref _inboundPublishPackets);
+
+    /// When set, received QoS 1/2 messages are not acknowledged until <see cref="AcknowledgeOldestAsync"/>.
+    public bool HoldAcknowledgements { get; set; }
+
+    /// The received messages with every MQTT 5 property MQTTnet exposes.
+    public IReadOnlyList<MqttApplicationMessage> ApplicationMessages
+    {
+        get
+        {
+            lock (_messages)
+                return [.. _applicationMessages];
+        }
+    }
+
+    public async Task AcknowledgeOldestAsync()
+    {
+        MqttApplicationMessageReceivedEventArgs oldest;
+        lock (_messages)
+            oldest = _unacknowledged.Dequeue();
+        using var cts = new CancellationTokenSource(Timeout);
+        await oldest.AcknowledgeAsync(cts.Token);
+    }
 
     public IReadOnlyList<ReceivedMessage> Messages
     {
@@ -62,6 +108,24 @@ internal sealed class MqttNetClient : IAsyncDisposable
     public static async Task<MqttNetClient> ConnectAsync(Action<MqttClientOptionsBuilder> server, MqttProtocolVersion version,
         string? clientId = null, Action<MqttClientOptionsBuilder>? configure = null)
     {
+        var client = await TryConnectAsync(server, version, clientId, configure);
+        if (client.ConnectResult!.ResultCode != MqttClientConnectResultCode.Success)
+        {
+            var result = client.ConnectResult;
+            await client.DisposeAsync();
+            Assert.Fail($"CONNACK refused the connection: {result.ResultCode} {result.ReasonString}");
+        }
+        return client;
+    }
+
+    /// Connects and returns the client whatever the CONNACK says; ConnectResult holds the answer.
+    public static Task<MqttNetClient> TryConnectAsync(int port, MqttProtocolVersion version, string? clientId = null,
+        Action<MqttClientOptionsBuilder>? configure = null) =>
+        TryConnectAsync(builder => builder.WithTcpServer("127.0.0.1", port), version, clientId, configure);
+
+    public static async Task<MqttNetClient> TryConnectAsync(Action<MqttClientOptionsBuilder> server, MqttProtocolVersion version,
+        string? clientId = null, Action<MqttClientOptionsBuilder>? configure = null)
+    {
         var client = new MqttNetClient(new MqttClientFactory().CreateMqttClient());
         var builder = new MqttClientOptionsBuilder();
         server(builder);
@@ -73,6 +137,17 @@ internal sealed class MqttNetClient : IAsyncDisposable
         using var cts = new CancellationTokenSource(Timeout);
         client.ConnectResult = await client.Client.ConnectAsync(builder.Build(), cts.Token);
         return client;
+    }
+
+    /// Closes the socket without DISCONNECT, as a crashed client would: the broker sees an abnormal end.
+    public void Drop() => Client.Dispose();
+
+    /// A PINGREQ/PINGRESP round trip. The broker answers on the same ordered connection it sends PUBLISH
+    /// on, so anything it sent before answering has arrived when this returns.
+    public async Task PingAsync()
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        await Client.PingAsync(cts.Token);
     }
 
     public async Task SubscribeAsync(string topicFilter, MqttQualityOfServiceLevel qos)

@@ -30,4 +30,29 @@ public sealed class PahoInteropTests(BrokerFixture fixture) : IClassFixture<Brok
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("OK", result.Stdout.Split('\n'));
     }
+
+    [Fact]
+    public async Task SharedSubscription_MembersOfOneGroupSplitMessages_AnotherGroupGetsThemAll()
+    {
+        var result = await RunAsync("shared_subscriptions.py", "10");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var lines = result.Stdout.Split('\n');
+        Assert.Contains("OK", lines);
+        Assert.Contains("group-b member-1 10", lines);
+    }
+
+    [Fact]
+    public async Task SubscriptionIdentifiers_OverlappingSubscriptions_OneMessageListsBoth()
+    {
+        var result = await RunAsync("subscription_identifiers.py");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        // Kirisame sends one copy for the two matching subscriptions, with both identifiers [MQTT-3.3.4-4].
+        // Mosquitto, the reference, sends a copy per subscription, which section 3.3.4 also allows.
+        if (!TestBroker.IsMosquitto)
+            Assert.Equal(["a ids=5,9", "b ids=5", "a copies=1", "OK"], lines);
+        Assert.Equal("OK", lines[^1]);
+    }
 }

@@ -58,8 +58,8 @@ public sealed class KirisameProcess : IBrokerProcess
         IReadOnlyDictionary<string, string?>? environment = null) =>
         await Tools.RunAsync(DotnetHost, [ServerDll, .. arguments], timeout, environment);
 
-    /// Starts `kirisame serve --port P --bind 127.0.0.1 [arguments]` and waits until the port accepts
-    /// connections. A port stolen between choosing and binding it is retried with another.
+    /// Starts `kirisame serve --port P --bind 127.0.0.1 [arguments]` (with --in-memory unless the arguments
+    /// choose storage) and waits until the port accepts connections. A port stolen between choosing and binding it is retried with another.
     public static Task<KirisameProcess> StartAsync(IEnumerable<string>? arguments = null,
         IReadOnlyDictionary<string, string?>? environment = null)
     {
@@ -77,8 +77,12 @@ public sealed class KirisameProcess : IBrokerProcess
         {
             var port = FreePort.GetLoopbackPort();
             var ports = Enumerable.Range(0, extraPorts).Select(_ => FreePort.GetLoopbackPort()).ToArray();
+            string[] extra = [.. arguments(ports)];
+            // Tests that do not name a data folder get none: parallel servers must not share ./data.
+            if (!extra.Any(a => a is "--data-dir" or "--in-memory" || a.StartsWith("--Storage:", StringComparison.OrdinalIgnoreCase)))
+                extra = [.. extra, "--in-memory"];
             var process = ExternalProcess.Start(DotnetHost,
-                [ServerDll, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", .. arguments(ports)],
+                [ServerDll, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", .. extra],
                 environment);
             var accepting = true;
             foreach (var candidate in ports.Prepend(port))

@@ -11,9 +11,9 @@ public static class MosquittoClients
 
     public static string Sub => Tools.Find("mosquitto_sub", "/usr/bin/mosquitto_sub");
 
-    /// version: mqttv31, mqttv311 or mqttv5.
+    /// version: mqttv31, mqttv311 or mqttv5. extra arguments follow, e.g. "-D", "publish", "content-type", "text/plain".
     public static Task<ToolResult> PublishAsync(int port, string topic, string message, int qos = 0,
-        string version = "mqttv311", bool retain = false)
+        string version = "mqttv311", bool retain = false, IEnumerable<string>? extra = null)
     {
         List<string> arguments =
         [
@@ -22,6 +22,7 @@ public static class MosquittoClients
         ];
         if (retain)
             arguments.Add("-r");
+        arguments.AddRange(extra ?? []);
         return Tools.RunAsync(Pub, arguments, DefaultTimeout);
     }
 

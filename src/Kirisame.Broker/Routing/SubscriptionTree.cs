@@ -68,6 +68,16 @@ public sealed class SubscriptionTree
         }
     }
 
+    /// The live group for "$share/{shareName}/{topicFilter}", if any member exists.
+    public SharedGroup? FindSharedGroup(string shareName, string topicFilter)
+    {
+        lock (_lock)
+        {
+            var node = Walk(topicFilter, create: false);
+            return node?.Shared is not null && node.Shared.TryGetValue(shareName, out var group) ? group : null;
+        }
+    }
+
     /// The subscriptions matching <paramref name="topic"/>, grouped by session.
     public MatchResult Match(string topic)
     {

@@ -27,7 +27,7 @@ public sealed partial class ClientConnection
                 return HandleAuthAsync(raw);
             if (_pendingConnect is not null)
             {
-                // While authenticating only AUTH may come [MQTT-4.12.0-?]; a second CONNECT is a protocol error.
+                // While authenticating only AUTH may come (section 4.12); a second CONNECT is a protocol error [MQTT-3.1.0-2].
                 RequestClose(ReasonCode.ProtocolError);
                 return ValueTask.FromResult(false);
             }
@@ -98,6 +98,12 @@ public sealed partial class ClientConnection
 
         Version = connect!.ProtocolVersion;
         var v5 = Version == ProtocolVersion.V500;
+        if (v5)
+        {
+            // Known before any reply, so that a refusing CONNACK respects it too [MQTT-3.2.2-19].
+            ClientMaximumPacketSize = (int)Math.Min(connect.Properties?.MaximumPacketSize ?? int.MaxValue, int.MaxValue);
+        }
+
         var options = _broker.Options;
         var clientId = connect.ClientId;
         string? assignedId = null;
@@ -161,7 +167,6 @@ public sealed partial class ClientConnection
         if (v5)
         {
             SendWindow = Math.Min(options.MaxInflightMessages, properties?.ReceiveMaximum ?? ushort.MaxValue);
-            ClientMaximumPacketSize = (int)Math.Min(properties?.MaximumPacketSize ?? int.MaxValue, int.MaxValue);
             ProblemInformation = properties?.RequestProblemInformation != 0;
             ClientTopicAliasMaximum = properties?.TopicAliasMaximum ?? 0;
             expiry = properties?.SessionExpiryInterval ?? 0;
@@ -343,7 +348,7 @@ public sealed partial class ClientConnection
         {
             if (Version == ProtocolVersion.V500)
             {
-                RequestClose(ReasonCode.QoSNotSupported, $"QoS {(int)qos} is above the maximum {options.MaximumQoS}"); // [MQTT-3.2.2-11]
+                RequestClose(ReasonCode.QoSNotSupported, $"QoS {(int)qos} is above the maximum {options.MaximumQoS}"); // section 3.2.2.3.4: the client broke 3.2.2-11
                 return false;
             }
 
@@ -355,7 +360,7 @@ public sealed partial class ClientConnection
         {
             if (Version == ProtocolVersion.V500)
             {
-                RequestClose(ReasonCode.RetainNotSupported, "retain is not available"); // [MQTT-3.2.2-14]
+                RequestClose(ReasonCode.RetainNotSupported, "retain is not available"); // section 3.2.2.3.5: the client broke 3.2.2-14
                 return false;
             }
 
@@ -394,7 +399,7 @@ public sealed partial class ClientConnection
         }
         if (publish.Properties.PayloadFormatIndicator == 1 && !System.Text.Unicode.Utf8.IsValid(publish.Payload.Span))
         {
-            // Payload declared UTF-8 but is not: refused with 0x99 [MQTT-3.3.2-4 receiver side].
+            // Payload declared UTF-8 but is not: refused with 0x99 (section 3.3.2.3.2, the receiver's option).
             if (publish.QoS != QualityOfService.AtMostOnce)
                 EnqueueErrorAck(ackType, publish.PacketId, ReasonCode.PayloadFormatInvalid, "payload is not valid UTF-8");
             Interlocked.Increment(ref _broker.Statistics.MessagesDropped);
@@ -412,6 +417,21 @@ public sealed partial class ClientConnection
             return true;
         }
 
+        if (publish.QoS != QualityOfService.AtMostOnce && !_broker.Store.Healthy)
+        {
+            // The store cannot write (disk full?): a QoS 1/2 message could not be kept as promised, so it is
+            // refused rather than acknowledged; v3 has no refusing acknowledgement, so the connection closes.
+            Interlocked.Increment(ref _broker.Statistics.MessagesDropped);
+            if (Version != ProtocolVersion.V500)
+            {
+                RequestClose(ReasonCode.UnspecifiedError, "storage unavailable");
+                return false;
+            }
+
+            EnqueueErrorAck(ackType, publish.PacketId, ReasonCode.QuotaExceeded, "storage unavailable; try again later");
+            return true;
+        }
+
         if (publish.QoS == QualityOfService.ExactlyOnce)
         {
             var session = Session!;
@@ -423,18 +443,20 @@ public sealed partial class ClientConnection
                 {
                     if (session.InboundQoS2.Count >= options.ReceiveMaximum && Version == ProtocolVersion.V500)
                     {
-                        RequestClose(ReasonCode.ReceiveMaximumExceeded, "more QoS 2 messages in flight than Receive Maximum"); // [MQTT-3.3.4-9]
+                        RequestClose(ReasonCode.ReceiveMaximumExceeded, "more QoS 2 messages in flight than Receive Maximum"); // section 3.3.4: the client broke 3.3.4-7
                         return false;
                     }
 
                     session.InboundQoS2.Add(publish.PacketId);
+                    if (session.Durable)
+                        _broker.Store.PutInboundQoS2(session.ClientId, publish.PacketId);
                 }
             }
 
             if (duplicate)
             {
-                // Exactly once: a re-sent PUBLISH before PUBREL is acknowledged, not routed again [MQTT-4.3.3-9].
-                EnqueueAck(PacketType.PubRec, publish.PacketId);
+                // Exactly once: a re-sent PUBLISH before PUBREL is acknowledged, not routed again [MQTT-4.3.3-10].
+                EnqueueDurableAck(PacketType.PubRec, publish.PacketId, ReasonCode.Success);
                 return true;
             }
         }
@@ -443,11 +465,37 @@ public sealed partial class ClientConnection
         if (publish.QoS != QualityOfService.AtMostOnce)
         {
             var reason = matched == 0 && Version == ProtocolVersion.V500 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
-            EnqueueAck(ackType, publish.PacketId, reason);
+            EnqueueDurableAck(ackType, publish.PacketId, reason);
         }
 
         return true;
     }
+
+    private int _deferredAcks;
+
+    /// PUBACK/PUBREC go out only once what the message changed in the store is durable (the promise of the
+    /// durable modes). Acks stay in the order the PUBLISHes came [MQTT-4.6.0-2], [MQTT-4.6.0-3]: once one is
+    /// waiting, later ones wait behind it.
+    private void EnqueueDurableAck(PacketType type, ushort packetId, ReasonCode reason)
+    {
+        var store = _broker.Store;
+        var mark = store.Mark();
+        if (Volatile.Read(ref _deferredAcks) == 0 && store.IsDurable(mark))
+        {
+            EnqueueAck(type, packetId, reason);
+            return;
+        }
+
+        Interlocked.Increment(ref _deferredAcks);
+        store.WhenDurable(mark, static state =>
+        {
+            var ack = (DeferredAck)state!;
+            ack.Connection.EnqueueAck(ack.Type, ack.PacketId, ack.Reason);
+            Interlocked.Decrement(ref ack.Connection._deferredAcks);
+        }, new DeferredAck(this, type, packetId, reason));
+    }
+
+    private sealed record DeferredAck(ClientConnection Connection, PacketType Type, ushort PacketId, ReasonCode Reason);
 
     /// Resolves the topic (and v5 Topic Alias). Reuses the last topic's string when the bytes repeat, so a
     /// publisher sending to one topic does not allocate a string per message.
@@ -462,7 +510,7 @@ public sealed partial class ClientConnection
             {
                 topic = "";
                 utf8 = default;
-                error = DecodeError.TopicAliasOutOfRange; // 0x94 Topic Alias invalid [MQTT-3.3.2-10]
+                error = DecodeError.TopicAliasOutOfRange; // 0x94 Topic Alias invalid (section 3.3.2.3.4: the client broke 3.3.2-9)
                 return false;
             }
 
@@ -520,7 +568,11 @@ public sealed partial class ClientConnection
                 var session = Session!;
                 bool known;
                 lock (session.Sync)
+                {
                     known = session.InboundQoS2.Remove(packetId);
+                    if (known && session.Durable)
+                        _broker.Store.DeleteInboundQoS2(session.ClientId, packetId);
+                }
                 EnqueueAck(PacketType.PubComp, packetId, known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound);
                 break;
         }
@@ -548,7 +600,7 @@ public sealed partial class ClientConnection
             case DisconnectPacket disconnect:
                 return HandleDisconnect(disconnect);
             default:
-                // AUTH without an authentication method in CONNECT is a protocol error [MQTT-4.12.0-1].
+                // AUTH without an authentication method in CONNECT is a protocol error (section 4.12; the client broke 4.12.0-7).
                 RequestClose(ReasonCode.ProtocolError, "AUTH without an authentication method");
                 return false;
         }
@@ -559,14 +611,22 @@ public sealed partial class ClientConnection
         var session = Session!;
         if (disconnect.Properties?.SessionExpiryInterval is { } expiry)
         {
-            // A session that was to end with the connection cannot be extended now [MQTT-3.14.2-2].
+            // A session that was to end with the connection cannot be extended now (section 3.14.2.2.2).
             if (session.ExpiryInterval == 0 && expiry != 0)
             {
                 RequestClose(ReasonCode.ProtocolError, "session expiry cannot be raised from 0 at DISCONNECT");
                 return false;
             }
 
-            session.ExpiryInterval = _broker.Options.MaxSessionExpirySeconds is { } cap ? Math.Min(expiry, cap) : expiry;
+            lock (session.Sync)
+            {
+                var wasDurable = session.Durable;
+                session.ExpiryInterval = _broker.Options.MaxSessionExpirySeconds is { } cap ? Math.Min(expiry, cap) : expiry;
+                if (session.Durable)
+                    _broker.Store.PutSession(session);
+                else if (wasDurable)
+                    _broker.Store.DeleteSession(session.ClientId);
+            }
         }
 
         // 0x04 asks for the will to be published anyway; any other DISCONNECT discards it [MQTT-3.14.4-3].

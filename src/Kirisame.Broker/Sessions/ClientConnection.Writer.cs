@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using Kirisame.Broker.Delivery;
 using Kirisame.Protocol;
@@ -15,7 +14,12 @@ namespace Kirisame.Broker.Sessions;
 /// are bounded upstream by the in-flight window and the session's pending queue.
 public sealed partial class ClientConnection : IThreadPoolWorkItem
 {
-    private readonly ConcurrentQueue<Outbound> _outbound = new();
+    // The outbound queue: producers append to _incoming under the lock; the writer swaps it for the spare list
+    // and drains it without the lock. Two small lists instead of a ConcurrentQueue, whose first segment alone
+    // costs an idle connection over a kilobyte.
+    private readonly Lock _outboundLock = new();
+    private List<Outbound>? _incoming;
+    private List<Outbound>? _spare;
     private int _queuedCount;
     private long _queuedBytes;
 
@@ -52,32 +56,32 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
         Interlocked.Increment(ref _queuedCount);
         Interlocked.Add(ref _queuedBytes, message.Size);
         message.AddReference(); // released by the writer once written
-        _outbound.Enqueue(new Outbound(OutboundKind.Publish, message, qos, retain, dup, packetId, subscriptionIds));
+        Append(new Outbound(OutboundKind.Publish, message, qos, retain, dup, packetId, subscriptionIds));
         Schedule();
         return true;
     }
 
     internal void EnqueueAck(PacketType type, ushort packetId, ReasonCode reason = ReasonCode.Success)
     {
-        _outbound.Enqueue(new Outbound(OutboundKind.Ack, PacketId: packetId, AckType: type, Reason: reason));
+        Append(new Outbound(OutboundKind.Ack, PacketId: packetId, AckType: type, Reason: reason));
         Schedule();
     }
 
     internal void EnqueuePacket(MqttPacket packet)
     {
-        _outbound.Enqueue(new Outbound(OutboundKind.Packet, Packet: packet));
+        Append(new Outbound(OutboundKind.Packet, Packet: packet));
         Schedule();
     }
 
     private void EnqueuePingResp()
     {
-        _outbound.Enqueue(new Outbound(OutboundKind.PingResp));
+        Append(new Outbound(OutboundKind.PingResp));
         Schedule();
     }
 
     private void EnqueueClose()
     {
-        _outbound.Enqueue(new Outbound(OutboundKind.Close));
+        Append(new Outbound(OutboundKind.Close));
         Schedule();
     }
 
@@ -92,6 +96,46 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
 
     /// Completes when the writer has completed the transport's output.
     internal Task WriterFinished => _writerFinished.Task;
+
+    private void Append(in Outbound item)
+    {
+        lock (_outboundLock)
+            (_incoming ??= new List<Outbound>(4)).Add(item);
+    }
+
+    /// Takes everything queued so far, leaving an empty list behind.
+    private List<Outbound>? TakeBatch()
+    {
+        lock (_outboundLock)
+        {
+            var batch = _incoming;
+            if (batch is null || batch.Count == 0)
+                return null;
+            _incoming = _spare;
+            _spare = null;
+            return batch;
+        }
+    }
+
+    private void RecycleBatch(List<Outbound> batch)
+    {
+        // A busy connection keeps its lists (no allocation per batch); housekeeping trims idle ones (TrimIdle).
+        batch.Clear();
+        lock (_outboundLock)
+            _spare ??= batch;
+    }
+
+    /// Lets go of outbound lists grown by a burst, once the connection has gone quiet. Called by housekeeping.
+    internal void TrimIdle()
+    {
+        lock (_outboundLock)
+        {
+            if (_incoming is { Count: 0, Capacity: > 16 })
+                _incoming = null;
+            if (_spare is { Capacity: > 16 })
+                _spare = null;
+        }
+    }
 
     /// Makes sure the writer will run: queued to the thread pool as a work item when idle (no allocation),
     /// or told to go round once more when it is running.
@@ -140,15 +184,20 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
             while (true)
             {
                 var closing = false;
-                while (_outbound.TryDequeue(out var item))
+                if (TakeBatch() is { } batch)
                 {
-                    if (item.Kind == OutboundKind.Close)
+                    foreach (var item in batch)
                     {
-                        closing = true;
-                        break;
+                        if (item.Kind == OutboundKind.Close)
+                        {
+                            closing = true;
+                            break;
+                        }
+
+                        Write(output, item);
                     }
 
-                    Write(output, item);
+                    RecycleBatch(batch);
                 }
 
 #pragma warning disable CA2012 // the ValueTask is consumed exactly once: here if complete, else in OnFlushed
@@ -249,6 +298,10 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
                 return;
             case OutboundKind.Packet:
                 var packetSize = MqttEncoder.GetSize(item.Packet!, Version);
+                // Reason String and User Properties are the first to go when the packet would exceed the client's
+                // Maximum Packet Size [MQTT-3.2.2-19], [MQTT-3.2.2-20], [MQTT-3.4.2-2], [MQTT-3.14.2-3] and the like.
+                if (packetSize > ClientMaximumPacketSize && DropProblemInformation(item.Packet!))
+                    packetSize = MqttEncoder.GetSize(item.Packet!, Version);
                 MqttEncoder.Write(output, item.Packet!, Version);
                 Interlocked.Add(ref statistics.BytesSent, packetSize);
                 return;
@@ -262,9 +315,10 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
         Interlocked.Decrement(ref _queuedCount);
         Interlocked.Add(ref _queuedBytes, -message.Size);
         var remaining = message.RemainingExpiry(_broker.TimeProvider);
-        if (remaining == 0)
+        if (remaining == 0 && !item.Dup)
         {
-            // Expired while queued: never delivered [MQTT-3.3.2-5].
+            // Expired while queued: never delivered [MQTT-3.3.2-5]. A re-send (DUP) is not dropped: its
+            // delivery has started, and the exchange must finish [MQTT-4.3.3-7], [MQTT-4.4.0-1].
             Interlocked.Increment(ref statistics.MessagesDropped);
             if (item.QoS != QualityOfService.AtMostOnce)
                 _broker.CompleteInflight(this, item.PacketId);
@@ -316,6 +370,27 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
             TopicAlias = alias,
             SubscriptionIdentifiers = subscriptionIds is { Length: > 0 } ? PropertyCodec.EncodeSubscriptionIdentifiers(subscriptionIds) : default,
         };
+    }
+
+    /// Removes the Reason String and User Properties of an acknowledgement, CONNACK, DISCONNECT or AUTH; false if
+    /// it had none.
+    private static bool DropProblemInformation(MqttPacket packet)
+    {
+        var properties = packet switch
+        {
+            ConnAckPacket p => p.Properties,
+            DisconnectPacket p => p.Properties,
+            PublishAckPacket p => p.Properties,
+            SubAckPacket p => p.Properties,
+            UnsubAckPacket p => p.Properties,
+            AuthPacket p => p.Properties,
+            _ => null,
+        };
+        if (properties is null || (properties.ReasonString is null && properties.UserProperties is null))
+            return false;
+        properties.ReasonString = null;
+        properties.UserProperties = null;
+        return true;
     }
 
     private Dictionary<string, ushort>? _outboundAliases;

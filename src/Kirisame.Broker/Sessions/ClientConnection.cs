@@ -60,7 +60,7 @@ public sealed partial class ClientConnection
     /// The client's Maximum Packet Size (v5), or int.MaxValue.
     public int ClientMaximumPacketSize { get; private set; } = int.MaxValue;
 
-    /// Aliases the client accepts from us (v5 Topic Alias Maximum in CONNECT); 0 = none [MQTT-3.3.2-9].
+    /// Aliases the client accepts from us (v5 Topic Alias Maximum in CONNECT); 0 = none [MQTT-3.1.2-27], [MQTT-3.3.2-11].
     public ushort ClientTopicAliasMaximum { get; private set; }
 
     /// v5 Request Problem Information: when false, no Reason String or User Property on errors.
@@ -71,12 +71,65 @@ public sealed partial class ClientConnection
 
     internal bool IsClosing => Volatile.Read(ref _closing) != 0;
 
+    /// Serves the connection: reads and handles packets until it closes, then cleans up. One async method
+    /// (not a chain of them) so an idle connection holds one state machine.
     internal async Task RunAsync(CancellationToken cancellationToken)
     {
+        var registration = cancellationToken.Register(static state => ((ClientConnection)state!).RequestClose(null), this);
         try
         {
-            using var registration = cancellationToken.Register(static state => ((ClientConnection)state!).RequestClose(null), this);
-            await ReadLoopAsync();
+            var input = _transport.Input;
+            while (true)
+            {
+                var result = await input.ReadAsync(CancellationToken.None); // closing cancels the pending read instead
+                var buffer = result.Buffer;
+                var stop = false;
+                try
+                {
+                    if (result.IsCanceled || IsClosing)
+                        break;
+                    while (!stop)
+                    {
+                        var status = _frameReader.TryRead(buffer, out var packet, out var consumed, out var error);
+                        if (status == FrameStatus.NeedMoreData)
+                            break;
+                        if (status == FrameStatus.Invalid)
+                        {
+                            ProtocolViolation(error, "framing");
+                            stop = true;
+                            break;
+                        }
+
+                        Volatile.Write(ref _lastActivityTicks, _broker.TimeProvider.GetTimestamp());
+                        Interlocked.Add(ref _broker.Statistics.BytesReceived, packet.TotalLength);
+                        var handled = HandlePacketAsync(packet);
+                        stop = !(handled.IsCompletedSuccessfully ? handled.Result : await handled);
+                        buffer = buffer.Slice(consumed);
+                        if (_readPause > TimeSpan.Zero)
+                            break;
+                    }
+                }
+                finally
+                {
+                    // When pausing, what is left was not looked at: the next read must return it straight away.
+                    input.AdvanceTo(buffer.Start, _readPause > TimeSpan.Zero ? buffer.Start : buffer.End);
+                }
+
+                if (stop)
+                    break;
+                if (_readPause > TimeSpan.Zero)
+                {
+                    await PauseReadingAsync();
+                    continue;
+                }
+
+                if (result.IsCompleted)
+                {
+                    if (!buffer.IsEmpty)
+                        _logger.LogDebug("Connection {ConnectionId} closed mid-packet", Info.ConnectionId);
+                    break;
+                }
+            }
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException)
         {
@@ -89,68 +142,8 @@ public sealed partial class ClientConnection
         }
         finally
         {
+            await registration.DisposeAsync();
             await CloseAsync();
-        }
-    }
-
-    private async Task ReadLoopAsync()
-    {
-        var input = _transport.Input;
-        while (true)
-        {
-            var result = await input.ReadAsync();
-            var buffer = result.Buffer;
-            var stop = false;
-            try
-            {
-                if (result.IsCanceled || IsClosing)
-                    return;
-                while (!stop)
-                {
-                    var status = _frameReader.TryRead(buffer, out var packet, out var consumed, out var error);
-                    if (status == FrameStatus.NeedMoreData)
-                        break;
-                    if (status == FrameStatus.Invalid)
-                    {
-                        ProtocolViolation(error, "framing");
-                        return;
-                    }
-
-                    Volatile.Write(ref _lastActivityTicks, _broker.TimeProvider.GetTimestamp());
-                    Interlocked.Add(ref _broker.Statistics.BytesReceived, packet.TotalLength);
-                    stop = !await HandlePacketAsync(packet);
-                    buffer = buffer.Slice(consumed);
-                    if (_readPause > TimeSpan.Zero)
-                        break;
-                }
-            }
-            finally
-            {
-                // When pausing, what is left was not looked at: the next read must return it straight away.
-                input.AdvanceTo(buffer.Start, _readPause > TimeSpan.Zero ? buffer.Start : buffer.End);
-            }
-
-            if (stop)
-                return;
-            if (_readPause > TimeSpan.Zero)
-            {
-                // Over the publish rate: stop reading until the debt is paid. TCP back-pressure then slows
-                // the client; the keep-alive clock runs from its last packet, which it did send.
-                var pause = _readPause;
-                _readPause = TimeSpan.Zero;
-                var closeRequested = _closeRequested ?? Interlocked.CompareExchange(ref _closeRequested, new(TaskCreationOptions.RunContinuationsAsynchronously), null) ?? _closeRequested!;
-                if (IsClosing)
-                    return;
-                await Task.WhenAny(Task.Delay(pause, _broker.TimeProvider), closeRequested.Task);
-                continue;
-            }
-
-            if (result.IsCompleted)
-            {
-                if (!buffer.IsEmpty)
-                    _logger.LogDebug("Connection {ConnectionId} closed mid-packet", Info.ConnectionId);
-                return;
-            }
         }
     }
 
@@ -164,6 +157,17 @@ public sealed partial class ClientConnection
     }
 
     private TimeSpan _readPause;
+
+    /// Over the publish rate: stop reading until the debt is paid. TCP back-pressure then slows the client;
+    /// the keep-alive clock runs from its last packet, which it did send. Closing ends the pause.
+    private async Task PauseReadingAsync()
+    {
+        var pause = _readPause;
+        _readPause = TimeSpan.Zero;
+        var closeRequested = _closeRequested ?? Interlocked.CompareExchange(ref _closeRequested, new(TaskCreationOptions.RunContinuationsAsynchronously), null) ?? _closeRequested!;
+        if (!IsClosing)
+            await Task.WhenAny(Task.Delay(pause, _broker.TimeProvider), closeRequested.Task);
+    }
 
     /// Made only by a connection that pauses reading (publish rate), so that closing it ends the pause.
     private TaskCompletionSource? _closeRequested;

@@ -60,6 +60,12 @@ public sealed class Session(string clientId)
 
     private ushort _lastPacketId;
 
+    /// Sequence number of the last queue entry made. Caller holds <see cref="Sync"/>.
+    public long LastSequence { get; set; }
+
+    /// Written to the store: a session that outlives its connection.
+    public bool Durable => ExpiryInterval != 0;
+
     /// Next free outbound packet id. Caller holds <see cref="Sync"/>.
     public ushort NextPacketId()
     {
@@ -75,7 +81,8 @@ public sealed class Session(string clientId)
 }
 
 /// A message queued for one session with the delivery details fixed at match time.
-public readonly record struct QueuedMessage(BrokerMessage Message, QualityOfService QoS, bool Retain, uint[] SubscriptionIds, SharedGroup? Group = null);
+/// <see cref="Sequence"/> orders a session's queue, in memory and in the store.
+public readonly record struct QueuedMessage(BrokerMessage Message, QualityOfService QoS, bool Retain, uint[] SubscriptionIds, SharedGroup? Group = null, long Sequence = 0);
 
 public enum InflightState : byte
 {

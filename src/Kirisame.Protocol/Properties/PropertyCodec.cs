@@ -12,7 +12,7 @@ public static class PropertyCodec
         if (!PropertyDefinitions.IsAllowed(p.Id, target))
             return DecodeError.PropertyNotAllowed;
         var bit = 1UL << (int)p.Id;
-        // User Properties may repeat anywhere [MQTT-2.2.2-?]; Subscription Identifiers only in PUBLISH,
+        // User Properties may repeat anywhere (section 2.2.2.2); Subscription Identifiers only in PUBLISH,
         // where one is sent per matching subscription [MQTT-3.3.4-4].
         var mayRepeat = p.Id == PropertyId.UserProperty || (p.Id == PropertyId.SubscriptionIdentifier && target == PropertyTarget.Publish);
         if (!mayRepeat && (seen & bit) != 0)
@@ -31,7 +31,7 @@ public static class PropertyCodec
                 return p.Integer <= 1 ? DecodeError.None : DecodeError.InvalidPropertyValue;
             case PropertyId.ReceiveMaximum:
             case PropertyId.MaximumPacketSize:
-                // Zero is a protocol error [MQTT-3.1.2-?]: section 3.1.2.11.3 and 3.1.2.11.4.
+                // Zero is a protocol error: sections 3.1.2.11.3 and 3.1.2.11.4.
                 return p.Integer == 0 ? DecodeError.InvalidPropertyValue : DecodeError.None;
             case PropertyId.TopicAlias:
                 return p.Integer == 0 ? DecodeError.TopicAliasZero : DecodeError.None; // [MQTT-3.3.2-8]

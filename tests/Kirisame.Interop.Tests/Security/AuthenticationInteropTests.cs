@@ -133,7 +133,7 @@ public sealed class AuthenticationInteropTests : IDisposable
     {
         var acl = FilePath("acl");
         await File.WriteAllTextAsync(acl, "user alice\ntopic readwrite sensors/#\nsubscribe everything\n");
-        var result = await KirisameProcess.RunToCompletionAsync(["--port", "1", "--acl-file", acl], s_timeout);
+        var result = await KirisameProcess.RunToCompletionAsync(["--port", "1", "--in-memory", "--acl-file", acl], s_timeout);
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("Security:AclFile", result.Stderr, StringComparison.Ordinal);
         Assert.Contains("line 3", result.Stderr, StringComparison.Ordinal);

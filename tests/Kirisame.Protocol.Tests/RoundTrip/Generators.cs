@@ -121,7 +121,7 @@ public static class Generators
             {
                 ProtocolVersion = version, ClientId = clientId, CleanStart = clean, KeepAlive = keepAlive, Will = w,
                 UserName = user,
-                Password = version != ProtocolVersion.V500 && user is null ? null : password, // [MQTT-3.1.2-22] before 5.0
+                Password = version != ProtocolVersion.V500 && user is null ? null : password, // 3.1.1 [MQTT-3.1.2-22], before 5.0
                 Properties = properties,
             });
     }

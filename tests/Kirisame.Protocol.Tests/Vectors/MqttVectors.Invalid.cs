@@ -4,6 +4,7 @@ namespace Kirisame.Protocol.Tests.Vectors;
 
 /// Bytes that break one rule each. The reason code is the one the MQTT 5.0 text gives for the rule
 /// (0x81 malformed, 0x82 protocol error, or a specific code); for 3.1/3.1.1 it is what a server logs.
+// conformance: rows run by InvalidVectorTests.InvalidVector_IsRefusedWithItsRuleAndReasonCode
 public static partial class MqttVectors
 {
     private const ProtocolVersion V3 = ProtocolVersion.V310;
@@ -38,8 +39,8 @@ public static partial class MqttVectors
         Add("SUBSCRIBE with flags 0000", V4, Bytes(0x80, 0x08, 0x00, 0x01, 0x00, 0x03, "a/b", 0x00), DecodeError.InvalidFixedHeaderFlags, Malformed, "[MQTT-3.8.1-1]");
         Add("UNSUBSCRIBE with flags 0000", V4, Bytes(0xA0, 0x07, 0x00, 0x01, 0x00, 0x03, "a/b"), DecodeError.InvalidFixedHeaderFlags, Malformed, "[MQTT-3.10.1-1]");
         Add("PINGREQ with flag bit 3 set", V4, Bytes(0xC8, 0x00), DecodeError.InvalidFixedHeaderFlags, Malformed, "[MQTT-2.1.3-1]");
-        Add("DISCONNECT with flag bit 1 set", V5, Bytes(0xE2, 0x00), DecodeError.InvalidFixedHeaderFlags, Malformed, "[MQTT-2.1.3-1]");
-        Add("AUTH with flag bit 0 set", V5, Bytes(0xF1, 0x00), DecodeError.InvalidFixedHeaderFlags, Malformed, "[MQTT-2.1.3-1]");
+        Add("DISCONNECT with flag bit 1 set", V5, Bytes(0xE2, 0x00), DecodeError.InvalidFixedHeaderFlags, Malformed, "[MQTT-2.1.3-1], [MQTT-3.14.1-1]");
+        Add("AUTH with flag bit 0 set", V5, Bytes(0xF1, 0x00), DecodeError.InvalidFixedHeaderFlags, Malformed, "[MQTT-2.1.3-1], [MQTT-3.15.1-1]");
         Add("PUBLISH with QoS 3 (3.1.1)", V4, Bytes(0x36, 0x07, 0x00, 0x03, "a/b", 0x00, 0x01), DecodeError.InvalidQoS, Malformed, "[MQTT-3.3.1-4]");
         Add("PUBLISH with QoS 3 (5.0)", V5, Bytes(0x36, 0x08, 0x00, 0x03, "a/b", 0x00, 0x01, 0x00), DecodeError.InvalidQoS, Malformed, "[MQTT-3.3.1-4]");
         Add("PUBLISH with DUP at QoS 0", V4, Bytes(0x38, 0x07, 0x00, 0x03, "a/b", "hi"), DecodeError.InvalidFixedHeaderFlags, Malformed, "[MQTT-3.3.1-2]");
@@ -47,11 +48,11 @@ public static partial class MqttVectors
         Add("Remaining length 0 in two bytes", V4, Bytes(0xC0, 0x80, 0x00), DecodeError.MalformedRemainingLength, Malformed, "[MQTT-1.5.5-1]");
         Add("Remaining length 2 in two bytes", V4, Bytes(0x40, 0x82, 0x00, 0x00, 0x07), DecodeError.MalformedRemainingLength, Malformed, "[MQTT-1.5.5-1]");
 
-        // ------------------------------------------------------------ packet identifiers [MQTT-2.2.1-3]
-        Add("PUBLISH QoS 1 with packet identifier 0", V4, Bytes(0x32, 0x07, 0x00, 0x03, "a/b", 0x00, 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "[MQTT-2.2.1-3]");
-        Add("PUBLISH QoS 2 with packet identifier 0 (5.0)", V5, Bytes(0x34, 0x08, 0x00, 0x03, "a/b", 0x00, 0x00, 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "[MQTT-2.2.1-3]");
-        Add("SUBSCRIBE with packet identifier 0", V4, Bytes(0x82, 0x08, 0x00, 0x00, 0x00, 0x03, "a/b", 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "[MQTT-2.2.1-3]");
-        Add("UNSUBSCRIBE with packet identifier 0", V4, Bytes(0xA2, 0x07, 0x00, 0x00, 0x00, 0x03, "a/b"), DecodeError.PacketIdentifierZero, ProtocolError, "[MQTT-2.2.1-3]");
+        // ------------------------------------------------------------ packet identifiers (section 2.2.1)
+        Add("PUBLISH QoS 1 with packet identifier 0", V4, Bytes(0x32, 0x07, 0x00, 0x03, "a/b", 0x00, 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "section 2.2.1 (a client's duty; this is the receiver's check)");
+        Add("PUBLISH QoS 2 with packet identifier 0 (5.0)", V5, Bytes(0x34, 0x08, 0x00, 0x03, "a/b", 0x00, 0x00, 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "section 2.2.1 (a client's duty; this is the receiver's check)");
+        Add("SUBSCRIBE with packet identifier 0", V4, Bytes(0x82, 0x08, 0x00, 0x00, 0x00, 0x03, "a/b", 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "section 2.2.1 (a client's duty; this is the receiver's check)");
+        Add("UNSUBSCRIBE with packet identifier 0", V4, Bytes(0xA2, 0x07, 0x00, 0x00, 0x00, 0x03, "a/b"), DecodeError.PacketIdentifierZero, ProtocolError, "section 2.2.1 (a client's duty; this is the receiver's check)");
         Add("PUBACK with packet identifier 0", V4, Bytes(0x40, 0x02, 0x00, 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "section 2.2.1");
         Add("PUBREC with packet identifier 0", V4, Bytes(0x50, 0x02, 0x00, 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "section 2.2.1");
         Add("PUBREL with packet identifier 0", V4, Bytes(0x62, 0x02, 0x00, 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "section 2.2.1");
@@ -61,7 +62,7 @@ public static partial class MqttVectors
         Add("UNSUBACK with packet identifier 0", V4, Bytes(0xB0, 0x02, 0x00, 0x00), DecodeError.PacketIdentifierZero, ProtocolError, "section 2.2.1");
 
         // ------------------------------------------------------------ UTF-8 strings [MQTT-1.5.4-1], [MQTT-1.5.4-2]
-        Add("Topic with byte FF", V4, Bytes(0x30, 0x04, 0x00, 0x02, "a", 0xFF), DecodeError.InvalidUtf8, Malformed, "[MQTT-1.5.4-1]");
+        Add("Topic with byte FF", V4, Bytes(0x30, 0x04, 0x00, 0x02, "a", 0xFF), DecodeError.InvalidUtf8, Malformed, "[MQTT-1.5.4-1], [MQTT-3.3.2-1]");
         Add("Topic with a lone continuation byte", V4, Bytes(0x30, 0x03, 0x00, 0x01, 0x80), DecodeError.InvalidUtf8, Malformed, "[MQTT-1.5.4-1]");
         Add("Topic with a cut three-byte sequence", V4, Bytes(0x30, 0x04, 0x00, 0x02, 0xE6, 0x97), DecodeError.InvalidUtf8, Malformed, "[MQTT-1.5.4-1]");
         Add("Topic with overlong two-byte '/'", V4, Bytes(0x30, 0x04, 0x00, 0x02, 0xC0, 0xAF), DecodeError.InvalidUtf8, Malformed, "[MQTT-1.5.4-1]");
@@ -70,12 +71,16 @@ public static partial class MqttVectors
         Add("Topic with encoded surrogate U+D800", V4, Bytes(0x30, 0x05, 0x00, 0x03, 0xED, 0xA0, 0x80), DecodeError.InvalidUtf8, Malformed, "[MQTT-1.5.4-1]");
         Add("Topic with encoded surrogate U+DFFF", V5, Bytes(0x30, 0x06, 0x00, 0x03, 0xED, 0xBF, 0xBF, 0x00), DecodeError.InvalidUtf8, Malformed, "[MQTT-1.5.4-1]");
         Add("Topic with code point above U+10FFFF", V4, Bytes(0x30, 0x06, 0x00, 0x04, 0xF4, 0x90, 0x80, 0x80), DecodeError.InvalidUtf8, Malformed, "[MQTT-1.5.4-1]");
-        Add("Topic with U+0000", V4, Bytes(0x30, 0x04, 0x00, 0x02, "a", 0x00), DecodeError.NullCharacterInString, Malformed, "[MQTT-1.5.4-2]");
+        Add("Topic with U+0000", V4, Bytes(0x30, 0x04, 0x00, 0x02, "a", 0x00), DecodeError.NullCharacterInString, Malformed, "[MQTT-1.5.4-2], [MQTT-4.7.3-2]");
+        Add("Topic filter with U+0000", V4, Bytes(0x82, 0x07, 0x00, 0x01, 0x00, 0x02, "a", 0x00, 0x00), DecodeError.NullCharacterInString, Malformed, "[MQTT-4.7.3-2]");
         Add("Client identifier with U+0000", V4, Bytes(ConnectStart(V4, 0x0D, 0x02), 0x00, 0x3C, 0x00, 0x01, 0x00), DecodeError.NullCharacterInString, Malformed, "[MQTT-1.5.4-2]");
         Add("User name with byte FF", V4, Bytes(ConnectStart(V4, 0x10, 0x82), 0x00, 0x3C, 0x00, 0x01, "c", 0x00, 0x01, 0xFF), DecodeError.InvalidUtf8, Malformed, "[MQTT-1.5.4-1]");
         Add("Topic filter with byte FF", V4, Bytes(0x82, 0x07, 0x00, 0x01, 0x00, 0x02, 0xFF, 0xFF, 0x00), DecodeError.InvalidUtf8, Malformed, "[MQTT-1.5.4-1]");
         Add("Reason String with byte FF", V5, Bytes(0x40, 0x08, 0x00, 0x07, 0x80, 0x04, 0x1F, 0x00, 0x01, 0xFF), DecodeError.InvalidUtf8, Malformed, "[MQTT-1.5.4-1]");
-        Add("User Property value with U+0000", V5, Bytes(0x30, 0x0B, 0x00, 0x01, "t", 0x07, 0x26, 0x00, 0x01, "k", 0x00, 0x01, 0x00), DecodeError.NullCharacterInString, Malformed, "[MQTT-1.5.4-2]");
+        Add("User Property value with U+0000", V5, Bytes(0x30, 0x0B, 0x00, 0x01, "t", 0x07, 0x26, 0x00, 0x01, "k", 0x00, 0x01, 0x00), DecodeError.NullCharacterInString, Malformed, "[MQTT-1.5.4-2], [MQTT-1.5.7-1]");
+        Add("User Property name with byte FF", V5, Bytes(0x30, 0x0B, 0x00, 0x01, "t", 0x07, 0x26, 0x00, 0x01, 0xFF, 0x00, 0x01, "v"), DecodeError.InvalidUtf8, Malformed, "[MQTT-1.5.7-1]");
+        Add("Response Topic with byte FF", V5, Bytes(0x30, 0x08, 0x00, 0x01, "t", 0x04, 0x08, 0x00, 0x01, 0xFF), DecodeError.InvalidUtf8, Malformed, "[MQTT-3.3.2-13]");
+        Add("Content Type with byte FF", V5, Bytes(0x30, 0x08, 0x00, 0x01, "t", 0x04, 0x03, 0x00, 0x01, 0xFF), DecodeError.InvalidUtf8, Malformed, "[MQTT-3.3.2-19]");
 
         // ------------------------------------------------------------ properties (5.0 section 2.2.2)
         Add("PUBLISH with Payload Format Indicator twice", V5, Bytes(0x30, 0x08, 0x00, 0x01, "t", 0x04, 0x01, 0x00, 0x01, 0x00), DecodeError.DuplicateProperty, ProtocolError, "section 3.3.2.3.2");
@@ -105,10 +110,10 @@ public static partial class MqttVectors
         Add("Subscription Identifier 0 in two bytes", V5, Bytes(0x30, 0x07, 0x00, 0x01, "t", 0x03, 0x0B, 0x80, 0x00), DecodeError.MalformedVariableByteInteger, Malformed, "[MQTT-1.5.5-1]");
 
         // ------------------------------------------------------------ topic names and filters (section 4.7)
-        Add("PUBLISH topic with '+'", V4, Bytes(0x30, 0x05, 0x00, 0x03, "a/+"), DecodeError.WildcardInTopicName, ReasonCode.TopicNameInvalid, "[MQTT-3.3.2-2]");
-        Add("PUBLISH topic '#'", V4, Bytes(0x30, 0x03, 0x00, 0x01, "#"), DecodeError.WildcardInTopicName, ReasonCode.TopicNameInvalid, "[MQTT-3.3.2-2]");
+        Add("PUBLISH topic with '+'", V4, Bytes(0x30, 0x05, 0x00, 0x03, "a/+"), DecodeError.WildcardInTopicName, ReasonCode.TopicNameInvalid, "[MQTT-3.3.2-2], [MQTT-4.7.0-1]");
+        Add("PUBLISH topic '#'", V4, Bytes(0x30, 0x03, 0x00, 0x01, "#"), DecodeError.WildcardInTopicName, ReasonCode.TopicNameInvalid, "[MQTT-3.3.2-2], [MQTT-4.7.0-1]");
         Add("PUBLISH topic with '#' (5.0)", V5, Bytes(0x30, 0x06, 0x00, 0x03, "a/#", 0x00), DecodeError.WildcardInTopicName, ReasonCode.TopicNameInvalid, "[MQTT-3.3.2-2]");
-        Add("Will topic with '#'", V4, Bytes(ConnectStart(V4, 0x14, 0x06), 0x00, 0x3C, 0x00, 0x01, "c", 0x00, 0x03, "a/#", 0x00, 0x00), DecodeError.WildcardInTopicName, ReasonCode.TopicNameInvalid, "[MQTT-3.1.3-11]");
+        Add("Will topic with '#'", V4, Bytes(ConnectStart(V4, 0x14, 0x06), 0x00, 0x3C, 0x00, 0x01, "c", 0x00, 0x03, "a/#", 0x00, 0x00), DecodeError.WildcardInTopicName, ReasonCode.TopicNameInvalid, "section 3.1.3.3 (a client's duty; this is the receiver's check)");
         Add("PUBLISH empty topic (3.1.1)", V4, Bytes(0x30, 0x02, 0x00, 0x00), DecodeError.EmptyTopicName, ProtocolError, "[MQTT-4.7.3-1]");
         Add("PUBLISH empty topic without Topic Alias", V5, Bytes(0x30, 0x03, 0x00, 0x00, 0x00), DecodeError.EmptyTopicName, ProtocolError, "section 3.3.2.3.4");
         Add("Will topic empty", V4, Bytes(ConnectStart(V4, 0x11, 0x06), 0x00, 0x3C, 0x00, 0x01, "c", 0x00, 0x00, 0x00, 0x00), DecodeError.EmptyTopicName, ProtocolError, "[MQTT-4.7.3-1]");
@@ -120,9 +125,9 @@ public static partial class MqttVectors
         Add("SUBSCRIBE empty filter", V4, Bytes(0x82, 0x05, 0x00, 0x01, 0x00, 0x00, 0x00), DecodeError.EmptyTopicFilter, ReasonCode.TopicFilterInvalid, "[MQTT-4.7.3-1]");
         Add("UNSUBSCRIBE empty filter", V5, Bytes(0xA2, 0x05, 0x00, 0x01, 0x00, 0x00, 0x00), DecodeError.EmptyTopicFilter, ReasonCode.TopicFilterInvalid, "[MQTT-4.7.3-1]");
         Add("SUBSCRIBE without filters (3.1.1)", V4, Bytes(0x82, 0x02, 0x00, 0x01), DecodeError.NoTopicFilters, ProtocolError, "3.1.1 [MQTT-3.8.3-3]");
-        Add("SUBSCRIBE without filters (5.0)", V5, Bytes(0x82, 0x03, 0x00, 0x01, 0x00), DecodeError.NoTopicFilters, ProtocolError, "[MQTT-3.8.3-2]");
+        Add("SUBSCRIBE without filters (5.0)", V5, Bytes(0x82, 0x03, 0x00, 0x01, 0x00), DecodeError.NoTopicFilters, ProtocolError, "section 3.8.3 (a client's duty; this is the receiver's check)");
         Add("UNSUBSCRIBE without filters (3.1.1)", V4, Bytes(0xA2, 0x02, 0x00, 0x01), DecodeError.NoTopicFilters, ProtocolError, "3.1.1 [MQTT-3.10.3-2]");
-        Add("UNSUBSCRIBE without filters (5.0)", V5, Bytes(0xA2, 0x03, 0x00, 0x01, 0x00), DecodeError.NoTopicFilters, ProtocolError, "[MQTT-3.10.3-2]");
+        Add("UNSUBSCRIBE without filters (5.0)", V5, Bytes(0xA2, 0x03, 0x00, 0x01, 0x00), DecodeError.NoTopicFilters, ProtocolError, "section 3.10.3 (a client's duty; this is the receiver's check)");
 
         // ------------------------------------------------------------ shared subscriptions and options (section 4.8.2, 3.8.3.1)
         Add("Shared filter '$share//x'", V5, Bytes(0x82, 0x0F, 0x00, 0x01, 0x00, 0x00, 0x09, "$share//x", 0x00), DecodeError.InvalidSharedSubscription, ReasonCode.TopicFilterInvalid, "[MQTT-4.8.2-1]");
@@ -131,7 +136,7 @@ public static partial class MqttVectors
         Add("Shared filter '$share/a+b/x'", V5, Bytes(0x82, 0x12, 0x00, 0x01, 0x00, 0x00, 0x0C, "$share/a+b/x", 0x00), DecodeError.InvalidSharedSubscription, ReasonCode.TopicFilterInvalid, "[MQTT-4.8.2-2]");
         Add("Shared filter '$share/a#b/x'", V5, Bytes(0x82, 0x12, 0x00, 0x01, 0x00, 0x00, 0x0C, "$share/a#b/x", 0x00), DecodeError.InvalidSharedSubscription, ReasonCode.TopicFilterInvalid, "[MQTT-4.8.2-2]");
         Add("UNSUBSCRIBE shared filter '$share/g'", V5, Bytes(0xA2, 0x0D, 0x00, 0x01, 0x00, 0x00, 0x08, "$share/g"), DecodeError.InvalidSharedSubscription, ReasonCode.TopicFilterInvalid, "[MQTT-4.8.2-2]");
-        Add("No Local on a shared subscription", V5, Bytes(0x82, 0x12, 0x00, 0x01, 0x00, 0x00, 0x0C, "$share/g/x/#", 0x04), DecodeError.InvalidSubscriptionOptions, ProtocolError, "[MQTT-3.8.3-4]");
+        Add("No Local on a shared subscription", V5, Bytes(0x82, 0x12, 0x00, 0x01, 0x00, 0x00, 0x0C, "$share/g/x/#", 0x04), DecodeError.InvalidSubscriptionOptions, ProtocolError, "section 3.8.3.1 (a client's duty; this is the receiver's check)");
         Add("Subscription options bit 6 set", V5, Bytes(0x82, 0x09, 0x00, 0x01, 0x00, 0x00, 0x03, "a/b", 0x40), DecodeError.ReservedSubscriptionOptionBits, Malformed, "[MQTT-3.8.3-5]");
         Add("Subscription options bit 7 set", V5, Bytes(0x82, 0x09, 0x00, 0x01, 0x00, 0x00, 0x03, "a/b", 0x81), DecodeError.ReservedSubscriptionOptionBits, Malformed, "[MQTT-3.8.3-5]");
         Add("Subscription options bit 2 set (3.1.1)", V4, Bytes(0x82, 0x08, 0x00, 0x01, 0x00, 0x03, "a/b", 0x04), DecodeError.ReservedSubscriptionOptionBits, Malformed, "3.1.1 [MQTT-3-8.3-4]");
@@ -144,9 +149,9 @@ public static partial class MqttVectors
         Add("CONNECT reserved flag set", V4, Bytes(ConnectStart(V4, 0x0D, 0x03), 0x00, 0x3C, 0x00, 0x01, "c"), DecodeError.ConnectReservedFlag, Malformed, "[MQTT-3.1.2-3]");
         Add("CONNECT reserved flag set (5.0)", V5, Bytes(ConnectStart(V5, 0x0E, 0x03), 0x00, 0x3C, 0x00, 0x00, 0x01, "c"), DecodeError.ConnectReservedFlag, Malformed, "[MQTT-3.1.2-3]");
         Add("Will QoS 1 without will flag (3.1.1)", V4, Bytes(ConnectStart(V4, 0x0D, 0x0A), 0x00, 0x3C, 0x00, 0x01, "c"), DecodeError.InvalidWillFlags, Malformed, "3.1.1 [MQTT-3.1.2-13]");
-        Add("Will QoS 2 without will flag (5.0)", V5, Bytes(ConnectStart(V5, 0x0E, 0x12), 0x00, 0x3C, 0x00, 0x00, 0x01, "c"), DecodeError.InvalidWillFlags, Malformed, "[MQTT-3.1.2-11]");
+        Add("Will QoS 2 without will flag (5.0)", V5, Bytes(ConnectStart(V5, 0x0E, 0x12), 0x00, 0x3C, 0x00, 0x00, 0x01, "c"), DecodeError.InvalidWillFlags, Malformed, "section 3.1.2.6 (a client's duty; this is the receiver's check)");
         Add("Will retain without will flag (3.1.1)", V4, Bytes(ConnectStart(V4, 0x0D, 0x22), 0x00, 0x3C, 0x00, 0x01, "c"), DecodeError.InvalidWillFlags, Malformed, "3.1.1 [MQTT-3.1.2-15]");
-        Add("Will retain without will flag (5.0)", V5, Bytes(ConnectStart(V5, 0x0E, 0x22), 0x00, 0x3C, 0x00, 0x00, 0x01, "c"), DecodeError.InvalidWillFlags, Malformed, "[MQTT-3.1.2-13]");
+        Add("Will retain without will flag (5.0)", V5, Bytes(ConnectStart(V5, 0x0E, 0x22), 0x00, 0x3C, 0x00, 0x00, 0x01, "c"), DecodeError.InvalidWillFlags, Malformed, "section 3.1.2.7 (a client's duty; this is the receiver's check)");
         Add("Will QoS 3 (3.1.1)", V4, Bytes(ConnectStart(V4, 0x12, 0x1E), 0x00, 0x3C, 0x00, 0x01, "c", 0x00, 0x01, "t", 0x00, 0x00), DecodeError.InvalidWillFlags, Malformed, "3.1.1 [MQTT-3.1.2-14]");
         Add("Will QoS 3 (5.0)", V5, Bytes(ConnectStart(V5, 0x14, 0x1E), 0x00, 0x3C, 0x00, 0x00, 0x01, "c", 0x00, 0x00, 0x01, "t", 0x00, 0x00), DecodeError.InvalidWillFlags, Malformed, "section 3.1.2.6");
         Add("Protocol name 'MQTX'", V4, Bytes(0x10, 0x0D, 0x00, 0x04, "MQTX", 0x04, 0x02, 0x00, 0x3C, 0x00, 0x01, "c"), DecodeError.UnknownProtocolName, ReasonCode.UnsupportedProtocolVersion, "[MQTT-3.1.2-1]");

@@ -6,6 +6,7 @@ namespace Kirisame.Protocol.Tests.Vectors;
 
 /// MQTT 5.0 vectors. Between them they carry every property of section 2.2.2.2 at least once, in a packet
 /// that allows it; properties are in ascending identifier order, the order our encoder writes.
+// conformance: rows run by ValidVectorTests.Vector_DecodesWhole, ValidVectorTests.CanonicalVector_ReencodesToTheSameBytes
 public static partial class MqttVectors
 {
     private static void AddV5(Action<string, ProtocolVersion, byte[], MqttPacket, bool> add)
@@ -18,7 +19,7 @@ public static partial class MqttVectors
             0x05,                       // protocol level 5
             0x02,                       // flags: clean start
             0x00, 0x3C,                 // keep alive 60 s
-            0x00,                       // property length 0
+            0x00,                       // property length 0: no properties [MQTT-2.2.2-1]
             0x00, 0x01, "c"),           // client identifier
             new ConnectPacket { ProtocolVersion = V5, KeepAlive = 60, ClientId = "c" }, true);
 
@@ -135,10 +136,10 @@ public static partial class MqttVectors
             0x08, 0x00, 0x05, "reply",            // Response Topic
             0x09, 0x00, 0x03, 0x01, 0x02, 0x03,   // Correlation Data
             0x0B, 0x81, 0x01,                     // Subscription Identifier 129 (variable byte integer 0x81 0x01)
-            0x0B, 0x05,                           // Subscription Identifier 5: PUBLISH may carry several [MQTT-3.3.4-4]
+            0x0B, 0x05,                           // Subscription Identifier 5: PUBLISH may carry several (section 3.3.4)
             0x23, 0x00, 0x02,                     // Topic Alias 2
             0x26, 0x00, 0x01, "k", 0x00, 0x01, "v", // User Property k=v
-            0x26, 0x00, 0x01, "k", 0x00, 0x01, "w", // User Property k=w: names may repeat, order kept [MQTT-3.3.2-18]
+            0x26, 0x00, 0x01, "k", 0x00, 0x01, "w", // User Property k=w: names may repeat, order kept (section 3.3.2.3.7)
             "hello"),
             Publish("a/b", "hello"u8.ToArray(), QualityOfService.AtLeastOnce, 1, properties: new MqttProperties
             {

@@ -8,6 +8,7 @@ namespace Kirisame.Protocol.Tests.Vectors;
 /// <see cref="Invalid"/> (bytes → rule and reason code). Every byte is spelled from the specification's
 /// layouts (MQTT 3.1 "MQIsdp", 3.1.1 and 5.0), never produced by our encoder. Broker tests reuse it.
 /// Strings in a vector are raw UTF-8 with no length prefix: each vector writes its own lengths.
+// conformance: rows run by ValidVectorTests.Vector_DecodesWhole, ValidVectorTests.CanonicalVector_ReencodesToTheSameBytes
 public static partial class MqttVectors
 {
     public static IReadOnlyList<PacketVector> Valid { get; } = BuildValid();
@@ -128,7 +129,7 @@ public static partial class MqttVectors
         Add("v3.1.1 CONNECT empty client id, no clean session", ProtocolVersion.V311, Bytes(
             0x10, 0x0C,                 // CONNECT, remaining length 12
             0x00, 0x04, "MQTT", 0x04,
-            0x00,                       // flags: none (whether a server accepts this is its business [MQTT-3.1.3-8])
+            0x00,                       // flags: none (whether a server accepts this is its business, section 3.1.3.1)
             0x00, 0x00,                 // keep alive 0: off
             0x00, 0x00),                // client identifier: empty
             new ConnectPacket { ProtocolVersion = ProtocolVersion.V311, CleanStart = false, KeepAlive = 0, ClientId = "" });
@@ -177,7 +178,7 @@ public static partial class MqttVectors
         V3x("PUBLISH QoS 0", Bytes(
             0x30, 0x07,                 // PUBLISH, QoS 0, remaining length 7
             0x00, 0x03, "a/b",          // topic name
-            "hi"),                      // payload (no packet identifier at QoS 0)
+            "hi"),                      // payload (no packet identifier at QoS 0 [MQTT-2.2.1-2])
             () => Publish("a/b", "hi"u8.ToArray()));
 
         V3x("PUBLISH QoS 1 retained", Bytes(
@@ -198,6 +199,12 @@ public static partial class MqttVectors
             0x00, 0x06,
             0xC3, 0xBC, 0x2F, 0xE6, 0x97, 0xA5), // "ü/日": U+00FC in 2 bytes, '/', U+65E5 in 3 bytes
             () => Publish("ü/日", []));
+
+        V3x("PUBLISH topic with a byte order mark", Bytes(
+            0x30, 0x06,                 // PUBLISH, remaining length 6
+            0x00, 0x04,
+            0xEF, 0xBB, 0xBF, "a"),     // U+FEFF then 'a': kept, not skipped or stripped [MQTT-1.5.4-3]
+            () => Publish("\uFEFFa", []));
 
         var payload200 = Enumerable.Range(0, 200).Select(i => (byte)i).ToArray();
         V3x("PUBLISH two-byte remaining length", Bytes(

@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# Runs the same load scenarios against Kirisame and Mosquitto, one after the other on the same machine,
+# and prints a markdown table. Both brokers are pinned to CPU 1 and the generator (`kirisame bench`) to
+# CPU 0, so each broker gets one core and the generator never competes with it.
+#
+#   bench/compare/compare.sh                 # builds Release, runs everything (about 3 minutes)
+#   DURATION=10 bench/compare/compare.sh     # longer windows
+#
+# Environment:
+#   DURATION       measured seconds per scenario (default 4)
+#   WARMUP         seconds before measuring (default 1)
+#   CONN_CLIENTS   idle connections for the connection scenario (default 15000)
+#   HOLD           seconds the idle connections are held (default 3)
+#   NO_BUILD=1     use the existing Release build
+#   COMPARE_SELF_TEST=1   run Mosquitto in Kirisame's slot too (checks the harness, not Kirisame)
+#   GENERATOR      command that runs the generator (default: dotnet <kirisame.dll> bench)
+#
+# Needs: dotnet, mosquitto, taskset, python3 (to read the generator's JSON). Talks only to 127.0.0.1.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+DURATION="${DURATION:-4}"
+WARMUP="${WARMUP:-1}"
+CONN_CLIENTS="${CONN_CLIENTS:-15000}"
+HOLD="${HOLD:-3}"
+SELF_TEST="${COMPARE_SELF_TEST:-0}"
+BROKER_CPU=1
+GENERATOR_CPU=0
+MOSQUITTO="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
+
+for tool in dotnet taskset python3; do
+    command -v "$tool" >/dev/null || { echo "compare.sh: '$tool' is required" >&2; exit 2; }
+done
+[[ -x "$MOSQUITTO" ]] || { echo "compare.sh: mosquitto not found (apt-get install mosquitto)" >&2; exit 2; }
+if [[ "$(nproc)" -lt 2 ]]; then
+    echo "compare.sh: needs 2 CPUs (one for the brokers, one for the generator)" >&2
+    exit 2
+fi
+
+WORK="$(mktemp -d -t kirisame-compare.XXXXXX)"
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The connection scenario holds 15 000 sockets in the generator and in each broker; the soft limit is
+# often 1 024 while the hard limit allows it. Children (brokers, generator) inherit this.
+ulimit -n "$(ulimit -Hn)"
+if [[ "$(ulimit -n)" != unlimited && "$(ulimit -n)" -lt $((CONN_CLIENTS + 100)) ]]; then
+    echo "compare.sh: open-file limit $(ulimit -n) is too low for CONN_CLIENTS=$CONN_CLIENTS" >&2
+    exit 2
+fi
+
+if [[ "${NO_BUILD:-0}" != 1 ]]; then
+    echo "Building Kirisame (Release)..." >&2
+    dotnet build "$ROOT/src/Kirisame.Server/Kirisame.Server.csproj" -c Release -v quiet -nologo >"$WORK/build.log" 2>&1 \
+        || { cat "$WORK/build.log" >&2; exit 1; }
+fi
+KIRISAME_DLL="$ROOT/src/Kirisame.Server/bin/Release/net10.0/kirisame.dll"
+if [[ -n "${GENERATOR:-}" ]]; then
+    read -r -a GENERATOR_CMD <<<"$GENERATOR"
+else
+    GENERATOR_CMD=(dotnet "$KIRISAME_DLL" bench)
+fi
+if [[ "$SELF_TEST" != 1 || -z "${GENERATOR:-}" ]]; then
+    [[ -f "$KIRISAME_DLL" ]] || { echo "compare.sh: $KIRISAME_DLL not found; build first" >&2; exit 1; }
+fi
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_listening() { # port pid name
+    local i
+    for i in $(seq 1 100); do
+        if ! kill -0 "$2" 2>/dev/null; then
+            echo "compare.sh: $3 exited before listening on port $1" >&2
+            exit 1
+        fi
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "compare.sh: $3 did not listen on port $1 within 10 s" >&2
+    exit 1
+}
+
+start_mosquitto() { # port name -> sets STARTED_PID
+    local conf="$WORK/mosquitto-$1.conf"
+    cat >"$conf" <<EOF
+listener $1 127.0.0.1
+allow_anonymous true
+set_tcp_nodelay true
+persistence false
+log_dest none
+EOF
+    taskset -c "$BROKER_CPU" "$MOSQUITTO" -c "$conf" >"$WORK/$2.log" 2>&1 &
+    STARTED_PID=$!
+    PIDS+=("$STARTED_PID")
+    wait_listening "$1" "$STARTED_PID" "$2"
+}
+
+start_kirisame() { # port -> sets STARTED_PID
+    if [[ "$SELF_TEST" == 1 ]]; then
+        start_mosquitto "$1" kirisame
+        return
+    fi
+    # Logging at Warning: connection events at Information would cost the broker, not measure it.
+    taskset -c "$BROKER_CPU" dotnet "$KIRISAME_DLL" serve --port "$1" --Broker:SysInterval 0 \
+        --Logging:LogLevel:Default Warning >"$WORK/kirisame.log" 2>&1 &
+    STARTED_PID=$!
+    PIDS+=("$STARTED_PID")
+    wait_listening "$1" "$STARTED_PID" kirisame
+}
+
+# bench NAME PORT ARGS... : runs the generator pinned to its CPU, keeps its JSON in $WORK/NAME.json.
+bench() {
+    local name=$1 port=$2
+    shift 2
+    echo "  $name: bench $*" >&2
+    if ! timeout 180 taskset -c "$GENERATOR_CPU" "${GENERATOR_CMD[@]}" --port "$port" --json "$@" \
+        >"$WORK/$name.json" 2>"$WORK/$name.err"; then
+        # Exit 1 is a run that was not clean (losses at QoS >= 1); the JSON says so. Anything else failed.
+        if ! python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$WORK/$name.json" 2>/dev/null; then
+            echo "compare.sh: bench $name failed:" >&2
+            cat "$WORK/$name.err" >&2
+            echo '{}' >"$WORK/$name.json"
+        fi
+    fi
+}
+
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Fresh brokers for the connection scenario first, so their RSS before is the idle baseline.
+K_PORT=$(free_port)
+start_kirisame "$K_PORT"
+K_PID=$STARTED_PID
+M_PORT=$(free_port)
+while [[ "$M_PORT" == "$K_PORT" ]]; do M_PORT=$(free_port); done
+start_mosquitto "$M_PORT" mosquitto
+M_PID=$STARTED_PID
+sleep 1 # let the runtime settle before reading the baseline RSS
+
+# Waits until the broker has had no CPU to speak of for half a second (at most 15 s), so one run's tail
+# (a QoS 0 backlog, closing 15 000 connections) is not charged to the next.
+wait_idle() { # pid
+    local before after i
+    for i in $(seq 1 30); do
+        before=$(awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0)
+        sleep 0.5
+        after=$(awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0)
+        (( after - before <= 2 )) && return 0
+    done
+    echo "  (broker $1 still busy after 15 s)" >&2
+}
+
+# Each scenario runs against Kirisame and then Mosquitto back to back, so a change in the machine's load
+# during the script affects both sides of a ratio alike.
+run_both() { # scenario ARGS...
+    local scenario=$1
+    shift
+    wait_idle "$K_PID"
+    bench "k-$scenario" "$K_PORT" "$@" --broker-pid "$K_PID"
+    wait_idle "$M_PID"
+    bench "m-$scenario" "$M_PORT" "$@" --broker-pid "$M_PID"
+}
+
+COMMON=(--payload 64 --duration "$DURATION" --warmup "$WARMUP")
+echo "Kirisame on port $K_PORT (pid $K_PID), Mosquitto on port $M_PORT (pid $M_PID); generator on CPU $GENERATOR_CPU, brokers on CPU $BROKER_CPU" >&2
+run_both conn --scenario conn --clients "$CONN_CLIENTS" --duration "$HOLD"
+run_both fanin --scenario fanin --clients 4 --qos 0 "${COMMON[@]}"
+run_both pairs --scenario pairs --clients 50 --qos 1 "${COMMON[@]}"
+run_both fanout --scenario fanout --clients 50 --qos 0 "${COMMON[@]}"
+run_both latency --scenario latency --clients 4 --qos 0 --rate 20000 "${COMMON[@]}"
+
+echo "Load average before the runs: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs; anything above ~2 means other work shared the cores)."
+echo
+python3 - "$WORK" "$CONN_CLIENTS" "$SELF_TEST" <<'PY'
+import json, os, sys
+
+work, conn_clients, self_test = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+
+def load(name):
+    try:
+        with open(os.path.join(work, name + ".json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+def get(d, *path):
+    for key in path:
+        if not isinstance(d, dict) or d.get(key) is None:
+            return None
+        d = d[key]
+    return d
+
+def num(v, unit=""):
+    return "n/a" if v is None else f"{v:,.0f}{unit}"
+
+def ratio(k, m):
+    return "n/a" if not k or not m else f"{k / m:.2f}"
+
+rows = [
+    ("fan-in 4→1, QoS 0: delivered msg/s", "fanin", ("delivered_per_s",)),
+    ("pairs 50×50, QoS 1: delivered msg/s", "pairs", ("delivered_per_s",)),
+    ("fan-out 1→50, QoS 0: delivered msg/s", "fanout", ("delivered_per_s",)),
+    ("latency, fan-in 4→1 at 20 000 msg/s, QoS 0: p50 µs", "latency", ("latency_us", "p50")),
+    ("latency, fan-in 4→1 at 20 000 msg/s, QoS 0: p99 µs", "latency", ("latency_us", "p99")),
+    (f"connect rate, {conn_clients:,} clients: conn/s", "conn", ("connections", "connects_per_s")),
+    (f"broker RSS per idle connection, {conn_clients:,} held: bytes", "conn", ("broker_rss_per_connection",)),
+]
+
+name = "Kirisame" if not self_test else "Mosquitto (self-test)"
+short = name.split()[0]
+print(f"| scenario | {name} | Mosquitto | ratio {short}/Mosquitto |")
+print("|---|---:|---:|---:|")
+for label, scenario, path in rows:
+    k, m = get(load("k-" + scenario), *path), get(load("m-" + scenario), *path)
+    print(f"| {label} | {num(k)} | {num(m)} | {ratio(k, m)} |")
+
+print()
+print("CPU during each measurement (connect phase for conn), in % of one core: the generator has CPU 0, the broker CPU 1.")
+print("A side near 100 % is the limit; a generator near 100 % means the figure understates the broker.")
+print()
+print(f"| scenario | generator vs {short} | {short} | generator vs Mosquitto | Mosquitto | not delivered, {short} | not delivered, Mosquitto |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+def pct(v):
+    return "n/a" if v is None else f"{v * 100:.0f} %"
+for scenario in ("conn", "fanin", "pairs", "fanout", "latency"):
+    k, m = load("k-" + scenario), load("m-" + scenario)
+    def missing(d):
+        if scenario == "conn":
+            c = get(d, "connections")
+            return "n/a" if c is None else f"{c['failed'] + c['connected'] - c['open_at_end']} conn"
+        v, e = get(d, "missing"), get(d, "expected")
+        if v is None:
+            return "n/a"
+        q = "dropped" if get(d, "qos") == 0 else "lost"
+        return f"{v:,} {q} of {e:,}"
+    print(f"| {scenario} | {pct(get(k, 'generator_cpu', 'busy_cores'))} | {pct(get(k, 'broker_busy_cores'))} "
+          f"| {pct(get(m, 'generator_cpu', 'busy_cores'))} | {pct(get(m, 'broker_busy_cores'))} | {missing(k)} | {missing(m)} |")
+
+errors = [(s, sc, e) for s in ("k", "m") for sc in ("conn", "fanin", "pairs", "fanout", "latency")
+          for e in (load(f"{s}-{sc}").get("errors") or [])]
+if errors:
+    print()
+for s, sc, e in errors:
+    print(f"- {'Kirisame' if s == 'k' else 'Mosquitto'}, {sc}: {e}")
+PY

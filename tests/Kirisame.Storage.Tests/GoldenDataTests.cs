@@ -1,0 +1,106 @@
+using System.Runtime.CompilerServices;
+using Kirisame.Broker.Routing;
+using Kirisame.Broker.Sessions;
+using Kirisame.Protocol;
+using Kirisame.Protocol.Packets;
+using Kirisame.Protocol.Properties;
+
+namespace Kirisame.Storage.Tests;
+
+/// golden/v1 is a data folder written by this code at data format 1 and committed. Every later build must
+/// read it back the same. To write it anew (only when adding a format version, into a new folder):
+/// KIRISAME_WRITE_GOLDEN=1 dotnet test tests/Kirisame.Storage.Tests --filter GoldenData
+public sealed class GoldenDataTests
+{
+    private const string Version = "v1";
+
+    [Fact]
+    public async Task GoldenFolder_IsReadBack()
+    {
+        var source = Path.Combine(AppContext.BaseDirectory, "golden", Version);
+        Assert.True(File.Exists(Path.Combine(source, "CURRENT")), $"missing golden data folder {source}");
+        using var folder = new TempFolder();
+        foreach (var file in Directory.GetFiles(source))
+            File.Copy(file, Path.Combine(folder.Path, Path.GetFileName(file)));
+        var time = Samples.Clock();
+        time.Advance(TimeSpan.FromMinutes(1));
+        await using var store = Samples.Open(folder.Path, time);
+        var state = store.Load();
+
+        Assert.Equal(["golden-a", "golden-b"], state.Sessions.Select(s => s.ClientId));
+        var a = state.Sessions[0];
+        Assert.Equal(7200u, a.ExpiryInterval);
+        Assert.Equal(Samples.Epoch.ToUnixTimeMilliseconds(), a.DisconnectedAtUnixMs);
+        Assert.Equal(("last/words", QualityOfService.AtLeastOnce, 45u), (a.PendingWill!.Topic, a.PendingWill.QoS, a.PendingWill.Properties!.WillDelayInterval!.Value));
+        Assert.Equal(["$share/grp/s/#", "t/+"], a.Subscriptions.Select(s => s.Filter));
+        Assert.Equal((QualityOfService.ExactlyOnce, 11u), (a.Subscriptions[1].Options.MaximumQoS, a.Subscriptions[1].SubscriptionId));
+        Assert.Equal([2L, 3L], a.Queue.Select(q => q.Queued.Sequence));
+        Assert.Equal(((ushort)4, InflightState.AwaitingComp), (a.Queue[0].PacketId, a.Queue[0].State));
+        Assert.Equal("t/1", a.Queue[0].Queued.Message.Topic);
+        Assert.Equal("grp", a.Queue[1].Queued.Group!.Name);
+        Assert.Equal([(ushort)77], a.InboundQoS2);
+
+        var b = state.Sessions[1];
+        Assert.Null(b.PendingWill);
+        // The message shared by both queues is one body, one object.
+        Assert.Same(a.Queue[1].Queued.Message, b.Queue.Single().Queued.Message);
+        Assert.Equal("shared body", Samples.Text(b.Queue.Single().Queued.Message.Payload));
+        Assert.Equal(540u, b.Queue.Single().Queued.Message.RemainingExpiry(time)); // 600 s, one minute gone
+
+        Assert.Equal(["config/x", "status"], state.Retained.Select(m => m.Topic).Order(StringComparer.Ordinal));
+        Assert.Equal("up", Samples.Text(state.Retained.Single(m => m.Topic == "status").Payload));
+    }
+
+    [Fact]
+    public async Task GoldenFolder_Write()
+    {
+        if (Environment.GetEnvironmentVariable("KIRISAME_WRITE_GOLDEN") != "1")
+            return;
+        var target = Path.Combine(SourceFolder(), "golden", Version);
+        if (Directory.Exists(target))
+            Directory.Delete(target, recursive: true);
+        var time = Samples.Clock();
+        await using (var store = Samples.Open(target, time))
+        {
+            store.Load();
+            var a = new Session("golden-a")
+            {
+                ExpiryInterval = 7200,
+                DisconnectedAtTicks = time.GetTimestamp(),
+                PendingWill = new WillMessage
+                {
+                    Topic = "last/words",
+                    Payload = "bye"u8.ToArray(),
+                    QoS = QualityOfService.AtLeastOnce,
+                    Properties = new MqttProperties { WillDelayInterval = 45 },
+                },
+                PendingWillAtTicks = time.GetTimestamp() + 45 * time.TimestampFrequency,
+                PendingWillVersion = ProtocolVersion.V500,
+            };
+            store.PutSession(a);
+            store.PutSubscription("golden-a", Samples.Subscription(a, "t/+", QualityOfService.ExactlyOnce, 11));
+            store.PutSubscription("golden-a", Samples.Subscription(a, "$share/grp/s/#"));
+            var first = Samples.Message(time, "t/0", "acknowledged");
+            var second = Samples.Message(time, "t/1", "in flight", QualityOfService.ExactlyOnce);
+            var shared = Samples.Message(time, "s/1", "shared body", properties: true);
+            store.PutQueued("golden-a", new QueuedMessage(first, QualityOfService.AtLeastOnce, false, [11], null, 1), 3, InflightState.AwaitingAck);
+            store.PutQueued("golden-a", new QueuedMessage(second, QualityOfService.ExactlyOnce, false, [11], null, 2), 4, InflightState.AwaitingAck);
+            store.PutQueued("golden-a", new QueuedMessage(second, QualityOfService.ExactlyOnce, false, [11], null, 2), 4, InflightState.AwaitingComp);
+            store.PutQueued("golden-a", new QueuedMessage(shared, QualityOfService.AtLeastOnce, false, [], new SharedGroup("grp", "s/#"), 3), 0, InflightState.AwaitingAck);
+            store.DeleteQueued("golden-a", 1, first);
+            store.PutInboundQoS2("golden-a", 77);
+            var b = new Session("golden-b") { ExpiryInterval = uint.MaxValue };
+            store.PutSession(b);
+            store.PutSubscription("golden-b", Samples.Subscription(b, "s/#"));
+            store.PutQueued("golden-b", new QueuedMessage(shared, QualityOfService.AtLeastOnce, true, [], null, 1), 0, InflightState.AwaitingAck);
+            store.PutRetained(Samples.Message(time, "status", "up", retain: true));
+            store.PutRetained(Samples.Message(time, "config/x", "{}", QualityOfService.ExactlyOnce, retain: true, properties: true));
+            await Samples.DurableAsync(store);
+        }
+
+        foreach (var file in Directory.GetFiles(target).Where(f => Path.GetFileName(f) is "LOCK" || Path.GetFileName(f).StartsWith("LOG", StringComparison.Ordinal)))
+            File.Delete(file);
+    }
+
+    private static string SourceFolder([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
+}
