@@ -15,8 +15,9 @@ internal static class SecuritySetup
         var security = configuration.Security;
         if (security.AllowAnonymous is { } explicitly)
             return explicitly;
-        // A password file or SCRAM users mean clients are expected to log in.
-        if (security.PasswordFile is not null || configuration.Authentication.ScramUsers.Count > 0)
+        // A password file means clients are expected to log in. (SCRAM users do not: they authenticate through
+        // MQTT 5 enhanced authentication, beside whatever plain clients the anonymous switch admits.)
+        if (security.PasswordFile is not null)
             return false;
         var exposed = configuration.AllListeners
             .Where(l => !l.IsLoopback && !(l.ClientCertificates == ClientCertificates.Required && l.CertificateIdentity != CertificateIdentity.None))

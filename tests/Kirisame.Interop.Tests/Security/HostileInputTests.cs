@@ -14,6 +14,8 @@ namespace Kirisame.Interop.Tests.Security;
 
 /// Malformed, truncated, oversized and random packets against the real server over TCP and WebSockets,
 /// while a well-behaved client keeps publishing and receiving; and connections that never send a CONNECT.
+/// Run alone: thousands of connections would starve the other interop tests on a small machine.
+[Collection(HostileInputCollection.Name)]
 public sealed class HostileInputTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan s_perConnection = TimeSpan.FromSeconds(15);
@@ -353,4 +355,10 @@ public sealed class HostileInputTests(ITestOutputHelper output)
         {
         }
     }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class HostileInputCollection
+{
+    public const string Name = "Hostile input (run alone)";
 }
