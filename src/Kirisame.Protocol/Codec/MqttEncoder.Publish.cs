@@ -25,13 +25,13 @@ public static partial class MqttEncoder
     }
 
     private static int GetPublishBodySize(in PublishPacket p, ProtocolVersion version)
+        => GetPublishBodySize(p, version, version == ProtocolVersion.V500 ? PropertyCodec.GetSize(p.Properties) : 0);
+
+    private static int GetPublishBodySize(in PublishPacket p, ProtocolVersion version, int propertySize)
     {
         var size = Sizes.Binary(p.Topic.Length) + (p.QoS == QualityOfService.AtMostOnce ? 0 : 2) + p.Payload.Length;
         if (version == ProtocolVersion.V500)
-        {
-            var propertySize = PropertyCodec.GetSize(p.Properties);
             size += VariableByteInteger.GetSize(propertySize) + propertySize;
-        }
 
         if (size > VariableByteInteger.MaxValue)
             throw new ArgumentException($"A PUBLISH body of {size} bytes exceeds MQTT's maximum.", nameof(p));
@@ -43,12 +43,14 @@ public static partial class MqttEncoder
         var w = new SpanWriter(destination);
         var flags = ((int)p.QoS << 1) | (p.Retain ? 1 : 0) | (p.Dup ? 0x08 : 0);
         w.WriteByte((byte)(0x30 | flags));
-        w.WriteVariableByteInteger(GetPublishBodySize(p, version));
+        // The property block's size is needed twice (body length, block length): compute it once.
+        var propertySize = version == ProtocolVersion.V500 ? PropertyCodec.GetSize(p.Properties) : 0;
+        w.WriteVariableByteInteger(GetPublishBodySize(p, version, propertySize));
         w.WriteBinary(p.Topic.Span);
         if (p.QoS != QualityOfService.AtMostOnce)
             w.WriteUInt16(p.PacketId);
         if (version == ProtocolVersion.V500)
-            PropertyCodec.WriteBlock(ref w, p.Properties, PropertyCodec.GetSize(p.Properties));
+            PropertyCodec.WriteBlock(ref w, p.Properties, propertySize);
         w.WriteRaw(p.Payload.Span);
         return w.Position;
     }
