@@ -67,7 +67,8 @@ public sealed partial class MqttBroker
                     connection.RequestClose(null);
                 }
             }
-            else if (TimeProvider.GetElapsedTime(connection.LastActivityTicks, now) > TimeSpan.FromSeconds(5))
+            else if (TimeProvider.GetElapsedTime(connection.LastActivityTicks, now) >= TimeSpan.FromSeconds(1)
+                && TimeProvider.GetElapsedTime(connection.LastWriteTicks, now) >= TimeSpan.FromSeconds(1))
             {
                 connection.TrimIdle();
             }

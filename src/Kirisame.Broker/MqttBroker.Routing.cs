@@ -90,7 +90,7 @@ public sealed partial class MqttBroker
         {
             var connection = session.Connection;
             var queued = new QueuedMessage(message, qos, retain, subscriptionIds, group, ++session.LastSequence);
-            if (connection is not null && session.Pending.Count == 0 && session.Inflight.Count < connection.SendWindow)
+            if (connection is not null && !session.HasPending && session.InflightCount < connection.SendWindow)
             {
                 SendLocked(session, connection, queued);
                 return;

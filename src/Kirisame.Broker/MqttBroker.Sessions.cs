@@ -101,17 +101,20 @@ public sealed partial class MqttBroker
     {
         lock (session.Sync)
         {
-            foreach (var packetId in session.InflightOrder)
+            if (session.HasInflight)
             {
-                var inflight = session.Inflight[packetId];
-                if (inflight.State == InflightState.AwaitingComp)
+                foreach (var packetId in session.InflightOrder)
                 {
-                    connection.EnqueueAck(PacketType.PubRel, packetId);
-                }
-                else
-                {
-                    var q = inflight.Queued;
-                    connection.TryEnqueuePublish(q.Message, q.QoS, q.Retain, dup: true, packetId, q.SubscriptionIds);
+                    var inflight = session.Inflight[packetId];
+                    if (inflight.State == InflightState.AwaitingComp)
+                    {
+                        connection.EnqueueAck(PacketType.PubRel, packetId);
+                    }
+                    else
+                    {
+                        var q = inflight.Queued;
+                        connection.TryEnqueuePublish(q.Message, q.QoS, q.Retain, dup: true, packetId, q.SubscriptionIds);
+                    }
                 }
             }
 
@@ -124,7 +127,7 @@ public sealed partial class MqttBroker
     /// Moves pending messages into the in-flight window. Caller holds session.Sync.
     private void PumpLocked(Session session, ClientConnection connection)
     {
-        while (session.Pending.Count > 0 && session.Inflight.Count < connection.SendWindow)
+        while (session.HasPending && session.InflightCount < connection.SendWindow)
         {
             var queued = session.Pending.Dequeue();
             session.PendingBytes -= queued.Message.Size;
@@ -285,14 +288,13 @@ public sealed partial class MqttBroker
         {
             if (session.Durable)
                 Store.DeleteSession(session.ClientId);
-            foreach (var subscription in session.Subscriptions.Values)
-                Subscriptions.Remove(session, subscription.TopicFilter, subscription.ShareName);
-            session.Subscriptions.Clear();
-            session.Pending.Clear();
-            session.PendingBytes = 0;
-            session.Inflight.Clear();
-            session.InflightOrder.Clear();
-            session.InboundQoS2.Clear();
+            if (session.HasSubscriptions)
+            {
+                foreach (var subscription in session.Subscriptions.Values)
+                    Subscriptions.Remove(session, subscription.TopicFilter, subscription.ShareName);
+            }
+
+            session.Clear();
         }
     }
 

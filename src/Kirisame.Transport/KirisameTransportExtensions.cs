@@ -1,11 +1,13 @@
 using System.Net;
 using Kirisame.Broker;
 using Kirisame.Transport.Listeners;
+using Kirisame.Transport.Sockets;
 using Kirisame.Transport.Tls;
 using Kirisame.Transport.WebSockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
@@ -27,8 +29,12 @@ public static class KirisameTransportExtensions
         if (options.Enabled)
             all.Add(options.DefaultListener);
         all.AddRange(listeners ?? []);
+        // Plain TCP listeners are served by our own socket transport unless Kestrel is asked for; TLS and
+        // WebSocket listeners always go through Kestrel.
+        var lean = all.Where(l => l.Protocol == ListenerProtocol.Mqtt && options.PlainTcpEngine == TcpEngine.Sockets).ToList();
+        var kestrelListeners = all.Except(lean).ToList();
         var bound = new MqttListeners();
-        return builder
+        builder = builder
             .UseKestrelCore()
             .UseSockets(sockets =>
             {
@@ -41,6 +47,10 @@ public static class KirisameTransportExtensions
                 services.AddSingleton(options);
                 services.AddSingleton(provider => new ConnectionLimits(options, TimeProvider.System));
                 services.AddSingleton<MqttConnectionHandler>();
+                if (lean.Count > 0)
+                    services.AddHostedService(provider => new SocketTransport(lean, options, bound, provider));
+                if (kestrelListeners.Count == 0)
+                    services.AddSingleton<IServer, NoServer>(); // nothing for Kestrel: it must not bind its default
             })
             .ConfigureKestrel(kestrel =>
             {
@@ -51,7 +61,7 @@ public static class KirisameTransportExtensions
                 // client that trickles its CONNECT.
                 kestrel.Limits.RequestHeadersTimeout = connectTimeout;
                 kestrel.Limits.KeepAliveTimeout = connectTimeout;
-                foreach (var listener in all)
+                foreach (var listener in kestrelListeners)
                     bound.Add(Listen(kestrel, listener, services, connectTimeout));
             })
             .Configure(app =>
@@ -61,6 +71,7 @@ public static class KirisameTransportExtensions
                 app.UseWebSockets();
                 app.Run(context => MqttWebSocketEndpoint.HandleAsync(context, handler));
             });
+        return builder;
     }
 
     private static (ListenerOptions, ListenOptions) Listen(KestrelServerOptions kestrel, ListenerOptions options, IServiceProvider services, TimeSpan handshakeTimeout)
@@ -117,12 +128,14 @@ public static class KirisameTransportExtensions
 /// becomes the one the OS chose), which is what the server logs.
 public sealed class MqttListeners
 {
-    private readonly List<(ListenerOptions Options, ListenOptions Kestrel)> _listeners = [];
+    private readonly List<(ListenerOptions Options, Func<EndPoint?> EndPoint)> _listeners = [];
 
-    internal void Add((ListenerOptions, ListenOptions) listener)
+    internal void Add((ListenerOptions Options, ListenOptions Kestrel) listener) => Add(listener.Options, () => listener.Kestrel.EndPoint);
+
+    internal void Add(ListenerOptions options, Func<EndPoint?> endPoint)
     {
         lock (_listeners)
-            _listeners.Add(listener);
+            _listeners.Add((options, endPoint));
     }
 
     public IReadOnlyList<(string Name, ListenerProtocol Protocol, string? Path, EndPoint EndPoint)> Bound
@@ -131,7 +144,7 @@ public sealed class MqttListeners
         {
             lock (_listeners)
             {
-                return [.. _listeners.Select(l => (l.Options.Name, l.Options.Protocol, l.Options.IsWebSocket ? l.Options.Path : null, l.Kestrel.EndPoint))];
+                return [.. _listeners.Select(l => (l.Options.Name, l.Options.Protocol, l.Options.IsWebSocket ? l.Options.Path : null, l.EndPoint() ?? l.Options.EndPoint))];
             }
         }
     }

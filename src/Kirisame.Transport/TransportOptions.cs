@@ -2,6 +2,13 @@ using System.Net;
 
 namespace Kirisame.Transport;
 
+/// The server behind plain TCP listeners (Transport:PlainTcpEngine).
+public enum TcpEngine
+{
+    Sockets,
+    Kestrel,
+}
+
 /// The default plain TCP listener and limits that apply to every listener, bound from the "Transport"
 /// configuration section. More listeners (TLS, WebSockets) come from "Listeners". Validate() names a bad key.
 public sealed class TransportOptions
@@ -24,6 +31,11 @@ public sealed class TransportOptions
     /// TCP_NODELAY: MQTT packets are small and latency-sensitive; the writer already batches per flush.
     public bool NoDelay { get; set; } = true;
 
+    /// What serves plain MQTT-over-TCP listeners: our own socket transport (Sockets, the default: an idle
+    /// connection costs a fraction of Kestrel's, and writes go straight to the socket) or Kestrel. TLS and
+    /// WebSocket listeners always use Kestrel.
+    public TcpEngine PlainTcpEngine { get; set; } = TcpEngine.Sockets;
+
     /// Open connections across all listeners at most; 0 = no limit. Beyond it new connections are closed
     /// on accept, before any TLS handshake.
     public int MaxConnections { get; set; }
@@ -43,6 +55,8 @@ public sealed class TransportOptions
             yield return $"{SectionName}:BindAddress must be an IP address such as 127.0.0.1, 0.0.0.0 or :: (was '{BindAddress}').";
         if (Backlog < 1)
             yield return $"{SectionName}:Backlog must be at least 1 (was {Backlog}).";
+        if (!Enum.IsDefined(PlainTcpEngine))
+            yield return $"{SectionName}:PlainTcpEngine must be Sockets or Kestrel (was {PlainTcpEngine}).";
         if (MaxConnections < 0)
             yield return $"{SectionName}:MaxConnections must be 0 (no limit) or more (was {MaxConnections}).";
         if (MaxConnectRatePerAddress < 0 || double.IsNaN(MaxConnectRatePerAddress))

@@ -92,10 +92,27 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
     private const int WriterDone = 4;
 
     private int _writerState;
-    private readonly TaskCompletionSource _writerFinished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _lastWriteTicks;
+
+    /// When the writer last took a batch (TimeProvider timestamp); housekeeping trims connections quiet both ways.
+    internal long LastWriteTicks => Volatile.Read(ref _lastWriteTicks);
+    private TaskCompletionSource? _writerFinished; // made only when someone waits: an idle connection holds none
 
     /// Completes when the writer has completed the transport's output.
-    internal Task WriterFinished => _writerFinished.Task;
+    internal Task WriterFinished
+    {
+        get
+        {
+            if (Volatile.Read(ref _writerState) == WriterDone)
+                return Task.CompletedTask;
+            var finished = Volatile.Read(ref _writerFinished)
+                ?? Interlocked.CompareExchange(ref _writerFinished, new(TaskCreationOptions.RunContinuationsAsynchronously), null)
+                ?? _writerFinished!;
+            if (Volatile.Read(ref _writerState) == WriterDone)
+                finished.TrySetResult(); // finished while we made it
+            return finished.Task;
+        }
+    }
 
     private void Append(in Outbound item)
     {
@@ -125,15 +142,17 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
             _spare ??= batch;
     }
 
-    /// Lets go of outbound lists grown by a burst, once the connection has gone quiet. Called by housekeeping.
+    /// Lets go of the outbound lists once the connection has gone quiet, so an idle connection holds none (a
+    /// burst's grown lists included). Called by housekeeping.
     internal void TrimIdle()
     {
+        if (Volatile.Read(ref _writerState) != WriterIdle)
+            return;
         lock (_outboundLock)
         {
-            if (_incoming is { Count: 0, Capacity: > 16 })
+            if (_incoming is { Count: 0 })
                 _incoming = null;
-            if (_spare is { Capacity: > 16 })
-                _spare = null;
+            _spare = null;
         }
     }
 
@@ -186,6 +205,7 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
                 var closing = false;
                 if (TakeBatch() is { } batch)
                 {
+                    _lastWriteTicks = _broker.TimeProvider.GetTimestamp();
                     foreach (var item in batch)
                     {
                         if (item.Kind == OutboundKind.Close)
@@ -268,7 +288,7 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
         {
         }
 
-        _writerFinished.TrySetResult();
+        Volatile.Read(ref _writerFinished)?.TrySetResult();
     }
 
     private void Write(PipeWriter output, in Outbound item)

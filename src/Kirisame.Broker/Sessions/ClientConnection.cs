@@ -18,7 +18,6 @@ public sealed partial class ClientConnection
     private readonly IDuplexPipe _transport;
     private readonly ILogger _logger;
     private readonly MqttFrameReader _frameReader;
-    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _lastActivityTicks;
     private int _closing;
     private ReasonCode? _closeReason;
@@ -66,14 +65,16 @@ public sealed partial class ClientConnection
     /// v5 Request Problem Information: when false, no Reason String or User Property on errors.
     public bool ProblemInformation { get; private set; } = true;
 
-    /// Completes once the connection has finished its clean-up.
-    public Task Finished => _finished.Task;
+    /// Completes once the connection has finished its clean-up: the task of <see cref="RunAsync"/> itself.
+    public Task Finished { get; private set; } = Task.CompletedTask;
 
     internal bool IsClosing => Volatile.Read(ref _closing) != 0;
 
     /// Serves the connection: reads and handles packets until it closes, then cleans up. One async method
     /// (not a chain of them) so an idle connection holds one state machine.
-    internal async Task RunAsync(CancellationToken cancellationToken)
+    internal Task RunAsync(CancellationToken cancellationToken) => Finished = ServeAsync(cancellationToken);
+
+    private async Task ServeAsync(CancellationToken cancellationToken)
     {
         var registration = cancellationToken.Register(static state => ((ClientConnection)state!).RequestClose(null), this);
         try
@@ -247,14 +248,7 @@ public sealed partial class ClientConnection
         {
         }
 
-        try
-        {
-            await _broker.ConnectionClosedAsync(this, publishWill: !_disconnectedNormally, _closeReason);
-        }
-        finally
-        {
-            _finished.TrySetResult();
-        }
+        await _broker.ConnectionClosedAsync(this, publishWill: !_disconnectedNormally, _closeReason);
     }
 }
 

@@ -14,22 +14,40 @@ public sealed class Session(string clientId)
 
     public Lock Sync { get; } = new();
 
+    // The collections are made on first use: most sessions of an idle fleet never need some of them, and
+    // together they would cost each connection about half a kilobyte. Has* tells without making one.
+    private Dictionary<string, Subscription>? _subscriptions;
+    private Queue<QueuedMessage>? _pending;
+    private Dictionary<ushort, InflightMessage>? _inflight;
+    private LinkedList<ushort>? _inflightOrder;
+    private HashSet<ushort>? _inboundQoS2;
+
     /// Filter as sent → subscription. The tree indexes the same objects.
-    public Dictionary<string, Subscription> Subscriptions { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, Subscription> Subscriptions => _subscriptions ??= new(StringComparer.Ordinal);
+
+    public bool HasSubscriptions => _subscriptions is { Count: > 0 };
 
     /// Messages waiting for room in the in-flight window (or for the client to come back).
-    public Queue<QueuedMessage> Pending { get; } = new();
+    public Queue<QueuedMessage> Pending => _pending ??= new();
+
+    public bool HasPending => _pending is { Count: > 0 };
 
     public long PendingBytes { get; set; }
 
     /// Outbound QoS 1/2 messages sent and not yet completed, in send order, by packet id.
-    public Dictionary<ushort, InflightMessage> Inflight { get; } = [];
+    public Dictionary<ushort, InflightMessage> Inflight => _inflight ??= [];
+
+    public bool HasInflight => _inflight is { Count: > 0 };
+
+    public int InflightCount => _inflight?.Count ?? 0;
 
     /// Insertion order of <see cref="Inflight"/>, for re-sending in order on resume.
-    public LinkedList<ushort> InflightOrder { get; } = new();
+    public LinkedList<ushort> InflightOrder => _inflightOrder ??= new();
 
     /// Inbound QoS 2 packet ids whose PUBREC was sent and PUBREL not yet received.
-    public HashSet<ushort> InboundQoS2 { get; } = [];
+    public HashSet<ushort> InboundQoS2 => _inboundQoS2 ??= [];
+
+    public bool HasInboundQoS2 => _inboundQoS2 is { Count: > 0 };
 
     /// Seconds the session lives after its connection closes; uint.MaxValue = forever; 0 = ends with the connection.
     public uint ExpiryInterval { get; set; }
@@ -66,13 +84,24 @@ public sealed class Session(string clientId)
     /// Written to the store: a session that outlives its connection.
     public bool Durable => ExpiryInterval != 0;
 
+    /// Forgets subscriptions, queues and in-flight state (the session is discarded). Caller holds <see cref="Sync"/>.
+    public void Clear()
+    {
+        _subscriptions = null;
+        _pending = null;
+        PendingBytes = 0;
+        _inflight = null;
+        _inflightOrder = null;
+        _inboundQoS2 = null;
+    }
+
     /// Next free outbound packet id. Caller holds <see cref="Sync"/>.
     public ushort NextPacketId()
     {
         for (var i = 0; i < 65535; i++)
         {
             _lastPacketId = _lastPacketId == 65535 ? (ushort)1 : (ushort)(_lastPacketId + 1);
-            if (!Inflight.ContainsKey(_lastPacketId))
+            if (_inflight is null || !_inflight.ContainsKey(_lastPacketId))
                 return _lastPacketId;
         }
 
