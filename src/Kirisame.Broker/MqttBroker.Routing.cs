@@ -155,7 +155,7 @@ public sealed partial class MqttBroker
                 continue;
             }
 
-            if (!Authorizer.CanSubscribe(connection.ClientId, connection.UserName, requested.Filter))
+            if (!connection.Authorizer.CanSubscribe(connection.ClientId, connection.UserName, requested.Filter))
             {
                 codes.Add(v5 ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError);
                 continue;

@@ -47,8 +47,8 @@ internal static class KirisameCommand
         if (configuration is null)
             return Fail(stderr, errors, ExitUsage, hint: false);
 
-        var allowAnonymous = SecuritySetup.ResolveAllowAnonymous(configuration, errors);
-        if (allowAnonymous is null)
+        var listenerSecurity = SecuritySetup.Resolve(configuration, errors);
+        if (listenerSecurity is null)
             return Fail(stderr, errors, ExitUsage, hint: false);
 
         // The store opens before anything is served: a data folder that cannot be used stops start-up here.
@@ -67,7 +67,7 @@ internal static class KirisameCommand
         await using var _ = store;
         var security = new SecurityHolder();
         var host = BuildHost(configuration, store, state, security);
-        var built = SecuritySetup.Build(configuration, allowAnonymous.Value, host.Services.GetRequiredService<ILoggerFactory>(), errors);
+        var built = SecuritySetup.Build(configuration, listenerSecurity, host.Services.GetRequiredService<ILoggerFactory>(), errors);
         if (built is null)
         {
             host.Dispose();

@@ -4,81 +4,114 @@ using Microsoft.Extensions.Logging;
 
 namespace Kirisame.Server;
 
-/// Turns the Security section and the listeners into the broker's authenticator and authorizer, and
-/// applies the secure default: anonymous clients only while nothing is reachable from the network.
+/// One listener's security once its overrides (Listeners:NAME:…) have been merged over the Security
+/// section. <see cref="Key"/> is where each setting came from, for messages.
+internal sealed record ListenerSecurity(ListenerOptions Listener, bool AllowAnonymous, string? PasswordFile, string? AclFile, string? DefaultUser)
+{
+    public string Name => Listener.Name;
+
+    public string Key(string setting, bool overridden) =>
+        overridden ? $"{ListenerOptions.SectionName}:{Listener.Name}:{setting}" : $"{SecurityOptions.SectionName}:{setting}";
+}
+
+/// Turns the Security section, each listener's overrides and the listeners' addresses into the broker's
+/// authenticator and authorizer, and applies the secure default per listener: anonymous clients only on
+/// a listener that is not reachable from the network.
 internal static class SecuritySetup
 {
-    /// Decides whether clients without credentials are admitted; null (with an error) when the server must
-    /// not start.
-    public static bool? ResolveAllowAnonymous(ServerConfiguration configuration, List<string> errors)
+    /// Decides each listener's settings; null (with an error per exposed listener) when the server must not
+    /// start because a listener reachable from the network would admit anyone.
+    public static IReadOnlyList<ListenerSecurity>? Resolve(ServerConfiguration configuration, List<string> errors)
     {
         var security = configuration.Security;
-        if (security.AllowAnonymous is { } explicitly)
-            return explicitly;
-        // A password file means clients are expected to log in. (SCRAM users do not: they authenticate through
-        // MQTT 5 enhanced authentication, beside whatever plain clients the anonymous switch admits.)
-        if (security.PasswordFile is not null)
-            return false;
-        var exposed = configuration.AllListeners
-            .Where(l => !l.IsLoopback && !(l.ClientCertificates == ClientCertificates.Required && l.CertificateIdentity != CertificateIdentity.None))
-            .ToList();
-        if (exposed.Count == 0)
-            return configuration.AllListeners.All(l => l.IsLoopback);
-        var where = string.Join(", ", exposed.Select(l => $"{l.Name} ({l.Protocol.ToString().ToLowerInvariant()}://{l.EndPoint})"));
-        errors.Add($"""
-            Listener {where} is reachable from the network but no authentication is configured, so any client could connect.
-              To require passwords: create a password file with 'kirisame passwd FILE USER' and set Security:PasswordFile (--password-file FILE).
-              To require client certificates: set ClientCertificates Required, ClientCaFile and CertificateIdentity CommonName on the TLS listener.
-              To allow anonymous clients anyway: set Security:AllowAnonymous true (--allow-anonymous).
-              Or bind to 127.0.0.1 (--bind 127.0.0.1).
-            """);
-        return null;
+        var resolved = new List<ListenerSecurity>();
+        var exposed = new List<ListenerOptions>();
+        foreach (var listener in configuration.AllListeners)
+        {
+            var passwordFile = listener.PasswordFile ?? security.PasswordFile;
+            // A password file means clients are expected to log in. (SCRAM users do not: they authenticate
+            // through MQTT 5 enhanced authentication, beside whatever plain clients the anonymous switch admits.)
+            // A listener that only admits verified client certificates needs no password either.
+            var certificatesOnly = listener.ClientCertificates == ClientCertificates.Required && listener.CertificateIdentity != CertificateIdentity.None;
+            var allowAnonymous = listener.AllowAnonymous ?? security.AllowAnonymous
+                ?? (passwordFile is null && !certificatesOnly && listener.IsLoopback);
+            if (listener.AllowAnonymous is null && security.AllowAnonymous is null && passwordFile is null && !certificatesOnly && !listener.IsLoopback)
+                exposed.Add(listener);
+            resolved.Add(new ListenerSecurity(listener, allowAnonymous, passwordFile, listener.AclFile ?? security.AclFile,
+                listener.DefaultUser ?? security.DefaultUser));
+        }
+
+        foreach (var listener in exposed)
+        {
+            // The default listener (from Transport) has no section of its own for overrides.
+            var key = configuration.Listeners.Contains(listener) ? $"{ListenerOptions.SectionName}:{listener.Name}" : "Security";
+            errors.Add($"""
+                Listener {listener.Name} ({listener.Protocol.ToString().ToLowerInvariant()}://{listener.EndPoint}) is reachable from the network but no authentication is configured, so any client could connect.
+                  To require passwords: create a password file with 'kirisame passwd FILE USER' and set Security:PasswordFile (--password-file FILE){(key == "Security" ? "" : $" or {key}:PasswordFile for this listener only")}.
+                  To require client certificates: set ClientCertificates Required, ClientCaFile and CertificateIdentity CommonName on the TLS listener.
+                  To allow anonymous clients anyway: set Security:AllowAnonymous true (--allow-anonymous){(key == "Security" ? "" : $" or {key}:AllowAnonymous true")}.
+                  Or bind it to 127.0.0.1{(key == "Security" ? " (--bind 127.0.0.1)" : $" ({key}:BindAddress)")}.
+                """);
+        }
+
+        return exposed.Count > 0 ? null : resolved;
     }
 
-    /// Loads the password and ACL files; a file that does not parse stops the server with the key and line.
-    public static (IAuthenticator Authenticator, IAuthorizer Authorizer)? Build(ServerConfiguration configuration, bool allowAnonymous,
+    /// Loads the password and ACL files (each file once, however many listeners use it); a file that does not
+    /// parse stops the server with the key and line.
+    public static (IAuthenticator Authenticator, IAuthorizer Authorizer)? Build(ServerConfiguration configuration, IReadOnlyList<ListenerSecurity> listeners,
         ILoggerFactory loggers, List<string> errors)
     {
         var security = configuration.Security;
         var logger = loggers.CreateLogger("Kirisame.Security");
-        WatchedFile<PasswordFile>? passwords = null;
-        WatchedFile<AclFile>? acl = null;
-        try
+        var passwordFiles = new Dictionary<string, WatchedFile<PasswordFile>>(StringComparer.Ordinal);
+        var aclFiles = new Dictionary<string, WatchedFile<AclFile>>(StringComparer.Ordinal);
+        var authenticators = new Dictionary<string, IAuthenticator>(StringComparer.OrdinalIgnoreCase);
+        var authorizers = new Dictionary<string, IAuthorizer>(StringComparer.OrdinalIgnoreCase);
+        foreach (var listener in listeners)
         {
-            if (security.PasswordFile is { } passwordPath)
-                passwords = WatchedFile.Load(Path.GetFullPath(passwordPath), PasswordFile.Parse, logger);
-        }
-        catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException)
-        {
-            errors.Add($"{SecurityOptions.SectionName}:PasswordFile: {security.PasswordFile}: {ex.Message}");
-        }
+            var passwords = Load(listener.PasswordFile, PasswordFile.Parse, passwordFiles,
+                listener.Key("PasswordFile", listener.Listener.PasswordFile is not null), logger, errors);
+            var acl = Load(listener.AclFile, AclFile.Parse, aclFiles, listener.Key("AclFile", listener.Listener.AclFile is not null), logger, errors);
+            authenticators[listener.Name] = new FileAuthenticator(passwords, listener.AllowAnonymous, listener.DefaultUser);
+            authorizers[listener.Name] = acl is null ? AllowAll.Instance : new AclAuthorizer(acl);
 
-        try
-        {
-            if (security.AclFile is { } aclPath)
-                acl = WatchedFile.Load(Path.GetFullPath(aclPath), AclFile.Parse, logger);
-        }
-        catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException)
-        {
-            errors.Add($"{SecurityOptions.SectionName}:AclFile: {security.AclFile}: {ex.Message}");
+            if (listener.AllowAnonymous && !listener.Listener.IsLoopback)
+                logger.LogWarning("Anonymous clients are allowed on listener {Listener}, which is reachable from the network", listener.Name);
+            if (passwords is null && acl is not null)
+                logger.LogWarning("Listener {Listener} has an ACL file but no password file: user names are not verified, so 'user' sections can be claimed by anyone", listener.Name);
+            logger.LogInformation("Listener {Listener}: {Passwords}, anonymous {Anonymous}{DefaultUser}; authorization: {Acl}",
+                listener.Name,
+                passwords is null ? "no password file" : $"password file {passwords.Path} ({passwords.Current.Count} users)",
+                listener.AllowAnonymous ? "allowed" : "refused",
+                listener.DefaultUser is null ? "" : $" as user '{listener.DefaultUser}'",
+                acl is null ? "everything allowed (no ACL file)" : $"ACL file {acl.Path}");
         }
 
         if (errors.Count > 0)
             return null;
 
-        IAuthenticator authenticator = new FileAuthenticator(passwords, allowAnonymous, security.DefaultUser);
-        authenticator = new FailedLoginGuard(authenticator, security, TimeProvider.System, logger);
-        IAuthorizer authorizer = acl is null ? AllowAll.Instance : new AclAuthorizer(acl);
+        // One guard for all listeners: an address guessing passwords is banned everywhere.
+        IAuthenticator authenticator = new FailedLoginGuard(new ListenerAuthenticator(authenticators), security, TimeProvider.System, logger);
+        return (authenticator, new ListenerAuthorizer(authorizers));
+    }
 
-        if (allowAnonymous && configuration.AllListeners.Any(l => !l.IsLoopback))
-            logger.LogWarning("Anonymous clients are allowed on listeners reachable from the network (Security:AllowAnonymous)");
-        if (passwords is null && acl is not null)
-            logger.LogWarning("An ACL file without a password file: user names are not verified, so 'user' sections can be claimed by anyone");
-        logger.LogInformation("Authentication: {Passwords}, anonymous {Anonymous}{DefaultUser}; authorization: {Acl}",
-            passwords is null ? "no password file" : $"password file {passwords.Path} ({passwords.Current.Count} users)",
-            allowAnonymous ? "allowed" : "refused",
-            security.DefaultUser is null ? "" : $" as user '{security.DefaultUser}'",
-            acl is null ? "everything allowed (no ACL file)" : $"ACL file {acl.Path}");
-        return (authenticator, authorizer);
+    private static WatchedFile<T>? Load<T>(string? path, Func<string, T> parse, Dictionary<string, WatchedFile<T>> loaded, string key,
+        ILogger logger, List<string> errors) where T : class
+    {
+        if (path is null)
+            return null;
+        var full = Path.GetFullPath(path);
+        if (loaded.TryGetValue(full, out var known))
+            return known;
+        try
+        {
+            return loaded[full] = WatchedFile.Load(full, parse, logger);
+        }
+        catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException)
+        {
+            errors.Add($"{key}: {path}: {ex.Message}");
+            return null;
+        }
     }
 }

@@ -141,6 +141,9 @@ internal sealed class ServerConfiguration
         var seen = new Dictionary<string, string>();
         if (!Transport.Enabled && Listeners.Count == 0)
             yield return "No listeners: Transport:Enabled is false and no Listeners are configured.";
+        // Connections carry their listener's name to the broker, which picks the listener's security by it.
+        if (Transport.Enabled && Listeners.FirstOrDefault(l => string.Equals(l.Name, Transport.DefaultListener.Name, StringComparison.OrdinalIgnoreCase)) is { } clash)
+            yield return $"{ListenerOptions.SectionName}:{clash.Name}: the name '{clash.Name}' belongs to the default listener (Transport); choose another name or set Transport:Enabled false.";
         var all = Listeners.Select(l => (Key: $"{ListenerOptions.SectionName}:{l.Name}", Listener: l));
         if (Transport.Enabled)
             all = all.Prepend((TransportOptions.SectionName, Transport.DefaultListener));

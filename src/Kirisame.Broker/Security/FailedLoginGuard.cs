@@ -13,7 +13,10 @@ public sealed class FailedLoginGuard(IAuthenticator inner, SecurityOptions optio
     /// Addresses tracked at most: a spray from many addresses must not grow the table without bound.
     private const int MaxTracked = 100_000;
 
+    private static readonly TimeSpan s_pruneInterval = TimeSpan.FromSeconds(1);
+
     private readonly ConcurrentDictionary<IPAddress, Failures> _failures = new();
+    private long _lastPruneTicks;
 
     private sealed class Failures
     {
@@ -49,7 +52,14 @@ public sealed class FailedLoginGuard(IAuthenticator inner, SecurityOptions optio
     private void RecordFailure(IPAddress address, string? userName, long now)
     {
         if (_failures.Count >= MaxTracked)
-            Prune(now);
+        {
+            // Anonymous refusals cost no hashing, so a spray from many addresses must not buy a scan of the
+            // whole table each: scan at most once a second.
+            var last = Interlocked.Read(ref _lastPruneTicks);
+            if (time.GetElapsedTime(last, now) >= s_pruneInterval && Interlocked.CompareExchange(ref _lastPruneTicks, now, last) == last)
+                Prune(now);
+        }
+
         if (!_failures.TryGetValue(address, out var failures))
         {
             if (_failures.Count >= MaxTracked)

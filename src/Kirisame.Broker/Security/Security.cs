@@ -27,6 +27,10 @@ public interface IAuthorizer
     public bool CanPublish(string clientId, string? userName, string topic);
 
     public bool CanSubscribe(string clientId, string? userName, string filter);
+
+    /// The rules for connections accepted on <paramref name="listener"/> (see <see cref="ConnectionInfo.Listener"/>);
+    /// asked once per connection. The same rules everywhere unless an authorizer says otherwise.
+    public IAuthorizer ForListener(string listener) => this;
 }
 
 /// The default until authentication is configured: everyone is let in and may do anything.

@@ -407,7 +407,7 @@ public sealed partial class ClientConnection
         }
 
         Interlocked.Increment(ref _broker.Statistics.MessagesReceived);
-        if (topic == "$SYS" || topic.StartsWith("$SYS/", StringComparison.Ordinal) || !_broker.Authorizer.CanPublish(ClientId, UserName, topic))
+        if (topic == "$SYS" || topic.StartsWith("$SYS/", StringComparison.Ordinal) || !Authorizer.CanPublish(ClientId, UserName, topic))
         {
             // Clients never publish to $SYS; denied publishes are dropped and counted.
             Interlocked.Increment(ref _broker.Statistics.MessagesDropped);

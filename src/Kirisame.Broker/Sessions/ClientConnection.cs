@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using Kirisame.Broker.Security;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Codec;
 using Kirisame.Protocol.Framing;
@@ -27,6 +28,7 @@ public sealed partial class ClientConnection
         _broker = broker;
         _transport = transport;
         Info = info;
+        Authorizer = broker.Authorizer.ForListener(info.Listener);
         _logger = logger;
         _frameReader = new MqttFrameReader(broker.Options.MaximumPacketSize);
         ConnectedAtTicks = broker.TimeProvider.GetTimestamp();
@@ -34,6 +36,9 @@ public sealed partial class ClientConnection
     }
 
     public ConnectionInfo Info { get; }
+
+    /// The broker's authorizer as it applies to this connection's listener.
+    internal IAuthorizer Authorizer { get; }
 
     public ProtocolVersion Version { get; private set; }
 

@@ -10,8 +10,11 @@ internal sealed class ConnectionLimits(TransportOptions options, TimeProvider ti
     /// Addresses whose buckets are kept at most; past it, full (idle) buckets are dropped first.
     private const int MaxTrackedAddresses = 100_000;
 
+    private static readonly TimeSpan s_pruneInterval = TimeSpan.FromSeconds(1);
+
     private readonly ConcurrentDictionary<IPAddress, Bucket> _buckets = new();
     private int _open;
+    private long _lastPruneTicks;
 
     private sealed class Bucket
     {
@@ -20,6 +23,9 @@ internal sealed class ConnectionLimits(TransportOptions options, TimeProvider ti
     }
 
     public int Open => Volatile.Read(ref _open);
+
+    /// Addresses with a bucket (for tests).
+    public int TrackedAddresses => _buckets.Count;
 
     /// Returns null when admitted (the caller must then <see cref="Release"/>), else why not.
     public string? TryAdmit(MqttListener listener, EndPoint? remote)
@@ -57,7 +63,18 @@ internal sealed class ConnectionLimits(TransportOptions options, TimeProvider ti
         if (!_buckets.TryGetValue(address, out var bucket))
         {
             if (_buckets.Count >= MaxTrackedAddresses)
-                Prune(now);
+            {
+                // A scan of the whole table per new address would make a spray from many addresses cost
+                // O(table) per accept; scan at most once a second. Addresses beyond the table are not
+                // rate-limited (MaxConnections still caps them) rather than refused: fail open, as a full
+                // table more likely means many real clients than one attacker with that many addresses.
+                var last = Interlocked.Read(ref _lastPruneTicks);
+                if (time.GetElapsedTime(last, now) >= s_pruneInterval && Interlocked.CompareExchange(ref _lastPruneTicks, now, last) == last)
+                    Prune(now);
+                if (_buckets.Count >= MaxTrackedAddresses)
+                    return true;
+            }
+
             bucket = _buckets.GetOrAdd(address, _ => new Bucket { Tokens = options.ConnectBurstPerAddress, UpdatedTicks = now });
         }
 

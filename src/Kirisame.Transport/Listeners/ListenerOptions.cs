@@ -69,6 +69,22 @@ public sealed class ListenerOptions
     /// Open connections on this listener at most; 0 = no limit beyond Transport:MaxConnections.
     public int MaxConnections { get; set; }
 
+    // Security for this listener's clients. Unset: the value in the Security section. The transport does
+    // not read these; the server builds each listener's authenticator and authorizer from them.
+
+    /// Overrides Security:AllowAnonymous for this listener. Unset and no password file: allowed only when
+    /// this listener is on loopback.
+    public bool? AllowAnonymous { get; set; }
+
+    /// Overrides Security:PasswordFile for this listener.
+    public string? PasswordFile { get; set; }
+
+    /// Overrides Security:AclFile for this listener.
+    public string? AclFile { get; set; }
+
+    /// Overrides Security:DefaultUser for this listener.
+    public string? DefaultUser { get; set; }
+
     public bool IsTls => Protocol is ListenerProtocol.Mqtts or ListenerProtocol.Wss;
 
     public bool IsWebSocket => Protocol is ListenerProtocol.Ws or ListenerProtocol.Wss;
@@ -98,6 +114,12 @@ public sealed class ListenerOptions
             yield return $"{key}:Path must start with '/' (was '{Path}').";
         if (MaxConnections < 0)
             yield return $"{key}:MaxConnections must be 0 (no limit) or more (was {MaxConnections}).";
+        if (PasswordFile is not null && !File.Exists(PasswordFile))
+            yield return $"{key}:PasswordFile: '{PasswordFile}' does not exist (create it with 'kirisame passwd FILE USER').";
+        if (AclFile is not null && !File.Exists(AclFile))
+            yield return $"{key}:AclFile: '{AclFile}' does not exist.";
+        if (DefaultUser is { Length: 0 })
+            yield return $"{key}:DefaultUser must not be empty (leave it out to use Security:DefaultUser).";
         if (IsTls)
         {
             if (Certificate is null)

@@ -116,6 +116,43 @@ public sealed class AuthenticationTests : IDisposable
         Assert.Equal(ReasonCode.NotAuthorized, await pending);
     }
 
+    [Fact]
+    public async Task EachListener_HasItsOwnAuthenticationAndAcl_AndAnUnknownListenerIsRefused()
+    {
+        var authenticator = new ListenerAuthenticator(new Dictionary<string, IAuthenticator>
+        {
+            ["local"] = new FileAuthenticator(null, allowAnonymous: true, defaultUser: null),
+            ["public"] = new FileAuthenticator(Passwords(("alice", "right")), allowAnonymous: false, defaultUser: null),
+        });
+        var authorizer = new ListenerAuthorizer(new Dictionary<string, IAuthorizer>
+        {
+            ["local"] = AllowAll.Instance,
+            ["public"] = new AclAuthorizerForTests(AclFile.Parse("user alice\ntopic read sensors/#\n")),
+        });
+        await using var broker = TestBroker.Create(authenticator: authenticator, authorizer: authorizer);
+        ConnectionInfo On(string listener) => new(listener + "-" + Guid.NewGuid().ToString("N")[..6], null, null, listener);
+
+        await using (var local = new TestClient(broker, ProtocolVersion.V500, info: On("local")))
+        {
+            Assert.Equal(ReasonCode.Success, (await local.ConnectAsync("local")).ReasonCode);
+            Assert.Equal(ReasonCode.NoMatchingSubscribers, await local.PublishAndSettleAsync("sensors/t", "x", QualityOfService.AtLeastOnce));
+        }
+
+        await using (var anonymous = new TestClient(broker, ProtocolVersion.V500, info: On("public")))
+            Assert.Equal(ReasonCode.NotAuthorized, (await anonymous.ConnectAsync("anonymous")).ReasonCode);
+
+        await using (var alice = new TestClient(broker, ProtocolVersion.V500, info: On("public")))
+        {
+            Assert.Equal(ReasonCode.Success, (await alice.ConnectAsync("alice", userName: "alice", password: "right"u8.ToArray())).ReasonCode);
+            Assert.Equal((ReasonCode)1, (await alice.SubscribeAsync("sensors/#", QualityOfService.AtLeastOnce)).ReasonCodes[0]);
+            Assert.Equal(ReasonCode.NotAuthorized, await alice.PublishAndSettleAsync("sensors/t", "x", QualityOfService.AtLeastOnce));
+        }
+
+        await using (var stray = new TestClient(broker, ProtocolVersion.V500, info: On("unknown")))
+            Assert.Equal(ReasonCode.NotAuthorized, (await stray.ConnectAsync("stray")).ReasonCode);
+        Assert.False(authorizer.ForListener("unknown").CanSubscribe("c", null, "#"));
+    }
+
     private sealed class AclAuthorizerForTests(AclFile acl) : IAuthorizer
     {
         public bool CanPublish(string clientId, string? userName, string topic) => acl.CanPublish(clientId, userName, topic);
