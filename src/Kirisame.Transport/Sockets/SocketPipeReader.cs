@@ -14,8 +14,13 @@ namespace Kirisame.Transport.Sockets;
 /// to the pool whenever everything in it has been consumed and the socket has nothing more, so an idle
 /// connection holds no buffer: it waits with a zero-byte receive. A read that cannot complete at once
 /// completes through this object (an <see cref="IValueTaskSource{TResult}"/>), so reading allocates nothing.
-internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult>
+internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult>, IThreadPoolWorkItem
 {
+    /// Reads that may complete at once in a row before one goes round the thread pool. A client that sends
+    /// without pause always has bytes waiting; without this its read loop would keep a thread to itself,
+    /// and the writers that deliver what it publishes would wait behind it (receive livelock).
+    private const int SynchronousReadsBeforeYield = 4;
+
     /// First buffer rented for a read; a packet larger than the buffer doubles it.
     private const int BufferSize = 16 * 1024;
 
@@ -37,6 +42,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     private int _receiveOutstanding; // a zero-byte receive is in flight with OnReadable attached
     private ValueTask<int> _pendingReceive;
     private Action? _onReadable;
+    private int _synchronousReads;
 
     private readonly SocketPipe _pipe;
 
@@ -62,7 +68,18 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
         while (true)
         {
             if (_ended || TryReceive())
-                return new(new ReadResult(Buffered, isCanceled: false, isCompleted: _ended));
+            {
+                if (++_synchronousReads < SynchronousReadsBeforeYield || _ended)
+                    return new(new ReadResult(Buffered, isCanceled: false, isCompleted: _ended));
+                // Let the rest of the thread pool's queue run first; Execute completes this read.
+                _synchronousReads = 0;
+                _source.Reset();
+                Volatile.Write(ref _waiting, Completing);
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                return new(this, _source.Version);
+            }
+
+            _synchronousReads = 0;
             ReleaseBufferIfEmpty();
 
             if (Volatile.Read(ref _receiveOutstanding) == 1)
@@ -157,7 +174,10 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
         }
     }
 
-    /// Completes the read that <see cref="OnReadable"/> took.
+    /// A read that yielded its turn (see <see cref="SynchronousReadsBeforeYield"/>) completes here.
+    void IThreadPoolWorkItem.Execute() => Complete();
+
+    /// Completes the read that <see cref="OnReadable"/> (or the thread pool) took.
     private void Complete()
     {
         var cancelled = Interlocked.Exchange(ref _cancelRequested, 0) == 1;
