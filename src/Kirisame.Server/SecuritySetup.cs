@@ -36,7 +36,9 @@ internal static class SecuritySetup
     }
 
     /// Loads the password and ACL files; a file that does not parse stops the server with the key and line.
-    public static (IAuthenticator Authenticator, IAuthorizer Authorizer)? Build(ServerConfiguration configuration, bool allowAnonymous,
+    /// SCRAM-SHA-256 is offered when there is a password file (its $scram-sha256$ users, which may be added
+    /// while the broker runs) or users in the deprecated Authentication:Scram:Users section.
+    public static (IAuthenticator Authenticator, IAuthorizer Authorizer, IReadOnlyList<IEnhancedAuthenticationMethod> Methods)? Build(ServerConfiguration configuration, bool allowAnonymous,
         ILoggerFactory loggers, List<string> errors)
     {
         var security = configuration.Security;
@@ -69,6 +71,7 @@ internal static class SecuritySetup
         IAuthenticator authenticator = new FileAuthenticator(passwords, allowAnonymous, security.DefaultUser);
         authenticator = new FailedLoginGuard(authenticator, security, TimeProvider.System, logger);
         IAuthorizer authorizer = acl is null ? AllowAll.Instance : new AclAuthorizer(acl);
+        var methods = AuthenticationMethods(passwords, configuration.Authentication, logger);
 
         if (allowAnonymous && configuration.AllListeners.Any(l => !l.IsLoopback))
             logger.LogWarning("Anonymous clients are allowed on listeners reachable from the network (Security:AllowAnonymous)");
@@ -79,6 +82,25 @@ internal static class SecuritySetup
             allowAnonymous ? "allowed" : "refused",
             security.DefaultUser is null ? "" : $" as user '{security.DefaultUser}'",
             acl is null ? "everything allowed (no ACL file)" : $"ACL file {acl.Path}");
-        return (authenticator, authorizer);
+        return (authenticator, authorizer, methods);
+    }
+
+    private static List<IEnhancedAuthenticationMethod> AuthenticationMethods(WatchedFile<PasswordFile>? passwords,
+        AuthenticationConfiguration authentication, ILogger logger)
+    {
+        var stores = new List<IScramCredentialStore>();
+        if (passwords is not null)
+            stores.Add(new PasswordFileScramCredentials(passwords));
+        if (authentication.ScramUsers.Count > 0)
+        {
+            logger.LogWarning("{Section}:Scram:Users is deprecated: keeping passwords in the configuration is unsafe; "
+                + "use 'kirisame passwd --scram FILE USER' and Security:PasswordFile instead", AuthenticationConfiguration.SectionName);
+            var configured = new InMemoryScramCredentials();
+            foreach (var (name, password) in authentication.ScramUsers)
+                configured.Add(name, password);
+            stores.Add(configured);
+        }
+
+        return stores.Count == 0 ? [] : [new ScramSha256Method(stores.Count == 1 ? stores[0] : new ScramCredentialStores([.. stores]))];
     }
 }
