@@ -3,6 +3,7 @@ using Kirisame.Broker.Routing;
 using Kirisame.Broker.Sessions;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
+using Kirisame.Protocol.Properties;
 using Kirisame.Protocol.Topics;
 using Microsoft.Extensions.Logging;
 
@@ -146,18 +147,21 @@ public sealed partial class MqttBroker
         }
 
         var codes = new List<ReasonCode>(subscribe.Subscriptions.Count);
+        var problems = new AckProblems(connection);
         var retainedToSend = new List<(Subscription Subscription, bool Existed)>();
         foreach (var requested in subscribe.Subscriptions)
         {
             if (!WithinTopicLimits(System.Text.Encoding.UTF8.GetByteCount(requested.Filter), requested.Filter.AsSpan().Count('/') + 1))
             {
                 codes.Add(v5 ? ReasonCode.TopicFilterInvalid : ReasonCode.UnspecifiedError);
+                problems.Add("topic filter longer or deeper than this server accepts:", requested.Filter);
                 continue;
             }
 
             if (!Authorizer.CanSubscribe(connection.ClientId, connection.UserName, requested.Filter))
             {
                 codes.Add(v5 ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError);
+                problems.Add("not authorized to subscribe to", requested.Filter);
                 continue;
             }
 
@@ -165,12 +169,14 @@ public sealed partial class MqttBroker
             if (isShared && !Options.SharedSubscriptionAvailable)
             {
                 codes.Add(v5 ? ReasonCode.SharedSubscriptionsNotSupported : ReasonCode.UnspecifiedError);
+                problems.Add("shared subscriptions are not available:", requested.Filter);
                 continue;
             }
 
             if (!Options.WildcardSubscriptionAvailable && TopicRules.HasWildcard(requested.Filter))
             {
                 codes.Add(v5 ? ReasonCode.WildcardSubscriptionsNotSupported : ReasonCode.UnspecifiedError);
+                problems.Add("wildcard subscriptions are not available:", requested.Filter);
                 continue;
             }
 
@@ -194,6 +200,7 @@ public sealed partial class MqttBroker
             if (overQuota)
             {
                 codes.Add(v5 ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError);
+                problems.Add($"too many subscriptions (at most {Options.MaxSubscriptionsPerClient} per client):", requested.Filter);
                 continue;
             }
 
@@ -208,7 +215,7 @@ public sealed partial class MqttBroker
             }
         }
 
-        connection.EnqueuePacket(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes });
+        connection.EnqueuePacket(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes, Properties = problems.ToProperties() });
         // After the SUBACK, with the RETAIN flag set (section 3.3.1.3); a re-subscription re-sends them [MQTT-3.8.4-4].
         foreach (var (subscription, _) in retainedToSend)
         {
@@ -228,6 +235,7 @@ public sealed partial class MqttBroker
     {
         var session = connection.Session!;
         var codes = new List<ReasonCode>(unsubscribe.Filters.Count);
+        var problems = new AckProblems(connection);
         foreach (var filter in unsubscribe.Filters)
         {
             Subscription? removed;
@@ -242,9 +250,51 @@ public sealed partial class MqttBroker
             }
 
             codes.Add(removed is null ? ReasonCode.NoSubscriptionExisted : ReasonCode.Success);
+            if (removed is null)
+                problems.Add("no subscription existed for", filter);
         }
 
-        connection.EnqueuePacket(new UnsubAckPacket { PacketId = unsubscribe.PacketId, ReasonCodes = connection.Version == ProtocolVersion.V500 ? codes : [] });
+        connection.EnqueuePacket(new UnsubAckPacket
+        {
+            PacketId = unsubscribe.PacketId,
+            ReasonCodes = connection.Version == ProtocolVersion.V500 ? codes : [],
+            Properties = problems.ToProperties(),
+        });
+    }
+
+    /// The Reason String of a SUBACK or UNSUBACK: one packet, one string, so it says what went wrong with each
+    /// refused filter. Only for v5 clients that did not set Request Problem Information to 0 [MQTT-3.1.2-29];
+    /// the writer leaves it out when it would exceed the client's Maximum Packet Size [MQTT-3.9.2-1], [MQTT-3.11.2-1].
+    private struct AckProblems(ClientConnection connection)
+    {
+        /// Filters may be 64 KiB long and a SUBSCRIBE may hold many; a Reason String is at most 64 KiB.
+        private const int MaximumFilterLength = 100;
+        private const int MaximumLength = 1000;
+
+        private readonly bool _wanted = connection.Version == ProtocolVersion.V500 && connection.ProblemInformation;
+        private System.Text.StringBuilder? _text;
+
+        public void Add(string what, string filter)
+        {
+            if (!_wanted || _text?.Length >= MaximumLength)
+                return;
+            _text = _text is null ? new System.Text.StringBuilder() : _text.Append("; ");
+            _text.Append(what).Append(' ');
+            if (filter.Length <= MaximumFilterLength)
+            {
+                _text.Append(filter);
+            }
+            else
+            {
+                var cut = char.IsHighSurrogate(filter[MaximumFilterLength - 1]) ? MaximumFilterLength - 1 : MaximumFilterLength;
+                _text.Append(filter.AsSpan(0, cut)).Append('…');
+            }
+
+            if (_text.Length >= MaximumLength)
+                _text.Append("; …");
+        }
+
+        public readonly MqttProperties? ToProperties() => _text is null ? null : new MqttProperties { ReasonString = _text.ToString() };
     }
 }
 
