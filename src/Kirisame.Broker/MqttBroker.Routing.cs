@@ -79,7 +79,10 @@ public sealed partial class MqttBroker
             if (connection is null || !connection.TryEnqueuePublish(message, qos, retain, dup: false, 0, subscriptionIds))
             {
                 if (connection is not null)
+                {
                     Dropped(session, "its outbound queue is full");
+                    QueueOverflowed(connection);
+                }
             }
 
             return;
@@ -87,6 +90,7 @@ public sealed partial class MqttBroker
 
         // QoS 1/2 messages are kept by the session (in flight or pending) without reference counting.
         message.Pin();
+        ClientConnection? overflowed = null;
         lock (session.Sync)
         {
             var connection = session.Connection;
@@ -109,6 +113,7 @@ public sealed partial class MqttBroker
                 }
 
                 DroppedLocked(session, "its queue is full");
+                overflowed = connection;
             }
 
             session.Pending.Enqueue(queued);
@@ -116,6 +121,22 @@ public sealed partial class MqttBroker
             if (session.Durable)
                 Store.PutQueued(session.ClientId, queued, 0, InflightState.AwaitingAck);
         }
+
+        if (overflowed is not null)
+            QueueOverflowed(overflowed);
+    }
+
+    /// Broker:QueueOverflowAction Disconnect: a connected client whose queue overflowed is closed with 0x97 Quota
+    /// exceeded (v5; v3 clients just lose the connection). Its session, if it has one that outlives the
+    /// connection, keeps what is queued for when it comes back.
+    private void QueueOverflowed(ClientConnection connection)
+    {
+        if (Options.QueueOverflowAction != QueueOverflowAction.Disconnect || connection.IsClosing)
+            return;
+        _logger.LogInformation("Client {ClientId} ({Remote}) cannot keep up: its queue is over the limit of {Messages} messages / {Bytes} bytes; closing",
+            connection.ClientId, connection.Info.RemoteEndPoint, Options.MaxQueuedMessages, Options.MaxQueuedBytes);
+        connection.RequestClose(ReasonCode.QuotaExceeded,
+            $"message queue full (at most {Options.MaxQueuedMessages} messages or {Options.MaxQueuedBytes} bytes)");
     }
 
     private void Dropped(Session session, string why)
