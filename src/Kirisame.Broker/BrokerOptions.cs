@@ -26,9 +26,10 @@ public sealed class BrokerOptions
     public long MaxQueuedBytes { get; set; } = 64L * 1024 * 1024;
 
     /// What happens when a connected client's queue is over <see cref="MaxQueuedMessages"/> or
-    /// <see cref="MaxQueuedBytes"/>: DropOldest drops a message (the oldest queued QoS 1/2 one, or the new QoS 0
-    /// one) and counts it, as Mosquitto and EMQX do; Disconnect does the same and also closes the connection, v5 clients with DISCONNECT
-    /// 0x97 Quota exceeded, so that a consumer that cannot keep up finds out instead of silently losing messages.
+    /// <see cref="MaxQueuedBytes"/>: DropOldest drops a message (the oldest queued QoS 1/2 one, or the new
+    /// QoS 0 one) and counts it, as Mosquitto and EMQX do; Disconnect does the same and also closes the
+    /// connection, v5 clients with DISCONNECT 0x97 Quota exceeded, so that a consumer that cannot keep up
+    /// finds out instead of silently losing messages.
     public QueueOverflowAction QueueOverflowAction { get; set; } = QueueOverflowAction.DropOldest;
 
     /// Upper bound on how long a disconnected session is kept, in seconds. Null keeps v3 persistent
