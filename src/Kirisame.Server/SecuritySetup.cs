@@ -38,8 +38,8 @@ internal static class SecuritySetup
     /// Loads the password and ACL files; a file that does not parse stops the server with the key and line.
     /// SCRAM-SHA-256 is offered when there is a password file (its $scram-sha256$ users, which may be added
     /// while the broker runs) or users in the deprecated Authentication:Scram:Users section.
-    public static (IAuthenticator Authenticator, IAuthorizer Authorizer, IReadOnlyList<IEnhancedAuthenticationMethod> Methods)? Build(ServerConfiguration configuration, bool allowAnonymous,
-        ILoggerFactory loggers, List<string> errors)
+    public static (IAuthenticator Authenticator, IAuthorizer Authorizer, IReadOnlyList<IEnhancedAuthenticationMethod> Methods)? Build(
+        ServerConfiguration configuration, bool allowAnonymous, ILoggerFactory loggers, List<string> errors)
     {
         var security = configuration.Security;
         var logger = loggers.CreateLogger("Kirisame.Security");

@@ -138,17 +138,11 @@ public static class PasswordHash
     /// Returns null when well-formed, else what is wrong. iterations is 0 for the $6$ format.
     private static string? Parse(string encoded, out int iterations, out byte[] salt, out byte[]? hash)
     {
-        if (encoded.StartsWith(ScramPrefix, StringComparison.Ordinal))
-        {
-            iterations = 0;
-            salt = [];
-            hash = null;
-            return ParseScram(encoded, out _);
-        }
-
         iterations = 0;
         salt = [];
         hash = null;
+        if (encoded.StartsWith(ScramPrefix, StringComparison.Ordinal))
+            return ParseScram(encoded, out _);
         var parts = encoded.Split('$');
         // "$6$salt$hash" splits into ["", "6", salt, hash]; "$7$iter$salt$hash" into ["", "7", iter, salt, hash].
         if (parts.Length < 4 || parts[0].Length != 0)
