@@ -25,6 +25,13 @@ public sealed class BrokerOptions
     /// Per-session outbound queue bound: bytes of payload.
     public long MaxQueuedBytes { get; set; } = 64L * 1024 * 1024;
 
+    /// What happens when a connected client's queue is over <see cref="MaxQueuedMessages"/> or
+    /// <see cref="MaxQueuedBytes"/>: DropOldest drops a message (the oldest queued QoS 1/2 one, or the new
+    /// QoS 0 one) and counts it, as Mosquitto and EMQX do; Disconnect does the same and also closes the
+    /// connection, v5 clients with DISCONNECT 0x97 Quota exceeded, so that a consumer that cannot keep up
+    /// finds out instead of silently losing messages.
+    public QueueOverflowAction QueueOverflowAction { get; set; } = QueueOverflowAction.DropOldest;
+
     /// Upper bound on how long a disconnected session is kept, in seconds. Null keeps v3 persistent
     /// sessions forever (Mosquitto's default; RabbitMQ's subscription_ttl is the same knob).
     public uint? MaxSessionExpirySeconds { get; set; }
@@ -107,6 +114,8 @@ public sealed class BrokerOptions
             yield return $"Broker:MaxPublishRate must be 0 (no limit) or more (was {MaxPublishRate}).";
         if (MaxPublishBytesRate < 0 || double.IsNaN(MaxPublishBytesRate))
             yield return $"Broker:MaxPublishBytesRate must be 0 (no limit) or more (was {MaxPublishBytesRate}).";
+        if (!Enum.IsDefined(QueueOverflowAction))
+            yield return $"Broker:QueueOverflowAction must be DropOldest or Disconnect (was {QueueOverflowAction}).";
         if (!Enum.IsDefined(PublishRateAction))
             yield return $"Broker:PublishRateAction must be Throttle or Disconnect (was {PublishRateAction}).";
         if (SysInterval < 0)
@@ -117,6 +126,12 @@ public sealed class BrokerOptions
 public enum PublishRateAction
 {
     Throttle,
+    Disconnect,
+}
+
+public enum QueueOverflowAction
+{
+    DropOldest,
     Disconnect,
 }
 

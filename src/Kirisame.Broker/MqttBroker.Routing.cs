@@ -3,6 +3,7 @@ using Kirisame.Broker.Routing;
 using Kirisame.Broker.Sessions;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
+using Kirisame.Protocol.Properties;
 using Kirisame.Protocol.Topics;
 using Microsoft.Extensions.Logging;
 
@@ -78,7 +79,10 @@ public sealed partial class MqttBroker
             if (connection is null || !connection.TryEnqueuePublish(message, qos, retain, dup: false, 0, subscriptionIds))
             {
                 if (connection is not null)
+                {
                     Dropped(session, "its outbound queue is full");
+                    QueueOverflowed(connection);
+                }
             }
 
             return;
@@ -86,6 +90,7 @@ public sealed partial class MqttBroker
 
         // QoS 1/2 messages are kept by the session (in flight or pending) without reference counting.
         message.Pin();
+        ClientConnection? overflowed = null;
         lock (session.Sync)
         {
             var connection = session.Connection;
@@ -108,6 +113,7 @@ public sealed partial class MqttBroker
                 }
 
                 DroppedLocked(session, "its queue is full");
+                overflowed = connection;
             }
 
             session.Pending.Enqueue(queued);
@@ -115,6 +121,22 @@ public sealed partial class MqttBroker
             if (session.Durable)
                 Store.PutQueued(session.ClientId, queued, 0, InflightState.AwaitingAck);
         }
+
+        if (overflowed is not null)
+            QueueOverflowed(overflowed);
+    }
+
+    /// Broker:QueueOverflowAction Disconnect: a connected client whose queue overflowed is closed with 0x97 Quota
+    /// exceeded (v5; v3 clients just lose the connection). Its session, if it has one that outlives the
+    /// connection, keeps what is queued for when it comes back.
+    private void QueueOverflowed(ClientConnection connection)
+    {
+        if (Options.QueueOverflowAction != QueueOverflowAction.Disconnect || connection.IsClosing)
+            return;
+        _logger.LogInformation("Client {ClientId} ({Remote}) cannot keep up: its queue is over the limit of {Messages} messages / {Bytes} bytes; closing",
+            connection.ClientId, connection.Info.RemoteEndPoint, Options.MaxQueuedMessages, Options.MaxQueuedBytes);
+        connection.RequestClose(ReasonCode.QuotaExceeded,
+            $"message queue full (at most {Options.MaxQueuedMessages} messages or {Options.MaxQueuedBytes} bytes)");
     }
 
     private void Dropped(Session session, string why)
@@ -146,18 +168,21 @@ public sealed partial class MqttBroker
         }
 
         var codes = new List<ReasonCode>(subscribe.Subscriptions.Count);
+        var problems = new AckProblems(connection);
         var retainedToSend = new List<(Subscription Subscription, bool Existed)>();
         foreach (var requested in subscribe.Subscriptions)
         {
             if (!WithinTopicLimits(System.Text.Encoding.UTF8.GetByteCount(requested.Filter), requested.Filter.AsSpan().Count('/') + 1))
             {
                 codes.Add(v5 ? ReasonCode.TopicFilterInvalid : ReasonCode.UnspecifiedError);
+                problems.Add("topic filter longer or deeper than this server accepts:", requested.Filter);
                 continue;
             }
 
             if (!connection.Authorizer.CanSubscribe(connection.ClientId, connection.UserName, requested.Filter))
             {
                 codes.Add(v5 ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError);
+                problems.Add("not authorized to subscribe to", requested.Filter);
                 continue;
             }
 
@@ -165,12 +190,14 @@ public sealed partial class MqttBroker
             if (isShared && !Options.SharedSubscriptionAvailable)
             {
                 codes.Add(v5 ? ReasonCode.SharedSubscriptionsNotSupported : ReasonCode.UnspecifiedError);
+                problems.Add("shared subscriptions are not available:", requested.Filter);
                 continue;
             }
 
             if (!Options.WildcardSubscriptionAvailable && TopicRules.HasWildcard(requested.Filter))
             {
                 codes.Add(v5 ? ReasonCode.WildcardSubscriptionsNotSupported : ReasonCode.UnspecifiedError);
+                problems.Add("wildcard subscriptions are not available:", requested.Filter);
                 continue;
             }
 
@@ -194,6 +221,7 @@ public sealed partial class MqttBroker
             if (overQuota)
             {
                 codes.Add(v5 ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError);
+                problems.Add($"too many subscriptions (at most {Options.MaxSubscriptionsPerClient} per client):", requested.Filter);
                 continue;
             }
 
@@ -208,7 +236,7 @@ public sealed partial class MqttBroker
             }
         }
 
-        connection.EnqueuePacket(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes });
+        connection.EnqueuePacket(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes, Properties = problems.ToProperties() });
         // After the SUBACK, with the RETAIN flag set (section 3.3.1.3); a re-subscription re-sends them [MQTT-3.8.4-4].
         foreach (var (subscription, _) in retainedToSend)
         {
@@ -228,6 +256,7 @@ public sealed partial class MqttBroker
     {
         var session = connection.Session!;
         var codes = new List<ReasonCode>(unsubscribe.Filters.Count);
+        var problems = new AckProblems(connection);
         foreach (var filter in unsubscribe.Filters)
         {
             Subscription? removed;
@@ -242,9 +271,51 @@ public sealed partial class MqttBroker
             }
 
             codes.Add(removed is null ? ReasonCode.NoSubscriptionExisted : ReasonCode.Success);
+            if (removed is null)
+                problems.Add("no subscription existed for", filter);
         }
 
-        connection.EnqueuePacket(new UnsubAckPacket { PacketId = unsubscribe.PacketId, ReasonCodes = connection.Version == ProtocolVersion.V500 ? codes : [] });
+        connection.EnqueuePacket(new UnsubAckPacket
+        {
+            PacketId = unsubscribe.PacketId,
+            ReasonCodes = connection.Version == ProtocolVersion.V500 ? codes : [],
+            Properties = problems.ToProperties(),
+        });
+    }
+
+    /// The Reason String of a SUBACK or UNSUBACK: one packet, one string, so it says what went wrong with each
+    /// refused filter. Only for v5 clients that did not set Request Problem Information to 0 [MQTT-3.1.2-29];
+    /// the writer leaves it out when it would exceed the client's Maximum Packet Size [MQTT-3.9.2-1], [MQTT-3.11.2-1].
+    private struct AckProblems(ClientConnection connection)
+    {
+        /// Filters may be 64 KiB long and a SUBSCRIBE may hold many; a Reason String is at most 64 KiB.
+        private const int MaximumFilterLength = 100;
+        private const int MaximumLength = 1000;
+
+        private readonly bool _wanted = connection.Version == ProtocolVersion.V500 && connection.ProblemInformation;
+        private System.Text.StringBuilder? _text;
+
+        public void Add(string what, string filter)
+        {
+            if (!_wanted || _text?.Length >= MaximumLength)
+                return;
+            _text = _text is null ? new System.Text.StringBuilder() : _text.Append("; ");
+            _text.Append(what).Append(' ');
+            if (filter.Length <= MaximumFilterLength)
+            {
+                _text.Append(filter);
+            }
+            else
+            {
+                var cut = char.IsHighSurrogate(filter[MaximumFilterLength - 1]) ? MaximumFilterLength - 1 : MaximumFilterLength;
+                _text.Append(filter.AsSpan(0, cut)).Append('…');
+            }
+
+            if (_text.Length >= MaximumLength)
+                _text.Append("; …");
+        }
+
+        public readonly MqttProperties? ToProperties() => _text is null ? null : new MqttProperties { ReasonString = _text.ToString() };
     }
 }
 

@@ -4,7 +4,8 @@ namespace Kirisame.Server;
 
 /// The "Authentication" section. Today it holds only SCRAM-SHA-256 users for MQTT 5 enhanced
 /// authentication: "Authentication:Scram:Users:NAME" = PASSWORD. The passwords are hashed into SCRAM
-/// credentials when the broker is built; only the hashes reach the broker.
+/// credentials when the broker is built; only the hashes reach the broker. Deprecated (a warning at start):
+/// `kirisame passwd --scram` puts SCRAM users in the password file, without plain-text passwords.
 internal sealed class AuthenticationConfiguration
 {
     public const string SectionName = "Authentication";

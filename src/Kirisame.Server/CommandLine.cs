@@ -52,9 +52,11 @@ internal sealed class CommandLine
         Usage:
           kirisame [serve] [options]     run the broker in the foreground (the default)
           kirisame bench --scenario S …  load-test a broker (kirisame bench --help)
-          kirisame passwd [-b] [--iterations N] FILE USER [PASSWORD]
+          kirisame passwd [-b] [--scram] [--iterations N] FILE USER [PASSWORD]
                                          add or change USER's password in FILE (created if missing);
-                                         prompts for the password unless -b gives it as an argument
+                                         prompts for the password unless -b gives it as an argument;
+                                         --scram writes a SCRAM-SHA-256 entry, usable for MQTT 5
+                                         enhanced authentication and plain logins alike
           kirisame --help | --version
 
         Options:
@@ -195,7 +197,8 @@ internal sealed class CommandLine
     {
         Command = CommandKind.Passwd;
         var batch = false;
-        var iterations = Broker.Security.PasswordHash.DefaultIterations;
+        var scram = false;
+        int? iterations = null;
         var positional = new List<string>();
         for (var i = 1; i < args.Count; i++)
         {
@@ -204,10 +207,14 @@ internal sealed class CommandLine
                 case "-b":
                     batch = true;
                     break;
+                case "--scram":
+                    scram = true;
+                    break;
                 case "--iterations" when i + 1 < args.Count:
-                    if (!int.TryParse(args[++i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out iterations)
-                        || iterations is < 1 or > Broker.Security.PasswordHash.MaximumIterations)
+                    if (!int.TryParse(args[++i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var given)
+                        || given is < 1 or > Broker.Security.PasswordHash.MaximumIterations)
                         Errors.Add($"--iterations must be between 1 and {Broker.Security.PasswordHash.MaximumIterations}.");
+                    iterations = given;
                     break;
                 case "-h" or "--help":
                     Command = CommandKind.Help;
@@ -228,8 +235,10 @@ internal sealed class CommandLine
             return;
         }
 
-        Passwd = new PasswdArguments(positional[0], positional[1], batch ? positional[2] : null, iterations);
+        var defaultIterations = scram ? Broker.Security.PasswordHash.DefaultScramIterations : Broker.Security.PasswordHash.DefaultIterations;
+        Passwd = new PasswdArguments(positional[0], positional[1], batch ? positional[2] : null, iterations ?? defaultIterations, scram);
     }
 }
 
-internal sealed record PasswdArguments(string File, string User, string? Password, int Iterations);
+/// Scram: write a $scram-sha256$ entry instead of $7$.
+internal sealed record PasswdArguments(string File, string User, string? Password, int Iterations, bool Scram = false);

@@ -74,7 +74,7 @@ internal static class KirisameCommand
             return Fail(stderr, errors, ExitUsage, hint: false);
         }
 
-        (security.Authenticator, security.Authorizer) = built.Value;
+        (security.Authenticator, security.Authorizer, security.AuthenticationMethods) = built.Value;
         try
         {
             // Returns after Ctrl-C or SIGTERM once BrokerLifecycle has stopped the broker and Kestrel has
@@ -119,6 +119,8 @@ internal static class KirisameCommand
         public IAuthenticator? Authenticator { get; set; }
 
         public IAuthorizer? Authorizer { get; set; }
+
+        public IReadOnlyList<IEnhancedAuthenticationMethod> AuthenticationMethods { get; set; } = [];
     }
 
     private static IHost BuildHost(ServerConfiguration configuration, IBrokerStore store, StoredState state, SecurityHolder security) =>
@@ -143,7 +145,7 @@ internal static class KirisameCommand
 
                     var broker = new MqttBroker(configuration.Broker, loggers, TimeProvider.System,
                         security.Authenticator ?? throw new InvalidOperationException("Security is not set up."),
-                        security.Authorizer, AuthenticationMethods(configuration.Authentication), store: store);
+                        security.Authorizer, security.AuthenticationMethods, store: store);
                     broker.Restore(state);
                     return broker;
                 });
@@ -155,18 +157,6 @@ internal static class KirisameCommand
                 options => options.SuppressEnvironmentConfiguration = true)
             .UseConsoleLifetime(options => options.SuppressStatusMessages = true)
             .Build();
-
-    /// SCRAM-SHA-256 is offered only when at least one user is configured. Clients that do not ask for it
-    /// are still let in: there is no password file or ACL yet to refuse them.
-    private static List<IEnhancedAuthenticationMethod> AuthenticationMethods(AuthenticationConfiguration authentication)
-    {
-        if (authentication.ScramUsers.Count == 0)
-            return [];
-        var credentials = new InMemoryScramCredentials();
-        foreach (var (name, password) in authentication.ScramUsers)
-            credentials.Add(name, password);
-        return [new ScramSha256Method(credentials)];
-    }
 
     private static int Fail(TextWriter stderr, List<string> errors, int exitCode, bool hint)
     {

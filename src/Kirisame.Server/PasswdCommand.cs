@@ -4,7 +4,8 @@ using Kirisame.Broker.Security;
 namespace Kirisame.Server;
 
 /// `kirisame passwd FILE USER`: adds or changes a user in a Mosquitto-format password file, writing a
-/// PBKDF2-SHA512 ($7$) entry that Mosquitto can read too.
+/// PBKDF2-SHA512 ($7$) entry that Mosquitto can read too, or with --scram a $scram-sha256$ entry (SCRAM-SHA-256
+/// enhanced authentication and plain logins; Mosquitto does not read it).
 internal static class PasswdCommand
 {
     public static async Task<int> RunAsync(PasswdArguments arguments, TextWriter stdout, TextWriter stderr)
@@ -35,7 +36,9 @@ internal static class PasswdCommand
 
         try
         {
-            PasswordFile.SetPassword(arguments.File, arguments.User, Encoding.UTF8.GetBytes(password), arguments.Iterations);
+            var bytes = Encoding.UTF8.GetBytes(password);
+            var hash = arguments.Scram ? PasswordHash.CreateScramSha256(bytes, arguments.Iterations) : PasswordHash.Create(bytes, arguments.Iterations);
+            PasswordFile.SetEntry(arguments.File, arguments.User, hash);
         }
         catch (ArgumentException ex)
         {
@@ -48,7 +51,7 @@ internal static class PasswdCommand
             return KirisameCommand.ExitFailure;
         }
 
-        await stdout.WriteLineAsync($"Set the password of '{arguments.User}' in {arguments.File}.");
+        await stdout.WriteLineAsync($"Set the {(arguments.Scram ? "SCRAM-SHA-256 " : "")}password of '{arguments.User}' in {arguments.File}.");
         return KirisameCommand.ExitOk;
     }
 

@@ -58,8 +58,10 @@ internal static class SecuritySetup
     }
 
     /// Loads the password and ACL files (each file once, however many listeners use it); a file that does not
-    /// parse stops the server with the key and line.
-    public static (IAuthenticator Authenticator, IAuthorizer Authorizer)? Build(ServerConfiguration configuration, IReadOnlyList<ListenerSecurity> listeners,
+    /// parse stops the server with the key and line. SCRAM-SHA-256 is offered when there is a password file
+    /// (its $scram-sha256$ users, which may be added while the broker runs) or users in the deprecated
+    /// Authentication:Scram:Users section.
+    public static (IAuthenticator Authenticator, IAuthorizer Authorizer, IReadOnlyList<IEnhancedAuthenticationMethod> Methods)? Build(ServerConfiguration configuration, IReadOnlyList<ListenerSecurity> listeners,
         ILoggerFactory loggers, List<string> errors)
     {
         var security = configuration.Security;
@@ -93,7 +95,8 @@ internal static class SecuritySetup
 
         // One guard for all listeners: an address guessing passwords is banned everywhere.
         IAuthenticator authenticator = new FailedLoginGuard(new ListenerAuthenticator(authenticators), security, TimeProvider.System, logger);
-        return (authenticator, new ListenerAuthorizer(authorizers));
+        var methods = AuthenticationMethods(passwordFiles.Values, configuration.Authentication, logger);
+        return (authenticator, new ListenerAuthorizer(authorizers), methods);
     }
 
     private static WatchedFile<T>? Load<T>(string? path, Func<string, T> parse, Dictionary<string, WatchedFile<T>> loaded, string key,
@@ -113,5 +116,24 @@ internal static class SecuritySetup
             errors.Add($"{key}: {path}: {ex.Message}");
             return null;
         }
+    }
+
+    private static List<IEnhancedAuthenticationMethod> AuthenticationMethods(IEnumerable<WatchedFile<PasswordFile>> passwordFiles,
+        AuthenticationConfiguration authentication, ILogger logger)
+    {
+        var stores = new List<IScramCredentialStore>();
+        foreach (var passwords in passwordFiles)
+            stores.Add(new PasswordFileScramCredentials(passwords));
+        if (authentication.ScramUsers.Count > 0)
+        {
+            logger.LogWarning("{Section}:Scram:Users is deprecated: keeping passwords in the configuration is unsafe; "
+                + "use 'kirisame passwd --scram FILE USER' and Security:PasswordFile instead", AuthenticationConfiguration.SectionName);
+            var configured = new InMemoryScramCredentials();
+            foreach (var (name, password) in authentication.ScramUsers)
+                configured.Add(name, password);
+            stores.Add(configured);
+        }
+
+        return stores.Count == 0 ? [] : [new ScramSha256Method(stores.Count == 1 ? stores[0] : new ScramCredentialStores([.. stores]))];
     }
 }

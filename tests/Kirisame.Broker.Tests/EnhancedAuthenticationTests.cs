@@ -178,4 +178,54 @@ public sealed class EnhancedAuthenticationTests
         await client.SendAsync(new AuthPacket { ReasonCode = ReasonCode.ReAuthenticate, Properties = new MqttProperties { AuthenticationMethod = Method } });
         Assert.Equal(ReasonCode.ProtocolError, (await client.ExpectAsync<DisconnectPacket>()).ReasonCode);
     }
+
+    // Issue 4: SCRAM "usable with a user from the password store". One $scram-sha256$ entry serves SCRAM and
+    // a plain user name/password CONNECT; entries added to the file later are picked up like any edit.
+    [Fact]
+    public async Task Scram_WithAUserFromThePasswordFile_AndPlainLoginWithTheSameEntry()
+    {
+        var directory = Directory.CreateTempSubdirectory("kirisame-scram-").FullName;
+        try
+        {
+            var path = Path.Combine(directory, "passwd");
+            PasswordFile.SetEntry(path, "alice", PasswordHash.CreateScramSha256("correct horse"u8, 1000));
+            PasswordFile.SetPassword(path, "bob", "battery staple"u8, 1000); // $7$: plain logins only
+            var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+            var passwords = WatchedFile.Load(path, PasswordFile.Parse, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, time);
+            await using var broker = new MqttBroker(new BrokerOptions { SysInterval = 0 },
+                authenticator: new FileAuthenticator(passwords, allowAnonymous: false, defaultUser: null),
+                authenticationMethods: [new ScramSha256Method(new PasswordFileScramCredentials(passwords))]);
+
+            await using (var scram = new TestClient(broker, ProtocolVersion.V500, "scram"))
+            {
+                var client = new ScramClient("alice", "correct horse");
+                var ack = await ScramConnectAsync(scram, "alice", "correct horse", client);
+                Assert.Equal(ReasonCode.Success, ack.ReasonCode);
+                Assert.True(client.VerifyServer(ack.Properties!.AuthenticationData!));
+            }
+
+            foreach (var version in new[] { ProtocolVersion.V311, ProtocolVersion.V500 })
+            {
+                await using var plain = new TestClient(broker, version, "plain");
+                Assert.Equal(ReasonCode.Success, (await plain.ConnectAsync("plain", userName: "alice", password: "correct horse"u8.ToArray())).ReasonCode);
+                await using var wrong = new TestClient(broker, version, "wrong");
+                var refused = await wrong.ConnectAsync("wrong", userName: "alice", password: "correct"u8.ToArray());
+                Assert.Equal(ReasonCode.BadUserNameOrPassword, refused.ReasonCode);
+            }
+
+            await using (var bobScram = new TestClient(broker, ProtocolVersion.V500, "bob"))
+                Assert.Equal(ReasonCode.BadUserNameOrPassword, (await ScramConnectAsync(bobScram, "bob", "battery staple")).ReasonCode);
+
+            // bob gets a SCRAM entry: after the file's check interval SCRAM admits him.
+            PasswordFile.SetEntry(path, "bob", PasswordHash.CreateScramSha256("battery staple"u8, 1000));
+            File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddSeconds(5)); // a different stamp even within the clock's resolution
+            time.Advance(WatchedFile.CheckInterval);
+            await using (var bobScram = new TestClient(broker, ProtocolVersion.V500, "bob2"))
+                Assert.Equal(ReasonCode.Success, (await ScramConnectAsync(bobScram, "bob", "battery staple")).ReasonCode);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }

@@ -363,6 +363,83 @@ public sealed class MqttFiveFeatureTests
         Assert.Null(ack.Properties?.ReasonString); // [MQTT-3.1.2-29]
     }
 
+    // Issue 4: a Reason String on every ack with a failure. One SUBACK, one string naming each refused filter.
+    [Fact]
+    public async Task SubAck_WithRefusedFilters_SaysWhyForEach()
+    {
+        await using var broker = TestBroker.Create(o =>
+        {
+            o.MaxSubscriptionsPerClient = 1;
+            o.WildcardSubscriptionAvailable = false;
+            o.SharedSubscriptionAvailable = false;
+            o.MaxTopicLevels = 3;
+        }, authorizer: new DenyFilter("secret"));
+        await using var client = new TestClient(broker, V5);
+        await client.ConnectAsync("c");
+
+        await client.SendAsync(new SubscribePacket
+        {
+            PacketId = 1,
+            Subscriptions = [new("ok", QualityOfService.AtMostOnce), new("secret", QualityOfService.AtMostOnce), new("a/+", QualityOfService.AtMostOnce),
+                new("$share/g/t", QualityOfService.AtMostOnce), new("a/b/c/d", QualityOfService.AtMostOnce), new("two", QualityOfService.AtMostOnce)],
+        });
+        var ack = await client.ExpectAsync<SubAckPacket>();
+        Assert.Equal([ReasonCode.GrantedQoS0, ReasonCode.NotAuthorized, ReasonCode.WildcardSubscriptionsNotSupported,
+            ReasonCode.SharedSubscriptionsNotSupported, ReasonCode.TopicFilterInvalid, ReasonCode.QuotaExceeded], ack.ReasonCodes);
+        Assert.Equal("not authorized to subscribe to secret; wildcard subscriptions are not available: a/+; "
+            + "shared subscriptions are not available: $share/g/t; topic filter longer or deeper than this server accepts: a/b/c/d; "
+            + "too many subscriptions (at most 1 per client): two", ack.Properties?.ReasonString);
+
+        // All granted: no Reason String.
+        Assert.Null((await client.SubscribeAsync("ok")).Properties?.ReasonString);
+    }
+
+    [Fact]
+    public async Task UnsubAck_ForAFilterNeverSubscribed_SaysSo()
+    {
+        await using var broker = NewBroker();
+        await using var client = new TestClient(broker, V5);
+        await client.ConnectAsync("c");
+        await client.SubscribeAsync("a");
+        var ack = await client.UnsubscribeAsync("a", "never");
+        Assert.Equal([ReasonCode.Success, ReasonCode.NoSubscriptionExisted], ack.ReasonCodes);
+        Assert.Equal("no subscription existed for never", ack.Properties?.ReasonString);
+        await client.SubscribeAsync("b");
+        Assert.Null((await client.UnsubscribeAsync("b")).Properties?.ReasonString);
+    }
+
+    // [MQTT-3.1.2-29] no Reason String on SUBACK or UNSUBACK when Request Problem Information is 0.
+    [Fact]
+    public async Task RequestProblemInformationZero_SuppressesReasonStringOnSubAckAndUnsubAck()
+    {
+        await using var broker = TestBroker.Create(o => o.WildcardSubscriptionAvailable = false);
+        await using var client = new TestClient(broker, V5);
+        await client.ConnectAsync("c", properties: new MqttProperties { RequestProblemInformation = 0 });
+        var subAck = await client.SubscribeAsync("a/#");
+        Assert.Equal([ReasonCode.WildcardSubscriptionsNotSupported], subAck.ReasonCodes);
+        Assert.Null(subAck.Properties?.ReasonString);
+        var unsubAck = await client.UnsubscribeAsync("never");
+        Assert.Equal([ReasonCode.NoSubscriptionExisted], unsubAck.ReasonCodes);
+        Assert.Null(unsubAck.Properties?.ReasonString);
+    }
+
+    [Fact]
+    public async Task SubAck_ReasonString_CutsVeryLongFilters()
+    {
+        await using var broker = TestBroker.Create(o => o.WildcardSubscriptionAvailable = false);
+        await using var client = new TestClient(broker, V5);
+        await client.ConnectAsync("c");
+        var ack = await client.SubscribeAsync(new string('x', 5000) + "/#");
+        Assert.Equal("wildcard subscriptions are not available: " + new string('x', 100) + "…", ack.Properties?.ReasonString);
+    }
+
+    private sealed class DenyFilter(string denied) : Kirisame.Broker.Security.IAuthorizer
+    {
+        public bool CanPublish(string clientId, string? userName, string topic) => true;
+
+        public bool CanSubscribe(string clientId, string? userName, string filter) => filter != denied;
+    }
+
     // [MQTT-3.2.2-9] Maximum QoS sent when below 2; [MQTT-3.2.2-10] a SUBSCRIBE at QoS 2 is accepted (granted 1).
     [Fact]
     public async Task ConnAck_ReflectsConfiguration()

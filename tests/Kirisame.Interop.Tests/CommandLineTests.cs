@@ -42,6 +42,7 @@ public sealed class CommandLineTests
     [InlineData("Transport:Port must be between 0 and 65535", "--port", "70000")]
     [InlineData("Transport:BindAddress must be an IP address", "--bind", "not-an-address")]
     [InlineData("Transport:NoDelay must be true or false", "--Transport:NoDelay", "sometimes")]
+    [InlineData("Broker:QueueOverflowAction must be one of DropOldest, Disconnect (was 'Block').", "--Broker:QueueOverflowAction", "Block")]
     [InlineData("Unknown option Broker:MaximumQos2", "--Broker:MaximumQos2", "1")]
     [InlineData("Unknown configuration section 'Brokr'", "--Brokr:MaximumQoS", "1")]
     [InlineData("Unknown option '--frobnicate'", "--frobnicate")]

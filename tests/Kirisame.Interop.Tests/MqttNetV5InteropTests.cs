@@ -604,4 +604,29 @@ public sealed class MqttNetV5InteropTests(KirisameV5Fixture fixture) : IClassFix
         Assert.Equal("other.example:1883", client.ConnectResult.ServerReference);
         Assert.False(client.Client.IsConnected);
     }
+
+    // Broker:QueueOverflowAction Disconnect against the real process: a subscriber that never acknowledges fills
+    // its window (1) and queue (2); one more message and it is disconnected with 0x97 Quota exceeded (v5), or its
+    // connection is simply closed (3.1.1).
+    [Theory]
+    [InlineData(MqttProtocolVersion.V500)]
+    [InlineData(MqttProtocolVersion.V311)]
+    public async Task QueueOverflow_WithDisconnectAction_ClosesTheSlowSubscriber(MqttProtocolVersion version)
+    {
+        await using var server = await KirisameProcess.StartAsync(["--Broker:MaxInflightMessages", "1", "--Broker:MaxQueuedMessages", "2",
+            "--Broker:QueueOverflowAction", "Disconnect"]);
+        var topic = Unique.Topic("queue-overflow");
+        await using var subscriber = await MqttNetClient.ConnectAsync(server.Port, version);
+        subscriber.HoldAcknowledgements = true;
+        await subscriber.SubscribeAsync(topic, AtLeastOnce);
+        await using var publisher = await MqttNetClient.ConnectAsync(server.Port, MqttProtocolVersion.V500);
+
+        for (var i = 0; i < 4; i++)
+            await publisher.PublishAsync(topic, $"m{i}", AtLeastOnce);
+
+        var disconnected = await Poll.WithTimeout(subscriber.Disconnected, MqttNetClient.Timeout, "the slow subscriber to be disconnected");
+        if (version == MqttProtocolVersion.V500)
+            Assert.Equal(MqttClientDisconnectReason.QuotaExceeded, disconnected.Reason);
+        Assert.True(publisher.Client.IsConnected);
+    }
 }

@@ -8,10 +8,13 @@ namespace Kirisame.Broker.Security;
 /// What the server keeps for a SCRAM user (RFC 5802 section 3): never the password itself.
 public sealed record ScramCredential(byte[] Salt, int Iterations, byte[] StoredKey, byte[] ServerKey)
 {
-    public static ScramCredential FromPassword(string password, int iterations = 4096, byte[]? salt = null)
+    public static ScramCredential FromPassword(string password, int iterations = PasswordHash.DefaultScramIterations, byte[]? salt = null) =>
+        FromPassword(Encoding.UTF8.GetBytes(password), iterations, salt);
+
+    public static ScramCredential FromPassword(ReadOnlySpan<byte> password, int iterations = PasswordHash.DefaultScramIterations, byte[]? salt = null)
     {
         salt ??= RandomNumberGenerator.GetBytes(16);
-        var salted = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), salt, iterations, HashAlgorithmName.SHA256, 32);
+        var salted = Rfc2898DeriveBytes.Pbkdf2(password, salt, iterations, HashAlgorithmName.SHA256, 32);
         var clientKey = HMACSHA256.HashData(salted, "Client Key"u8);
         var serverKey = HMACSHA256.HashData(salted, "Server Key"u8);
         return new ScramCredential(salt, iterations, SHA256.HashData(clientKey), serverKey);
@@ -30,6 +33,29 @@ public sealed class InMemoryScramCredentials : IScramCredentialStore
     public void Add(string userName, string password, int iterations = 4096) => _users[userName] = ScramCredential.FromPassword(password, iterations);
 
     public bool TryGet(string userName, out ScramCredential credential) => _users.TryGetValue(userName, out credential!);
+}
+
+/// SCRAM users from the password file: its $scram-sha256$ entries, re-read when the file changes like the
+/// rest of it. Users with a $6$ or $7$ entry cannot use SCRAM (their entry does not hold what SCRAM needs).
+public sealed class PasswordFileScramCredentials(WatchedFile<PasswordFile> passwords) : IScramCredentialStore
+{
+    public bool TryGet(string userName, out ScramCredential credential) => passwords.Current.TryGetScramCredential(userName, out credential!);
+}
+
+/// Asks each store in turn (the password file, then the deprecated Authentication:Scram:Users section).
+public sealed class ScramCredentialStores(params IScramCredentialStore[] stores) : IScramCredentialStore
+{
+    public bool TryGet(string userName, out ScramCredential credential)
+    {
+        foreach (var store in stores)
+        {
+            if (store.TryGet(userName, out credential))
+                return true;
+        }
+
+        credential = null!;
+        return false;
+    }
 }
 
 /// SCRAM-SHA-256 (RFC 5802, RFC 7677) over MQTT 5 AUTH: client-first in CONNECT, server-first in AUTH 0x18,

@@ -36,14 +36,20 @@ internal static class MqttWebSocketEndpoint
         }
 
         var requested = context.WebSockets.WebSocketRequestedProtocols;
+        // "mqtt" whenever the client offers it, whatever its order [MQTT-6.0.0-4]; "mqttv3.1" only for a client
+        // that offers nothing else of ours. A client that offers no subprotocol at all is served without one:
+        // some older browser libraries send none, and nothing is gained by refusing them.
         string? subProtocol = null;
         foreach (var protocol in requested)
         {
-            if (s_subProtocols.Contains(protocol, StringComparer.OrdinalIgnoreCase))
+            if (string.Equals(protocol, s_subProtocols[0], StringComparison.OrdinalIgnoreCase))
             {
-                subProtocol = protocol;
+                subProtocol = protocol; // the client's own spelling: it checks the answer against its offer
                 break;
             }
+
+            if (subProtocol is null && s_subProtocols.Contains(protocol, StringComparer.OrdinalIgnoreCase))
+                subProtocol = protocol;
         }
 
         if (requested.Count > 0 && subProtocol is null)

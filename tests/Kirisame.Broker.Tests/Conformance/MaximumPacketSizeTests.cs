@@ -31,7 +31,7 @@ public sealed class MaximumPacketSizeTests
 
     // [MQTT-3.4.2-2], [MQTT-3.4.2-3] PUBACK and [MQTT-3.5.2-2], [MQTT-3.5.2-3] PUBREC with an error code leave out their
     // Reason String; [MQTT-3.6.2-2], [MQTT-3.6.2-3] PUBREL, [MQTT-3.7.2-2], [MQTT-3.7.2-3] PUBCOMP,
-    // [MQTT-3.9.2-1], [MQTT-3.9.2-2] SUBACK and [MQTT-3.11.2-1], [MQTT-3.11.2-2] UNSUBACK carry none either.
+    // [MQTT-3.9.2-1], [MQTT-3.9.2-2] SUBACK and [MQTT-3.11.2-1], [MQTT-3.11.2-2] UNSUBACK with a failure leave theirs out too.
     [Fact]
     public async Task Acknowledgements_LeaveOutTheReasonString_ThatWouldNotFit()
     {
@@ -61,6 +61,12 @@ public sealed class MaximumPacketSizeTests
         var unsubAck = await client.UnsubscribeAsync("never");
         Assert.Equal([ReasonCode.NoSubscriptionExisted], unsubAck.ReasonCodes);
         Assert.Null(unsubAck.Properties);
+
+        // The same acks to a client with room for them carry a Reason String.
+        await using var roomy = new TestClient(broker, V5);
+        await roomy.ConnectAsync("roomy");
+        Assert.NotNull((await roomy.SubscribeAsync("w/+")).Properties?.ReasonString);
+        Assert.NotNull((await roomy.UnsubscribeAsync("never")).Properties?.ReasonString);
     }
 
     // [MQTT-3.14.2-3], [MQTT-3.14.2-4] the broker's DISCONNECT leaves out its Reason String.

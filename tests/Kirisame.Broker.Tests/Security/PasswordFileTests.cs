@@ -41,6 +41,9 @@ public sealed class PasswordFileTests : IDisposable
     [InlineData("$7$notanumber$O+JaTf0HZUiKhhYE$PqxpfyVuwqVZKq6iE7eq5ih5FqgC0ZtdG0y1/rARlqbWD/Vqwr7NFeMM53J7VP9pPUWdFSqfw5E+LntWkwbMNw==")]
     [InlineData("$7$99999999999$O+JaTf0HZUiKhhYE$PqxpfyVuwqVZKq6iE7eq5ih5FqgC0ZtdG0y1/rARlqbWD/Vqwr7NFeMM53J7VP9pPUWdFSqfw5E+LntWkwbMNw==")]
     [InlineData("$6$RGHWloNm237e7yQL$tooshort")]
+    [InlineData("$scram-sha256$4096$W22ZaJ0SNY7soEsUEjb6gQ==$c2hvcnQ=$c2hvcnQ=")]
+    [InlineData("$scram-sha256$0$W22ZaJ0SNY7soEsUEjb6gQ==$WG5ZhsgCwM5ryZ8tk1ZmUK8gJ2wmh8aZ1bA2p1kmJx8=$WG5ZhsgCwM5ryZ8tk1ZmUK8gJ2wmh8aZ1bA2p1kmJx8=")]
+    [InlineData("$scram-sha256$4096$W22ZaJ0SNY7soEsUEjb6gQ==$WG5ZhsgCwM5ryZ8tk1ZmUK8gJ2wmh8aZ1bA2p1kmJx8=")]
     public void MalformedEntries_AreRejected_WithTheLineNumber(string hash)
     {
         Assert.False(PasswordHash.Verify(hash, "x"u8));
@@ -104,5 +107,54 @@ public sealed class PasswordFileTests : IDisposable
         File.WriteAllText(path, "this is not a password file at all\n");
         time.Advance(WatchedFile.CheckInterval);
         Assert.Equal(2, watched.Current.Count);
+    }
+
+    // RFC 7677 section 3: user "user", password "pencil", salt W22ZaJ0SNY7soEsUEjb6gQ==, 4096 iterations. An entry
+    // made from them must hold keys that accept the RFC's client proof and produce its server signature.
+    [Fact]
+    public void ScramEntry_HoldsTheKeysOfTheRfc7677Example()
+    {
+        var salt = Convert.FromBase64String("W22ZaJ0SNY7soEsUEjb6gQ==");
+        var entry = PasswordHash.Format(ScramCredential.FromPassword("pencil"u8, 4096, salt));
+        Assert.StartsWith("$scram-sha256$4096$W22ZaJ0SNY7soEsUEjb6gQ==$", entry, StringComparison.Ordinal);
+        var file = PasswordFile.Parse($"user:{entry}\n");
+        Assert.True(file.TryGetScramCredential("user", out var credential));
+
+        const string nonce = "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
+        var authMessage = Encoding.UTF8.GetBytes(
+            $"n=user,r=rOprNGfwEbeRWgbNEkqO,r={nonce},s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r={nonce}");
+        var proof = Convert.FromBase64String("dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=");
+        var signature = System.Security.Cryptography.HMACSHA256.HashData(credential.StoredKey, authMessage);
+        var clientKey = proof.Zip(signature, (p, s) => (byte)(p ^ s)).ToArray();
+        Assert.Equal(credential.StoredKey, System.Security.Cryptography.SHA256.HashData(clientKey));
+        Assert.Equal("6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=",
+            Convert.ToBase64String(System.Security.Cryptography.HMACSHA256.HashData(credential.ServerKey, authMessage)));
+    }
+
+    [Fact]
+    public void ScramEntry_VerifiesThePlainPassword_AsAnyOtherEntry()
+    {
+        var entry = PasswordHash.CreateScramSha256("correct horse"u8, 1000);
+        Assert.StartsWith("$scram-sha256$1000$", entry, StringComparison.Ordinal);
+        Assert.True(PasswordHash.IsValid(entry, out _));
+        Assert.True(PasswordHash.Verify(entry, "correct horse"u8));
+        Assert.False(PasswordHash.Verify(entry, "correct horse "u8));
+        Assert.False(PasswordHash.Verify(entry, ""u8));
+        Assert.NotEqual(entry, PasswordHash.CreateScramSha256("correct horse"u8, 1000)); // salted
+    }
+
+    [Fact]
+    public void OnlyScramEntries_HaveAScramCredential()
+    {
+        var path = Path.Combine(_directory, "passwd");
+        PasswordFile.SetPassword(path, "alice", "a"u8, 1000);
+        PasswordFile.SetEntry(path, "bob", PasswordHash.CreateScramSha256("b"u8, 1000));
+        var file = PasswordFile.Parse(File.ReadAllText(path));
+        Assert.Equal(2, file.Count);
+        Assert.False(file.TryGetScramCredential("alice", out _));
+        Assert.True(file.TryGetScramCredential("bob", out var bob));
+        Assert.Equal(1000, bob.Iterations);
+        Assert.False(file.TryGetScramCredential("carol", out _));
+        Assert.Throws<ArgumentException>(() => PasswordFile.SetEntry(path, "carol", "$scram-sha256$1$x$y$z"));
     }
 }

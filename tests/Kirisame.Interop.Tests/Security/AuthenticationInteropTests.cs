@@ -149,4 +149,52 @@ public sealed class AuthenticationInteropTests : IDisposable
         Assert.True(process.ExitCode == 0, process.Describe());
         Assert.StartsWith("dave:$7$1000$", await File.ReadAllTextAsync(passwords), StringComparison.Ordinal);
     }
+
+    // Issue 4: SCRAM-SHA-256 "usable with a user from the password store". The entry is written by
+    // `kirisame passwd --scram`; MQTTnet logs in with enhanced authentication (and checks the server's proof),
+    // mosquitto_pub with the same user name and password in a plain CONNECT.
+    [Fact]
+    public async Task ScramUser_FromKirisamePasswdScram_LogsInWithEnhancedAuth_AndWithAPlainPassword()
+    {
+        var passwords = FilePath("passwd");
+        var written = await Passwd("-b", "--scram", passwords, "erin", "erin-secret");
+        Assert.True(written.ExitCode == 0, written.ToString());
+        Assert.StartsWith("erin:$scram-sha256$4096$", await File.ReadAllTextAsync(passwords), StringComparison.Ordinal);
+        Assert.Equal(0, (await Passwd("-b", "--iterations", "1000", passwords, "frank", "frank-secret")).ExitCode);
+
+        await using var server = await KirisameProcess.StartAsync(["--password-file", passwords, .. s_lenient]);
+
+        var scram = new ScramAuthenticationHandler("erin", "erin-secret");
+        await using (var client = await MqttNetClient.ConnectAsync(server.Port, MQTTnet.Formatter.MqttProtocolVersion.V500, configure: o => o
+            .WithEnhancedAuthentication(ScramAuthenticationHandler.Method, scram.ClientFirst())
+            .WithEnhancedAuthenticationHandler(scram)))
+        {
+            Assert.Equal(ScramAuthenticationHandler.Method, client.ConnectResult!.AuthenticationMethod);
+            Assert.True(scram.IsServerSignatureValid(client.ConnectResult.AuthenticationData), "The server signature in CONNACK is wrong.");
+            await client.PingAsync();
+        }
+
+        var wrong = new ScramAuthenticationHandler("erin", "not-erin-secret");
+        await using (var refused = await MqttNetClient.TryConnectAsync(server.Port, MQTTnet.Formatter.MqttProtocolVersion.V500, configure: o => o
+            .WithEnhancedAuthentication(ScramAuthenticationHandler.Method, wrong.ClientFirst())
+            .WithEnhancedAuthenticationHandler(wrong)))
+        {
+            Assert.Equal(MQTTnet.MqttClientConnectResultCode.BadUserNameOrPassword, refused.ConnectResult!.ResultCode);
+        }
+
+        // A $7$ user has no SCRAM keys: SCRAM refuses, the plain password still works.
+        var frank = new ScramAuthenticationHandler("frank", "frank-secret");
+        await using (var refused = await MqttNetClient.TryConnectAsync(server.Port, MQTTnet.Formatter.MqttProtocolVersion.V500, configure: o => o
+            .WithEnhancedAuthentication(ScramAuthenticationHandler.Method, frank.ClientFirst())
+            .WithEnhancedAuthenticationHandler(frank)))
+        {
+            Assert.Equal(MQTTnet.MqttClientConnectResultCode.BadUserNameOrPassword, refused.ConnectResult!.ResultCode);
+        }
+
+        var plain = await PublishAsync(server.Port, "t", "m", "erin", "erin-secret");
+        Assert.True(plain.ExitCode == 0, plain.ToString());
+        var plainWrong = await PublishAsync(server.Port, "t", "m", "erin", "wrong");
+        Assert.True(plainWrong.ExitCode != 0, plainWrong.ToString());
+        Assert.Equal(0, (await PublishAsync(server.Port, "t", "m", "frank", "frank-secret")).ExitCode);
+    }
 }
