@@ -224,6 +224,7 @@ public sealed class Section3_3_PublishTests
             await pub.PublishAsync("a/" + alias, "set", properties: new PublishProperties { TopicAlias = alias });
         for (ushort alias = 3; alias >= 1; alias--)
             await pub.PublishAsync("", "use", properties: new PublishProperties { TopicAlias = alias });
+        await pub.ExpectNothingAsync(); // the publisher's barrier: all six are routed before its PINGRESP
 
         var received = await sub.CollectPublishesAsync();
         Assert.Equal(["a/1", "a/2", "a/3", "a/3", "a/2", "a/1"], received.Select(p => p.TopicString));
