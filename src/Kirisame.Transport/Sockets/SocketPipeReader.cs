@@ -19,7 +19,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     /// Reads that may complete at once in a row before one goes round the thread pool. A client that sends
     /// without pause always has bytes waiting; without this its read loop would keep a thread to itself,
     /// and the writers that deliver what it publishes would wait behind it (receive livelock).
-    private const int SynchronousReadsBeforeYield = 4;
+    private const int SynchronousReadsBeforeYield = 1;
 
     /// First buffer rented for a read; a packet larger than the buffer doubles it.
     private const int BufferSize = 16 * 1024;
