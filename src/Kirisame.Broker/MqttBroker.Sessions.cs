@@ -255,7 +255,8 @@ public sealed partial class MqttBroker
             }
         }
 
-        _logger.LogDebug("Client {ClientId} gone (reason {Reason}, will {Will})", connection.ClientId, reason, publishWill && connection.Will is not null);
+        if (_logger.IsEnabled(LogLevel.Debug))
+            _logger.LogDebug("Client {ClientId} gone (reason {Reason}, will {Will})", connection.ClientId, reason, publishWill && connection.Will is not null);
         if (publishWill && connection.Will is { } will)
         {
             var delay = will.Properties?.WillDelayInterval ?? 0;

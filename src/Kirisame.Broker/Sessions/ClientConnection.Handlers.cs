@@ -223,8 +223,11 @@ public sealed partial class ClientConnection
         IsEstablished = true;
         _broker.Established(this);
         EnqueuePacket(connAck);
-        _logger.LogDebug("Client {ClientId} connected from {Remote} (MQTT {Version}, clean {Clean}, keep alive {KeepAlive})",
-            clientId, Info.RemoteEndPoint, Version, connect.CleanStart, KeepAlive);
+        if (_logger.IsEnabled(LogLevel.Debug)) // the arguments would be boxed on every connect otherwise
+        {
+            _logger.LogDebug("Client {ClientId} connected from {Remote} (MQTT {Version}, clean {Clean}, keep alive {KeepAlive})",
+                clientId, Info.RemoteEndPoint, Version, connect.CleanStart, KeepAlive);
+        }
         _broker.Resume(session, this);
         return true;
     }
@@ -631,7 +634,8 @@ public sealed partial class ClientConnection
 
         // 0x04 asks for the will to be published anyway; any other DISCONNECT discards it [MQTT-3.14.4-3].
         _disconnectedNormally = disconnect.ReasonCode != ReasonCode.DisconnectWithWillMessage;
-        _logger.LogDebug("Client {ClientId} disconnected ({Reason})", ClientId, disconnect.ReasonCode);
+        if (_logger.IsEnabled(LogLevel.Debug))
+            _logger.LogDebug("Client {ClientId} disconnected ({Reason})", ClientId, disconnect.ReasonCode);
         return false;
     }
 }

@@ -21,8 +21,11 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     /// and the writers that deliver what it publishes would wait behind it (receive livelock).
     private const int SynchronousReadsBeforeYield = 1;
 
-    /// First buffer rented for a read; a packet larger than the buffer doubles it.
-    private const int BufferSize = 16 * 1024;
+    /// Receive buffer sizes: a connection starts small (a CONNECT, a PINGREQ), and a receive that fills the
+    /// buffer doubles the size of the next one, up to the largest; a packet larger than the buffer grows it
+    /// as far as it needs. A fleet of connecting clients then churns small buffers, not 16 KiB ones.
+    private const int SmallestBuffer = 1024;
+    private const int LargestBuffer = 64 * 1024;
 
     private const int NotWaiting = 0;
     private const int Waiting = 1; // a read awaits the source; the socket's readiness callback will complete it
@@ -43,6 +46,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     private ValueTask<int> _pendingReceive;
     private Action? _onReadable;
     private int _synchronousReads;
+    private int _bufferSize = SmallestBuffer;
 
     private readonly SocketPipe _pipe;
 
@@ -222,6 +226,8 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
             return true;
         }
 
+        if (_end + received == _buffer!.Length && _bufferSize < LargestBuffer)
+            _bufferSize *= 2; // more was probably waiting: read more at a time
         _end += received;
         _examinedEverything = false;
         return true;
@@ -231,13 +237,23 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     {
         if (_buffer is null)
         {
-            _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+            _buffer = ArrayPool<byte>.Shared.Rent(_bufferSize);
+            _start = _end = 0;
+            return;
+        }
+
+        if (_start == _end && _buffer.Length < _bufferSize)
+        {
+            // Everything consumed, and reads have been filling the buffer: continue in a larger one.
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = ArrayPool<byte>.Shared.Rent(_bufferSize);
             _start = _end = 0;
             return;
         }
 
         if (_end < _buffer.Length)
             return;
+
         if (_start > 0)
         {
             // Keep the partial packet, at the front.

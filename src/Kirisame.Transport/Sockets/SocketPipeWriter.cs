@@ -12,7 +12,8 @@ namespace Kirisame.Transport.Sockets;
 /// complete send, so an idle connection holds none.
 internal sealed class SocketPipeWriter(Socket socket, SocketPipe pipe) : PipeWriter
 {
-    private const int MinimumBufferSize = 4096;
+    private const int SmallestBuffer = 256;
+    private const int LargestFirstBuffer = 64 * 1024;
 
     private byte[]? _buffer;
     private int _written;
@@ -20,6 +21,7 @@ internal sealed class SocketPipeWriter(Socket socket, SocketPipe pipe) : PipeWri
     private bool _failed; // a send failed: the connection is gone, later flushes report IsCompleted
     private int _cancelRequested;
     private int _sending; // an asynchronous send is in flight
+    private int _lastBatch = SmallestBuffer; // bytes sent by the last flush: the next batch starts in a buffer that size
 
     public override void Advance(int bytes)
     {
@@ -46,7 +48,7 @@ internal sealed class SocketPipeWriter(Socket socket, SocketPipe pipe) : PipeWri
         var needed = Math.Max(sizeHint, 1);
         if (_buffer is null)
         {
-            _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(needed, MinimumBufferSize));
+            _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(needed, Math.Min(_lastBatch, LargestFirstBuffer)));
             return;
         }
 
@@ -121,6 +123,7 @@ internal sealed class SocketPipeWriter(Socket socket, SocketPipe pipe) : PipeWri
 
     private void ReleaseBuffer()
     {
+        _lastBatch = Math.Max(_written, SmallestBuffer);
         _written = 0;
         if (_buffer is not null)
         {
