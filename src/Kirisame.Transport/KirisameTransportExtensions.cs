@@ -31,7 +31,7 @@ public static class KirisameTransportExtensions
         all.AddRange(listeners ?? []);
         // Plain TCP listeners are served by our own socket transport unless Kestrel is asked for; TLS and
         // WebSocket listeners always go through Kestrel.
-        var lean = all.Where(l => l.Protocol == ListenerProtocol.Mqtt && options.PlainTcpEngine == TcpEngine.Sockets).ToList();
+        var lean = all.Where(l => l.Protocol == ListenerProtocol.Mqtt && options.PlainTcpEngine != TcpEngine.Kestrel).ToList();
         var kestrelListeners = all.Except(lean).ToList();
         var bound = new MqttListeners();
         builder = builder

@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Kirisame.Broker;
@@ -9,7 +10,7 @@ namespace Kirisame.Transport.Sockets;
 /// A plain MQTT-over-TCP listener served without Kestrel: an accept loop on a listening socket, each
 /// accepted socket admitted by the connection limits and handed to the broker as a <see cref="SocketPipe"/>.
 internal sealed partial class SocketListener(
-    MqttListener listener, TransportOptions transport, ConnectionLimits limits, MqttBroker broker, ILogger logger)
+    MqttListener listener, TransportOptions transport, ConnectionLimits limits, MqttBroker broker, EpollEngine? engine, ILogger logger)
 {
     private Socket? _socket;
     private Task _accepting = Task.CompletedTask;
@@ -89,30 +90,55 @@ internal sealed partial class SocketListener(
 
         Interlocked.Increment(ref _open);
         SocketPipe? pipe = null;
+        EpollConnection? epoll = null;
         try
         {
             socket.NoDelay = transport.NoDelay;
-            pipe = new SocketPipe(socket, this);
             var info = new ConnectionInfo($"{listener.Name}-{Interlocked.Increment(ref _nextId)}", remote, socket.LocalEndPoint, listener.Name);
+            IDuplexPipe transportPipe;
+            if (engine is not null)
+            {
+                // The descriptor leaves the Socket (which would otherwise close it) for the epoll engine.
+                var fd = (int)socket.SafeHandle.DangerousGetHandle();
+                socket.SafeHandle.SetHandleAsInvalid();
+#pragma warning disable CA1816 // the Socket gave up its descriptor: there is nothing left for its finalizer to close
+                GC.SuppressFinalize(socket);
+#pragma warning restore CA1816
+                epoll = new EpollConnection(fd, engine, this);
+                engine.Register(epoll);
+                transportPipe = epoll;
+            }
+            else
+            {
+                pipe = new SocketPipe(socket, this);
+                transportPipe = pipe;
+            }
+
             LogAccepted(logger, info.ConnectionId, listener.Name, remote);
-            var running = broker.RunConnectionAsync(pipe, info, CancellationToken.None);
+            var running = broker.RunConnectionAsync(transportPipe, info, CancellationToken.None);
             if (running.IsCompleted)
-                pipe.Close(); // refused (the broker is stopping), or over already
+                Close(pipe, epoll); // refused (the broker is stopping), or over already
         }
         catch (Exception ex)
         {
             if (ex is not (SocketException or ObjectDisposedException))
                 LogFailed(logger, ex, listener.Name);
-            if (pipe is null)
+            if (pipe is null && epoll is null)
             {
                 socket.Dispose();
                 Closed();
             }
             else
             {
-                pipe.Close();
+                Close(pipe, epoll);
             }
         }
+    }
+
+    private static void Close(SocketPipe? pipe, EpollConnection? epoll)
+    {
+        pipe?.Close();
+        epoll?.Close();
     }
 
     /// A connection of this listener has closed.

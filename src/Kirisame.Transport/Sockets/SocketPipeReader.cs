@@ -21,21 +21,12 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     /// and the writers that deliver what it publishes would wait behind it (receive livelock).
     private const int SynchronousReadsBeforeYield = 1;
 
-    /// Receive buffer sizes: a connection starts small (a CONNECT, a PINGREQ), and a receive that fills the
-    /// buffer doubles the size of the next one, up to the largest; a packet larger than the buffer grows it
-    /// as far as it needs. A fleet of connecting clients then churns small buffers, not 16 KiB ones.
-    private const int SmallestBuffer = 1024;
-    private const int LargestBuffer = 64 * 1024;
-
     private const int NotWaiting = 0;
     private const int Waiting = 1; // a read awaits the source; the socket's readiness callback will complete it
     private const int Completing = 2; // the readiness callback has taken the waiting read and is completing it
 
     private readonly Socket _socket;
-    private byte[]? _buffer;
-    private int _start; // [_start, _end) received and not consumed
-    private int _end;
-    private bool _examinedEverything;
+    private ReceiveBuffer _buffer;
     private bool _ended; // the peer closed, or the socket failed: nothing more will come
     private bool _completed;
     private int _cancelRequested;
@@ -46,7 +37,6 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     private ValueTask<int> _pendingReceive;
     private Action? _onReadable;
     private int _synchronousReads;
-    private int _bufferSize = SmallestBuffer;
 
     private readonly SocketPipe _pipe;
 
@@ -56,10 +46,9 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
         _pipe = pipe;
     }
 
-    private bool HasUnexamined => _end > _start && !_examinedEverything;
+    private bool HasUnexamined => _buffer.HasUnexamined;
 
-    private ReadOnlySequence<byte> Buffered =>
-        _buffer is null || _end == _start ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(_buffer, _start, _end - _start);
+    private ReadOnlySequence<byte> Buffered => _buffer.Bytes;
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
@@ -84,7 +73,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
             }
 
             _synchronousReads = 0;
-            ReleaseBufferIfEmpty();
+            _buffer.ReleaseIfEmpty();
 
             if (Volatile.Read(ref _receiveOutstanding) == 1)
             {
@@ -139,7 +128,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
             if (!_ended && !TryReceive())
             {
                 // Woken without bytes after all: wait again.
-                ReleaseBufferIfEmpty();
+                _buffer.ReleaseIfEmpty();
                 try
                 {
                     wait = _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, CancellationToken.None);
@@ -205,11 +194,10 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     /// ended; false when the socket has nothing now.
     private bool TryReceive()
     {
-        EnsureSpace();
         int received;
         try
         {
-            received = _socket.Receive(_buffer!, _end, _buffer!.Length - _end, SocketFlags.None, out var error);
+            received = _socket.Receive(_buffer.FreeSpace(), SocketFlags.None, out var error);
             if (error == SocketError.WouldBlock)
                 return false;
             if (error != SocketError.Success)
@@ -226,77 +214,13 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
             return true;
         }
 
-        if (_end + received == _buffer!.Length && _bufferSize < LargestBuffer)
-            _bufferSize *= 2; // more was probably waiting: read more at a time
-        _end += received;
-        _examinedEverything = false;
+        _buffer.Received(received);
         return true;
-    }
-
-    private void EnsureSpace()
-    {
-        if (_buffer is null)
-        {
-            _buffer = ArrayPool<byte>.Shared.Rent(_bufferSize);
-            _start = _end = 0;
-            return;
-        }
-
-        if (_start == _end && _buffer.Length < _bufferSize)
-        {
-            // Everything consumed, and reads have been filling the buffer: continue in a larger one.
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = ArrayPool<byte>.Shared.Rent(_bufferSize);
-            _start = _end = 0;
-            return;
-        }
-
-        if (_end < _buffer.Length)
-            return;
-
-        if (_start > 0)
-        {
-            // Keep the partial packet, at the front.
-            _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
-            _end -= _start;
-            _start = 0;
-            return;
-        }
-
-        // One packet larger than the buffer (the broker's maximum packet size bounds it).
-        var larger = ArrayPool<byte>.Shared.Rent(_buffer.Length * 2);
-        _buffer.AsSpan(0, _end).CopyTo(larger);
-        ArrayPool<byte>.Shared.Return(_buffer);
-        _buffer = larger;
-    }
-
-    private void ReleaseBufferIfEmpty()
-    {
-        if (_buffer is not null && _start == _end)
-        {
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = null;
-            _start = _end = 0;
-        }
     }
 
     public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
 
-    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
-    {
-        if (_buffer is null || !ReferenceEquals(consumed.GetObject(), _buffer))
-        {
-            // The empty sequence: nothing was there to consume, so it was all examined.
-            _examinedEverything = true;
-            return;
-        }
-
-        _start = consumed.GetInteger();
-        var examinedTo = ReferenceEquals(examined.GetObject(), _buffer) ? examined.GetInteger() : _start;
-        _examinedEverything = examinedTo >= _end;
-        if (_start == _end)
-            _start = _end = 0;
-    }
+    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => _buffer.AdvanceTo(consumed, examined);
 
     public override bool TryRead(out ReadResult result)
     {
@@ -333,11 +257,8 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
         if (_completed)
             return;
         _completed = true;
-        if (Volatile.Read(ref _waiting) == NotWaiting && _buffer is not null)
-        {
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = null;
-        }
+        if (Volatile.Read(ref _waiting) == NotWaiting)
+            _buffer.Release();
 
         _pipe.HalfCompleted();
     }

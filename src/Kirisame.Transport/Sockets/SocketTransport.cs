@@ -9,18 +9,27 @@ namespace Kirisame.Transport.Sockets;
 
 /// Runs the plain TCP listeners that <see cref="SocketListener"/> serves, for the host's lifetime. They bind
 /// when the host starts (after the broker's start hook) and stop after the broker has closed its connections.
-internal sealed class SocketTransport : IHostedService
+internal sealed class SocketTransport : IHostedService, IDisposable
 {
     private readonly List<SocketListener> _listeners = [];
+    private readonly EpollEngine? _engine;
 
     public SocketTransport(IReadOnlyList<ListenerOptions> listeners, TransportOptions options, MqttListeners bound, IServiceProvider services)
     {
         var limits = services.GetRequiredService<ConnectionLimits>();
         var broker = services.GetRequiredService<Kirisame.Broker.MqttBroker>();
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Kirisame.Transport.Sockets");
+        if (options.PlainTcpEngine == TcpEngine.Epoll)
+        {
+            if (Epoll.IsSupported)
+                _engine = new EpollEngine();
+            else
+                logger.LogInformation("Transport:PlainTcpEngine Epoll needs Linux on x86-64; using Sockets");
+        }
+
         foreach (var listenerOptions in listeners)
         {
-            var listener = new SocketListener(new MqttListener(listenerOptions, tls: null), options, limits, broker, logger);
+            var listener = new SocketListener(new MqttListener(listenerOptions, tls: null), options, limits, broker, _engine, logger);
             _listeners.Add(listener);
             bound.Add(listenerOptions, () => listener.EndPoint);
         }
@@ -45,6 +54,8 @@ internal sealed class SocketTransport : IHostedService
 
     public Task StopAsync(CancellationToken cancellationToken) =>
         Task.WhenAll(_listeners.Select(listener => listener.StopAsync(cancellationToken)));
+
+    public void Dispose() => _engine?.Dispose();
 }
 
 /// The IServer when every listener is served by the socket transport: Kestrel, given no endpoints, would

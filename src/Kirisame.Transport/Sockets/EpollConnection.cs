@@ -1,0 +1,435 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading.Tasks.Sources;
+
+namespace Kirisame.Transport.Sockets;
+
+/// An accepted socket served by the <see cref="EpollEngine"/>: the file descriptor, the broker's reader
+/// and writer over it, and nothing else — no Socket object, no per-operation event args, no callbacks.
+/// The socket closes once the broker has completed both halves.
+internal sealed class EpollConnection : IDuplexPipe
+{
+    private readonly EpollEngine _engine;
+    private readonly SocketListener? _listener;
+    private readonly EpollPipeReader _reader;
+    private readonly EpollPipeWriter _writer;
+    private int _completedHalves;
+    private int _closed;
+    private int _shutdown;
+
+    public EpollConnection(int fd, EpollEngine engine, SocketListener? listener)
+    {
+        Fd = fd;
+        _engine = engine;
+        _listener = listener;
+        _reader = new EpollPipeReader(this);
+        _writer = new EpollPipeWriter(this);
+    }
+
+    public int Fd { get; }
+
+    /// Index in the engine's table; the kernel reports events with it.
+    public int Id { get; set; }
+
+    public PipeReader Input => _reader;
+
+    public PipeWriter Output => _writer;
+
+    /// Called on the epoll thread.
+    public void OnEvents(uint events)
+    {
+        const uint failure = Epoll.EpollErr | Epoll.EpollHup;
+        if ((events & (Epoll.EpollIn | Epoll.EpollRdHup | failure)) != 0)
+            _reader.OnReadable();
+        if ((events & (Epoll.EpollOut | failure)) != 0)
+            _writer.OnWritable();
+    }
+
+    internal void HalfCompleted()
+    {
+        if (Interlocked.Increment(ref _completedHalves) == 2)
+            Close();
+    }
+
+    /// Ends both directions at once: a read or send waiting on the socket wakes up and fails.
+    public void Abort()
+    {
+        // Under the lock that Close takes: a closed descriptor's number may already belong to another socket.
+        lock (this)
+        {
+            if (_closed == 0 && _shutdown == 0)
+            {
+                _shutdown = 1;
+                Epoll.Shutdown(Fd, Epoll.ShutRdWr);
+            }
+        }
+    }
+
+    /// Closes the socket; only once nothing reads or writes it any more (both halves completed, or never
+    /// handed to the broker), so its number cannot be reused under a pending call.
+    public void Close()
+    {
+        lock (this)
+        {
+            if (_closed != 0)
+                return;
+            _closed = 1;
+            _engine.Unregister(Id);
+            if (_shutdown == 0)
+                Epoll.Shutdown(Fd, Epoll.ShutRdWr); // what was written goes out before the FIN
+            _shutdown = 1;
+            Epoll.Close(Fd);
+        }
+
+        _listener?.Closed();
+    }
+}
+
+/// The receiving half of an <see cref="EpollConnection"/>: non-blocking recv into a pooled buffer; when the
+/// socket has nothing, the read waits for the epoll thread's readiness event (on the thread pool).
+internal sealed unsafe class EpollPipeReader(EpollConnection connection) : PipeReader, IValueTaskSource<ReadResult>, IThreadPoolWorkItem
+{
+    private const int NotWaiting = 0;
+    private const int Waiting = 1; // a read awaits the source
+    private const int Completing = 2; // taken by the readiness event (or a yield): Execute completes it
+
+    private ReceiveBuffer _buffer;
+    private bool _ended;
+    private bool _completed;
+    private int _cancelRequested;
+    private int _waiting;
+    private int _readiness;
+    private ManualResetValueTaskSourceCore<ReadResult> _source;
+
+    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_completed, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (Interlocked.Exchange(ref _cancelRequested, 0) == 1)
+            return new(new ReadResult(_buffer.Bytes, isCanceled: true, isCompleted: false));
+        if (_buffer.HasUnexamined)
+            return new(new ReadResult(_buffer.Bytes, isCanceled: false, isCompleted: _ended));
+        if (_ended || TryReceive())
+        {
+            if (_ended)
+                return new(new ReadResult(_buffer.Bytes, isCanceled: false, isCompleted: true));
+
+            // Bytes were waiting: let the rest of the thread pool's queue run first (the writers that deliver
+            // what this client publishes), then complete this read there. Without it a client that sends
+            // without pause would keep a thread to itself (receive livelock).
+            _source.Reset();
+            Volatile.Write(ref _waiting, Completing);
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            return new(this, _source.Version);
+        }
+
+        _source.Reset();
+        Volatile.Write(ref _waiting, Completing);
+        return Wait() ? new(this, _source.Version) : ReadAsync(cancellationToken);
+    }
+
+    /// Arms for readiness with the read taken (Completing). True when the read now waits (or was completed
+    /// by a cancellation meanwhile); false when bytes came meanwhile and the caller should try again.
+    private bool Wait()
+    {
+        _buffer.ReleaseIfEmpty();
+        Volatile.Write(ref _waiting, Waiting);
+        if (Readiness.Arm(ref _readiness))
+            return true;
+        // Readiness came meanwhile: take the read back, unless a cancellation completed it.
+        return Interlocked.CompareExchange(ref _waiting, NotWaiting, Waiting) != Waiting;
+    }
+
+    /// On the epoll thread.
+    public void OnReadable()
+    {
+        if (!Readiness.Signal(ref _readiness))
+            return;
+        if (Interlocked.CompareExchange(ref _waiting, Completing, Waiting) == Waiting)
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        else
+            Volatile.Write(ref _readiness, Readiness.Signalled); // the read was cancelled: keep the news
+    }
+
+    /// Completes the taken read on the thread pool: with what is buffered, or after receiving more.
+    void IThreadPoolWorkItem.Execute()
+    {
+        while (true)
+        {
+            if (_buffer.HasUnexamined || _ended || TryReceive())
+            {
+                var cancelled = Interlocked.Exchange(ref _cancelRequested, 0) == 1;
+                Volatile.Write(ref _waiting, NotWaiting);
+                _source.SetResult(new ReadResult(_buffer.Bytes, cancelled, isCompleted: _ended && !cancelled));
+                return;
+            }
+
+            if (Wait())
+                return;
+            Volatile.Write(ref _waiting, Completing);
+        }
+    }
+
+    private bool TryReceive()
+    {
+        while (true)
+        {
+            var space = _buffer.FreeSpace();
+            nint received;
+            fixed (byte* p = space)
+                received = Epoll.Receive(connection.Fd, p, space.Length, Epoll.MsgDontWait);
+            if (received > 0)
+            {
+                _buffer.Received((int)received);
+                return true;
+            }
+
+            if (received < 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == Epoll.EIntr)
+                    continue;
+                if (errno == Epoll.EAgain)
+                    return false;
+            }
+
+            _ended = true; // 0: the peer closed; any other error: the connection is gone
+            return true;
+        }
+    }
+
+    public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+
+    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => _buffer.AdvanceTo(consumed, examined);
+
+    public override bool TryRead(out ReadResult result)
+    {
+        ObjectDisposedException.ThrowIf(_completed, this);
+        if (Interlocked.Exchange(ref _cancelRequested, 0) == 1)
+        {
+            result = new ReadResult(_buffer.Bytes, isCanceled: true, isCompleted: false);
+            return true;
+        }
+
+        if (_buffer.HasUnexamined || _ended || TryReceive())
+        {
+            result = new ReadResult(_buffer.Bytes, isCanceled: false, isCompleted: _ended);
+            return true;
+        }
+
+        result = default;
+        return false;
+    }
+
+    /// Ends a pending read with IsCanceled (or the next one, if none is pending); completed on the thread
+    /// pool, never inline in the caller, which may hold a lock.
+    public override void CancelPendingRead()
+    {
+        Volatile.Write(ref _cancelRequested, 1);
+        if (Interlocked.CompareExchange(ref _waiting, NotWaiting, Waiting) != Waiting)
+            return;
+        Readiness.Disarm(ref _readiness);
+        Interlocked.Exchange(ref _cancelRequested, 0);
+        ThreadPool.UnsafeQueueUserWorkItem(static reader => reader._source.SetResult(new ReadResult(reader._buffer.Bytes, isCanceled: true, isCompleted: false)), this, preferLocal: false);
+    }
+
+    public override void Complete(Exception? exception = null)
+    {
+        if (_completed)
+            return;
+        _completed = true;
+        if (Volatile.Read(ref _waiting) == NotWaiting)
+            _buffer.Release();
+        connection.HalfCompleted();
+    }
+
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _source.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _source.GetStatus(token);
+
+    void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _source.OnCompleted(continuation, state, token, flags);
+}
+
+/// The sending half of an <see cref="EpollConnection"/>: the broker's writer encodes a batch into one
+/// pooled buffer; the flush sends it at once (non-blocking) and waits for writability only when the
+/// socket's send buffer is full.
+internal sealed unsafe class EpollPipeWriter(EpollConnection connection) : PipeWriter, IValueTaskSource<FlushResult>, IThreadPoolWorkItem
+{
+    private const int SmallestBuffer = 256;
+    private const int LargestFirstBuffer = 64 * 1024;
+
+    private byte[]? _buffer;
+    private int _written;
+    private int _sent;
+    private bool _completed;
+    private bool _failed;
+    private int _cancelRequested;
+    private int _sending; // a flush waits for writability
+    private int _writability;
+    private int _lastBatch = SmallestBuffer;
+    private ManualResetValueTaskSourceCore<FlushResult> _source;
+
+    public override void Advance(int bytes)
+    {
+        if ((uint)bytes > (uint)(_buffer?.Length ?? 0) - (uint)_written)
+            throw new ArgumentOutOfRangeException(nameof(bytes));
+        _written += bytes;
+    }
+
+    public override Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        Ensure(sizeHint);
+        return _buffer.AsMemory(_written);
+    }
+
+    public override Span<byte> GetSpan(int sizeHint = 0)
+    {
+        Ensure(sizeHint);
+        return _buffer.AsSpan(_written);
+    }
+
+    private void Ensure(int sizeHint)
+    {
+        ObjectDisposedException.ThrowIf(_completed, this);
+        var needed = Math.Max(sizeHint, 1);
+        if (_buffer is null)
+        {
+            _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(needed, Math.Min(_lastBatch, LargestFirstBuffer)));
+            return;
+        }
+
+        if (_buffer.Length - _written >= needed)
+            return;
+        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _written + needed));
+        _buffer.AsSpan(0, _written).CopyTo(larger);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = larger;
+    }
+
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+    {
+        if (_failed)
+            return new(new FlushResult(isCanceled: false, isCompleted: true));
+        _sent = 0;
+        while (true)
+        {
+            var outcome = SendSome();
+            if (outcome != SendOutcome.WouldBlock)
+                return new(Finish(outcome));
+            _source.Reset();
+            Volatile.Write(ref _sending, 1);
+            if (Readiness.Arm(ref _writability))
+                return new(this, _source.Version);
+            Volatile.Write(ref _sending, 0);
+        }
+    }
+
+    private enum SendOutcome
+    {
+        Done,
+        WouldBlock,
+        Failed,
+    }
+
+    private SendOutcome SendSome()
+    {
+        while (_sent < _written)
+        {
+            nint n;
+            fixed (byte* p = &_buffer![_sent])
+                n = Epoll.Send(connection.Fd, p, _written - _sent, Epoll.MsgDontWait | Epoll.MsgNoSignal);
+            if (n >= 0)
+            {
+                _sent += (int)n;
+                continue;
+            }
+
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno == Epoll.EIntr)
+                continue;
+            return errno == Epoll.EAgain ? SendOutcome.WouldBlock : SendOutcome.Failed;
+        }
+
+        return SendOutcome.Done;
+    }
+
+    private FlushResult Finish(SendOutcome outcome)
+    {
+        var cancelled = Interlocked.Exchange(ref _cancelRequested, 0) == 1;
+        if (outcome == SendOutcome.Failed)
+        {
+            _failed = true;
+            ReleaseBuffer();
+            return cancelled ? new FlushResult(isCanceled: true, isCompleted: false) : new FlushResult(isCanceled: false, isCompleted: true);
+        }
+
+        ReleaseBuffer();
+        return new FlushResult(isCanceled: cancelled, isCompleted: false);
+    }
+
+    /// On the epoll thread.
+    public void OnWritable()
+    {
+        if (Readiness.Signal(ref _writability))
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    /// Continues a flush that waited for writability.
+    void IThreadPoolWorkItem.Execute()
+    {
+        while (true)
+        {
+            var outcome = SendSome();
+            if (outcome != SendOutcome.WouldBlock)
+            {
+                Volatile.Write(ref _sending, 0);
+                _source.SetResult(Finish(outcome));
+                return;
+            }
+
+            if (Readiness.Arm(ref _writability))
+                return;
+        }
+    }
+
+    private void ReleaseBuffer()
+    {
+        _lastBatch = Math.Max(_written, SmallestBuffer);
+        _written = 0;
+        _sent = 0;
+        if (_buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = null;
+        }
+    }
+
+    /// The broker gives up on a client that does not read: a flush waiting on it ends (IsCanceled) once
+    /// the connection is shut down.
+    public override void CancelPendingFlush()
+    {
+        Volatile.Write(ref _cancelRequested, 1);
+        if (Volatile.Read(ref _sending) == 1)
+            connection.Abort();
+    }
+
+    public override void Complete(Exception? exception = null)
+    {
+        if (_completed)
+            return;
+        _completed = true;
+        if (Volatile.Read(ref _sending) == 0)
+            ReleaseBuffer();
+        connection.HalfCompleted();
+    }
+
+    FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _source.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<FlushResult>.GetStatus(short token) => _source.GetStatus(token);
+
+    void IValueTaskSource<FlushResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _source.OnCompleted(continuation, state, token, flags);
+}

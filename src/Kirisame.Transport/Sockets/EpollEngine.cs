@@ -1,0 +1,158 @@
+using System.Runtime.InteropServices;
+
+namespace Kirisame.Transport.Sockets;
+
+/// One epoll instance and the thread that waits on it, for every connection of the epoll engine. Each
+/// socket is registered once, edge-triggered for both directions; an event only records readiness or
+/// wakes the reader or writer waiting for it (on the thread pool). A connection is known to the kernel by
+/// its index in a table, so nothing per connection is pinned or handed to native code.
+internal sealed unsafe class EpollEngine : IDisposable
+{
+    private const int MaxEvents = 256;
+
+    private readonly int _epoll;
+    private readonly Thread _thread;
+    private readonly Lock _lock = new();
+    private EpollConnection?[] _table = new EpollConnection?[1024];
+    private int[] _free = new int[1024];
+    private int _freeCount;
+    private int _next;
+    private volatile bool _stopping;
+
+    public EpollEngine()
+    {
+        _epoll = Epoll.Create(0x80000 /* EPOLL_CLOEXEC */);
+        if (_epoll < 0)
+            throw new IOException($"epoll_create1 failed (errno {Marshal.GetLastPInvokeError()})");
+        _thread = new Thread(Run) { IsBackground = true, Name = "Kirisame epoll" };
+        _thread.Start();
+    }
+
+    /// Adds an accepted socket. Throws IOException when the kernel refuses it.
+    public void Register(EpollConnection connection)
+    {
+        int id;
+        lock (_lock)
+        {
+            if (_freeCount > 0)
+            {
+                id = _free[--_freeCount];
+            }
+            else
+            {
+                id = _next++;
+                if (id == _table.Length)
+                {
+                    var larger = new EpollConnection?[_table.Length * 2];
+                    _table.AsSpan().CopyTo(larger);
+                    Volatile.Write(ref _table, larger);
+                }
+            }
+
+            _table[id] = connection;
+        }
+
+        connection.Id = id;
+        var ev = new Epoll.Event
+        {
+            Events = Epoll.EpollIn | Epoll.EpollOut | Epoll.EpollRdHup | Epoll.EpollEt,
+            Data = (ulong)id,
+        };
+        if (Epoll.Control(_epoll, Epoll.CtlAdd, connection.Fd, &ev) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            Unregister(id);
+            throw new IOException($"epoll_ctl(ADD) failed (errno {errno})");
+        }
+    }
+
+    /// Forgets a connection before its socket is closed (closing removes it from the epoll set). An event
+    /// already on its way for the id may reach the next connection given the id: a spurious wake-up, which
+    /// readers and writers tolerate (they try, find nothing, and wait again).
+    public void Unregister(int id)
+    {
+        lock (_lock)
+        {
+            _table[id] = null;
+            if (_freeCount == _free.Length)
+                Array.Resize(ref _free, _free.Length * 2);
+            _free[_freeCount++] = id;
+        }
+    }
+
+    private void Run()
+    {
+        var events = stackalloc Epoll.Event[MaxEvents];
+        while (!_stopping)
+        {
+            var count = Epoll.Wait(_epoll, events, MaxEvents, 500);
+            if (count < 0)
+            {
+                if (Marshal.GetLastPInvokeError() == Epoll.EIntr)
+                    continue;
+                return;
+            }
+
+            var table = Volatile.Read(ref _table);
+            for (var i = 0; i < count; i++)
+            {
+                var id = (int)events[i].Data;
+                var connection = (uint)id < (uint)table.Length ? Volatile.Read(ref table[id]) : null;
+                connection?.OnEvents(events[i].Events);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _stopping = true;
+        _thread.Join();
+        Epoll.Close(_epoll);
+    }
+}
+
+/// The readiness of one direction of a socket, shared by the epoll thread (which signals) and the reader
+/// or writer (which arms before waiting). Edge-triggered events are not repeated, so an event that finds
+/// nobody waiting is kept as Signalled, and a waiter that finds it so tries again instead of waiting.
+internal static class Readiness
+{
+    public const int None = 0;
+    public const int Armed = 1;
+    public const int Signalled = 2;
+
+    /// The event side: true when it took an armed waiter, which the caller must now wake.
+    public static bool Signal(ref int state)
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref state);
+            if (current == Armed)
+            {
+                if (Interlocked.CompareExchange(ref state, None, Armed) == Armed)
+                    return true;
+            }
+            else if (current == None)
+            {
+                if (Interlocked.CompareExchange(ref state, Signalled, None) == None)
+                    return false;
+            }
+            else
+            {
+                return false;
+            }
+        }
+    }
+
+    /// The waiter side: true when armed (a later event wakes it); false when an event came meanwhile,
+    /// which is consumed: the caller tries again at once.
+    public static bool Arm(ref int state)
+    {
+        if (Interlocked.CompareExchange(ref state, Armed, None) == None)
+            return true;
+        Volatile.Write(ref state, None);
+        return false;
+    }
+
+    /// Withdraws an armed wait (a cancelled read); an event that took it already has left it Signalled.
+    public static void Disarm(ref int state) => Interlocked.CompareExchange(ref state, None, Armed);
+}
