@@ -17,7 +17,8 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
     // The outbound queue: producers append to _incoming under the lock; the writer swaps it for the spare list
     // and drains it without the lock. Two small lists instead of a ConcurrentQueue, whose first segment alone
     // costs an idle connection over a kilobyte.
-    private readonly Lock _outboundLock = new();
+    // The connection itself is the outbound queue's monitor (nothing else locks it): no lock object per connection.
+    private object _outboundLock => this;
     private List<Outbound>? _incoming;
     private List<Outbound>? _spare;
     private int _queuedCount;

@@ -12,7 +12,8 @@ public sealed class Session(string clientId)
 {
     public string ClientId { get; } = clientId;
 
-    public Lock Sync { get; } = new();
+    /// The session itself, locked as a monitor: no lock object per session (an idle fleet holds one each).
+    public object Sync => this;
 
     // The collections are made on first use: most sessions of an idle fleet never need some of them, and
     // together they would cost each connection about half a kilobyte. Has* tells without making one.
