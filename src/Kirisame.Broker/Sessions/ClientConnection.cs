@@ -84,11 +84,13 @@ public sealed partial class ClientConnection
         var registration = cancellationToken.Register(static state => ((ClientConnection)state!).RequestClose(null), this);
         try
         {
-            var input = _transport.Input;
+            // Locals that live across an await are fields of the state machine every idle connection holds:
+            // they are kept few (no ReadResult, no SequencePosition, no PipeReader).
             while (true)
             {
-                var result = await input.ReadAsync(CancellationToken.None); // closing cancels the pending read instead
+                var result = await _transport.Input.ReadAsync(CancellationToken.None); // closing cancels the pending read instead
                 var buffer = result.Buffer;
+                var ended = result.IsCompleted;
                 var stop = false;
                 try
                 {
@@ -108,9 +110,9 @@ public sealed partial class ClientConnection
 
                         Volatile.Write(ref _lastActivityTicks, _broker.TimeProvider.GetTimestamp());
                         Interlocked.Add(ref _broker.Statistics.BytesReceived, packet.TotalLength);
+                        buffer = buffer.Slice(consumed); // the packet's bytes stay valid until AdvanceTo
                         var handled = HandlePacketAsync(packet);
                         stop = !(handled.IsCompletedSuccessfully ? handled.Result : await handled);
-                        buffer = buffer.Slice(consumed);
                         if (_readPause > TimeSpan.Zero)
                             break;
                     }
@@ -118,7 +120,7 @@ public sealed partial class ClientConnection
                 finally
                 {
                     // When pausing, what is left was not looked at: the next read must return it straight away.
-                    input.AdvanceTo(buffer.Start, _readPause > TimeSpan.Zero ? buffer.Start : buffer.End);
+                    _transport.Input.AdvanceTo(buffer.Start, _readPause > TimeSpan.Zero ? buffer.Start : buffer.End);
                 }
 
                 if (stop)
@@ -129,7 +131,7 @@ public sealed partial class ClientConnection
                     continue;
                 }
 
-                if (result.IsCompleted)
+                if (ended)
                 {
                     if (!buffer.IsEmpty)
                         _logger.LogDebug("Connection {ConnectionId} closed mid-packet", Info.ConnectionId);
