@@ -168,7 +168,10 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
                 case WriterIdle:
                     if (Interlocked.CompareExchange(ref _writerState, WriterScheduled, WriterIdle) == WriterIdle)
                     {
-                        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                        if (t_reading == this)
+                            _writerDeferred = true; // the read loop writes it when done with its bytes
+                        else
+                            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
                         return;
                     }
 
@@ -181,6 +184,24 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
                     return; // already scheduled, already dirty, or finished
             }
         }
+    }
+
+    /// The connection whose read loop this thread is running, if any. What that loop queues for its own
+    /// client (CONNACK, SUBACK, PUBACK, …) is written by the loop itself once it is done with the bytes it
+    /// read (or before it waits), instead of by a work item: one thread-pool hop less per exchange.
+    [ThreadStatic]
+    private static ClientConnection? t_reading;
+
+    private bool _writerDeferred;
+
+    /// Runs the writer that <see cref="Schedule"/> left to the read loop; leaves this thread's read-loop mark.
+    private void WriteDeferred()
+    {
+        t_reading = null;
+        if (!_writerDeferred)
+            return;
+        _writerDeferred = false;
+        ((IThreadPoolWorkItem)this).Execute();
     }
 
     /// The writer: drains the queue into the transport and flushes once per batch. Only one runs at a time.

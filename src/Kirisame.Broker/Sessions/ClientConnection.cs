@@ -96,6 +96,7 @@ public sealed partial class ClientConnection
                 {
                     if (result.IsCanceled || IsClosing)
                         break;
+                    t_reading = this; // what this thread queues for this connection is written at the end (see Schedule)
                     while (!stop)
                     {
                         var status = _frameReader.TryRead(buffer, out var packet, out var consumed, out var error);
@@ -112,13 +113,23 @@ public sealed partial class ClientConnection
                         Interlocked.Add(ref _broker.Statistics.BytesReceived, packet.TotalLength);
                         buffer = buffer.Slice(consumed); // the packet's bytes stay valid until AdvanceTo
                         var handled = HandlePacketAsync(packet);
-                        stop = !(handled.IsCompletedSuccessfully ? handled.Result : await handled);
+                        if (handled.IsCompletedSuccessfully)
+                        {
+                            stop = !handled.Result;
+                        }
+                        else
+                        {
+                            WriteDeferred();
+                            stop = !await handled;
+                            t_reading = this;
+                        }
                         if (_readPause > TimeSpan.Zero)
                             break;
                     }
                 }
                 finally
                 {
+                    WriteDeferred();
                     // When pausing, what is left was not looked at: the next read must return it straight away.
                     _transport.Input.AdvanceTo(buffer.Start, _readPause > TimeSpan.Zero ? buffer.Start : buffer.End);
                 }
