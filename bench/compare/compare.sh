@@ -109,17 +109,19 @@ EOF
     wait_listening "$1" "$STARTED_PID" "$2"
 }
 
-start_kirisame() { # port -> sets STARTED_PID
+start_kirisame() { # port name [durability] -> sets STARTED_PID
     if [[ "$SELF_TEST" == 1 ]]; then
-        start_mosquitto "$1" kirisame
+        start_mosquitto "$1" "$2"
         return
     fi
-    # Logging at Warning: connection events at Information would cost the broker, not measure it.
+    # Logging at Warning: connection events at Information would cost the broker, not measure it. A data
+    # folder of its own under $WORK (the default ./data would land wherever the script was started).
     taskset -c "$BROKER_CPU" dotnet "$KIRISAME_DLL" serve --port "$1" --Broker:SysInterval 0 \
-        --Logging:LogLevel:Default Warning >"$WORK/kirisame.log" 2>&1 &
+        --data-dir "$WORK/$2-data" --durability "${3:-sync}" \
+        --Logging:LogLevel:Default Warning >"$WORK/$2.log" 2>&1 &
     STARTED_PID=$!
     PIDS+=("$STARTED_PID")
-    wait_listening "$1" "$STARTED_PID" kirisame
+    wait_listening "$1" "$STARTED_PID" "$2"
 }
 
 # bench NAME PORT ARGS... : runs the generator pinned to its CPU, keeps its JSON in $WORK/NAME.json.
@@ -142,7 +144,7 @@ LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Fresh brokers for the connection scenario first, so their RSS before is the idle baseline.
 K_PORT=$(free_port)
-start_kirisame "$K_PORT"
+start_kirisame "$K_PORT" kirisame
 K_PID=$STARTED_PID
 M_PORT=$(free_port)
 while [[ "$M_PORT" == "$K_PORT" ]]; do M_PORT=$(free_port); done
@@ -164,12 +166,12 @@ wait_idle() { # pid
 }
 
 # Each scenario runs against Kirisame and then Mosquitto back to back, so a change in the machine's load
-# during the script affects both sides of a ratio alike.
+# during the script affects both sides of a ratio alike. KIRISAME_PID/KIRISAME_PORT choose the Kirisame.
 run_both() { # scenario ARGS...
-    local scenario=$1
+    local scenario=$1 k_pid=${KIRISAME_PID:-$K_PID} k_port=${KIRISAME_PORT:-$K_PORT}
     shift
-    wait_idle "$K_PID"
-    bench "k-$scenario" "$K_PORT" "$@" --broker-pid "$K_PID"
+    wait_idle "$k_pid"
+    bench "k-$scenario" "$k_port" "$@" --broker-pid "$k_pid"
     wait_idle "$M_PID"
     bench "m-$scenario" "$M_PORT" "$@" --broker-pid "$M_PID"
 }
@@ -181,6 +183,16 @@ run_both fanin --scenario fanin --clients 4 --qos 0 "${COMMON[@]}"
 run_both pairs --scenario pairs --clients 50 --qos 1 "${COMMON[@]}"
 run_both fanout --scenario fanout --clients 50 --qos 0 "${COMMON[@]}"
 run_both latency --scenario latency --clients 4 --qos 0 --rate 20000 "${COMMON[@]}"
+
+# Durable pairs: persistent sessions, so every QoS 1 message is stored before its PUBACK. Kirisame writes
+# them to RocksDB with --durability sync (an fsync'd group commit before each PUBACK); Mosquitto, with
+# persistence off, keeps them in memory only. A Kirisame of its own, on its own data folder.
+kill "$K_PID" 2>/dev/null || true
+wait "$K_PID" 2>/dev/null || true
+D_PORT=$(free_port)
+start_kirisame "$D_PORT" kirisame-durable sync
+KIRISAME_PID=$STARTED_PID KIRISAME_PORT=$D_PORT \
+    run_both pairs-durable --scenario pairs --clients 50 --qos 1 --session-expiry 3600 "${COMMON[@]}"
 
 echo "Load average before the runs: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs; anything above ~2 means other work shared the cores)."
 echo
@@ -215,6 +227,7 @@ rows = [
     ("fan-out 1→50, QoS 0: delivered msg/s", "fanout", ("delivered_per_s",)),
     ("latency, fan-in 4→1 at 20 000 msg/s, QoS 0: p50 µs", "latency", ("latency_us", "p50")),
     ("latency, fan-in 4→1 at 20 000 msg/s, QoS 0: p99 µs", "latency", ("latency_us", "p99")),
+    ("pairs 50×50, QoS 1, persistent sessions (Kirisame --durability sync, Mosquitto persistence off): delivered msg/s", "pairs-durable", ("delivered_per_s",)),
     (f"connect rate, {conn_clients:,} clients: conn/s", "conn", ("connections", "connects_per_s")),
     (f"broker RSS per idle connection, {conn_clients:,} held: bytes", "conn", ("broker_rss_per_connection",)),
 ]
@@ -235,7 +248,7 @@ print(f"| scenario | generator vs {short} | {short} | generator vs Mosquitto | M
 print("|---|---:|---:|---:|---:|---:|---:|")
 def pct(v):
     return "n/a" if v is None else f"{v * 100:.0f} %"
-for scenario in ("conn", "fanin", "pairs", "fanout", "latency"):
+for scenario in ("conn", "fanin", "pairs", "fanout", "latency", "pairs-durable"):
     k, m = load("k-" + scenario), load("m-" + scenario)
     def missing(d):
         if scenario == "conn":
@@ -249,7 +262,7 @@ for scenario in ("conn", "fanin", "pairs", "fanout", "latency"):
     print(f"| {scenario} | {pct(get(k, 'generator_cpu', 'busy_cores'))} | {pct(get(k, 'broker_busy_cores'))} "
           f"| {pct(get(m, 'generator_cpu', 'busy_cores'))} | {pct(get(m, 'broker_busy_cores'))} | {missing(k)} | {missing(m)} |")
 
-errors = [(s, sc, e) for s in ("k", "m") for sc in ("conn", "fanin", "pairs", "fanout", "latency")
+errors = [(s, sc, e) for s in ("k", "m") for sc in ("conn", "fanin", "pairs", "fanout", "latency", "pairs-durable")
           for e in (load(f"{s}-{sc}").get("errors") or [])]
 if errors:
     print()

@@ -43,6 +43,8 @@ public sealed class BenchArguments
           --rate N               total msg/s across publishers (default: latency 20000, others 0 =
                                  as fast as possible)
           --inflight N           QoS 1/2 unacknowledged messages per publisher (default 20)
+          --session-expiry S     persistent sessions: MQTT 5 Session Expiry Interval S seconds, 3.1.1
+                                 Clean Session off (default 0: sessions end with the connection)
           --duration S           measured seconds (default 5); conn: seconds to hold
           --warmup S             seconds before measuring (default 1)
           --connect-concurrency N  conn: handshakes in progress at once (default 100)
@@ -143,6 +145,9 @@ public sealed class BenchArguments
                     break;
                 case "inflight":
                     o.Inflight = result.Int(name, value, 1, 65535);
+                    break;
+                case "session-expiry":
+                    o.SessionExpiry = (uint)result.Int(name, value, 0, int.MaxValue);
                     break;
                 case "duration":
                     o.Duration = result.Seconds(name, value, allowZero: false);

@@ -53,6 +53,10 @@ public sealed class BenchOptions
     /// QoS 1/2 messages a publisher may have unacknowledged (capped by the broker's Receive Maximum in v5).
     public int Inflight { get; set; } = 20;
 
+    /// Persistent sessions for publishers and subscribers: the MQTT 5 Session Expiry Interval in seconds, or
+    /// in 3.1.1 Clean Session off. 0: sessions end with their connection (a broker stores nothing for them).
+    public uint SessionExpiry { get; set; }
+
     public TimeSpan Duration { get; set; } = TimeSpan.FromSeconds(5);
 
     public TimeSpan Warmup { get; set; } = TimeSpan.FromSeconds(1);

@@ -15,6 +15,8 @@ public sealed partial class MqttBroker
     public void Restore(StoredState state)
     {
         var messages = 0;
+        var started = TimeProvider.GetTimestamp();
+        var clock = WallClockAnchor.Now(TimeProvider);
         lock (_sessionsLock)
         {
             foreach (var stored in state.Sessions)
@@ -23,9 +25,9 @@ public sealed partial class MqttBroker
                 {
                     ExpiryInterval = stored.ExpiryInterval,
                     // 0: it was connected when the process stopped; its expiry counts from now.
-                    DisconnectedAtTicks = stored.DisconnectedAtUnixMs == 0 ? TimeProvider.GetTimestamp() : WallClock.FromUnixMs(TimeProvider, stored.DisconnectedAtUnixMs),
+                    DisconnectedAtTicks = stored.DisconnectedAtUnixMs == 0 ? TimeProvider.GetTimestamp() : clock.FromUnixMs(stored.DisconnectedAtUnixMs),
                     PendingWill = stored.PendingWill,
-                    PendingWillAtTicks = stored.PendingWill is null ? 0 : WallClock.FromUnixMs(TimeProvider, stored.PendingWillAtUnixMs),
+                    PendingWillAtTicks = stored.PendingWill is null ? 0 : clock.FromUnixMs(stored.PendingWillAtUnixMs),
                     PendingWillVersion = stored.PendingWillVersion,
                     LastSequence = stored.LastSequence,
                 };
@@ -66,12 +68,10 @@ public sealed partial class MqttBroker
         }
 
         foreach (var message in state.Retained)
-        {
             message.Pin();
-            Retained.Set(message);
-        }
+        Retained.Restore(state.Retained);
 
-        _logger.LogInformation("Restored {Sessions} sessions, {Messages} queued messages and {Retained} retained messages",
-            state.Sessions.Count, messages, state.Retained.Count);
+        _logger.LogInformation("Restored {Sessions} sessions, {Messages} queued messages and {Retained} retained messages in {Milliseconds} ms",
+            state.Sessions.Count, messages, state.Retained.Count, (long)TimeProvider.GetElapsedTime(started).TotalMilliseconds);
     }
 }

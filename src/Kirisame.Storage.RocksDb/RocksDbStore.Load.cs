@@ -123,7 +123,7 @@ public sealed partial class RocksDbStore
         {
             var value = db.Get(StorageKeys.Body(stored.BodyId))
                 ?? throw new StoreFormatException($"queue entry {sequence} of client {session.ClientId} refers to a missing message body {stored.BodyId}");
-            message = StorageFormat.DecodeMessage(value, _options.TimeProvider);
+            message = StorageFormat.DecodeMessage(value, WallClockAnchor.Now(_options.TimeProvider));
             bodies.Add(stored.BodyId, message);
             if (index)
                 _bodies.Add(message, new Body(stored.BodyId, message));
@@ -149,8 +149,9 @@ public sealed partial class RocksDbStore
     {
         var readOptions = new ReadOptions().SetIterateUpperBound([(byte)KeySpace.Retained + 1]);
         using var iterator = db.NewIterator(readOptions: readOptions);
+        var clock = WallClockAnchor.Now(_options.TimeProvider);
         for (iterator.Seek([(byte)KeySpace.Retained]); iterator.Valid(); iterator.Next())
-            state.Retained.Add(StorageFormat.DecodeMessage(iterator.Value(), _options.TimeProvider));
+            state.Retained.Add(StorageFormat.DecodeMessage(iterator.Value(), clock));
     }
 
     /// The highest body id on disk, so new ids never reuse one that is still there.

@@ -80,7 +80,9 @@ internal static class StorageFormat
         return w.WrittenSpan.ToArray();
     }
 
-    public static BrokerMessage DecodeMessage(byte[] value, TimeProvider time)
+    public static BrokerMessage DecodeMessage(byte[] value, TimeProvider time) => DecodeMessage(value, WallClockAnchor.Now(time));
+
+    public static BrokerMessage DecodeMessage(byte[] value, in WallClockAnchor clock)
     {
         var r = new ValueReader(value);
         r.ExpectVersion();
@@ -95,7 +97,7 @@ internal static class StorageFormat
         var payload = r.ReadBytes32();
         r.ExpectEnd();
         return new BrokerMessage(Encoding.UTF8.GetString(topicUtf8.Span), topicUtf8, payload, qos, (flags & RetainFlag) != 0,
-            properties, sender, WallClock.FromUnixMs(time, receivedAt));
+            properties, sender, clock.FromUnixMs(receivedAt));
     }
 
     /// One entry of a session queue; the message itself is the body <paramref name="bodyId"/>.

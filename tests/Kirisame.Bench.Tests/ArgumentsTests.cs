@@ -11,6 +11,7 @@ public sealed class ArgumentsTests
             "--scenario", "latency", "--host", "127.0.0.2", "--port", "1884", "--qos", "2", "--payload", "128",
             "--publishers", "8", "--subscribers", "2", "--rate", "5000", "--inflight", "50", "--duration", "3.5",
             "--warmup", "0", "--mqtt", "5", "--json", "--broker-pid", "42", "--shared-topic", "--connect-concurrency", "10",
+            "--session-expiry", "3600",
         ]);
 
         Assert.Empty(a.Errors);
@@ -31,6 +32,7 @@ public sealed class ArgumentsTests
         Assert.Equal(42, o.BrokerPid);
         Assert.True(o.SharedTopic);
         Assert.Equal(10, o.ConnectConcurrency);
+        Assert.Equal(3600u, o.SessionExpiry);
     }
 
     [Theory]

@@ -67,4 +67,41 @@ public sealed class BenchCommandTests(MosquittoFixture mosquitto)
         Assert.True(result.TotalDelivered > 0, report);
         Assert.Equal(result.TotalExpected, result.TotalDelivered);
     }
+
+    [Theory]
+    [InlineData(ProtocolVersion.V311)]
+    [InlineData(ProtocolVersion.V500)]
+    public async Task SessionExpiry_MakesEverySessionPersistent(ProtocolVersion version)
+    {
+        var dataDir = Directory.CreateTempSubdirectory("kirisame-bench-").FullName;
+        try
+        {
+            await using (var kirisame = await KirisameProcess.StartAsync(["--data-dir", dataDir, "--Broker:SysInterval", "0"]))
+            {
+                var result = await BenchRunner.RunAsync(new BenchOptions
+                {
+                    Scenario = Scenario.Pairs,
+                    Port = kirisame.Port,
+                    QoS = QualityOfService.AtLeastOnce,
+                    Version = version,
+                    Publishers = 3,
+                    SessionExpiry = 3600,
+                    Duration = TimeSpan.FromSeconds(1),
+                    Warmup = TimeSpan.FromSeconds(0.2),
+                });
+                Assert.True(result.IsClean, BenchReport.ToText(result) + kirisame.Describe());
+                kirisame.Process.Terminate();
+                Assert.True(await kirisame.Process.WaitForExitAsync(s_timeout), kirisame.Describe());
+            }
+
+            // Three publishers and three subscribers: six sessions outlived their connections and the broker.
+            await using var restarted = await KirisameProcess.StartAsync(["--data-dir", dataDir, "--Broker:SysInterval", "0"]);
+            var restored = await restarted.Process.WaitForLineAsync(l => l.Contains("Restored ", StringComparison.Ordinal), s_timeout);
+            Assert.Contains("Restored 6 sessions", restored ?? restarted.Describe(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
 }

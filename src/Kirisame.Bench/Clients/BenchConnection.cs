@@ -6,6 +6,7 @@ using Kirisame.Protocol;
 using Kirisame.Protocol.Codec;
 using Kirisame.Protocol.Framing;
 using Kirisame.Protocol.Packets;
+using Kirisame.Protocol.Properties;
 
 namespace Kirisame.Bench.Clients;
 
@@ -40,7 +41,8 @@ internal sealed class BenchConnection : IDisposable
     public MqttFrameReader Frames => _frames;
 
     public static async Task<BenchConnection> OpenAsync(
-        EndPoint broker, IPAddress? localAddress, string clientId, ProtocolVersion version, int bufferSize, CancellationToken cancellationToken)
+        EndPoint broker, IPAddress? localAddress, string clientId, ProtocolVersion version, int bufferSize, CancellationToken cancellationToken,
+        uint sessionExpiry = 0)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
@@ -55,7 +57,7 @@ internal sealed class BenchConnection : IDisposable
 
             await socket.ConnectAsync(broker, cancellationToken);
             var connection = new BenchConnection(socket, version, bufferSize);
-            await connection.HandshakeAsync(clientId, cancellationToken);
+            await connection.HandshakeAsync(clientId, sessionExpiry, cancellationToken);
             return connection;
         }
         catch
@@ -65,14 +67,18 @@ internal sealed class BenchConnection : IDisposable
         }
     }
 
-    private async Task HandshakeAsync(string clientId, CancellationToken cancellationToken)
+    private async Task HandshakeAsync(string clientId, uint sessionExpiry, CancellationToken cancellationToken)
     {
+        // A persistent session: MQTT 5 starts clean and says how long to keep it; 3.1.1 turns Clean Session off
+        // (the client ids are new for every run, so there is never an old session to resume).
+        var v5 = Version == ProtocolVersion.V500;
         var connect = new ConnectPacket
         {
             ProtocolVersion = Version,
             ClientId = clientId,
-            CleanStart = true,
+            CleanStart = v5 || sessionExpiry == 0,
             KeepAlive = KeepAliveSeconds,
+            Properties = v5 && sessionExpiry != 0 ? new MqttProperties { SessionExpiryInterval = sessionExpiry } : null,
         };
         await SendAllAsync(MqttEncoder.Encode(connect, Version), cancellationToken);
         var packet = await ReadPacketAsync(cancellationToken);

@@ -36,6 +36,8 @@ public static class BenchReport
         if (o.Scenario != Scenario.Connections)
         {
             header += $", QoS {(int)o.QoS}, {o.PayloadSize}-byte payload";
+            if (o.SessionExpiry != 0)
+                header += $", persistent sessions ({o.SessionExpiry} s)";
             rows.Add(("window", $"{F(r.WindowSeconds, 2)} s after {F(o.Warmup.TotalSeconds, 1)} s warm-up"));
             rows.Add(("rate asked", o.Rate > 0 ? $"{N(o.Rate.Value)} msg/s" : "unthrottled" + (o.QoS > 0 ? $" (in-flight window {o.Inflight})" : "")));
             rows.Add(("sent", $"{N(r.SentPerSecond)} msg/s"));
@@ -98,6 +100,7 @@ public static class BenchReport
             w.WriteNumber("port", o.Port);
             w.WriteString("mqtt", VersionName(o.Version));
             w.WriteNumber("qos", (int)o.QoS);
+            w.WriteNumber("session_expiry", o.SessionExpiry);
             w.WriteNumber("payload", o.PayloadSize);
             w.WriteNumber("publishers", o.Publishers ?? 0);
             w.WriteNumber("subscribers", o.Subscribers ?? 0);

@@ -60,7 +60,7 @@ internal static class MessageScenario
         {
             await ForEachAsync(subscriberCount, async i =>
             {
-                var c = await BenchConnection.OpenAsync(broker, null, $"kb-{run}-s{i}", o.Version, ReceiveBufferBytes, cancellationToken);
+                var c = await BenchConnection.OpenAsync(broker, null, $"kb-{run}-s{i}", o.Version, ReceiveBufferBytes, cancellationToken, o.SessionExpiry);
                 subscriberConnections[i] = c;
                 await c.SubscribeAsync(SubscriberFilter(i), o.QoS, cancellationToken);
             }, cancellationToken);
@@ -71,7 +71,7 @@ internal static class MessageScenario
             }
 
             await ForEachAsync(publisherCount, async i =>
-                publisherConnections[i] = await BenchConnection.OpenAsync(broker, null, $"kb-{run}-p{i}", o.Version, PublisherBufferBytes, cancellationToken),
+                publisherConnections[i] = await BenchConnection.OpenAsync(broker, null, $"kb-{run}-p{i}", o.Version, PublisherBufferBytes, cancellationToken, o.SessionExpiry),
                 cancellationToken);
             for (var i = 0; i < publisherCount; i++)
             {

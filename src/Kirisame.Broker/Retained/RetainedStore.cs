@@ -7,7 +7,7 @@ namespace Kirisame.Broker.Retained;
 /// The last retained message per topic. An empty payload deletes and is not stored [MQTT-3.3.1-6], [MQTT-3.3.1-7].
 public sealed class RetainedStore
 {
-    private readonly ConcurrentDictionary<string, BrokerMessage> _messages = new(StringComparer.Ordinal);
+    private ConcurrentDictionary<string, BrokerMessage> _messages = new(StringComparer.Ordinal);
 
     public int Count => _messages.Count;
 
@@ -17,6 +17,20 @@ public sealed class RetainedStore
             _messages.TryRemove(message.Topic, out _);
         else
             _messages[message.Topic] = message;
+    }
+
+    /// Replaces the contents with messages read back at start-up, before any client is served: one table
+    /// sized for them all rather than a million single adds that grow it step by step.
+    public void Restore(IReadOnlyCollection<BrokerMessage> messages)
+    {
+        var restored = new ConcurrentDictionary<string, BrokerMessage>(Environment.ProcessorCount, messages.Count, StringComparer.Ordinal);
+        foreach (var message in messages)
+        {
+            if (!message.Payload.IsEmpty)
+                restored[message.Topic] = message;
+        }
+
+        _messages = restored;
     }
 
     /// Retained messages whose topic matches <paramref name="topicFilter"/>, expired ones removed on the way.
