@@ -49,6 +49,19 @@ internal static unsafe partial class Epoll
     [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
     public static partial nint Send(int fd, byte* buffer, nint length, int flags);
 
+    public const int SockNonBlock = 0x800;
+    public const int SockCloExec = 0x80000;
+    public const int IpProtoTcp = 6;
+    public const int TcpNoDelay = 1;
+    public const int AfInet = 2;
+    public const int AfInet6 = 10;
+
+    [LibraryImport("libc", EntryPoint = "accept4", SetLastError = true)]
+    public static partial int Accept(int fd, byte* address, int* addressLength, int flags);
+
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    public static partial int SetOption(int fd, int level, int name, int* value, int length);
+
     [LibraryImport("libc", EntryPoint = "shutdown", SetLastError = true)]
     public static partial int Shutdown(int fd, int how);
 

@@ -9,7 +9,7 @@ namespace Kirisame.Transport.Sockets;
 /// An accepted socket served by the <see cref="EpollEngine"/>: the file descriptor, the broker's reader
 /// and writer over it, and nothing else — no Socket object, no per-operation event args, no callbacks.
 /// The socket closes once the broker has completed both halves.
-internal sealed class EpollConnection : IDuplexPipe
+internal sealed class EpollConnection : EpollItem, IDuplexPipe
 {
     private readonly EpollEngine _engine;
     private readonly SocketListener? _listener;
@@ -30,17 +30,15 @@ internal sealed class EpollConnection : IDuplexPipe
 
     public int Fd { get; }
 
-    /// Index in the engine's table; the kernel reports events with it.
-    public int Id { get; set; }
-
     public PipeReader Input => _reader;
 
     public PipeWriter Output => _writer;
 
-    /// Called on the epoll thread.
-    public void OnEvents(uint events)
+    public override void OnEvents(uint events)
     {
         const uint failure = Epoll.EpollErr | Epoll.EpollHup;
+        if ((events & (Epoll.EpollRdHup | failure)) != 0)
+            _reader.OnPeerClosed();
         if ((events & (Epoll.EpollIn | Epoll.EpollRdHup | failure)) != 0)
             _reader.OnReadable();
         if ((events & (Epoll.EpollOut | failure)) != 0)
@@ -98,6 +96,16 @@ internal sealed unsafe class EpollPipeReader(EpollConnection connection) : PipeR
     private ReceiveBuffer _buffer;
     private bool _ended;
     private bool _completed;
+
+    // The last recv returned less than it asked for: the socket was empty then, and anything that came since
+    // has raised an event (kept as Signalled if nobody waited), so the next read arms first instead of
+    // trying a recv that would almost always fail. True at first: epoll reports a socket that is readable
+    // when it is added.
+    private bool _drained = true;
+
+    // The peer closed its side (or the socket failed): a recv that returns less than asked may leave the
+    // end of the stream behind it, for which no further event comes, so the next read must recv.
+    private volatile bool _peerClosed;
     private int _cancelRequested;
     private int _waiting;
     private int _readiness;
@@ -111,7 +119,7 @@ internal sealed unsafe class EpollPipeReader(EpollConnection connection) : PipeR
             return new(new ReadResult(_buffer.Bytes, isCanceled: true, isCompleted: false));
         if (_buffer.HasUnexamined)
             return new(new ReadResult(_buffer.Bytes, isCanceled: false, isCompleted: _ended));
-        if (_ended || TryReceive())
+        if (_ended || ((!_drained || _peerClosed) && TryReceive()))
         {
             if (_ended)
                 return new(new ReadResult(_buffer.Bytes, isCanceled: false, isCompleted: true));
@@ -127,7 +135,10 @@ internal sealed unsafe class EpollPipeReader(EpollConnection connection) : PipeR
 
         _source.Reset();
         Volatile.Write(ref _waiting, Completing);
-        return Wait() ? new(this, _source.Version) : ReadAsync(cancellationToken);
+        if (Wait())
+            return new(this, _source.Version);
+        _drained = false; // readiness was signalled: receive before waiting again
+        return ReadAsync(cancellationToken);
     }
 
     /// Arms for readiness with the read taken (Completing). True when the read now waits (or was completed
@@ -141,6 +152,9 @@ internal sealed unsafe class EpollPipeReader(EpollConnection connection) : PipeR
         // Readiness came meanwhile: take the read back, unless a cancellation completed it.
         return Interlocked.CompareExchange(ref _waiting, NotWaiting, Waiting) != Waiting;
     }
+
+    /// On the epoll thread, before <see cref="OnReadable"/>.
+    public void OnPeerClosed() => _peerClosed = true;
 
     /// On the epoll thread.
     public void OnReadable()
@@ -182,6 +196,7 @@ internal sealed unsafe class EpollPipeReader(EpollConnection connection) : PipeR
                 received = Epoll.Receive(connection.Fd, p, space.Length, Epoll.MsgDontWait);
             if (received > 0)
             {
+                _drained = received < space.Length;
                 _buffer.Received((int)received);
                 return true;
             }
@@ -192,7 +207,10 @@ internal sealed unsafe class EpollPipeReader(EpollConnection connection) : PipeR
                 if (errno == Epoll.EIntr)
                     continue;
                 if (errno == Epoll.EAgain)
+                {
+                    _drained = true;
                     return false;
+                }
             }
 
             _ended = true; // 0: the peer closed; any other error: the connection is gone

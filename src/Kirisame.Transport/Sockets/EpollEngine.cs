@@ -13,7 +13,7 @@ internal sealed unsafe class EpollEngine : IDisposable
     private readonly int _epoll;
     private readonly Thread _thread;
     private readonly Lock _lock = new();
-    private EpollConnection?[] _table = new EpollConnection?[1024];
+    private EpollItem?[] _table = new EpollItem?[1024];
     private int[] _free = new int[1024];
     private int _freeCount;
     private int _next;
@@ -28,8 +28,8 @@ internal sealed unsafe class EpollEngine : IDisposable
         _thread.Start();
     }
 
-    /// Adds an accepted socket. Throws IOException when the kernel refuses it.
-    public void Register(EpollConnection connection)
+    /// Adds a socket: an accepted connection, or a listening socket. Throws IOException when the kernel refuses it.
+    public void Register(EpollItem connection, int fd)
     {
         int id;
         lock (_lock)
@@ -43,7 +43,7 @@ internal sealed unsafe class EpollEngine : IDisposable
                 id = _next++;
                 if (id == _table.Length)
                 {
-                    var larger = new EpollConnection?[_table.Length * 2];
+                    var larger = new EpollItem?[_table.Length * 2];
                     _table.AsSpan().CopyTo(larger);
                     Volatile.Write(ref _table, larger);
                 }
@@ -58,7 +58,7 @@ internal sealed unsafe class EpollEngine : IDisposable
             Events = Epoll.EpollIn | Epoll.EpollOut | Epoll.EpollRdHup | Epoll.EpollEt,
             Data = (ulong)id,
         };
-        if (Epoll.Control(_epoll, Epoll.CtlAdd, connection.Fd, &ev) != 0)
+        if (Epoll.Control(_epoll, Epoll.CtlAdd, fd, &ev) != 0)
         {
             var errno = Marshal.GetLastPInvokeError();
             Unregister(id);
@@ -109,6 +109,16 @@ internal sealed unsafe class EpollEngine : IDisposable
         _thread.Join();
         Epoll.Close(_epoll);
     }
+}
+
+/// What the epoll thread dispatches events to, by the index it was registered with.
+internal abstract class EpollItem
+{
+    /// Index in the engine's table; the kernel reports events with it.
+    public int Id { get; set; }
+
+    /// Called on the epoll thread.
+    public abstract void OnEvents(uint events);
 }
 
 /// The readiness of one direction of a socket, shared by the epoll thread (which signals) and the reader

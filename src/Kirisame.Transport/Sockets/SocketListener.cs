@@ -14,6 +14,7 @@ internal sealed partial class SocketListener(
 {
     private Socket? _socket;
     private Task _accepting = Task.CompletedTask;
+    private EpollAcceptor? _acceptor;
     private int _open;
     private long _nextId;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -46,7 +47,10 @@ internal sealed partial class SocketListener(
 
         _socket = socket;
         EndPoint = socket.LocalEndPoint;
-        _accepting = AcceptLoopAsync(socket);
+        if (engine is not null)
+            _acceptor = new EpollAcceptor(socket, engine, ServeAccepted);
+        else
+            _accepting = AcceptLoopAsync(socket);
     }
 
     private async Task AcceptLoopAsync(Socket socket)
@@ -80,65 +84,93 @@ internal sealed partial class SocketListener(
     private void Serve(Socket socket)
     {
         var remote = socket.RemoteEndPoint;
-        var refusal = limits.TryAdmit(listener, remote);
-        if (refusal is not null)
+        if (!Admit(remote))
         {
-            LogRefused(logger, remote, listener.Name, refusal);
             socket.Dispose();
             return;
         }
 
-        Interlocked.Increment(ref _open);
         SocketPipe? pipe = null;
-        EpollConnection? epoll = null;
         try
         {
             socket.NoDelay = transport.NoDelay;
-            var info = new ConnectionInfo($"{listener.Name}-{Interlocked.Increment(ref _nextId)}", remote, socket.LocalEndPoint, listener.Name);
-            IDuplexPipe transportPipe;
-            if (engine is not null)
-            {
-                // The descriptor leaves the Socket (which would otherwise close it) for the epoll engine.
-                var fd = (int)socket.SafeHandle.DangerousGetHandle();
-                socket.SafeHandle.SetHandleAsInvalid();
-#pragma warning disable CA1816 // the Socket gave up its descriptor: there is nothing left for its finalizer to close
-                GC.SuppressFinalize(socket);
-#pragma warning restore CA1816
-                epoll = new EpollConnection(fd, engine, this);
-                engine.Register(epoll);
-                transportPipe = epoll;
-            }
-            else
-            {
-                pipe = new SocketPipe(socket, this);
-                transportPipe = pipe;
-            }
-
-            LogAccepted(logger, info.ConnectionId, listener.Name, remote);
-            var running = broker.RunConnectionAsync(transportPipe, info, CancellationToken.None);
-            if (running.IsCompleted)
-                Close(pipe, epoll); // refused (the broker is stopping), or over already
+            pipe = new SocketPipe(socket, this);
+            Start(pipe, remote, socket.LocalEndPoint);
         }
         catch (Exception ex)
         {
-            if (ex is not (SocketException or ObjectDisposedException))
-                LogFailed(logger, ex, listener.Name);
-            if (pipe is null && epoll is null)
+            Failed(ex);
+            if (pipe is null)
             {
                 socket.Dispose();
                 Closed();
             }
             else
             {
-                Close(pipe, epoll);
+                pipe.Close();
             }
         }
     }
 
-    private static void Close(SocketPipe? pipe, EpollConnection? epoll)
+    /// The epoll engine's path: <paramref name="fd"/> was just accepted (non-blocking), on the epoll thread.
+    private unsafe void ServeAccepted(int fd, EndPoint? remote)
     {
-        pipe?.Close();
-        epoll?.Close();
+        if (!Admit(remote))
+        {
+            Epoll.Close(fd);
+            return;
+        }
+
+        EpollConnection? connection = null;
+        try
+        {
+            var noDelay = transport.NoDelay ? 1 : 0;
+            Epoll.SetOption(fd, Epoll.IpProtoTcp, Epoll.TcpNoDelay, &noDelay, sizeof(int));
+            connection = new EpollConnection(fd, engine!, this);
+            engine!.Register(connection, fd);
+            Start(connection, remote, EndPoint);
+        }
+        catch (Exception ex)
+        {
+            Failed(ex);
+            if (connection is null)
+            {
+                Epoll.Close(fd);
+                Closed();
+            }
+            else
+            {
+                connection.Close();
+            }
+        }
+    }
+
+    private bool Admit(EndPoint? remote)
+    {
+        var refusal = limits.TryAdmit(listener, remote);
+        if (refusal is not null)
+        {
+            LogRefused(logger, remote, listener.Name, refusal);
+            return false;
+        }
+
+        Interlocked.Increment(ref _open);
+        return true;
+    }
+
+    private void Start(IDuplexPipe pipe, EndPoint? remote, EndPoint? local)
+    {
+        var info = new ConnectionInfo($"{listener.Name}-{Interlocked.Increment(ref _nextId)}", remote, local, listener.Name);
+        LogAccepted(logger, info.ConnectionId, listener.Name, remote);
+        var running = broker.RunConnectionAsync(pipe, info, CancellationToken.None);
+        if (running.IsCompleted)
+            throw new OperationCanceledException(); // refused (the broker is stopping), or over already: close
+    }
+
+    private void Failed(Exception ex)
+    {
+        if (ex is not (SocketException or ObjectDisposedException or OperationCanceledException or IOException))
+            LogFailed(logger, ex, listener.Name);
     }
 
     /// A connection of this listener has closed.
@@ -154,7 +186,10 @@ internal sealed partial class SocketListener(
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _stopping = true;
-        _socket?.Dispose();
+        if (_acceptor is not null)
+            _acceptor.Stop();
+        else
+            _socket?.Dispose();
         await _accepting;
         if (Volatile.Read(ref _open) == 0)
             return;
