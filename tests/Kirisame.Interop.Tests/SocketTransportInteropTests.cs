@@ -19,11 +19,14 @@ public sealed class SocketTransportInteropTests
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
 
     [Theory]
-    [InlineData(100_000)]
-    [InlineData(3_000_000)]
-    public async Task PacketsLargerThanTheBuffers_ArriveIntact(int size)
+    [InlineData("Epoll", 100_000)]
+    [InlineData("Epoll", 3_000_000)]
+    [InlineData("Sockets", 100_000)]
+    [InlineData("Sockets", 3_000_000)]
+    public async Task PacketsLargerThanTheBuffers_ArriveIntact(string engine, int size)
     {
-        await using var server = await KirisameProcess.StartAsync(["--in-memory", "--Broker:MaximumPacketSize", "4194304"]);
+        await using var server = await KirisameProcess.StartAsync(
+            ["--in-memory", "--Broker:MaximumPacketSize", "4194304", "--Transport:PlainTcpEngine", engine]);
         var topic = Unique.Topic("large");
         var payload = Pattern(size, seed: 7);
         await using var subscriber = await MqttNetClient.ConnectAsync(server.Port, MqttProtocolVersion.V500);
@@ -39,11 +42,13 @@ public sealed class SocketTransportInteropTests
     /// A subscriber that does not read fills its socket; the broker's sends must then wait and resume
     /// where they stopped, mid-packet, without losing or corrupting a byte. The queue bounds are raised so
     /// that nothing is dropped: every message must arrive, in order, once the subscriber reads again.
-    [Fact]
-    public async Task SubscriberThatStopsReading_ReceivesEverythingIntact_WhenItReadsAgain()
+    [Theory]
+    [InlineData("Epoll")]
+    [InlineData("Sockets")]
+    public async Task SubscriberThatStopsReading_ReceivesEverythingIntact_WhenItReadsAgain(string engine)
     {
         await using var server = await KirisameProcess.StartAsync(
-            ["--in-memory", "--Broker:MaxQueuedMessages", "100000", "--Broker:MaxQueuedBytes", "268435456"]);
+            ["--in-memory", "--Broker:MaxQueuedMessages", "100000", "--Broker:MaxQueuedBytes", "268435456", "--Transport:PlainTcpEngine", engine]);
         var topic = Unique.Topic("stalled");
         using var subscriber = await RawSubscriber.ConnectAsync(server.Port, topic);
         await using var publisher = await MqttNetClient.ConnectAsync(server.Port, MqttProtocolVersion.V311);
@@ -60,6 +65,26 @@ public sealed class SocketTransportInteropTests
         Assert.Equal(count, received.Count);
         for (var i = 0; i < count; i++)
             Assert.True(Pattern(size, seed: i).AsSpan().SequenceEqual(received[i]), $"message {i} differs");
+    }
+
+    /// A client that sends part of a packet and then closes its side: the end of the stream arrives with
+    /// the bytes, and no further event follows; the server must still see it and close.
+    [Theory]
+    [InlineData("Epoll")]
+    [InlineData("Sockets")]
+    public async Task TruncatedPacketThenEndOfStream_ClosesTheConnection(string engine)
+    {
+        await using var server = await KirisameProcess.StartAsync(["--in-memory", "--Transport:PlainTcpEngine", engine]);
+        for (var i = 0; i < 50; i++)
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            using var cts = new CancellationTokenSource(s_timeout);
+            await socket.ConnectAsync("127.0.0.1", server.Port, cts.Token);
+            await socket.SendAsync(new byte[] { 0x10, 0x20, 0x00, 0x04, (byte)'M' }, SocketFlags.None, cts.Token); // CONNECT cut short
+            socket.Shutdown(SocketShutdown.Send);
+            var n = await socket.ReceiveAsync(new byte[16], SocketFlags.None, cts.Token); // 0: the server closed
+            Assert.Equal(0, n);
+        }
     }
 
     [Fact]

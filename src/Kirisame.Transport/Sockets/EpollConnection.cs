@@ -276,55 +276,27 @@ internal sealed unsafe class EpollPipeReader(EpollConnection connection) : PipeR
 /// socket's send buffer is full.
 internal sealed unsafe class EpollPipeWriter(EpollConnection connection) : PipeWriter, IValueTaskSource<FlushResult>, IThreadPoolWorkItem
 {
-    private const int SmallestBuffer = 256;
-    private const int LargestFirstBuffer = 64 * 1024;
-
-    private byte[]? _buffer;
-    private int _written;
+    private SendBuffer _buffer;
     private int _sent;
     private bool _completed;
     private bool _failed;
     private int _cancelRequested;
     private int _sending; // a flush waits for writability
     private int _writability;
-    private int _lastBatch = SmallestBuffer;
     private ManualResetValueTaskSourceCore<FlushResult> _source;
 
-    public override void Advance(int bytes)
-    {
-        if ((uint)bytes > (uint)(_buffer?.Length ?? 0) - (uint)_written)
-            throw new ArgumentOutOfRangeException(nameof(bytes));
-        _written += bytes;
-    }
+    public override void Advance(int bytes) => _buffer.Advance(bytes);
 
     public override Memory<byte> GetMemory(int sizeHint = 0)
     {
-        Ensure(sizeHint);
-        return _buffer.AsMemory(_written);
+        ObjectDisposedException.ThrowIf(_completed, this);
+        return _buffer.GetMemory(sizeHint);
     }
 
     public override Span<byte> GetSpan(int sizeHint = 0)
     {
-        Ensure(sizeHint);
-        return _buffer.AsSpan(_written);
-    }
-
-    private void Ensure(int sizeHint)
-    {
         ObjectDisposedException.ThrowIf(_completed, this);
-        var needed = Math.Max(sizeHint, 1);
-        if (_buffer is null)
-        {
-            _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(needed, Math.Min(_lastBatch, LargestFirstBuffer)));
-            return;
-        }
-
-        if (_buffer.Length - _written >= needed)
-            return;
-        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _written + needed));
-        _buffer.AsSpan(0, _written).CopyTo(larger);
-        ArrayPool<byte>.Shared.Return(_buffer);
-        _buffer = larger;
+        return _buffer.GetSpan(sizeHint);
     }
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
@@ -354,11 +326,11 @@ internal sealed unsafe class EpollPipeWriter(EpollConnection connection) : PipeW
 
     private SendOutcome SendSome()
     {
-        while (_sent < _written)
+        while (_sent < _buffer.Written)
         {
             nint n;
-            fixed (byte* p = &_buffer![_sent])
-                n = Epoll.Send(connection.Fd, p, _written - _sent, Epoll.MsgDontWait | Epoll.MsgNoSignal);
+            fixed (byte* p = &_buffer.Array![_sent])
+                n = Epoll.Send(connection.Fd, p, _buffer.Written - _sent, Epoll.MsgDontWait | Epoll.MsgNoSignal);
             if (n >= 0)
             {
                 _sent += (int)n;
@@ -415,14 +387,8 @@ internal sealed unsafe class EpollPipeWriter(EpollConnection connection) : PipeW
 
     private void ReleaseBuffer()
     {
-        _lastBatch = Math.Max(_written, SmallestBuffer);
-        _written = 0;
+        _buffer.Release();
         _sent = 0;
-        if (_buffer is not null)
-        {
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = null;
-        }
     }
 
     /// The broker gives up on a client that does not read: a flush waiting on it ends (IsCanceled) once

@@ -12,53 +12,24 @@ namespace Kirisame.Transport.Sockets;
 /// complete send, so an idle connection holds none.
 internal sealed class SocketPipeWriter(Socket socket, SocketPipe pipe) : PipeWriter
 {
-    private const int SmallestBuffer = 256;
-    private const int LargestFirstBuffer = 64 * 1024;
-
-    private byte[]? _buffer;
-    private int _written;
+    private SendBuffer _buffer;
     private bool _completed;
     private bool _failed; // a send failed: the connection is gone, later flushes report IsCompleted
     private int _cancelRequested;
     private int _sending; // an asynchronous send is in flight
-    private int _lastBatch = SmallestBuffer; // bytes sent by the last flush: the next batch starts in a buffer that size
 
-    public override void Advance(int bytes)
-    {
-        if ((uint)bytes > (uint)(_buffer?.Length ?? 0) - (uint)_written)
-            throw new ArgumentOutOfRangeException(nameof(bytes));
-        _written += bytes;
-    }
+    public override void Advance(int bytes) => _buffer.Advance(bytes);
 
     public override Memory<byte> GetMemory(int sizeHint = 0)
     {
-        Ensure(sizeHint);
-        return _buffer.AsMemory(_written);
+        ObjectDisposedException.ThrowIf(_completed, this);
+        return _buffer.GetMemory(sizeHint);
     }
 
     public override Span<byte> GetSpan(int sizeHint = 0)
     {
-        Ensure(sizeHint);
-        return _buffer.AsSpan(_written);
-    }
-
-    private void Ensure(int sizeHint)
-    {
         ObjectDisposedException.ThrowIf(_completed, this);
-        var needed = Math.Max(sizeHint, 1);
-        if (_buffer is null)
-        {
-            _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(needed, Math.Min(_lastBatch, LargestFirstBuffer)));
-            return;
-        }
-
-        if (_buffer.Length - _written >= needed)
-            return;
-        // A batch larger than the buffer: grow (the writer's queue bounds how large a batch gets).
-        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _written + needed));
-        _buffer.AsSpan(0, _written).CopyTo(larger);
-        ArrayPool<byte>.Shared.Return(_buffer);
-        _buffer = larger;
+        return _buffer.GetSpan(sizeHint);
     }
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
@@ -66,12 +37,12 @@ internal sealed class SocketPipeWriter(Socket socket, SocketPipe pipe) : PipeWri
         if (_failed)
             return new(new FlushResult(isCanceled: false, isCompleted: true));
         var sent = 0;
-        while (sent < _written)
+        while (sent < _buffer.Written)
         {
             int n;
             try
             {
-                n = socket.Send(_buffer!, sent, _written - sent, SocketFlags.None, out var error);
+                n = socket.Send(_buffer.Array!, sent, _buffer.Written - sent, SocketFlags.None, out var error);
                 if (error == SocketError.WouldBlock)
                     return SendRestAsync(sent);
                 if (error != SocketError.Success)
@@ -96,8 +67,8 @@ internal sealed class SocketPipeWriter(Socket socket, SocketPipe pipe) : PipeWri
         Volatile.Write(ref _sending, 1);
         try
         {
-            while (sent < _written)
-                sent += await socket.SendAsync(_buffer.AsMemory(sent, _written - sent), SocketFlags.None);
+            while (sent < _buffer.Written)
+                sent += await socket.SendAsync(_buffer.Array.AsMemory(sent, _buffer.Written - sent), SocketFlags.None);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
@@ -121,16 +92,7 @@ internal sealed class SocketPipeWriter(Socket socket, SocketPipe pipe) : PipeWri
         return new FlushResult(isCanceled: false, isCompleted: true);
     }
 
-    private void ReleaseBuffer()
-    {
-        _lastBatch = Math.Max(_written, SmallestBuffer);
-        _written = 0;
-        if (_buffer is not null)
-        {
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = null;
-        }
-    }
+    private void ReleaseBuffer() => _buffer.Release();
 
     /// The broker gives up on a client that does not read: a send waiting on it is ended by aborting the
     /// connection (the flush then reports IsCanceled).
