@@ -87,16 +87,8 @@ internal sealed class EpollConnection : EpollItem, IDuplexPipe
 
 /// The receiving half of an <see cref="EpollConnection"/>: non-blocking recv into a pooled buffer; when the
 /// socket has nothing, the read waits for the epoll thread's readiness event (on the thread pool).
-internal sealed unsafe class EpollPipeReader(EpollConnection connection) : PipeReader, IValueTaskSource<ReadResult>, IThreadPoolWorkItem
+internal sealed unsafe class EpollPipeReader(EpollConnection connection) : SocketReader
 {
-    private const int NotWaiting = 0;
-    private const int Waiting = 1; // a read awaits the source
-    private const int Completing = 2; // taken by the readiness event (or a yield): Execute completes it
-
-    private ReceiveBuffer _buffer;
-    private bool _ended;
-    private bool _completed;
-
     // The last recv returned less than it asked for: the socket was empty then, and anything that came since
     // has raised an event (kept as Signalled if nobody waited), so the next read arms first instead of
     // trying a recv that would almost always fail. True at first: epoll reports a socket that is readable
@@ -106,37 +98,18 @@ internal sealed unsafe class EpollPipeReader(EpollConnection connection) : PipeR
     // The peer closed its side (or the socket failed): a recv that returns less than asked may leave the
     // end of the stream behind it, for which no further event comes, so the next read must recv.
     private volatile bool _peerClosed;
-    private int _cancelRequested;
-    private int _waiting;
     private int _readiness;
-    private ManualResetValueTaskSourceCore<ReadResult> _source;
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_completed, this);
-        cancellationToken.ThrowIfCancellationRequested();
-        if (Interlocked.Exchange(ref _cancelRequested, 0) == 1)
-            return new(new ReadResult(_buffer.Bytes, isCanceled: true, isCompleted: false));
-        if (_buffer.HasUnexamined)
-            return new(new ReadResult(_buffer.Bytes, isCanceled: false, isCompleted: _ended));
-        if (_ended || ((!_drained || _peerClosed) && TryReceive()))
-        {
-            if (_ended)
-                return new(new ReadResult(_buffer.Bytes, isCanceled: false, isCompleted: true));
+        if (TryReadAtOnce(cancellationToken, out var atOnce))
+            return atOnce;
+        if ((!_drained || _peerClosed) && TryReceive())
+            return Ended ? new(new ReadResult(Buffer.Bytes, isCanceled: false, isCompleted: true)) : Yield();
 
-            // Bytes were waiting: let the rest of the thread pool's queue run first (the writers that deliver
-            // what this client publishes), then complete this read there. Without it a client that sends
-            // without pause would keep a thread to itself (receive livelock).
-            _source.Reset();
-            Volatile.Write(ref _waiting, Completing);
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-            return new(this, _source.Version);
-        }
-
-        _source.Reset();
-        Volatile.Write(ref _waiting, Completing);
+        BeginWait(Completing);
         if (Wait())
-            return new(this, _source.Version);
+            return Pending;
         _drained = false; // readiness was signalled: receive before waiting again
         return ReadAsync(cancellationToken);
     }
@@ -145,12 +118,12 @@ internal sealed unsafe class EpollPipeReader(EpollConnection connection) : PipeR
     /// by a cancellation meanwhile); false when bytes came meanwhile and the caller should try again.
     private bool Wait()
     {
-        _buffer.ReleaseIfEmpty();
-        Volatile.Write(ref _waiting, Waiting);
+        Buffer.ReleaseIfEmpty();
+        Volatile.Write(ref WaitState, Waiting);
         if (Readiness.Arm(ref _readiness))
             return true;
         // Readiness came meanwhile: take the read back, unless a cancellation completed it.
-        return Interlocked.CompareExchange(ref _waiting, NotWaiting, Waiting) != Waiting;
+        return Interlocked.CompareExchange(ref WaitState, NotWaiting, Waiting) != Waiting;
     }
 
     /// On the epoll thread, before <see cref="OnReadable"/>.
@@ -161,43 +134,41 @@ internal sealed unsafe class EpollPipeReader(EpollConnection connection) : PipeR
     {
         if (!Readiness.Signal(ref _readiness))
             return;
-        if (Interlocked.CompareExchange(ref _waiting, Completing, Waiting) == Waiting)
+        if (Interlocked.CompareExchange(ref WaitState, Completing, Waiting) == Waiting)
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         else
             Volatile.Write(ref _readiness, Readiness.Signalled); // the read was cancelled: keep the news
     }
 
     /// Completes the taken read on the thread pool: with what is buffered, or after receiving more.
-    void IThreadPoolWorkItem.Execute()
+    protected override void ResumeRead()
     {
         while (true)
         {
-            if (_buffer.HasUnexamined || _ended || TryReceive())
+            if (Buffer.HasUnexamined || Ended || TryReceive())
             {
-                var cancelled = Interlocked.Exchange(ref _cancelRequested, 0) == 1;
-                Volatile.Write(ref _waiting, NotWaiting);
-                _source.SetResult(new ReadResult(_buffer.Bytes, cancelled, isCompleted: _ended && !cancelled));
+                CompleteRead();
                 return;
             }
 
             if (Wait())
                 return;
-            Volatile.Write(ref _waiting, Completing);
+            Volatile.Write(ref WaitState, Completing);
         }
     }
 
-    private bool TryReceive()
+    protected override bool TryReceive()
     {
         while (true)
         {
-            var space = _buffer.FreeSpace();
+            var space = Buffer.FreeSpace();
             nint received;
             fixed (byte* p = space)
                 received = Epoll.Receive(connection.Fd, p, space.Length, Epoll.MsgDontWait);
             if (received > 0)
             {
                 _drained = received < space.Length;
-                _buffer.Received((int)received);
+                Buffer.Received((int)received);
                 return true;
             }
 
@@ -213,107 +184,40 @@ internal sealed unsafe class EpollPipeReader(EpollConnection connection) : PipeR
                 }
             }
 
-            _ended = true; // 0: the peer closed; any other error: the connection is gone
+            Ended = true; // 0: the peer closed; any other error: the connection is gone
             return true;
         }
     }
 
-    public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+    protected override void OnReadCancelled() => Readiness.Disarm(ref _readiness);
 
-    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => _buffer.AdvanceTo(consumed, examined);
-
-    public override bool TryRead(out ReadResult result)
-    {
-        ObjectDisposedException.ThrowIf(_completed, this);
-        if (Interlocked.Exchange(ref _cancelRequested, 0) == 1)
-        {
-            result = new ReadResult(_buffer.Bytes, isCanceled: true, isCompleted: false);
-            return true;
-        }
-
-        if (_buffer.HasUnexamined || _ended || TryReceive())
-        {
-            result = new ReadResult(_buffer.Bytes, isCanceled: false, isCompleted: _ended);
-            return true;
-        }
-
-        result = default;
-        return false;
-    }
-
-    /// Ends a pending read with IsCanceled (or the next one, if none is pending); completed on the thread
-    /// pool, never inline in the caller, which may hold a lock.
-    public override void CancelPendingRead()
-    {
-        Volatile.Write(ref _cancelRequested, 1);
-        if (Interlocked.CompareExchange(ref _waiting, NotWaiting, Waiting) != Waiting)
-            return;
-        Readiness.Disarm(ref _readiness);
-        Interlocked.Exchange(ref _cancelRequested, 0);
-        ThreadPool.UnsafeQueueUserWorkItem(static reader => reader._source.SetResult(new ReadResult(reader._buffer.Bytes, isCanceled: true, isCompleted: false)), this, preferLocal: false);
-    }
-
-    public override void Complete(Exception? exception = null)
-    {
-        if (_completed)
-            return;
-        _completed = true;
-        if (Volatile.Read(ref _waiting) == NotWaiting)
-            _buffer.Release();
-        connection.HalfCompleted();
-    }
-
-    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _source.GetResult(token);
-
-    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _source.GetStatus(token);
-
-    void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _source.OnCompleted(continuation, state, token, flags);
+    protected override void OnReaderCompleted() => connection.HalfCompleted();
 }
 
 /// The sending half of an <see cref="EpollConnection"/>: the broker's writer encodes a batch into one
 /// pooled buffer; the flush sends it at once (non-blocking) and waits for writability only when the
 /// socket's send buffer is full.
-internal sealed unsafe class EpollPipeWriter(EpollConnection connection) : PipeWriter, IValueTaskSource<FlushResult>, IThreadPoolWorkItem
+internal sealed unsafe class EpollPipeWriter(EpollConnection connection) : SocketWriter, IValueTaskSource<FlushResult>, IThreadPoolWorkItem
 {
-    private SendBuffer _buffer;
     private int _sent;
-    private bool _completed;
-    private bool _failed;
-    private int _cancelRequested;
-    private int _sending; // a flush waits for writability
     private int _writability;
     private ManualResetValueTaskSourceCore<FlushResult> _source;
 
-    public override void Advance(int bytes) => _buffer.Advance(bytes);
-
-    public override Memory<byte> GetMemory(int sizeHint = 0)
-    {
-        ObjectDisposedException.ThrowIf(_completed, this);
-        return _buffer.GetMemory(sizeHint);
-    }
-
-    public override Span<byte> GetSpan(int sizeHint = 0)
-    {
-        ObjectDisposedException.ThrowIf(_completed, this);
-        return _buffer.GetSpan(sizeHint);
-    }
-
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
-        if (_failed)
+        if (Failed)
             return new(new FlushResult(isCanceled: false, isCompleted: true));
         _sent = 0;
         while (true)
         {
             var outcome = SendSome();
             if (outcome != SendOutcome.WouldBlock)
-                return new(Finish(outcome));
+                return new(Finish(failed: outcome == SendOutcome.Failed));
             _source.Reset();
-            Volatile.Write(ref _sending, 1);
+            Volatile.Write(ref Sending, 1);
             if (Readiness.Arm(ref _writability))
                 return new(this, _source.Version);
-            Volatile.Write(ref _sending, 0);
+            Volatile.Write(ref Sending, 0);
         }
     }
 
@@ -326,11 +230,11 @@ internal sealed unsafe class EpollPipeWriter(EpollConnection connection) : PipeW
 
     private SendOutcome SendSome()
     {
-        while (_sent < _buffer.Written)
+        while (_sent < Buffer.Written)
         {
             nint n;
-            fixed (byte* p = &_buffer.Array![_sent])
-                n = Epoll.Send(connection.Fd, p, _buffer.Written - _sent, Epoll.MsgDontWait | Epoll.MsgNoSignal);
+            fixed (byte* p = &Buffer.Array![_sent])
+                n = Epoll.Send(connection.Fd, p, Buffer.Written - _sent, Epoll.MsgDontWait | Epoll.MsgNoSignal);
             if (n >= 0)
             {
                 _sent += (int)n;
@@ -344,20 +248,6 @@ internal sealed unsafe class EpollPipeWriter(EpollConnection connection) : PipeW
         }
 
         return SendOutcome.Done;
-    }
-
-    private FlushResult Finish(SendOutcome outcome)
-    {
-        var cancelled = Interlocked.Exchange(ref _cancelRequested, 0) == 1;
-        if (outcome == SendOutcome.Failed)
-        {
-            _failed = true;
-            ReleaseBuffer();
-            return cancelled ? new FlushResult(isCanceled: true, isCompleted: false) : new FlushResult(isCanceled: false, isCompleted: true);
-        }
-
-        ReleaseBuffer();
-        return new FlushResult(isCanceled: cancelled, isCompleted: false);
     }
 
     /// On the epoll thread.
@@ -375,8 +265,8 @@ internal sealed unsafe class EpollPipeWriter(EpollConnection connection) : PipeW
             var outcome = SendSome();
             if (outcome != SendOutcome.WouldBlock)
             {
-                Volatile.Write(ref _sending, 0);
-                _source.SetResult(Finish(outcome));
+                Volatile.Write(ref Sending, 0);
+                _source.SetResult(Finish(failed: outcome == SendOutcome.Failed));
                 return;
             }
 
@@ -385,30 +275,10 @@ internal sealed unsafe class EpollPipeWriter(EpollConnection connection) : PipeW
         }
     }
 
-    private void ReleaseBuffer()
-    {
-        _buffer.Release();
-        _sent = 0;
-    }
+    /// A flush waiting on it ends (IsCanceled) once the connection is shut down.
+    protected override void Abort() => connection.Abort();
 
-    /// The broker gives up on a client that does not read: a flush waiting on it ends (IsCanceled) once
-    /// the connection is shut down.
-    public override void CancelPendingFlush()
-    {
-        Volatile.Write(ref _cancelRequested, 1);
-        if (Volatile.Read(ref _sending) == 1)
-            connection.Abort();
-    }
-
-    public override void Complete(Exception? exception = null)
-    {
-        if (_completed)
-            return;
-        _completed = true;
-        if (Volatile.Read(ref _sending) == 0)
-            ReleaseBuffer();
-        connection.HalfCompleted();
-    }
+    protected override void OnWriterCompleted() => connection.HalfCompleted();
 
     FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _source.GetResult(token);
 
