@@ -64,6 +64,9 @@ public sealed class BenchOptions
     /// Connections opened at once in the connection scenario.
     public int ConnectConcurrency { get; set; } = 100;
 
+    /// The connection scenario uses .NET sockets even where its epoll connector could run (tests of both paths).
+    internal bool PortableClients { get; set; }
+
     /// When set, the broker's CPU use over the window and its VmRSS before and after are read (Linux /proc).
     public int? BrokerPid { get; set; }
 

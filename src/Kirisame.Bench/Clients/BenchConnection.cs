@@ -67,25 +67,35 @@ internal sealed class BenchConnection : IDisposable
         }
     }
 
-    private async Task HandshakeAsync(string clientId, uint sessionExpiry, CancellationToken cancellationToken)
+    /// CONNECT with keep alive <see cref="KeepAliveSeconds"/>; a persistent session when <paramref name="sessionExpiry"/> is not 0.
+    public static byte[] EncodeConnect(string clientId, ProtocolVersion version, uint sessionExpiry = 0)
     {
-        // A persistent session: MQTT 5 starts clean and says how long to keep it; 3.1.1 turns Clean Session off
-        // (the client ids are new for every run, so there is never an old session to resume).
-        var v5 = Version == ProtocolVersion.V500;
+        var v5 = version == ProtocolVersion.V500;
         var connect = new ConnectPacket
         {
-            ProtocolVersion = Version,
+            ProtocolVersion = version,
             ClientId = clientId,
             CleanStart = v5 || sessionExpiry == 0,
             KeepAlive = KeepAliveSeconds,
             Properties = v5 && sessionExpiry != 0 ? new MqttProperties { SessionExpiryInterval = sessionExpiry } : null,
         };
-        await SendAllAsync(MqttEncoder.Encode(connect, Version), cancellationToken);
+        return MqttEncoder.Encode(connect, version);
+    }
+
+    private async Task HandshakeAsync(string clientId, uint sessionExpiry, CancellationToken cancellationToken)
+    {
+        // A persistent session: MQTT 5 starts clean and says how long to keep it; 3.1.1 turns Clean Session off
+        // (the client ids are new for every run, so there is never an old session to resume).
+        await SendAllAsync(EncodeConnect(clientId, Version, sessionExpiry), cancellationToken);
         var packet = await ReadPacketAsync(cancellationToken);
         if (packet is not ConnAckPacket connAck)
             throw new BenchException($"Expected CONNACK for '{clientId}', got {packet.Type}.");
         if (connAck.ReasonCode != ReasonCode.Success)
-            throw new BenchException($"The broker refused '{clientId}': CONNACK {connAck.ReasonCode} (0x{(byte)connAck.ReasonCode:X2}).");
+        {
+            // What the broker sent: a 3.1.1 return code, or a v5 reason code.
+            var code = connAck.ReturnCode is { } returnCode ? $"{returnCode} (0x{(byte)returnCode:X2})" : $"{connAck.ReasonCode} (0x{(byte)connAck.ReasonCode:X2})";
+            throw new BenchException($"The broker refused '{clientId}': CONNACK {code}.");
+        }
         if (connAck.Properties?.ReceiveMaximum is { } receiveMaximum)
             ServerReceiveMaximum = receiveMaximum;
     }

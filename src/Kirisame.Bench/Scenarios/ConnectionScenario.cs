@@ -21,44 +21,27 @@ internal static class ConnectionScenario
         var run = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
         var spreadSources = broker is IPEndPoint { Address: var address } && IPAddress.IsLoopback(address)
             && address.AddressFamily == AddressFamily.InterNetwork;
-        var connections = new BenchConnection?[count];
-        var failed = 0;
-        string? firstFailure = null;
-
         if (o.BrokerPid is { } pid)
             result.BrokerRssBefore = BrokerProcess.ReadRss(pid);
         using var cpu = new CpuMeter();
         var brokerCpu0 = o.BrokerPid is { } p0 ? BrokerProcess.ReadCpuSeconds(p0) : null;
         cpu.Start();
         var start = Stopwatch.GetTimestamp();
+        IIdleClients? clients = null;
         try
         {
-            var next = -1;
-            var workers = new Task[Math.Min(o.ConnectConcurrency, count)];
-            for (var w = 0; w < workers.Length; w++)
-            {
-                workers[w] = Task.Run(async () =>
-                {
-                    int i;
-                    while ((i = Interlocked.Increment(ref next)) < count)
-                    {
-                        var local = spreadSources ? SourceAddress(i) : null;
-                        try
-                        {
-                            connections[i] = await BenchConnection.OpenAsync(broker, local, $"kb-{run}-c{i}", o.Version, 64, cancellationToken);
-                        }
-                        catch (Exception ex) when (ex is SocketException or BenchException or IOException)
-                        {
-                            Interlocked.Increment(ref failed);
-                            Interlocked.CompareExchange(ref firstFailure, $"connection {i}: {ex.Message}", null);
-                        }
-                    }
-                }, cancellationToken);
-            }
-
-            await Task.WhenAll(workers);
+            Func<int, IPAddress?> source = i => spreadSources ? SourceAddress(i) : null;
+            var concurrency = Math.Min(o.ConnectConcurrency, count);
+            clients = !o.PortableClients && EpollConnector.CanConnect(broker)
+                ? (IIdleClients)await Task.Factory.StartNew(
+                    () => EpollConnector.Open((IPEndPoint)broker, count, concurrency, source, i => BenchConnection.EncodeConnect($"kb-{run}-c{i}", o.Version), cancellationToken),
+                    cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+                : await SocketClients.OpenAsync(broker, count, concurrency, source, i => $"kb-{run}-c{i}", o.Version, cancellationToken);
             var connectSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            var connected = count - failed;
+            // The generator's CPU while connecting: near 1 core would mean it, not the broker, set the rate.
+            result.GeneratorCpu = cpu.Stop();
+            var connected = clients.Connected;
+            var failed = clients.Failed;
             // Broker CPU while accepting: near 1 core means the broker, not the generator, set the connect rate.
             if (brokerCpu0 is { } b0 && o.BrokerPid is { } p1 && BrokerProcess.ReadCpuSeconds(p1) is { } b1)
                 result.BrokerBusyCores = (b1 - b0) / connectSeconds;
@@ -70,7 +53,7 @@ internal static class ConnectionScenario
                 var left = o.Duration - Stopwatch.GetElapsedTime(holdStart);
                 await Task.Delay(left < PingInterval ? left : PingInterval, cancellationToken);
                 if (Stopwatch.GetElapsedTime(holdStart) < o.Duration)
-                    Ping(connections);
+                    clients.Ping();
             }
 
             var held = Stopwatch.GetElapsedTime(holdStart).TotalSeconds;
@@ -81,18 +64,17 @@ internal static class ConnectionScenario
                     result.BrokerRssPerConnection = (double)(after - before) / connected;
             }
 
-            result.Connections = new ConnectionSummary(count, connected, failed, connectSeconds, connected / connectSeconds, held, CountOpen(connections));
-            result.GeneratorCpu = cpu.Stop(); // connect and hold
+            var openAtEnd = clients.CountOpen();
+            result.Connections = new ConnectionSummary(count, connected, failed, connectSeconds, connected / connectSeconds, held, openAtEnd);
             result.WindowSeconds = connectSeconds + held;
-            if (firstFailure is not null)
+            if (clients.FirstFailure is { } firstFailure)
                 result.Errors.Add($"{failed} connections failed; first: {firstFailure}");
-            if (result.Connections.OpenAtEnd != connected)
-                result.Errors.Add($"{connected - result.Connections.OpenAtEnd} connections were closed by the broker while idle");
+            if (openAtEnd != connected)
+                result.Errors.Add($"{connected - openAtEnd} connections were closed by the broker while idle");
         }
         finally
         {
-            foreach (var c in connections)
-                CloseQuietly(c);
+            clients?.Dispose();
         }
 
         return result;
@@ -101,10 +83,82 @@ internal static class ConnectionScenario
     /// 127.0.0.2 for the first 10 000, 127.0.0.3 for the next, and so on.
     internal static IPAddress SourceAddress(int index)
         => new([127, 0, 0, (byte)(2 + (index / ConnectionsPerSourceAddress))]);
+}
 
-    private static void Ping(BenchConnection?[] connections)
+/// The clients the connection scenario holds idle.
+internal interface IIdleClients : IDisposable
+{
+    public int Connected { get; }
+
+    public int Failed { get; }
+
+    public string? FirstFailure { get; }
+
+    /// PINGREQ on every open client.
+    public void Ping();
+
+    /// Clients the broker has not closed.
+    public int CountOpen();
+}
+
+/// The portable clients: .NET sockets, a task per handshake in progress.
+internal sealed class SocketClients : IIdleClients
+{
+    private readonly BenchConnection?[] _connections;
+    private int _failed;
+    private string? _firstFailure;
+
+    private SocketClients(int count) => _connections = new BenchConnection?[count];
+
+    public int Connected => _connections.Length - _failed;
+
+    public int Failed => _failed;
+
+    public string? FirstFailure => _firstFailure;
+
+    public static async Task<SocketClients> OpenAsync(
+        EndPoint broker, int count, int concurrency, Func<int, IPAddress?> sourceAddress, Func<int, string> clientId,
+        Protocol.ProtocolVersion version, CancellationToken cancellationToken)
     {
-        foreach (var c in connections)
+        var clients = new SocketClients(count);
+        var next = -1;
+        var workers = new Task[concurrency];
+        for (var w = 0; w < workers.Length; w++)
+        {
+            workers[w] = Task.Run(async () =>
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < count)
+                {
+                    try
+                    {
+                        clients._connections[i] = await BenchConnection.OpenAsync(broker, sourceAddress(i), clientId(i), version, 64, cancellationToken);
+                    }
+                    catch (Exception ex) when (ex is SocketException or BenchException or IOException)
+                    {
+                        Interlocked.Increment(ref clients._failed);
+                        Interlocked.CompareExchange(ref clients._firstFailure, $"connection {i}: {ex.Message}", null);
+                    }
+                }
+            }, cancellationToken);
+        }
+
+        try
+        {
+            await Task.WhenAll(workers);
+        }
+        catch
+        {
+            clients.Dispose();
+            throw;
+        }
+
+        return clients;
+    }
+
+    public void Ping()
+    {
+        foreach (var c in _connections)
         {
             try
             {
@@ -117,10 +171,10 @@ internal static class ConnectionScenario
     }
 
     /// A socket the broker closed is readable with nothing to read; a PINGRESP (2 bytes) may be waiting.
-    private static int CountOpen(BenchConnection?[] connections)
+    public int CountOpen()
     {
         var open = 0;
-        foreach (var c in connections)
+        foreach (var c in _connections)
         {
             if (c is null)
                 continue;
@@ -140,18 +194,22 @@ internal static class ConnectionScenario
         return open;
     }
 
-    private static void CloseQuietly(BenchConnection? c)
+    /// DISCONNECT and close.
+    public void Dispose()
     {
-        if (c is null)
-            return;
-        try
+        foreach (var c in _connections)
         {
-            c.Socket.Send([0xE0, 0x00], SocketFlags.None);
-        }
-        catch (SocketException)
-        {
-        }
+            if (c is null)
+                continue;
+            try
+            {
+                c.Socket.Send([0xE0, 0x00], SocketFlags.None);
+            }
+            catch (SocketException)
+            {
+            }
 
-        c.Dispose();
+            c.Dispose();
+        }
     }
 }

@@ -2,8 +2,9 @@ using System.Runtime.InteropServices;
 
 namespace Kirisame.Transport.Sockets;
 
-/// The few Linux calls the epoll engine needs (libc). Only x86-64's packed epoll_event layout is declared;
-/// elsewhere <see cref="IsSupported"/> is false and the portable socket engine is used.
+/// The few Linux calls the epoll engine needs (libc), and the client side's (socket, bind, connect) that
+/// `kirisame bench` uses for its connection scenario (this file is compiled into both). Only x86-64's packed
+/// epoll_event layout is declared; elsewhere <see cref="IsSupported"/> is false and the portable paths are used.
 internal static unsafe partial class Epoll
 {
     public const int EpollIn = 0x001;
@@ -67,4 +68,24 @@ internal static unsafe partial class Epoll
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
+
+    public const int SockStream = 1;
+    public const int SolSocket = 1;
+    public const int SoError = 4;
+    public const int SolIp = 0;
+    public const int IpBindAddressNoPort = 24;
+    public const int EInProgress = 115;
+    public const int MsgPeek = 0x2;
+
+    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    public static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
+    public static partial int Bind(int fd, byte* address, int addressLength);
+
+    [LibraryImport("libc", EntryPoint = "connect", SetLastError = true)]
+    public static partial int Connect(int fd, byte* address, int addressLength);
+
+    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    public static partial int GetOption(int fd, int level, int name, int* value, int* length);
 }
