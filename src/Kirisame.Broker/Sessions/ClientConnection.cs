@@ -255,7 +255,8 @@ public sealed partial class ClientConnection
             EnqueueClose();
         // Give the writer a moment to flush what is queued (DISCONNECT included); a client that does not read
         // cannot hold us up.
-        await Task.WhenAny(WriterFinished, Task.Delay(TimeSpan.FromSeconds(2), _broker.TimeProvider));
+        // (WaitAsync drops its timer when the writer finishes; a Task.Delay would hold one for the full 2 s.)
+        await WriterFinished.WaitAsync(TimeSpan.FromSeconds(2), _broker.TimeProvider).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         AbandonOutbound();
         _frameReader.Dispose();
         try
