@@ -154,8 +154,21 @@ internal sealed unsafe class EpollConnector : Scenarios.IIdleClients
             return false;
         }
 
-        _states[i] = Connecting;
-        var ev = new Epoll.Event { Events = Epoll.EpollIn | Epoll.EpollOut | Epoll.EpollRdHup | Epoll.EpollEt, Data = (ulong)i };
+        // On loopback the handshake is usually over by now: send CONNECT at once and wait only for the
+        // CONNACK. Otherwise (not connected yet, or failed) the writable event says which.
+        var events = Epoll.EpollIn | Epoll.EpollRdHup | Epoll.EpollEt;
+        _states[i] = Sending;
+        if (TrySend(i, out _) == SendOutcome.Sent)
+        {
+            _states[i] = AwaitingConnAck;
+        }
+        else
+        {
+            _states[i] = _sent[i] > 0 ? Sending : Connecting;
+            events |= Epoll.EpollOut;
+        }
+
+        var ev = new Epoll.Event { Events = events, Data = (ulong)i };
         if (Epoll.Control(_epoll, Epoll.CtlAdd, fd, &ev) != 0)
         {
             Fail(i, $"epoll_ctl failed (errno {Marshal.GetLastPInvokeError()})");
@@ -181,30 +194,51 @@ internal sealed unsafe class EpollConnector : Scenarios.IIdleClients
 
         if (_states[i] == Sending)
         {
-            var connect = _connects[i];
-            while (_sent[i] < connect.Length)
+            switch (TrySend(i, out var errno))
             {
-                nint n;
-                fixed (byte* p = &connect[_sent[i]])
-                    n = Epoll.Send(_fds[i], p, connect.Length - _sent[i], Epoll.MsgDontWait | Epoll.MsgNoSignal);
-                if (n < 0)
-                {
-                    var errno = Marshal.GetLastPInvokeError();
-                    if (errno == Epoll.EAgain)
-                        return true; // the next writable event continues
-                    if (errno != Epoll.EIntr)
-                        return Fail(i, $"sending CONNECT failed (errno {errno})");
-                    continue;
-                }
-
-                _sent[i] += (int)n;
+                case SendOutcome.WouldBlock:
+                    return true; // the next writable event continues
+                case SendOutcome.Failed:
+                    return Fail(i, $"sending CONNECT failed (errno {errno})");
             }
 
-            _connects[i] = [];
             _states[i] = AwaitingConnAck;
         }
 
         return ReceiveConnAck(i);
+    }
+
+    private enum SendOutcome
+    {
+        Sent,
+        WouldBlock,
+        Failed,
+    }
+
+    /// Sends what is left of client i's CONNECT.
+    private SendOutcome TrySend(int i, out int errno)
+    {
+        errno = 0;
+        var connect = _connects[i];
+        while (_sent[i] < connect.Length)
+        {
+            nint n;
+            fixed (byte* p = &connect[_sent[i]])
+                n = Epoll.Send(_fds[i], p, connect.Length - _sent[i], Epoll.MsgDontWait | Epoll.MsgNoSignal);
+            if (n >= 0)
+            {
+                _sent[i] += (int)n;
+                continue;
+            }
+
+            errno = Marshal.GetLastPInvokeError();
+            if (errno == Epoll.EIntr)
+                continue;
+            return errno == Epoll.EAgain ? SendOutcome.WouldBlock : SendOutcome.Failed;
+        }
+
+        _connects[i] = [];
+        return SendOutcome.Sent;
     }
 
     private bool ReceiveConnAck(int i)
