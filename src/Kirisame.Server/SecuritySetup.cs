@@ -93,10 +93,10 @@ internal static class SecuritySetup
         if (errors.Count > 0)
             return null;
 
-        // One guard for all listeners: an address guessing passwords is banned everywhere.
-        IAuthenticator authenticator = new FailedLoginGuard(new ListenerAuthenticator(authenticators), security, TimeProvider.System, logger);
-        var methods = AuthenticationMethods(passwordFiles.Values, configuration.Authentication, logger);
-        return (authenticator, new ListenerAuthorizer(authorizers), methods);
+        // One guard for all listeners and methods: an address guessing passwords is banned everywhere.
+        var guard = new FailedLoginGuard(new ListenerAuthenticator(authenticators), security, TimeProvider.System, logger);
+        var methods = AuthenticationMethods(passwordFiles.Values, configuration.Authentication, logger).ConvertAll(guard.Guard);
+        return (guard, new ListenerAuthorizer(authorizers), methods);
     }
 
     private static WatchedFile<T>? Load<T>(string? path, Func<string, T> parse, Dictionary<string, WatchedFile<T>> loaded, string key,

@@ -228,4 +228,47 @@ public sealed class EnhancedAuthenticationTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    // Failed SCRAM exchanges count towards the failed-login ban, in one table with plain logins.
+    [Fact]
+    public async Task Scram_Failures_CountTowardsTheBan_SharedWithPlainLogins()
+    {
+        var users = new InMemoryScramCredentials();
+        users.Add("alice", "correct horse");
+        var options = new SecurityOptions { FailedLoginDelay = TimeSpan.Zero, MaxFailedLogins = 3, BanDuration = TimeSpan.FromMinutes(1) };
+        var guard = new FailedLoginGuard(new FileAuthenticator(null, allowAnonymous: false, defaultUser: null), options, TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        await using var broker = new MqttBroker(new BrokerOptions { SysInterval = 0 }, authenticator: guard,
+            authenticationMethods: [guard.Guard(new ScramSha256Method(users))]);
+        static ConnectionInfo From(string address) =>
+            new("c-" + Guid.NewGuid().ToString("N")[..6], new System.Net.IPEndPoint(System.Net.IPAddress.Parse(address), 5000), null);
+
+        for (var i = 0; i < 2; i++)
+        {
+            await using var guess = new TestClient(broker, ProtocolVersion.V500, info: From("192.0.2.1"));
+            Assert.Equal(ReasonCode.BadUserNameOrPassword, (await ScramConnectAsync(guess, "alice", "guess" + i)).ReasonCode);
+        }
+
+        await using (var plain = new TestClient(broker, ProtocolVersion.V500, info: From("192.0.2.1")))
+            Assert.Equal(ReasonCode.NotAuthorized, (await plain.ConnectAsync("plain", userName: "alice", password: "guess"u8.ToArray())).ReasonCode);
+
+        // Three failures: the right password is refused from that address at the first step (no challenge)...
+        await using (var banned = new TestClient(broker, ProtocolVersion.V500, info: From("192.0.2.1")))
+        {
+            await banned.SendAsync(new ConnectPacket
+            {
+                ProtocolVersion = ProtocolVersion.V500,
+                ClientId = "scram-alice",
+                Properties = new MqttProperties { AuthenticationMethod = Method, AuthenticationData = new ScramClient("alice", "correct horse").First() },
+            });
+            Assert.Equal(ReasonCode.Banned, (await banned.ExpectAsync<ConnAckPacket>()).ReasonCode);
+            await banned.ExpectClosedAsync();
+        }
+
+        // ...and by plain password too, while another address logs in.
+        await using (var plain = new TestClient(broker, ProtocolVersion.V500, info: From("192.0.2.1")))
+            Assert.Equal(ReasonCode.Banned, (await plain.ConnectAsync("plain")).ReasonCode);
+        await using (var bystander = new TestClient(broker, ProtocolVersion.V500, info: From("192.0.2.2")))
+            Assert.Equal(ReasonCode.Success, (await ScramConnectAsync(bystander, "alice", "correct horse")).ReasonCode);
+    }
 }

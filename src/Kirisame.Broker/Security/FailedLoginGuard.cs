@@ -7,7 +7,9 @@ namespace Kirisame.Broker.Security;
 
 /// Slows down and then bans password guessing. Wraps another authenticator: every refusal is delayed by
 /// FailedLoginDelay, and an address with MaxFailedLogins refusals inside FailedLoginWindow is refused
-/// outright (v5 0x8A Banned, v3 0x05) for BanDuration without asking the inner authenticator.
+/// outright (v5 0x8A Banned, v3 0x05) for BanDuration without asking the inner authenticator. Enhanced
+/// authentication methods (SCRAM) wrapped with <see cref="Guard"/> share the count and the ban; their
+/// failures are not delayed (an exchange step answers at once).
 public sealed class FailedLoginGuard(IAuthenticator inner, SecurityOptions options, TimeProvider time, ILogger logger) : IAuthenticator
 {
     /// Addresses tracked at most: a spray from many addresses must not grow the table without bound.
@@ -29,28 +31,37 @@ public sealed class FailedLoginGuard(IAuthenticator inner, SecurityOptions optio
     {
         var address = (context.RemoteEndPoint as IPEndPoint)?.Address;
         var now = time.GetTimestamp();
-        if (address is not null && _failures.TryGetValue(address, out var known))
-        {
-            lock (known)
-            {
-                if (known.BannedUntil > now)
-                    return ReasonCode.Banned;
-            }
-        }
+        if (IsBanned(address, now))
+            return ReasonCode.Banned;
 
         var verdict = await inner.AuthenticateAsync(context, cancellationToken);
         if (verdict == ReasonCode.Success)
             return verdict;
 
-        if (address is not null && options.MaxFailedLogins > 0)
-            RecordFailure(address, context.UserName, now);
+        RecordFailure(address, context.UserName, now);
         if (options.FailedLoginDelay > TimeSpan.Zero)
             await Task.Delay(options.FailedLoginDelay, time, cancellationToken);
         return verdict;
     }
 
-    private void RecordFailure(IPAddress address, string? userName, long now)
+    /// <paramref name="method"/> with this guard's count and ban: an exchange begun from a banned address
+    /// fails at its first step with 0x8A, and every failed exchange counts as a failed login.
+    public IEnhancedAuthenticationMethod Guard(IEnhancedAuthenticationMethod method) => new GuardedMethod(this, method);
+
+    private long Now() => time.GetTimestamp();
+
+    private bool IsBanned(IPAddress? address, long now)
     {
+        if (address is null || !_failures.TryGetValue(address, out var known))
+            return false;
+        lock (known)
+            return known.BannedUntil > now;
+    }
+
+    private void RecordFailure(IPAddress? address, string? userName, long now)
+    {
+        if (address is null || options.MaxFailedLogins <= 0)
+            return;
         if (_failures.Count >= MaxTracked)
         {
             // Anonymous refusals cost no hashing, so a spray from many addresses must not buy a scan of the
@@ -95,5 +106,39 @@ public sealed class FailedLoginGuard(IAuthenticator inner, SecurityOptions optio
             if (stale)
                 _failures.TryRemove(address, out _);
         }
+    }
+
+
+    private sealed class GuardedMethod(FailedLoginGuard guard, IEnhancedAuthenticationMethod inner) : IEnhancedAuthenticationMethod
+    {
+        public string Name => inner.Name;
+
+        public IAuthenticationExchange Begin(ConnectContext context)
+        {
+            var address = (context.RemoteEndPoint as IPEndPoint)?.Address;
+            return guard.IsBanned(address, guard.Now())
+                ? new BannedExchange()
+                : new GuardedExchange(guard, inner.Begin(context), address, context.UserName);
+        }
+    }
+
+    private sealed class GuardedExchange(FailedLoginGuard guard, IAuthenticationExchange inner, IPAddress? address, string? userName) : IAuthenticationExchange
+    {
+        public string? UserName => inner.UserName;
+
+        public AuthenticationStep Step(ReadOnlySpan<byte> clientData)
+        {
+            var step = inner.Step(clientData);
+            if (step.Outcome == AuthenticationOutcome.Failure)
+                guard.RecordFailure(address, inner.UserName ?? userName, guard.Now());
+            return step;
+        }
+    }
+
+    private sealed class BannedExchange : IAuthenticationExchange
+    {
+        public string? UserName => null;
+
+        public AuthenticationStep Step(ReadOnlySpan<byte> clientData) => AuthenticationStep.Fail(ReasonCode.Banned);
     }
 }
