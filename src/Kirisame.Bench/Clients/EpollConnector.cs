@@ -9,7 +9,7 @@ namespace Kirisame.Bench.Clients;
 /// epoll set, no Socket objects or tasks. Connecting is the generator's costliest work (on loopback the
 /// whole TCP handshake runs in the connecting process), so it is kept to a socket, a bind, a connect, a
 /// send and a receive per client: the broker, not the generator, has to set the connect rate.
-internal sealed unsafe class EpollConnector : Scenarios.IIdleClients
+internal sealed unsafe class EpollConnector : IIdleClients
 {
     private const byte Connecting = 1; // connect() in progress: waiting to be writable
     private const byte Sending = 2; // CONNECT partly sent
