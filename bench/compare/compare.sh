@@ -180,6 +180,19 @@ COMMON=(--payload 64 --duration "$DURATION" --warmup "$WARMUP")
 echo "Kirisame on port $K_PORT (pid $K_PID), Mosquitto on port $M_PORT (pid $M_PID); generator on CPU $GENERATOR_CPU, brokers on CPU $BROKER_CPU" >&2
 run_both conn --scenario conn --clients "$CONN_CLIENTS" --duration "$HOLD"
 run_both fanin --scenario fanin --clients 4 --qos 0 "${COMMON[@]}"
+
+# The same fan-in against the null forwarder (`kirisame bench --null-forwarder`: answers the handshakes and
+# copies each PUBLISH to the subscriber, nothing else), pinned like the brokers: the limit the machine sets.
+if [[ -f "$KIRISAME_DLL" ]]; then
+    N_PORT=$(free_port)
+    taskset -c "$BROKER_CPU" dotnet "$KIRISAME_DLL" bench --null-forwarder --port "$N_PORT" >"$WORK/null-forwarder.log" 2>&1 &
+    N_PID=$!
+    PIDS+=("$N_PID")
+    wait_listening "$N_PORT" "$N_PID" null-forwarder
+    bench n-fanin "$N_PORT" --scenario fanin --clients 4 --qos 0 "${COMMON[@]}" --broker-pid "$N_PID"
+    kill "$N_PID" 2>/dev/null || true
+    wait "$N_PID" 2>/dev/null || true
+fi
 run_both pairs --scenario pairs --clients 50 --qos 1 "${COMMON[@]}"
 run_both fanout --scenario fanout --clients 50 --qos 0 "${COMMON[@]}"
 run_both latency --scenario latency --clients 4 --qos 0 --rate 20000 "${COMMON[@]}"
@@ -240,14 +253,25 @@ for label, scenario, path in rows:
     k, m = get(load("k-" + scenario), *path), get(load("m-" + scenario), *path)
     print(f"| {label} | {num(k)} | {num(m)} | {ratio(k, m)} |")
 
+def pct(v):
+    return "n/a" if v is None else f"{v * 100:.0f} %"
+
+nf = load("n-fanin")
+n = get(nf, "delivered_per_s")
+if n:
+    k, m = get(load("k-fanin"), "delivered_per_s"), get(load("m-fanin"), "delivered_per_s")
+    share = lambda v: "n/a" if v is None else f"{v / n * 100:.1f} %"
+    print()
+    print(f"Null forwarder (copies each PUBLISH to the subscriber and does nothing else), the same fan-in: {num(n)} msg/s "
+          f"(its core {pct(get(nf, 'broker_busy_cores'))}, the generator {pct(get(nf, 'generator_cpu', 'busy_cores'))}). "
+          f"{name} delivers {share(k)} of that, Mosquitto {share(m)}.")
+
 print()
 print("CPU during each measurement (connect phase for conn), in % of one core: the generator has CPU 0, the broker CPU 1.")
 print("A side near 100 % is the limit; a generator near 100 % means the figure understates the broker.")
 print()
 print(f"| scenario | generator vs {short} | {short} | generator vs Mosquitto | Mosquitto | not delivered, {short} | not delivered, Mosquitto |")
 print("|---|---:|---:|---:|---:|---:|---:|")
-def pct(v):
-    return "n/a" if v is None else f"{v * 100:.0f} %"
 for scenario in ("conn", "fanin", "pairs", "fanout", "latency", "pairs-durable"):
     k, m = load("k-" + scenario), load("m-" + scenario)
     def missing(d):

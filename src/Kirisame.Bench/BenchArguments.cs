@@ -13,6 +13,9 @@ public sealed class BenchArguments
 
     public bool Help { get; private set; }
 
+    /// `--null-forwarder`: serve as the null forwarder on --host/--port instead of generating load.
+    public bool NullForwarder { get; private set; }
+
     public List<string> Errors { get; } = [];
 
     public const string Usage = """
@@ -20,6 +23,7 @@ public sealed class BenchArguments
 
         Usage:
           kirisame bench --scenario fanin|fanout|pairs|latency|conn [options]
+          kirisame bench --null-forwarder [--host HOST] [--port N]
 
         Scenarios:
           fanin      N publishers → 1 subscriber (a topic per publisher, or --shared-topic)
@@ -50,6 +54,10 @@ public sealed class BenchArguments
           --connect-concurrency N  conn: handshakes in progress at once (default 100)
           --broker-pid PID       report the broker's CPU use (/proc/PID/stat) and VmRSS before and after
           --json                 print the result as JSON
+          --null-forwarder       no load: listen on --host/--port as a null forwarder (answers CONNECT,
+                                 SUBSCRIBE, PINGREQ; copies each QoS 0 PUBLISH to every subscriber and does
+                                 nothing else), the limit a broker's fan-in can be held against; runs
+                                 until interrupted (Linux x86-64)
           -h, --help             show this help
 
         Exit code: 0 when the run was clean (QoS ≥ 1: nothing lost), 1 otherwise, 2 on bad options.
@@ -92,6 +100,9 @@ public sealed class BenchArguments
                     continue;
                 case "shared-topic":
                     o.SharedTopic = true;
+                    continue;
+                case "null-forwarder":
+                    result.NullForwarder = true;
                     continue;
             }
 
@@ -165,6 +176,13 @@ public sealed class BenchArguments
                     result.Errors.Add($"Unknown option '--{name}'.");
                     break;
             }
+        }
+
+        if (result.NullForwarder)
+        {
+            if (scenarioGiven)
+                result.Errors.Add("--null-forwarder generates no load: give it no --scenario.");
+            return result;
         }
 
         if (!scenarioGiven && result.Errors.Count == 0)

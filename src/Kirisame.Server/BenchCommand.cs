@@ -24,6 +24,9 @@ internal static class BenchCommand
             return KirisameCommand.ExitUsage;
         }
 
+        if (arguments.NullForwarder)
+            return await ServeNullForwarderAsync(arguments.Options, stdout, stderr);
+
         // Socket completions run on the socket engine's thread instead of hopping to the thread pool: a broker
         // that sends one small TCP segment per message (Mosquitto does) would otherwise cost the generator a
         // thread wake-up per message, and the generator, not the broker, would set the pace. Read when the
@@ -58,5 +61,46 @@ internal static class BenchCommand
         {
             Console.CancelKeyPress -= onCancel;
         }
+    }
+
+    /// Listens until Ctrl-C or SIGTERM; says where once it does.
+    private static async Task<int> ServeNullForwarderAsync(BenchOptions options, TextWriter stdout, TextWriter stderr)
+    {
+        if (!System.Net.IPAddress.TryParse(options.Host, out var address))
+        {
+            await stderr.WriteLineAsync($"kirisame bench: --null-forwarder needs an IP address for --host, not '{options.Host}'.");
+            return KirisameCommand.ExitUsage;
+        }
+
+        NullForwarder forwarder;
+        try
+        {
+            forwarder = new NullForwarder(new System.Net.IPEndPoint(address, options.Port));
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or PlatformNotSupportedException)
+        {
+            await stderr.WriteLineAsync($"kirisame bench: the null forwarder cannot start: {ex.Message}");
+            return KirisameCommand.ExitFailure;
+        }
+
+        using (forwarder)
+        {
+            using var stop = new CancellationTokenSource();
+            using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+            {
+                context.Cancel = true;
+                stop.Cancel();
+            });
+            using var interrupt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, context =>
+            {
+                context.Cancel = true;
+                stop.Cancel();
+            });
+            await stdout.WriteLineAsync($"kirisame bench: null forwarder listening on {forwarder.EndPoint}");
+            await stdout.FlushAsync();
+            await Task.Factory.StartNew(() => forwarder.Run(stop.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+
+        return KirisameCommand.ExitOk;
     }
 }

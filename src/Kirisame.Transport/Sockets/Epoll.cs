@@ -16,6 +16,7 @@ internal static unsafe partial class Epoll
 
     public const int CtlAdd = 1;
     public const int CtlDel = 2;
+    public const int CtlMod = 3;
 
     public const int MsgDontWait = 0x40;
     public const int MsgNoSignal = 0x4000;
