@@ -13,13 +13,14 @@ public sealed partial class MqttBroker
 {
     /// Routes a PUBLISH received from a client. The message is materialised (payload copied once) only when
     /// somebody needs it: a subscriber, or the retained store. Returns the number of sessions it reached.
-    internal int Publish(in PublishPacket publish, QualityOfService qos, bool retain, string topic, ReadOnlyMemory<byte> topicUtf8, string senderClientId)
+    internal int Publish(in PublishPacket publish, QualityOfService qos, bool retain, string topic, ReadOnlyMemory<byte> topicUtf8, string senderClientId,
+        long receivedAtTicks)
     {
         var match = Subscriptions.Match(topic);
         if (!retain && match.Sessions.Length == 0 && match.SharedGroups.Length == 0)
             return 0;
         var properties = publish.Properties.IsEmpty ? default : publish.Properties.Detach() with { TopicAlias = 0, SubscriptionIdentifiers = default };
-        var message = BrokerMessage.Rent(topic, topicUtf8, publish.Payload.Span, qos, retain, properties, senderClientId, TimeProvider.GetTimestamp());
+        var message = BrokerMessage.Rent(topic, topicUtf8, publish.Payload.Span, qos, retain, properties, senderClientId, receivedAtTicks);
         try
         {
             return Route(message, match);

@@ -464,7 +464,7 @@ public sealed partial class ClientConnection
             }
         }
 
-        var matched = _broker.Publish(publish, qos, retain, topic, topicUtf8, ClientId);
+        var matched = _broker.Publish(publish, qos, retain, topic, topicUtf8, ClientId, _readTicks != 0 ? _readTicks : _broker.TimeProvider.GetTimestamp());
         if (publish.QoS != QualityOfService.AtMostOnce)
         {
             var reason = matched == 0 && Version == ProtocolVersion.V500 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;

@@ -20,6 +20,10 @@ public sealed partial class ClientConnection
     private readonly ILogger _logger;
     private readonly MqttFrameReader _frameReader;
     private long _lastActivityTicks;
+
+    /// When the bytes being handled were read (one clock read per batch of packets, not one per packet):
+    /// the keep-alive clock and the received time of the messages published in the batch.
+    private long _readTicks;
     private int _closing;
     private ReasonCode? _closeReason;
 
@@ -97,6 +101,7 @@ public sealed partial class ClientConnection
                     if (result.IsCanceled || IsClosing)
                         break;
                     t_reading = this; // what this thread queues for this connection is written at the end (see Schedule)
+                    _readTicks = 0; // the clock is read once per batch, at its first whole packet
                     while (!stop)
                     {
                         var status = _frameReader.TryRead(buffer, out var packet, out var consumed, out var error);
@@ -109,7 +114,12 @@ public sealed partial class ClientConnection
                             break;
                         }
 
-                        Volatile.Write(ref _lastActivityTicks, _broker.TimeProvider.GetTimestamp());
+                        if (_readTicks == 0)
+                        {
+                            _readTicks = _broker.TimeProvider.GetTimestamp();
+                            Volatile.Write(ref _lastActivityTicks, _readTicks);
+                        }
+
                         Interlocked.Add(ref _broker.Statistics.BytesReceived, packet.TotalLength);
                         buffer = buffer.Slice(consumed); // the packet's bytes stay valid until AdvanceTo
                         var handled = HandlePacketAsync(packet);
