@@ -64,7 +64,8 @@ public sealed partial class MqttBroker : IAsyncDisposable
     public static string Version { get; } = typeof(MqttBroker).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
     /// Serves one client connection until it closes. Returns when the connection is finished with; the
-    /// transport then closes the socket.
+    /// transport then closes the socket. <paramref name="cancellationToken"/> is the transport's "connection
+    /// closed" signal: what was received before it is still handled (the connection ends with its input).
     public Task RunConnectionAsync(IDuplexPipe transport, ConnectionInfo info, CancellationToken cancellationToken)
     {
         if (Volatile.Read(ref _stopping) != 0)

@@ -7,6 +7,32 @@ public sealed class BrokerBasicsTests
 {
     private static MqttBroker NewBroker(BrokerOptions? options = null) => new(options ?? new BrokerOptions { SysInterval = 0 });
 
+    // A client that publishes and disconnects at once (mosquitto_pub): the transport may say the connection is
+    // closed (Kestrel's ConnectionClosed) before the broker has handled the bytes that came first. They are
+    // still handled, and the connection ends with its input.
+    [Theory]
+    [InlineData(ProtocolVersion.V311)]
+    [InlineData(ProtocolVersion.V500)]
+    public async Task PublishThenDisconnect_IsDelivered_EvenWhenTheTransportReportsTheCloseFirst(ProtocolVersion version)
+    {
+        await using var broker = NewBroker();
+        await using var sub = new TestClient(broker, version);
+        Assert.Equal(ReasonCode.Success, (await sub.ConnectAsync("sub")).ReasonCode);
+        await sub.SubscribeAsync("last/words");
+        using var transportClosed = new CancellationTokenSource();
+        await using var pub = new TestClient(broker, version, transportClosed: transportClosed.Token);
+        Assert.Equal(ReasonCode.Success, (await pub.ConnectAsync("pub")).ReasonCode);
+
+        await transportClosed.CancelAsync();
+        await pub.PublishAsync("last/words", "goodbye");
+        await pub.SendAsync(new DisconnectPacket());
+        await pub.DropAsync();
+
+        var delivered = await sub.ExpectPublishAsync();
+        Assert.Equal("goodbye", Text.Of(delivered.Payload));
+        await pub.ServerTask.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
     [Theory]
     [InlineData(ProtocolVersion.V310)]
     [InlineData(ProtocolVersion.V311)]

@@ -19,11 +19,12 @@ public sealed class TestClient : IAsyncDisposable
     private readonly MqttFrameReader _frames = new(int.MaxValue);
     private ushort _nextPacketId;
 
-    public TestClient(MqttBroker broker, ProtocolVersion version, string name = "test", ConnectionInfo? info = null)
+    public TestClient(MqttBroker broker, ProtocolVersion version, string name = "test", ConnectionInfo? info = null,
+        CancellationToken transportClosed = default)
     {
         Version = version;
         ServerTask = broker.RunConnectionAsync(new DuplexPipe(_toServer.Reader, _fromServer.Writer),
-            info ?? new ConnectionInfo(name + "-" + Guid.NewGuid().ToString("N")[..6], null, null), CancellationToken.None);
+            info ?? new ConnectionInfo(name + "-" + Guid.NewGuid().ToString("N")[..6], null, null), transportClosed);
     }
 
     public ProtocolVersion Version { get; }

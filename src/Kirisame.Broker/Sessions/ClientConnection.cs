@@ -85,7 +85,7 @@ public sealed partial class ClientConnection
 
     private async Task ServeAsync(CancellationToken cancellationToken)
     {
-        var registration = cancellationToken.Register(static state => ((ClientConnection)state!).RequestClose(null), this);
+        var registration = cancellationToken.Register(static state => ((ClientConnection)state!).OnTransportClosed(), this);
         try
         {
             // Locals that live across an await are fields of the state machine every idle connection holds:
@@ -174,6 +174,16 @@ public sealed partial class ClientConnection
             await registration.DisposeAsync();
             await CloseAsync();
         }
+    }
+
+    /// The transport says the connection is gone (Kestrel's ConnectionClosed, a WebSocket request aborted). That
+    /// signal can come before the read loop has handled the last bytes the client sent (a PUBLISH, then DISCONNECT,
+    /// then the end of the stream), so it does not close anything itself: the input ends after those bytes, and
+    /// the read loop with it. Only a pause for the publish rate is cut short, so that the end is read at once.
+    private void OnTransportClosed()
+    {
+        var closeRequested = _closeRequested ?? Interlocked.CompareExchange(ref _closeRequested, new(TaskCreationOptions.RunContinuationsAsynchronously), null) ?? _closeRequested!;
+        closeRequested.TrySetResult();
     }
 
     /// Closes the connection with a protocol violation: v5 clients get DISCONNECT with the reason first.
