@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Kirisame.Protocol;
+using Kirisame.Protocol.Primitives;
 using Kirisame.Transport.Sockets;
 
 namespace Kirisame.Bench;
@@ -206,8 +208,8 @@ public sealed unsafe class NullForwarder : IDisposable
         var at = 2;
         if (v5)
         {
-            var properties = ReadVarInt(body, ref at);
-            at += properties;
+            VariableByteInteger.TryRead(body[at..], out var properties, out var lengthBytes);
+            at += lengthBytes + properties;
         }
 
         var count = 0;
@@ -220,40 +222,21 @@ public sealed unsafe class NullForwarder : IDisposable
         return count;
     }
 
-    private static int ReadVarInt(ReadOnlySpan<byte> bytes, ref int at)
-    {
-        var value = 0;
-        for (var shift = 0; at < bytes.Length && shift <= 21; shift += 7)
-        {
-            var b = bytes[at++];
-            value |= (b & 0x7F) << shift;
-            if ((b & 0x80) == 0)
-                break;
-        }
-
-        return value;
-    }
-
     /// A whole packet at the start of <paramref name="bytes"/> (1, with its length and its fixed header's),
-    /// not yet (0), or a remaining length longer than four bytes (-1).
+    /// not yet (0), or a malformed remaining length (-1).
     private static int TryFrame(ReadOnlySpan<byte> bytes, out int length, out int header)
     {
         length = header = 0;
-        var remaining = 0;
-        for (var i = 1; i <= 4; i++)
-        {
-            if (i >= bytes.Length)
-                return 0;
-            remaining |= (bytes[i] & 0x7F) << (7 * (i - 1));
-            if ((bytes[i] & 0x80) == 0)
-            {
-                header = i + 1;
-                length = header + remaining;
-                return length <= bytes.Length ? 1 : 0;
-            }
-        }
-
-        return -1;
+        if (bytes.IsEmpty)
+            return 0;
+        var error = VariableByteInteger.TryRead(bytes[1..], out var remaining, out var lengthBytes);
+        if (error == DecodeError.Truncated)
+            return 0;
+        if (error != DecodeError.None)
+            return -1;
+        header = 1 + lengthBytes;
+        length = header + remaining;
+        return length <= bytes.Length ? 1 : 0;
     }
 
     private static void Append(Client client, ReadOnlySpan<byte> bytes)

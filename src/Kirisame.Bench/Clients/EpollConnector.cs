@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using System.Runtime.InteropServices;
+using Kirisame.Protocol;
+using Kirisame.Protocol.Primitives;
 using Kirisame.Transport.Sockets;
 
 namespace Kirisame.Bench.Clients;
@@ -399,21 +401,12 @@ internal static class ConnAck
             return Status.Incomplete;
         if (bytes[0] != 0x20)
             return Status.NotConnAck;
-        // Remaining length: a variable byte integer of up to four bytes.
-        var length = 0;
-        var at = 1;
-        for (var shift = 0; ; shift += 7)
-        {
-            if (at == bytes.Length)
-                return Status.Incomplete;
-            if (shift > 21)
-                return Status.NotConnAck;
-            var b = bytes[at++];
-            length |= (b & 0x7F) << shift;
-            if ((b & 0x80) == 0)
-                break;
-        }
-
+        var lengthError = VariableByteInteger.TryRead(bytes[1..], out var length, out var lengthBytes);
+        if (lengthError == DecodeError.Truncated)
+            return Status.Incomplete;
+        if (lengthError != DecodeError.None)
+            return Status.NotConnAck;
+        var at = 1 + lengthBytes;
         if (length < 2)
             return Status.NotConnAck;
         if (bytes.Length < at + length)

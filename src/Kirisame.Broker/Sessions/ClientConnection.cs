@@ -180,11 +180,7 @@ public sealed partial class ClientConnection
     /// signal can come before the read loop has handled the last bytes the client sent (a PUBLISH, then DISCONNECT,
     /// then the end of the stream), so it does not close anything itself: the input ends after those bytes, and
     /// the read loop with it. Only a pause for the publish rate is cut short, so that the end is read at once.
-    private void OnTransportClosed()
-    {
-        var closeRequested = _closeRequested ?? Interlocked.CompareExchange(ref _closeRequested, new(TaskCreationOptions.RunContinuationsAsynchronously), null) ?? _closeRequested!;
-        closeRequested.TrySetResult();
-    }
+    private void OnTransportClosed() => CloseRequested.TrySetResult();
 
     /// Closes the connection with a protocol violation: v5 clients get DISCONNECT with the reason first.
     private void ProtocolViolation(DecodeError error, string what)
@@ -203,13 +199,16 @@ public sealed partial class ClientConnection
     {
         var pause = _readPause;
         _readPause = TimeSpan.Zero;
-        var closeRequested = _closeRequested ?? Interlocked.CompareExchange(ref _closeRequested, new(TaskCreationOptions.RunContinuationsAsynchronously), null) ?? _closeRequested!;
+        var closeRequested = CloseRequested; // made before IsClosing is read, so a close from now on completes it
         if (!IsClosing)
             await Task.WhenAny(Task.Delay(pause, _broker.TimeProvider), closeRequested.Task);
     }
 
     /// Made only by a connection that pauses reading (publish rate), so that closing it ends the pause.
     private TaskCompletionSource? _closeRequested;
+
+    private TaskCompletionSource CloseRequested =>
+        _closeRequested ?? Interlocked.CompareExchange(ref _closeRequested, new(TaskCreationOptions.RunContinuationsAsynchronously), null) ?? _closeRequested!;
     private double _publishTokens = double.NaN;
     private double _publishByteTokens;
     private long _publishTokensTicks;
