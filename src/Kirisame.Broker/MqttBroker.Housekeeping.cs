@@ -77,7 +77,7 @@ public sealed partial class MqttBroker
                 && TimeProvider.GetElapsedTime(connection.LastActivityTicks, now).TotalSeconds > connection.KeepAlive * 1.5)
             {
                 // One and a half keep-alive periods without a packet [MQTT-3.1.2-22] (3.1.1 [MQTT-3.1.2-24]).
-                _logger.LogInformation("Client {ClientId} keep-alive timeout; closing", connection.ClientId);
+                _logger.LogInformation("Client {ClientId} keep-alive timeout; closing", connection.LogName);
                 connection.RequestClose(ReasonCode.KeepAliveTimeout);
             }
         }

@@ -3,6 +3,7 @@ using Kirisame.Broker.Routing;
 using Kirisame.Broker.Sessions;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
+using Kirisame.Protocol.Primitives;
 using Kirisame.Protocol.Properties;
 using Kirisame.Protocol.Topics;
 using Microsoft.Extensions.Logging;
@@ -135,7 +136,7 @@ public sealed partial class MqttBroker
         if (Options.QueueOverflowAction != QueueOverflowAction.Disconnect || connection.IsClosing)
             return;
         _logger.LogInformation("Client {ClientId} ({Remote}) cannot keep up: its queue is over the limit of {Messages} messages / {Bytes} bytes; closing",
-            connection.ClientId, connection.Info.RemoteEndPoint, Options.MaxQueuedMessages, Options.MaxQueuedBytes);
+            connection.LogName, connection.Info.RemoteEndPoint, Options.MaxQueuedMessages, Options.MaxQueuedBytes);
         connection.RequestClose(ReasonCode.QuotaExceeded,
             $"message queue full (at most {Options.MaxQueuedMessages} messages or {Options.MaxQueuedBytes} bytes)");
     }
@@ -153,7 +154,7 @@ public sealed partial class MqttBroker
         if (!session.Dropping)
         {
             session.Dropping = true;
-            _logger.LogWarning("Dropping messages for client {ClientId}: {Why} (dropped so far: {Dropped})", session.ClientId, why, session.DroppedMessages);
+            _logger.LogWarning("Dropping messages for client {ClientId}: {Why} (dropped so far: {Dropped})", MqttText.Quote(session.ClientId), why, session.DroppedMessages);
         }
     }
 
@@ -301,16 +302,7 @@ public sealed partial class MqttBroker
             if (!_wanted || _text?.Length >= MaximumLength)
                 return;
             _text = _text is null ? new System.Text.StringBuilder() : _text.Append("; ");
-            _text.Append(what).Append(' ');
-            if (filter.Length <= MaximumFilterLength)
-            {
-                _text.Append(filter);
-            }
-            else
-            {
-                var cut = char.IsHighSurrogate(filter[MaximumFilterLength - 1]) ? MaximumFilterLength - 1 : MaximumFilterLength;
-                _text.Append(filter.AsSpan(0, cut)).Append('…');
-            }
+            _text.Append(what).Append(' ').Append(MqttText.Quote(filter, MaximumFilterLength));
 
             if (_text.Length >= MaximumLength)
                 _text.Append("; …");

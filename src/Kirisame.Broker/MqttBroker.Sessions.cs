@@ -72,7 +72,7 @@ public sealed partial class MqttBroker
                 }
             }
 
-            _logger.LogInformation("Client {ClientId} connected again from {Remote}; closing the previous connection", clientId, connection.Info.RemoteEndPoint);
+            _logger.LogInformation("Client {ClientId} connected again from {Remote}; closing the previous connection", connection.LogName, connection.Info.RemoteEndPoint);
             holder.RequestClose(ReasonCode.SessionTakenOver);
             await Task.WhenAny(holder.Finished, Task.Delay(TimeSpan.FromSeconds(5), TimeProvider));
             if (!holder.Finished.IsCompleted)
@@ -256,7 +256,7 @@ public sealed partial class MqttBroker
         }
 
         if (_logger.IsEnabled(LogLevel.Debug))
-            _logger.LogDebug("Client {ClientId} gone (reason {Reason}, will {Will})", connection.ClientId, reason, publishWill && connection.Will is not null);
+            _logger.LogDebug("Client {ClientId} gone (reason {Reason}, will {Will})", connection.LogName, reason, publishWill && connection.Will is not null);
         if (publishWill && connection.Will is { } will)
         {
             var delay = will.Properties?.WillDelayInterval ?? 0;

@@ -12,6 +12,10 @@ public sealed class BrokerStatistics
     public long ClientsMaximum;
     public long ConnectionsTotal;
 
+    /// Connections closed because serving them threw (a bug, or an input nothing else caught): each is logged
+    /// and closed, and the broker carries on.
+    public long ConnectionFaults;
+
     public void ClientConnected()
     {
         var now = Interlocked.Increment(ref ClientsConnected);

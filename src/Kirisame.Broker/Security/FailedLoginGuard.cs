@@ -93,7 +93,7 @@ public sealed class FailedLoginGuard(IAuthenticator inner, SecurityOptions optio
         }
 
         logger.LogWarning("Banned {Address} for {Duration} after {Count} failed logins (last as user '{User}')",
-            address, options.BanDuration, options.MaxFailedLogins, userName);
+            address, options.BanDuration, options.MaxFailedLogins, Kirisame.Protocol.Primitives.MqttText.Quote(userName));
     }
 
     private void Prune(long now)

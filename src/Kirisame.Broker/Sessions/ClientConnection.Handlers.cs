@@ -4,6 +4,7 @@ using Kirisame.Protocol;
 using Kirisame.Protocol.Codec;
 using Kirisame.Protocol.Framing;
 using Kirisame.Protocol.Packets;
+using Kirisame.Protocol.Primitives;
 using Kirisame.Protocol.Properties;
 using Microsoft.Extensions.Logging;
 
@@ -68,11 +69,11 @@ public sealed partial class ClientConnection
                 return ValueTask.FromResult(true);
             case PacketType.Connect:
                 // A second CONNECT is a protocol violation [MQTT-3.1.0-2].
-                _logger.LogInformation("Client {ClientId} sent a second CONNECT; closing", ClientId);
+                _logger.LogInformation("Client {ClientId} sent a second CONNECT; closing", LogName);
                 RequestClose(ReasonCode.ProtocolError, "second CONNECT");
                 return ValueTask.FromResult(false);
             default:
-                _logger.LogInformation("Client {ClientId} sent {Type}, which only a server sends; closing", ClientId, raw.Type);
+                _logger.LogInformation("Client {ClientId} sent {Type}, which only a server sends; closing", LogName, raw.Type);
                 RequestClose(ReasonCode.ProtocolError, $"{raw.Type} is sent only by a server");
                 return ValueTask.FromResult(false);
         }
@@ -121,7 +122,7 @@ public sealed partial class ClientConnection
         {
             // Server redirection (section 4.11): v5 clients are told where to go; v3 ones only that we are unavailable.
             var redirect = options.RedirectReason == ServerRedirect.ServerMoved ? ReasonCode.ServerMoved : ReasonCode.UseAnotherServer;
-            _logger.LogInformation("Redirecting client {ClientId} to {Reference}", clientId, reference);
+            _logger.LogInformation("Redirecting client {ClientId} to {Reference}", LogName, reference);
             EnqueuePacket(new ConnAckPacket
             {
                 ReasonCode = v5 ? redirect : ReasonCode.ServerUnavailable,
@@ -139,7 +140,7 @@ public sealed partial class ClientConnection
             // Enhanced authentication (section 4.12): the exchange runs over AUTH packets before CONNACK.
             var method = _broker.FindAuthenticationMethod(methodName);
             if (method is null)
-                return Refuse(ReasonCode.BadAuthenticationMethod, $"authentication method {methodName} is not supported");
+                return Refuse(ReasonCode.BadAuthenticationMethod, $"authentication method {MqttText.Quote(methodName)} is not supported");
             _authMethod = methodName;
             _authExchange = method.Begin(context);
             _pendingConnect = (connect, assignedId);
@@ -149,7 +150,7 @@ public sealed partial class ClientConnection
 
         var verdict = await _broker.Authenticator.AuthenticateAsync(context, CancellationToken.None);
         if (verdict != ReasonCode.Success)
-            return Refuse(verdict, connect.UserName is null ? "authentication (no user name)" : $"authentication of user '{connect.UserName}'");
+            return Refuse(verdict, connect.UserName is null ? "authentication (no user name)" : $"authentication of user '{MqttText.Quote(connect.UserName)}'");
         if (context.AssignedUserName is { } assigned)
             UserName = assigned;
         return await CompleteConnectAsync(connect, assignedId, null);
@@ -197,7 +198,10 @@ public sealed partial class ClientConnection
                 ack.SessionExpiryInterval = cap;
             }
 
-            if (properties?.RequestResponseInformation == 1 && options.ResponseInformationPrefix.Length > 0)
+            // Prefix + client id may not fit a string field (a client id can be 64 KiB): then none is sent, which the
+            // client must accept (section 3.2.2.3.15), rather than a cut one that names the wrong topic.
+            if (properties?.RequestResponseInformation == 1 && options.ResponseInformationPrefix.Length > 0
+                && System.Text.Encoding.UTF8.GetByteCount(options.ResponseInformationPrefix) + System.Text.Encoding.UTF8.GetByteCount(clientId) <= MqttText.MaxStringBytes)
                 ack.ResponseInformation = options.ResponseInformationPrefix + clientId;
         }
         else
@@ -226,7 +230,7 @@ public sealed partial class ClientConnection
         if (_logger.IsEnabled(LogLevel.Debug)) // the arguments would be boxed on every connect otherwise
         {
             _logger.LogDebug("Client {ClientId} connected from {Remote} (MQTT {Version}, clean {Clean}, keep alive {KeepAlive})",
-                clientId, Info.RemoteEndPoint, Version, connect.CleanStart, KeepAlive);
+                LogName, Info.RemoteEndPoint, Version, connect.CleanStart, KeepAlive);
         }
         _broker.Resume(session, this);
         return true;
@@ -318,7 +322,7 @@ public sealed partial class ClientConnection
     private bool Refuse(ReasonCode reason, string why)
     {
         _logger.LogInformation("Refused connection {ConnectionId} from {Remote} (client {ClientId}): {Why} → {Reason}",
-            Info.ConnectionId, Info.RemoteEndPoint, ClientId, why, reason);
+            Info.ConnectionId, Info.RemoteEndPoint, LogName, why, reason);
         EnqueuePacket(new ConnAckPacket
         {
             ReasonCode = reason,
@@ -392,7 +396,7 @@ public sealed partial class ClientConnection
             {
                 if (options.PublishRateAction == PublishRateAction.Disconnect)
                 {
-                    _logger.LogInformation("Client {ClientId} ({Remote}) publishes faster than allowed; closing", ClientId, Info.RemoteEndPoint);
+                    _logger.LogInformation("Client {ClientId} ({Remote}) publishes faster than allowed; closing", LogName, Info.RemoteEndPoint);
                     RequestClose(ReasonCode.MessageRateTooHigh, "publish rate above the limit");
                     return false;
                 }
@@ -414,9 +418,10 @@ public sealed partial class ClientConnection
         {
             // Clients never publish to $SYS; denied publishes are dropped and counted.
             Interlocked.Increment(ref _broker.Statistics.MessagesDropped);
-            _logger.LogDebug("Client {ClientId} may not publish to {Topic}; dropped", ClientId, topic);
+            if (_logger.IsEnabled(LogLevel.Debug))
+                _logger.LogDebug("Client {ClientId} may not publish to {Topic}; dropped", LogName, MqttText.Quote(topic));
             if (publish.QoS != QualityOfService.AtMostOnce)
-                EnqueueErrorAck(ackType, publish.PacketId, ReasonCode.NotAuthorized, "not authorized to publish to " + topic);
+                EnqueueErrorAck(ackType, publish.PacketId, ReasonCode.NotAuthorized, "not authorized to publish to " + MqttText.Quote(topic));
             return true;
         }
 
@@ -635,7 +640,7 @@ public sealed partial class ClientConnection
         // 0x04 asks for the will to be published anyway; any other DISCONNECT discards it [MQTT-3.14.4-3].
         _disconnectedNormally = disconnect.ReasonCode != ReasonCode.DisconnectWithWillMessage;
         if (_logger.IsEnabled(LogLevel.Debug))
-            _logger.LogDebug("Client {ClientId} disconnected ({Reason})", ClientId, disconnect.ReasonCode);
+            _logger.LogDebug("Client {ClientId} disconnected ({Reason})", LogName, disconnect.ReasonCode);
         return false;
     }
 }

@@ -262,6 +262,21 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
             _logger.LogDebug("Connection {ConnectionId}: write failed: {Message}", Info.ConnectionId, ex.Message);
             FinishWriter();
         }
+        catch (Exception ex)
+        {
+            WriterFaulted(ex);
+        }
+    }
+
+    /// The writer runs on a thread-pool thread (or a flush's completion), where an exception would end the process:
+    /// whatever it throws ends this connection only. Nothing more can be written, so the output is completed, the
+    /// read loop told to stop, and the fault logged and counted.
+    private void WriterFaulted(Exception ex)
+    {
+        Interlocked.Increment(ref _broker.Statistics.ConnectionFaults);
+        _logger.LogError(ex, "Connection {ConnectionId} (client {ClientId}): writing failed; closing the connection", Info.ConnectionId, LogName);
+        FinishWriter();
+        RequestClose(null);
     }
 
     private void OnFlushed()
@@ -280,6 +295,10 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
         {
             _logger.LogDebug("Connection {ConnectionId}: write failed: {Message}", Info.ConnectionId, ex.Message);
             FinishWriter();
+        }
+        catch (Exception ex)
+        {
+            WriterFaulted(ex);
         }
     }
 

@@ -5,6 +5,7 @@ using Kirisame.Protocol;
 using Kirisame.Protocol.Codec;
 using Kirisame.Protocol.Framing;
 using Kirisame.Protocol.Packets;
+using Kirisame.Protocol.Primitives;
 using Kirisame.Protocol.Properties;
 using Microsoft.Extensions.Logging;
 
@@ -46,7 +47,20 @@ public sealed partial class ClientConnection
 
     public ProtocolVersion Version { get; private set; }
 
-    public string ClientId { get; private set; } = "";
+    public string ClientId
+    {
+        get => _clientId;
+        private set
+        {
+            _clientId = value;
+            LogName = MqttText.Quote(value);
+        }
+    }
+
+    private string _clientId = "";
+
+    /// The client id as log lines and reason strings quote it: cut short, since a client id may be 64 KiB.
+    internal string LogName { get; private set; } = "";
 
     public string? UserName { get; private set; }
 
@@ -167,12 +181,24 @@ public sealed partial class ClientConnection
         }
         catch (Exception ex)
         {
-            _logger.LogError(ex, "Connection {ConnectionId} failed", Info.ConnectionId);
+            // A fault while serving one client ends that client's connection, never the broker: counted, logged,
+            // and closed (v5 clients are told 0x80 Unspecified error when the writer still can).
+            Interlocked.Increment(ref _broker.Statistics.ConnectionFaults);
+            _logger.LogError(ex, "Connection {ConnectionId} (client {ClientId}) failed; closing it", Info.ConnectionId, LogName);
+            RequestClose(ReasonCode.UnspecifiedError, "internal error");
         }
         finally
         {
             await registration.DisposeAsync();
-            await CloseAsync();
+            try
+            {
+                await CloseAsync();
+            }
+            catch (Exception ex)
+            {
+                Interlocked.Increment(ref _broker.Statistics.ConnectionFaults);
+                _logger.LogError(ex, "Connection {ConnectionId} (client {ClientId}): clean-up failed", Info.ConnectionId, LogName);
+            }
         }
     }
 
@@ -187,7 +213,7 @@ public sealed partial class ClientConnection
     {
         var reason = DecodeErrors.ToReasonCode(error);
         _logger.LogInformation("Client {ClientId} ({Remote}) sent a bad {What}: {Error}; closing with {Reason}",
-            ClientId, Info.RemoteEndPoint, what, error, reason);
+            LogName, Info.RemoteEndPoint, what, error, reason);
         RequestClose(reason, $"bad {what}: {error}");
     }
 

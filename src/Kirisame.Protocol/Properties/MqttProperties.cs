@@ -20,7 +20,15 @@ public sealed class MqttProperties : IEquatable<MqttProperties>
     public byte? RequestResponseInformation { get; set; }
     public string? ResponseInformation { get; set; }
     public string? ServerReference { get; set; }
-    public string? ReasonString { get; set; }
+    /// A diagnostic text. Cut to what a string field holds (<see cref="Primitives.MqttText.Truncate"/>) when set, so
+    /// that however a reason string was made (quoting a client's 64 KiB user name, say) the packet still encodes.
+    public string? ReasonString
+    {
+        get => _reasonString;
+        set => _reasonString = value is null ? null : Primitives.MqttText.Truncate(value);
+    }
+
+    private string? _reasonString;
     public ushort? ReceiveMaximum { get; set; }
     public ushort? TopicAliasMaximum { get; set; }
     public ushort? TopicAlias { get; set; }

@@ -30,7 +30,9 @@ internal sealed class RawSession : IDisposable
     public bool Accepted => ConnAck == 0;
 
     /// Opens a TCP connection from <paramref name="from"/> (127.0.0.1 unless given) and sends CONNECT.
-    public static async Task<RawSession> ConnectAsync(int port, string? from = null, byte protocolLevel = 5, string? user = null, string? password = null)
+    /// <paramref name="authenticationMethod"/> (v5 only) goes into CONNECT's properties.
+    public static async Task<RawSession> ConnectAsync(int port, string? from = null, byte protocolLevel = 5, string? user = null, string? password = null,
+        string? authenticationMethod = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         var session = new RawSession(socket, protocolLevel);
@@ -54,7 +56,18 @@ internal sealed class RawSession : IDisposable
             body.Add((byte)(0x02 | (user is null ? 0 : 0x80) | (password is null ? 0 : 0x40))); // clean start
             body.AddRange([0x00, 0x3C]); // keep alive 60 s
             if (protocolLevel == 5)
-                body.Add(0x00); // no properties
+            {
+                var properties = new List<byte>();
+                if (authenticationMethod is not null)
+                {
+                    properties.Add(0x15);
+                    AddString(properties, authenticationMethod);
+                }
+
+                AddVariableByteInteger(body, properties.Count);
+                body.AddRange(properties);
+            }
+
             AddString(body, $"raw-{Environment.ProcessId}-{Interlocked.Increment(ref s_clientIds)}");
             if (user is not null)
                 AddString(body, user);
@@ -120,14 +133,7 @@ internal sealed class RawSession : IDisposable
     private async Task<bool> SendAsync(byte header, List<byte> body)
     {
         var packet = new List<byte> { header };
-        for (var length = body.Count; ; )
-        {
-            var digit = (byte)(length % 128);
-            length /= 128;
-            packet.Add(length > 0 ? (byte)(digit | 0x80) : digit);
-            if (length == 0)
-                break;
-        }
+        AddVariableByteInteger(packet, body.Count);
         packet.AddRange(body);
         try
         {
@@ -203,6 +209,17 @@ internal sealed class RawSession : IDisposable
         var id = ++_packetId;
         body.Add((byte)(id >> 8));
         body.Add((byte)id);
+    }
+
+    private static void AddVariableByteInteger(List<byte> buffer, int value)
+    {
+        do
+        {
+            var digit = (byte)(value % 128);
+            value /= 128;
+            buffer.Add(value > 0 ? (byte)(digit | 0x80) : digit);
+        }
+        while (value > 0);
     }
 
     private static void AddString(List<byte> buffer, string value)
