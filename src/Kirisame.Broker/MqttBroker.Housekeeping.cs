@@ -102,8 +102,8 @@ public sealed partial class MqttBroker
                     lock (session.Sync)
                     {
                         session.PendingWill = null;
-                        if (session.Durable && !sessionOver)
-                            Store.PutSession(session);
+                        if (!sessionOver) // an expired session is deleted below, with everything it had
+                            session.Journal.SessionChanged();
                     }
                 }
 

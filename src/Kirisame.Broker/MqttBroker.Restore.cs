@@ -21,7 +21,7 @@ public sealed partial class MqttBroker
         {
             foreach (var stored in state.Sessions)
             {
-                var session = new Session(stored.ClientId)
+                var session = new Session(stored.ClientId, Store)
                 {
                     ExpiryInterval = stored.ExpiryInterval,
                     // 0: it was connected when the process stopped; its expiry counts from now.

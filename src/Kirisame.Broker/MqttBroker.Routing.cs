@@ -110,8 +110,7 @@ public sealed partial class MqttBroker
                 {
                     var oldest = session.Pending.Dequeue();
                     session.PendingBytes -= oldest.Message.Size;
-                    if (session.Durable)
-                        Store.DeleteQueued(session.ClientId, oldest.Sequence, oldest.Message);
+                    session.Journal.Removed(oldest);
                 }
 
                 DroppedLocked(session, "its queue is full");
@@ -120,8 +119,7 @@ public sealed partial class MqttBroker
 
             session.Pending.Enqueue(queued);
             session.PendingBytes += message.Size;
-            if (session.Durable)
-                Store.PutQueued(session.ClientId, queued, 0, InflightState.AwaitingAck);
+            session.Journal.Queued(queued);
         }
 
         if (overflowed is not null)
@@ -215,8 +213,7 @@ public sealed partial class MqttBroker
                 if (!overQuota)
                 {
                     session.Subscriptions[requested.Filter] = subscription;
-                    if (session.Durable)
-                        Store.PutSubscription(session.ClientId, subscription);
+                    session.Journal.Subscribed(subscription);
                 }
             }
 
@@ -267,8 +264,7 @@ public sealed partial class MqttBroker
                 if (session.Subscriptions.Remove(filter, out removed))
                 {
                     Subscriptions.Remove(session, removed.TopicFilter, removed.ShareName);
-                    if (session.Durable)
-                        Store.DeleteSubscription(session.ClientId, filter);
+                    session.Journal.Unsubscribed(filter);
                 }
             }
 
@@ -331,8 +327,7 @@ public sealed partial class MqttBroker
                     {
                         (moved ??= []).Add(queued);
                         session.PendingBytes -= queued.Message.Size;
-                        if (session.Durable)
-                            Store.DeleteQueued(session.ClientId, queued.Sequence, queued.Message);
+                        session.Journal.Removed(queued);
                     }
                     else
                     {
@@ -355,8 +350,7 @@ public sealed partial class MqttBroker
                     (moved ??= []).Add(inflight.Queued);
                     session.Inflight.Remove(node.Value);
                     session.InflightOrder.Remove(node);
-                    if (session.Durable)
-                        Store.DeleteQueued(session.ClientId, inflight.Queued.Sequence, inflight.Queued.Message);
+                    session.Journal.Removed(inflight.Queued);
                 }
 
                 node = next;

@@ -51,7 +51,7 @@ public sealed partial class MqttBroker
 
                     if (session is null)
                     {
-                        session = new Session(clientId);
+                        session = new Session(clientId, Store);
                         _sessions[clientId] = session;
                     }
 
@@ -62,10 +62,7 @@ public sealed partial class MqttBroker
                         session.ExpiryInterval = expiry;
                         // A delayed will is cancelled when the session resumes in time [MQTT-3.1.3-9].
                         session.PendingWill = null;
-                        if (session.Durable)
-                            Store.PutSession(session);
-                        else if (wasDurable)
-                            Store.DeleteSession(clientId);
+                        session.Journal.ExpiryChanged(wasDurable);
                     }
 
                     return (session, present);
@@ -134,8 +131,7 @@ public sealed partial class MqttBroker
             if (queued.Message.IsExpired(TimeProvider))
             {
                 Interlocked.Increment(ref Statistics.MessagesDropped);
-                if (session.Durable)
-                    Store.DeleteQueued(session.ClientId, queued.Sequence, queued.Message);
+                session.Journal.Removed(queued);
                 continue;
             }
 
@@ -148,8 +144,7 @@ public sealed partial class MqttBroker
         var packetId = session.NextPacketId();
         session.Inflight.Add(packetId, new InflightMessage(queued, packetId));
         session.InflightOrder.AddLast(packetId);
-        if (session.Durable)
-            Store.PutQueued(session.ClientId, queued, packetId, InflightState.AwaitingAck);
+        session.Journal.InFlight(queued, packetId, InflightState.AwaitingAck);
         connection.TryEnqueuePublish(queued.Message, queued.QoS, queued.Retain, dup: false, packetId, queued.SubscriptionIds);
     }
 
@@ -174,8 +169,7 @@ public sealed partial class MqttBroker
             if (type == PacketType.PubRec && !ReasonCodes.IsError(reason))
             {
                 inflight.State = InflightState.AwaitingComp;
-                if (session.Durable)
-                    Store.PutQueued(session.ClientId, inflight.Queued, packetId, InflightState.AwaitingComp);
+                session.Journal.InFlight(inflight.Queued, packetId, InflightState.AwaitingComp);
                 sendRelease = true;
             }
             else
@@ -207,8 +201,7 @@ public sealed partial class MqttBroker
         if (!session.Inflight.Remove(packetId, out var inflight))
             return false;
         session.InflightOrder.Remove(packetId);
-        if (session.Durable)
-            Store.DeleteQueued(session.ClientId, inflight.Queued.Sequence, inflight.Queued.Message);
+        session.Journal.Removed(inflight.Queued);
         return true;
     }
 
@@ -229,8 +222,7 @@ public sealed partial class MqttBroker
                     session.Owner = null;
                     session.Connection = null;
                     session.DisconnectedAtTicks = TimeProvider.GetTimestamp();
-                    if (session.Durable)
-                        Store.PutSession(session);
+                    session.Journal.SessionChanged();
                 }
 
                 owned = true;
@@ -271,8 +263,7 @@ public sealed partial class MqttBroker
                     session.PendingWill = will;
                     session.PendingWillVersion = connection.Version;
                     session.PendingWillAtTicks = TimeProvider.GetTimestamp() + (long)(delay * (double)TimeProvider.TimestampFrequency);
-                    if (session.Durable)
-                        Store.PutSession(session);
+                    session.Journal.SessionChanged();
                 }
             }
         }
@@ -287,8 +278,7 @@ public sealed partial class MqttBroker
             _sessions.Remove(session.ClientId);
         lock (session.Sync)
         {
-            if (session.Durable)
-                Store.DeleteSession(session.ClientId);
+            session.Journal.Ended();
             if (session.HasSubscriptions)
             {
                 foreach (var subscription in session.Subscriptions.Values)

@@ -75,7 +75,7 @@ public sealed partial class RocksDbStore
             var value = iterator.GetValueSpan();
             switch (record)
             {
-                case SessionRecord.Meta:
+                case SessionKeyKind.Meta:
                     var meta = StorageFormat.DecodeSession(value);
                     session.ExpiryInterval = meta.Expiry;
                     session.DisconnectedAtUnixMs = meta.DisconnectedAtUnixMs;
@@ -83,12 +83,12 @@ public sealed partial class RocksDbStore
                     session.PendingWillVersion = meta.WillVersion;
                     session.PendingWillAtUnixMs = meta.WillAtUnixMs;
                     break;
-                case SessionRecord.Subscription:
+                case SessionKeyKind.Subscription:
                     var filter = Encoding.UTF8.GetString(suffix);
                     var (options, subscriptionId) = StorageFormat.DecodeSubscription(filter, value);
                     session.Subscriptions.Add((filter, options, subscriptionId));
                     break;
-                case SessionRecord.QueueHead:
+                case SessionKeyKind.QueueHead:
                     var head = StorageFormat.DecodeQueueHead(value);
                     queue!.PersistedHead = head;
                     queue.MaxSequence = Math.Max(queue.MaxSequence, head - 1);
@@ -96,13 +96,13 @@ public sealed partial class RocksDbStore
                     // Everything below the head was deleted: seek past it rather than step over its tombstones.
                     iterator.Seek(StorageKeys.QueueEntry(queue.Prefix, head));
                     continue;
-                case SessionRecord.QueueEntry:
+                case SessionKeyKind.QueueEntry:
                     if (suffix.Length != 8)
                         throw new StoreFormatException($"malformed queue key {StorageKeys.Describe(key)}");
                     var sequence = BinaryPrimitives.ReadInt64BigEndian(suffix);
                     LoadQueueEntry(db, session, queue!, sequence, StorageFormat.DecodeQueueEntry(value), bodies, index);
                     break;
-                case SessionRecord.InboundQoS2:
+                case SessionKeyKind.InboundQoS2:
                     if (suffix.Length != 2)
                         throw new StoreFormatException($"malformed inbound QoS 2 key {StorageKeys.Describe(key)}");
                     StorageFormat.CheckInboundQoS2(value);

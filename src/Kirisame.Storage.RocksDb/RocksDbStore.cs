@@ -65,9 +65,9 @@ public sealed partial class RocksDbStore : IBrokerStore
         return new RocksDbStore(options, db, logger ?? NullLogger.Instance);
     }
 
-    public void PutSession(Session session)
+    public void PutSession(in SessionRecord session)
     {
-        var disconnectedAt = session.Owner is null && session.DisconnectedAtTicks != 0 ? ToUnixMs(session.DisconnectedAtTicks) : 0;
+        var disconnectedAt = session.DisconnectedAtTicks != 0 ? ToUnixMs(session.DisconnectedAtTicks) : 0;
         var will = session.PendingWill;
         var willAt = will is null ? 0 : ToUnixMs(session.PendingWillAtTicks);
         var value = StorageFormat.EncodeSession(session.ExpiryInterval, disconnectedAt, will, session.PendingWillVersion, willAt);
@@ -76,7 +76,7 @@ public sealed partial class RocksDbStore : IBrokerStore
 
     public void DeleteSession(string clientId) => Enqueue(new Op(OpKind.DeleteSession, clientId));
 
-    public void PutSubscription(string clientId, Subscription subscription) =>
+    public void PutSubscription(string clientId, in SubscriptionRecord subscription) =>
         Enqueue(new Op(OpKind.PutSubscription, clientId)
         {
             Name = subscription.Filter,

@@ -9,7 +9,7 @@ internal enum KeySpace : byte
     /// "\0format": the data folder's format version.
     System = 0x00,
 
-    /// Everything of one session, contiguous: 0x01, client id length (u16 BE), client id (UTF-8), <see cref="SessionRecord"/>, suffix.
+    /// Everything of one session, contiguous: 0x01, client id length (u16 BE), client id (UTF-8), <see cref="SessionKeyKind"/>, suffix.
     Session = 0x01,
 
     /// 0x02, topic (UTF-8).
@@ -20,7 +20,7 @@ internal enum KeySpace : byte
 }
 
 /// The byte after the client id in a <see cref="KeySpace.Session"/> key. Persisted.
-internal enum SessionRecord : byte
+internal enum SessionKeyKind : byte
 {
     /// Expiry, disconnection time, pending will.
     Meta = 0x01,
@@ -62,18 +62,18 @@ internal static class StorageKeys
         return ([.. prefix, 0x00], [.. prefix, 0xFF]);
     }
 
-    public static byte[] SessionMeta(string clientId) => [.. SessionPrefix(clientId), (byte)SessionRecord.Meta];
+    public static byte[] SessionMeta(string clientId) => [.. SessionPrefix(clientId), (byte)SessionKeyKind.Meta];
 
-    public static byte[] QueueHead(string clientId) => [.. SessionPrefix(clientId), (byte)SessionRecord.QueueHead];
+    public static byte[] QueueHead(string clientId) => [.. SessionPrefix(clientId), (byte)SessionKeyKind.QueueHead];
 
     public static byte[] Subscription(string clientId, string filter) =>
-        [.. SessionPrefix(clientId), (byte)SessionRecord.Subscription, .. Encoding.UTF8.GetBytes(filter)];
+        [.. SessionPrefix(clientId), (byte)SessionKeyKind.Subscription, .. Encoding.UTF8.GetBytes(filter)];
 
     public static byte[] QueueEntry(byte[] sessionPrefix, long sequence)
     {
         var key = new byte[sessionPrefix.Length + 9];
         sessionPrefix.CopyTo(key, 0);
-        key[sessionPrefix.Length] = (byte)SessionRecord.QueueEntry;
+        key[sessionPrefix.Length] = (byte)SessionKeyKind.QueueEntry;
         BinaryPrimitives.WriteInt64BigEndian(key.AsSpan(sessionPrefix.Length + 1), sequence);
         return key;
     }
@@ -83,7 +83,7 @@ internal static class StorageKeys
         var prefix = SessionPrefix(clientId);
         var key = new byte[prefix.Length + 3];
         prefix.CopyTo(key, 0);
-        key[prefix.Length] = (byte)SessionRecord.InboundQoS2;
+        key[prefix.Length] = (byte)SessionKeyKind.InboundQoS2;
         BinaryPrimitives.WriteUInt16BigEndian(key.AsSpan(prefix.Length + 1), packetId);
         return key;
     }
@@ -99,7 +99,7 @@ internal static class StorageKeys
     }
 
     /// Splits a session key into client id, record kind and suffix; false when it is not one.
-    public static bool TryParseSession(ReadOnlySpan<byte> key, out string clientId, out SessionRecord record, out ReadOnlySpan<byte> suffix)
+    public static bool TryParseSession(ReadOnlySpan<byte> key, out string clientId, out SessionKeyKind record, out ReadOnlySpan<byte> suffix)
     {
         clientId = "";
         record = default;
@@ -110,7 +110,7 @@ internal static class StorageKeys
         if (key.Length < 3 + length + 1)
             return false;
         clientId = Encoding.UTF8.GetString(key.Slice(3, length));
-        record = (SessionRecord)key[3 + length];
+        record = (SessionKeyKind)key[3 + length];
         suffix = key[(4 + length)..];
         return true;
     }

@@ -33,11 +33,11 @@ public sealed class StorageSeamTests
             }
         }
 
-        public void PutSession(Session session) => Write($"session {session.ClientId} {session.ExpiryInterval}");
+        public void PutSession(in SessionRecord session) => Write($"session {session.ClientId} {session.ExpiryInterval}");
 
         public void DeleteSession(string clientId) => Write($"delete-session {clientId}");
 
-        public void PutSubscription(string clientId, Subscription subscription) => Write($"sub {clientId} {subscription.Filter}");
+        public void PutSubscription(string clientId, in SubscriptionRecord subscription) => Write($"sub {clientId} {subscription.Filter}");
 
         public void DeleteSubscription(string clientId, string filter) => Write($"unsub {clientId} {filter}");
 

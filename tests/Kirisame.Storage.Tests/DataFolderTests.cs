@@ -1,4 +1,5 @@
 using Kirisame.Broker.Sessions;
+using Kirisame.Broker.Storage;
 using Kirisame.Storage.RocksDb;
 using RocksDbSharp;
 
@@ -79,7 +80,7 @@ public sealed class DataFolderTests
         await using (var store = Samples.Open(folder.Path, TimeProvider.System))
         {
             store.Load();
-            store.PutSession(new Session("c") { ExpiryInterval = 60 });
+            store.PutSession(new SessionRecord("c", 60));
             await Samples.DurableAsync(store);
         }
 

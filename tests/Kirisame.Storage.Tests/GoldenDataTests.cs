@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Kirisame.Broker.Routing;
 using Kirisame.Broker.Sessions;
+using Kirisame.Broker.Storage;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
 using Kirisame.Protocol.Properties;
@@ -63,9 +64,8 @@ public sealed class GoldenDataTests
         await using (var store = Samples.Open(target, time))
         {
             store.Load();
-            var a = new Session("golden-a")
+            var a = new SessionRecord("golden-a", 7200)
             {
-                ExpiryInterval = 7200,
                 DisconnectedAtTicks = time.GetTimestamp(),
                 PendingWill = new WillMessage
                 {
@@ -78,8 +78,8 @@ public sealed class GoldenDataTests
                 PendingWillVersion = ProtocolVersion.V500,
             };
             store.PutSession(a);
-            store.PutSubscription("golden-a", Samples.Subscription(a, "t/+", QualityOfService.ExactlyOnce, 11));
-            store.PutSubscription("golden-a", Samples.Subscription(a, "$share/grp/s/#"));
+            store.PutSubscription("golden-a", Samples.Subscription("t/+", QualityOfService.ExactlyOnce, 11));
+            store.PutSubscription("golden-a", Samples.Subscription("$share/grp/s/#"));
             var first = Samples.Message(time, "t/0", "acknowledged");
             var second = Samples.Message(time, "t/1", "in flight", QualityOfService.ExactlyOnce);
             var shared = Samples.Message(time, "s/1", "shared body", properties: true);
@@ -89,9 +89,9 @@ public sealed class GoldenDataTests
             store.PutQueued("golden-a", new QueuedMessage(shared, QualityOfService.AtLeastOnce, false, [], new SharedGroup("grp", "s/#"), 3), 0, InflightState.AwaitingAck);
             store.DeleteQueued("golden-a", 1, first);
             store.PutInboundQoS2("golden-a", 77);
-            var b = new Session("golden-b") { ExpiryInterval = uint.MaxValue };
+            var b = new SessionRecord("golden-b", uint.MaxValue);
             store.PutSession(b);
-            store.PutSubscription("golden-b", Samples.Subscription(b, "s/#"));
+            store.PutSubscription("golden-b", Samples.Subscription("s/#"));
             store.PutQueued("golden-b", new QueuedMessage(shared, QualityOfService.AtLeastOnce, true, [], null, 1), 0, InflightState.AwaitingAck);
             store.PutRetained(Samples.Message(time, "status", "up", retain: true));
             store.PutRetained(Samples.Message(time, "config/x", "{}", QualityOfService.ExactlyOnce, retain: true, properties: true));

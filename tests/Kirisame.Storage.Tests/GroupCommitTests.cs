@@ -1,4 +1,5 @@
 using Kirisame.Broker.Sessions;
+using Kirisame.Broker.Storage;
 using Kirisame.Protocol;
 using Kirisame.Storage.RocksDb;
 
@@ -19,7 +20,7 @@ public sealed class GroupCommitTests
         var threads = Enumerable.Range(0, 4).Select(t => new Thread(() =>
         {
             var client = "c" + t;
-            store.PutSession(new Session(client) { ExpiryInterval = 60 });
+            store.PutSession(new SessionRecord(client, 60));
             for (var i = 1; i <= PerThread; i++)
             {
                 store.PutQueued(client, new QueuedMessage(message, QualityOfService.AtLeastOnce, false, [], null, i), 0, InflightState.AwaitingAck);
@@ -52,7 +53,7 @@ public sealed class GroupCommitTests
         await using (var store = Samples.Open(folder.Path, TimeProvider.System, DurabilityMode.Batched))
         {
             store.Load();
-            store.PutSession(new Session("b") { ExpiryInterval = 60 });
+            store.PutSession(new SessionRecord("b", 60));
             Assert.True(store.IsDurable(store.Mark()));
             var called = false;
             store.WhenDurable(store.Mark(), _ => called = true, null);
@@ -70,7 +71,7 @@ public sealed class GroupCommitTests
         await using (var store = Samples.Open(folder.Path, TimeProvider.System, DurabilityMode.None))
         {
             store.Load();
-            store.PutSession(new Session("n") { ExpiryInterval = 60 });
+            store.PutSession(new SessionRecord("n", 60));
         }
 
         await using (var store = Samples.Open(folder.Path, TimeProvider.System, DurabilityMode.None))
@@ -84,7 +85,7 @@ public sealed class GroupCommitTests
         await using var store = Samples.Open(folder.Path, TimeProvider.System);
         store.Load();
         Assert.True(store.IsDurable(store.Mark())); // nothing queued yet
-        store.PutSession(new Session("s") { ExpiryInterval = 60 });
+        store.PutSession(new SessionRecord("s", 60));
         var mark = store.Mark();
         await Samples.DurableAsync(store);
         Assert.True(store.IsDurable(mark));

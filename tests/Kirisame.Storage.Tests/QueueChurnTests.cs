@@ -1,5 +1,6 @@
 using Kirisame.Broker.Delivery;
 using Kirisame.Broker.Sessions;
+using Kirisame.Broker.Storage;
 using Kirisame.Protocol;
 using Kirisame.Storage.RocksDb;
 using RocksDbSharp;
@@ -20,7 +21,7 @@ public sealed class QueueChurnTests
         var time = TimeProvider.System;
         await using var store = Samples.Open(folder.Path, time, DurabilityMode.None);
         store.Load();
-        store.PutSession(new Session("churn") { ExpiryInterval = 60 });
+        store.PutSession(new SessionRecord("churn", 60));
         var live = new Queue<long>();
         var skippedAt = new List<ulong>();
         BrokerMessage? message = null;

@@ -23,9 +23,8 @@ public sealed class RoundTripTests
         await using (var store = Samples.Open(folder.Path, _time))
         {
             Assert.Empty(store.Load().Sessions);
-            var session = new Session("c1")
+            var session = new SessionRecord("c1", 3600)
             {
-                ExpiryInterval = 3600,
                 DisconnectedAtTicks = disconnectedAt,
                 PendingWill = new WillMessage
                 {
@@ -39,10 +38,10 @@ public sealed class RoundTripTests
                 PendingWillVersion = ProtocolVersion.V500,
             };
             store.PutSession(session);
-            store.PutSubscription("c1", new Subscription(session, "a/+", "a/+", null,
+            store.PutSubscription("c1", new SubscriptionRecord("a/+",
                 new TopicSubscription("a/+", QualityOfService.ExactlyOnce, NoLocal: true, RetainAsPublished: true, RetainHandling.DoNotSend), 7));
-            store.PutSubscription("c1", Samples.Subscription(session, "$share/g/x/#"));
-            store.PutSubscription("c1", Samples.Subscription(session, "gone"));
+            store.PutSubscription("c1", Samples.Subscription("$share/g/x/#"));
+            store.PutSubscription("c1", Samples.Subscription("gone"));
             store.DeleteSubscription("c1", "gone");
             store.PutQueued("c1", new QueuedMessage(plain, QualityOfService.AtLeastOnce, false, [7], null, 1), 0, InflightState.AwaitingAck);
             store.PutQueued("c1", new QueuedMessage(exactly, QualityOfService.ExactlyOnce, true, [], new SharedGroup("g", "x/#"), 2), 0, InflightState.AwaitingAck);
@@ -112,7 +111,7 @@ public sealed class RoundTripTests
             store.Load();
             foreach (var client in new[] { "a", "b", "c" })
             {
-                store.PutSession(new Session(client) { ExpiryInterval = 60 });
+                store.PutSession(new SessionRecord(client, 60));
                 store.PutQueued(client, new QueuedMessage(message, QualityOfService.AtLeastOnce, false, [], null, 1), 0, InflightState.AwaitingAck);
             }
 
@@ -152,17 +151,17 @@ public sealed class RoundTripTests
         await using (var store = Samples.Open(folder.Path, _time))
         {
             store.Load();
-            var session = new Session("gone") { ExpiryInterval = 60 };
+            var session = new SessionRecord("gone", 60);
             store.PutSession(session);
-            store.PutSubscription("gone", Samples.Subscription(session, "a/#", id: 3));
+            store.PutSubscription("gone", Samples.Subscription("a/#", id: 3));
             for (var i = 1; i <= 50; i++)
                 store.PutQueued("gone", new QueuedMessage(Samples.Message(_time, "a/" + i, "m"), QualityOfService.AtLeastOnce, false, [], null, i), (ushort)(i % 3), InflightState.AwaitingAck);
             for (var i = 1; i <= 10; i++)
                 store.DeleteQueued("gone", i, Samples.Message(_time, "unused", ""));
             store.PutInboundQoS2("gone", 5);
-            store.PutSession(new Session("kept") { ExpiryInterval = 60 });
+            store.PutSession(new SessionRecord("kept", 60));
             // "gone" is a prefix of "gone2": the range must not spill over.
-            store.PutSession(new Session("gone2") { ExpiryInterval = 60 });
+            store.PutSession(new SessionRecord("gone2", 60));
             await Samples.DurableAsync(store);
             store.DeleteSession("gone");
             await Samples.DurableAsync(store);
@@ -184,7 +183,7 @@ public sealed class RoundTripTests
         await using (var store = Samples.Open(folder.Path, _time))
         {
             store.Load();
-            store.PutSession(new Session("s") { ExpiryInterval = 60 });
+            store.PutSession(new SessionRecord("s", 60));
             var message = Samples.Message(_time, "t", "m");
             for (var i = 100; i < 110; i++)
                 store.PutQueued("s", new QueuedMessage(message, QualityOfService.AtLeastOnce, false, [], null, i), 0, InflightState.AwaitingAck);

@@ -2,6 +2,7 @@ using System.Text;
 using Kirisame.Broker.Delivery;
 using Kirisame.Broker.Routing;
 using Kirisame.Broker.Sessions;
+using Kirisame.Broker.Storage;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
 using Kirisame.Protocol.Properties;
@@ -37,11 +38,8 @@ internal static class Samples
         return new BrokerMessage(topic, Encoding.UTF8.GetBytes(topic), Encoding.UTF8.GetBytes(payload), qos, retain, props, sender, time.GetTimestamp());
     }
 
-    public static Subscription Subscription(Session session, string filter, QualityOfService qos = QualityOfService.AtLeastOnce, uint id = 0)
-    {
-        var shared = Kirisame.Protocol.Topics.TopicRules.TryParseShared(filter, out var shareName, out var topicFilter);
-        return new Subscription(session, filter, topicFilter, shared ? shareName : null, new TopicSubscription(filter, qos), id);
-    }
+    public static SubscriptionRecord Subscription(string filter, QualityOfService qos = QualityOfService.AtLeastOnce, uint id = 0) =>
+        new(filter, new TopicSubscription(filter, qos), id);
 
     public static async Task DurableAsync(RocksDbStore store) => await store.WrittenAsync().WaitAsync(TimeSpan.FromSeconds(60));
 

@@ -19,7 +19,7 @@ public sealed class StableFormatTests
     public void PersistedEnums_KeepTheirValues()
     {
         Assert.Equal([0x00, 0x01, 0x02, 0x03], Enum.GetValues<KeySpace>().Select(v => (int)v));
-        Assert.Equal([0x01, 0x02, 0x03, 0x04, 0x05], Enum.GetValues<SessionRecord>().Select(v => (int)v));
+        Assert.Equal([0x01, 0x02, 0x03, 0x04, 0x05], Enum.GetValues<SessionKeyKind>().Select(v => (int)v));
         Assert.Equal([0, 1], Enum.GetValues<InflightState>().Select(v => (int)v));
         Assert.Equal([0, 1, 2], Enum.GetValues<QualityOfService>().Select(v => (int)v));
         Assert.Equal([0, 1, 2], Enum.GetValues<RetainHandling>().Select(v => (int)v));

@@ -1,5 +1,6 @@
 using Kirisame.Broker.Delivery;
 using Kirisame.Broker.Routing;
+using Kirisame.Broker.Storage;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
 
@@ -8,9 +9,14 @@ namespace Kirisame.Broker.Sessions;
 /// The state the broker keeps for one client id: subscriptions, QoS 1/2 messages not yet delivered or not
 /// yet acknowledged, and inbound QoS 2 identifiers awaiting PUBREL. It outlives connections when the client
 /// asked for a persistent session. Everything mutable here is guarded by <see cref="Sync"/>.
-public sealed class Session(string clientId)
+public sealed class Session(string clientId, IBrokerStore? store = null)
 {
+    private readonly IBrokerStore _store = store ?? InMemoryStore.Instance;
+
     public string ClientId { get; } = clientId;
+
+    /// Where this session's changes are written: the only path from a session to the store.
+    internal SessionJournal Journal => new(this, _store);
 
     /// The session itself, locked as a monitor: no lock object per session (an idle fleet holds one each).
     public object Sync => this;

@@ -18,12 +18,12 @@ public interface IBrokerStore : IAsyncDisposable
     /// Everything stored, read once at start-up before any connection is served.
     public StoredState Load();
 
-    public void PutSession(Session session);
+    public void PutSession(in SessionRecord session);
 
     /// Removes the session with its subscriptions, queue and inbound QoS 2 state.
     public void DeleteSession(string clientId);
 
-    public void PutSubscription(string clientId, Subscription subscription);
+    public void PutSubscription(string clientId, in SubscriptionRecord subscription);
 
     public void DeleteSubscription(string clientId, string filter);
 
@@ -100,7 +100,7 @@ public sealed class InMemoryStore : IBrokerStore
 
     public StoredState Load() => StoredState.Empty;
 
-    public void PutSession(Session session)
+    public void PutSession(in SessionRecord session)
     {
     }
 
@@ -108,7 +108,7 @@ public sealed class InMemoryStore : IBrokerStore
     {
     }
 
-    public void PutSubscription(string clientId, Subscription subscription)
+    public void PutSubscription(string clientId, in SubscriptionRecord subscription)
     {
     }
 
