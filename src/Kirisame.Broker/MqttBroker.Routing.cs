@@ -77,7 +77,7 @@ public sealed partial class MqttBroker
     {
         if (qos == QualityOfService.AtMostOnce)
         {
-            var connection = session.Connection;
+            var connection = session.Target;
             if (connection is null || !connection.TryEnqueuePublish(message, qos, retain, dup: false, 0, subscriptionIds))
             {
                 if (connection is not null)
@@ -92,10 +92,10 @@ public sealed partial class MqttBroker
 
         // QoS 1/2 messages are kept by the session (in flight or pending) without reference counting.
         message.Pin();
-        ClientConnection? overflowed = null;
+        IDeliveryTarget? overflowed = null;
         lock (session.Sync)
         {
-            var connection = session.Connection;
+            var connection = session.Target;
             var queued = new QueuedMessage(message, qos, retain, subscriptionIds, group, ++session.LastSequence);
             if (connection is not null && !session.HasPending && session.InflightCount < connection.SendWindow)
             {
@@ -129,12 +129,12 @@ public sealed partial class MqttBroker
     /// Broker:QueueOverflowAction Disconnect: a connected client whose queue overflowed is closed with 0x97 Quota
     /// exceeded (v5; v3 clients just lose the connection). Its session, if it has one that outlives the
     /// connection, keeps what is queued for when it comes back.
-    private void QueueOverflowed(ClientConnection connection)
+    private void QueueOverflowed(IDeliveryTarget connection)
     {
         if (Options.QueueOverflowAction != QueueOverflowAction.Disconnect || connection.IsClosing)
             return;
         _logger.LogInformation("Client {ClientId} ({Remote}) cannot keep up: its queue is over the limit of {Messages} messages / {Bytes} bytes; closing",
-            connection.LogName, connection.Info.RemoteEndPoint, Options.MaxQueuedMessages, Options.MaxQueuedBytes);
+            connection.LogName, connection.Origin, Options.MaxQueuedMessages, Options.MaxQueuedBytes);
         connection.RequestClose(ReasonCode.QuotaExceeded,
             $"message queue full (at most {Options.MaxQueuedMessages} messages or {Options.MaxQueuedBytes} bytes)");
     }
@@ -156,156 +156,6 @@ public sealed partial class MqttBroker
         }
     }
 
-    internal void Subscribe(ClientConnection connection, SubscribePacket subscribe)
-    {
-        var session = connection.Session!;
-        var v5 = connection.Version == ProtocolVersion.V500;
-        var subscriptionId = subscribe.Properties?.SubscriptionIdentifiers is [var id, ..] ? id : 0u;
-        if (subscriptionId != 0 && !Options.SubscriptionIdentifiersAvailable)
-        {
-            connection.RequestClose(ReasonCode.SubscriptionIdentifiersNotSupported, "subscription identifiers are not available"); // 0xA1, section 3.2.2.3.12
-            return;
-        }
-
-        var codes = new List<ReasonCode>(subscribe.Subscriptions.Count);
-        var problems = new AckProblems(connection);
-        var retainedToSend = new List<(Subscription Subscription, bool Existed)>();
-        foreach (var requested in subscribe.Subscriptions)
-        {
-            if (!WithinTopicLimits(System.Text.Encoding.UTF8.GetByteCount(requested.Filter), requested.Filter.AsSpan().Count('/') + 1))
-            {
-                codes.Add(v5 ? ReasonCode.TopicFilterInvalid : ReasonCode.UnspecifiedError);
-                problems.Add("topic filter longer or deeper than this server accepts:", requested.Filter);
-                continue;
-            }
-
-            if (!connection.Authorizer.CanSubscribe(connection.ClientId, connection.UserName, requested.Filter))
-            {
-                codes.Add(v5 ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError);
-                problems.Add("not authorized to subscribe to", requested.Filter);
-                continue;
-            }
-
-            var isShared = requested.Filter.StartsWith(TopicRules.SharePrefix, StringComparison.Ordinal);
-            if (isShared && !Options.SharedSubscriptionAvailable)
-            {
-                codes.Add(v5 ? ReasonCode.SharedSubscriptionsNotSupported : ReasonCode.UnspecifiedError);
-                problems.Add("shared subscriptions are not available:", requested.Filter);
-                continue;
-            }
-
-            if (!Options.WildcardSubscriptionAvailable && TopicRules.HasWildcard(requested.Filter))
-            {
-                codes.Add(v5 ? ReasonCode.WildcardSubscriptionsNotSupported : ReasonCode.UnspecifiedError);
-                problems.Add("wildcard subscriptions are not available:", requested.Filter);
-                continue;
-            }
-
-            var granted = (int)requested.MaximumQoS > Options.MaximumQoS ? (QualityOfService)Options.MaximumQoS : requested.MaximumQoS;
-            var shared = TopicRules.TryParseShared(requested.Filter, out var shareName, out var topicFilter);
-            var options = requested with { MaximumQoS = granted };
-            var subscription = new Subscription(session, requested.Filter, topicFilter, shared ? shareName : null, options, subscriptionId);
-            bool existed, overQuota;
-            lock (session.Sync)
-            {
-                existed = session.Subscriptions.ContainsKey(requested.Filter);
-                overQuota = !existed && Options.MaxSubscriptionsPerClient > 0 && session.Subscriptions.Count >= Options.MaxSubscriptionsPerClient;
-                if (!overQuota)
-                {
-                    session.Subscriptions[requested.Filter] = subscription;
-                    session.Journal.Subscribed(subscription);
-                }
-            }
-
-            if (overQuota)
-            {
-                codes.Add(v5 ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError);
-                problems.Add($"too many subscriptions (at most {Options.MaxSubscriptionsPerClient} per client):", requested.Filter);
-                continue;
-            }
-
-            Subscriptions.Add(subscription);
-            codes.Add((ReasonCode)granted);
-            // Retained messages are not sent for shared subscriptions (section 4.8.2); Retain Handling decides the rest
-            // [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11].
-            if (subscription.ShareName is null && options.RetainHandling != RetainHandling.DoNotSend
-                && !(options.RetainHandling == RetainHandling.SendOnNewSubscribe && existed))
-            {
-                retainedToSend.Add((subscription, existed));
-            }
-        }
-
-        connection.EnqueuePacket(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes, Properties = problems.ToProperties() });
-        // After the SUBACK, with the RETAIN flag set (section 3.3.1.3); a re-subscription re-sends them [MQTT-3.8.4-4].
-        foreach (var (subscription, _) in retainedToSend)
-        {
-            foreach (var message in Retained.Match(subscription.TopicFilter, TimeProvider))
-            {
-                var qos = message.QoS < subscription.GrantedQoS ? message.QoS : subscription.GrantedQoS;
-                Deliver(session, message, qos, retain: true, subscription.SubscriptionIds);
-            }
-        }
-    }
-
-    /// Broker:MaxTopicLength (UTF-8 bytes) and MaxTopicLevels, for topic names and filters alike.
-    internal bool WithinTopicLimits(int length, int levels) =>
-        length <= Options.MaxTopicLength && (Options.MaxTopicLevels == 0 || levels <= Options.MaxTopicLevels);
-
-    internal void Unsubscribe(ClientConnection connection, UnsubscribePacket unsubscribe)
-    {
-        var session = connection.Session!;
-        var codes = new List<ReasonCode>(unsubscribe.Filters.Count);
-        var problems = new AckProblems(connection);
-        foreach (var filter in unsubscribe.Filters)
-        {
-            Subscription? removed;
-            lock (session.Sync)
-            {
-                if (session.Subscriptions.Remove(filter, out removed))
-                {
-                    Subscriptions.Remove(session, removed.TopicFilter, removed.ShareName);
-                    session.Journal.Unsubscribed(filter);
-                }
-            }
-
-            codes.Add(removed is null ? ReasonCode.NoSubscriptionExisted : ReasonCode.Success);
-            if (removed is null)
-                problems.Add("no subscription existed for", filter);
-        }
-
-        connection.EnqueuePacket(new UnsubAckPacket
-        {
-            PacketId = unsubscribe.PacketId,
-            ReasonCodes = connection.Version == ProtocolVersion.V500 ? codes : [],
-            Properties = problems.ToProperties(),
-        });
-    }
-
-    /// The Reason String of a SUBACK or UNSUBACK: one packet, one string, so it says what went wrong with each
-    /// refused filter. Only for v5 clients that did not set Request Problem Information to 0 [MQTT-3.1.2-29];
-    /// the writer leaves it out when it would exceed the client's Maximum Packet Size [MQTT-3.9.2-1], [MQTT-3.11.2-1].
-    private struct AckProblems(ClientConnection connection)
-    {
-        /// Filters may be 64 KiB long and a SUBSCRIBE may hold many; a Reason String is at most 64 KiB.
-        private const int MaximumFilterLength = 100;
-        private const int MaximumLength = 1000;
-
-        private readonly bool _wanted = connection.Version == ProtocolVersion.V500 && connection.ProblemInformation;
-        private System.Text.StringBuilder? _text;
-
-        public void Add(string what, string filter)
-        {
-            if (!_wanted || _text?.Length >= MaximumLength)
-                return;
-            _text = _text is null ? new System.Text.StringBuilder() : _text.Append("; ");
-            _text.Append(what).Append(' ').Append(MqttText.Quote(filter, MaximumFilterLength));
-
-            if (_text.Length >= MaximumLength)
-                _text.Append("; …");
-        }
-
-        public readonly MqttProperties? ToProperties() => _text is null ? null : new MqttProperties { ReasonString = _text.ToString() };
-    }
 }
 
 public sealed partial class MqttBroker

@@ -30,11 +30,11 @@ public sealed partial class MqttBroker
 
     /// The registry decides who holds a client id. A live holder is closed with 0x8E (takeover,
     /// [MQTT-3.1.4-3]) and awaited; then the session continues, or starts anew on clean start [MQTT-3.1.2-4].
-    internal async Task<(Session Session, bool Present)> AttachSessionAsync(ClientConnection connection, string clientId, bool cleanStart, uint expiry)
+    internal async Task<(Session Session, bool Present)> AttachSessionAsync(IDeliveryTarget connection, string clientId, bool cleanStart, uint expiry)
     {
         while (true)
         {
-            ClientConnection? holder;
+            IDeliveryTarget? holder;
             lock (_sessionsLock)
             {
                 _sessions.TryGetValue(clientId, out var session);
@@ -69,7 +69,7 @@ public sealed partial class MqttBroker
                 }
             }
 
-            _logger.LogInformation("Client {ClientId} connected again from {Remote}; closing the previous connection", connection.LogName, connection.Info.RemoteEndPoint);
+            _logger.LogInformation("Client {ClientId} connected again from {Remote}; closing the previous connection", connection.LogName, connection.Origin);
             holder.RequestClose(ReasonCode.SessionTakenOver);
             await Task.WhenAny(holder.Finished, Task.Delay(TimeSpan.FromSeconds(5), TimeProvider));
             if (!holder.Finished.IsCompleted)
@@ -82,7 +82,7 @@ public sealed partial class MqttBroker
                         lock (stuck.Sync)
                         {
                             stuck.Owner = null;
-                            stuck.Connection = null;
+                            stuck.Target = null;
                         }
                     }
                 }
@@ -94,7 +94,7 @@ public sealed partial class MqttBroker
 
     /// After CONNACK: re-send what was in flight (PUBLISH with DUP, or PUBREL) in order [MQTT-4.4.0-1], then
     /// the pending queue as the window allows; from here on deliveries go straight to the connection.
-    internal void Resume(Session session, ClientConnection connection)
+    internal void Resume(Session session, IDeliveryTarget connection)
     {
         lock (session.Sync)
         {
@@ -105,7 +105,7 @@ public sealed partial class MqttBroker
                     var inflight = session.Inflight[packetId];
                     if (inflight.State == InflightState.AwaitingComp)
                     {
-                        connection.EnqueueAck(PacketType.PubRel, packetId);
+                        connection.EnqueueRelease(packetId, ReasonCode.Success);
                     }
                     else
                     {
@@ -115,14 +115,14 @@ public sealed partial class MqttBroker
                 }
             }
 
-            session.Connection = connection;
+            session.Target = connection;
             session.Dropping = false;
             PumpLocked(session, connection);
         }
     }
 
     /// Moves pending messages into the in-flight window. Caller holds session.Sync.
-    private void PumpLocked(Session session, ClientConnection connection)
+    private void PumpLocked(Session session, IDeliveryTarget connection)
     {
         while (session.HasPending && session.InflightCount < connection.SendWindow)
         {
@@ -139,7 +139,7 @@ public sealed partial class MqttBroker
         }
     }
 
-    private void SendLocked(Session session, ClientConnection connection, QueuedMessage queued)
+    private void SendLocked(Session session, IDeliveryTarget connection, QueuedMessage queued)
     {
         var packetId = session.NextPacketId();
         session.Inflight.Add(packetId, new InflightMessage(queued, packetId));
@@ -148,17 +148,16 @@ public sealed partial class MqttBroker
         connection.TryEnqueuePublish(queued.Message, queued.QoS, queued.Retain, dup: false, packetId, queued.SubscriptionIds);
     }
 
-    /// PUBACK, PUBREC or PUBCOMP from a subscriber.
-    internal void Acknowledged(ClientConnection connection, ushort packetId, PacketType type, ReasonCode reason)
+    /// PUBACK, PUBREC or PUBCOMP from a subscriber, through the target that holds its session.
+    internal void Acknowledged(Session session, IDeliveryTarget connection, ushort packetId, PacketType type, ReasonCode reason)
     {
-        var session = connection.Session!;
         var sendRelease = false;
         lock (session.Sync)
         {
             if (!session.Inflight.TryGetValue(packetId, out var inflight))
             {
                 if (type == PacketType.PubRec)
-                    connection.EnqueueAck(PacketType.PubRel, packetId, ReasonCode.PacketIdentifierNotFound);
+                    connection.EnqueueRelease(packetId, ReasonCode.PacketIdentifierNotFound);
                 return;
             }
 
@@ -179,19 +178,18 @@ public sealed partial class MqttBroker
             }
 
             if (sendRelease)
-                connection.EnqueueAck(PacketType.PubRel, packetId);
+                connection.EnqueueRelease(packetId, ReasonCode.Success);
         }
     }
 
     /// A QoS 1/2 message that will not be sent after all (expired, too large): behave as if acknowledged.
-    internal void CompleteInflight(ClientConnection connection, ushort packetId)
+    internal void CompleteInflight(Session? session, IDeliveryTarget connection, ushort packetId)
     {
-        var session = connection.Session;
         if (session is null)
             return;
         lock (session.Sync)
         {
-            if (RemoveInflightLocked(session, packetId) && session.Connection == connection)
+            if (RemoveInflightLocked(session, packetId) && session.Target == connection)
                 PumpLocked(session, connection);
         }
     }
@@ -211,7 +209,17 @@ public sealed partial class MqttBroker
         if (!connection.IsEstablished)
             return;
         Statistics.ClientDisconnected();
-        var session = connection.Session!;
+        if (_logger.IsEnabled(LogLevel.Debug))
+            _logger.LogDebug("Client {ClientId} gone (reason {Reason}, will {Will})", connection.LogName, reason, publishWill && connection.Will is not null);
+        ReleaseSession(connection.Session!, connection, publishWill ? connection.Will : null, connection.Version);
+        await Task.CompletedTask;
+    }
+
+    /// The target that held <paramref name="session"/> has let go of it (its connection closed, an in-process
+    /// client disconnected): the session ends or waits for its client, and <paramref name="will"/>, if any, is
+    /// published now or when its delay is over [MQTT-3.1.3-9].
+    internal void ReleaseSession(Session session, IDeliveryTarget connection, WillMessage? will, ProtocolVersion version)
+    {
         var owned = false;
         lock (_sessionsLock)
         {
@@ -220,7 +228,7 @@ public sealed partial class MqttBroker
                 lock (session.Sync)
                 {
                     session.Owner = null;
-                    session.Connection = null;
+                    session.Target = null;
                     session.DisconnectedAtTicks = TimeProvider.GetTimestamp();
                     session.Journal.SessionChanged();
                 }
@@ -247,28 +255,25 @@ public sealed partial class MqttBroker
             }
         }
 
-        if (_logger.IsEnabled(LogLevel.Debug))
-            _logger.LogDebug("Client {ClientId} gone (reason {Reason}, will {Will})", connection.LogName, reason, publishWill && connection.Will is not null);
-        if (publishWill && connection.Will is { } will)
+        if (will is not null)
         {
             var delay = will.Properties?.WillDelayInterval ?? 0;
             if (delay == 0 || ended)
             {
-                PublishWill(will, connection.ClientId);
+                PublishWill(will, session.ClientId);
             }
             else
             {
                 lock (session.Sync)
                 {
                     session.PendingWill = will;
-                    session.PendingWillVersion = connection.Version;
+                    session.PendingWillVersion = version;
                     session.PendingWillAtTicks = TimeProvider.GetTimestamp() + (long)(delay * (double)TimeProvider.TimestampFrequency);
                     session.Journal.SessionChanged();
                 }
             }
         }
 
-        await Task.CompletedTask;
     }
 
     /// Removes a session and its subscriptions. Caller holds _sessionsLock.

@@ -13,7 +13,7 @@ namespace Kirisame.Broker.Sessions;
 /// The handshake: CONNECT, enhanced authentication over AUTH (section 4.12, also re-authentication), and the
 /// CONNACK that establishes the session or refuses the client.
 #pragma warning disable CA1001 // see ClientConnection.cs: the frame reader's buffer is returned in CloseAsync
-public sealed partial class ClientConnection
+internal sealed partial class ClientConnection
 #pragma warning restore CA1001
 {
     private async ValueTask<bool> HandleConnectAsync(byte flags, ReadOnlyMemory<byte> body)

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Kirisame.Broker.Sessions;
 
-public sealed partial class ClientConnection
+internal sealed partial class ClientConnection
 {
     private Dictionary<ushort, (string Topic, byte[] Utf8)>? _topicAliases;
     private string? _lastTopic;
@@ -311,13 +311,13 @@ public sealed partial class ClientConnection
         switch (raw.Type)
         {
             case PacketType.PubAck:
-                _broker.Acknowledged(this, packetId, PacketType.PubAck, reason);
+                _broker.Acknowledged(Session!, this, packetId, PacketType.PubAck, reason);
                 break;
             case PacketType.PubRec:
-                _broker.Acknowledged(this, packetId, PacketType.PubRec, reason);
+                _broker.Acknowledged(Session!, this, packetId, PacketType.PubRec, reason);
                 break;
             case PacketType.PubComp:
-                _broker.Acknowledged(this, packetId, PacketType.PubComp, reason);
+                _broker.Acknowledged(Session!, this, packetId, PacketType.PubComp, reason);
                 break;
             case PacketType.PubRel:
                 var session = Session!;
@@ -347,10 +347,15 @@ public sealed partial class ClientConnection
         switch (packet)
         {
             case SubscribePacket subscribe:
-                _broker.Subscribe(this, subscribe);
-                return true;
+                return HandleSubscribe(subscribe);
             case UnsubscribePacket unsubscribe:
-                _broker.Unsubscribe(this, unsubscribe);
+                var unsubscribed = _broker.Unsubscribe(Session!, AsSubscriber, unsubscribe.Filters);
+                EnqueuePacket(new UnsubAckPacket
+                {
+                    PacketId = unsubscribe.PacketId,
+                    ReasonCodes = Version == ProtocolVersion.V500 ? unsubscribed.Codes : [],
+                    Properties = ReasonStringProperties(unsubscribed.ReasonString),
+                });
                 return true;
             case DisconnectPacket disconnect:
                 return HandleDisconnect(disconnect);
@@ -359,6 +364,26 @@ public sealed partial class ClientConnection
                 RequestClose(ReasonCode.ProtocolError, "AUTH without an authentication method");
                 return false;
         }
+    }
+
+    private Subscriber AsSubscriber => new(ClientId, UserName, Authorizer, Version == ProtocolVersion.V500, Version == ProtocolVersion.V500 && ProblemInformation);
+
+    private static MqttProperties? ReasonStringProperties(string? reasonString) => reasonString is null ? null : new MqttProperties { ReasonString = reasonString };
+
+    private bool HandleSubscribe(SubscribePacket subscribe)
+    {
+        var subscriptionId = subscribe.Properties?.SubscriptionIdentifiers is [var id, ..] ? id : 0u;
+        if (subscriptionId != 0 && !_broker.Options.SubscriptionIdentifiersAvailable)
+        {
+            RequestClose(ReasonCode.SubscriptionIdentifiersNotSupported, "subscription identifiers are not available"); // 0xA1, section 3.2.2.3.12
+            return false;
+        }
+
+        var session = Session!;
+        var outcome = _broker.Subscribe(session, AsSubscriber, subscribe.Subscriptions, subscriptionId);
+        EnqueuePacket(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = outcome.Codes, Properties = ReasonStringProperties(outcome.ReasonString) });
+        _broker.DeliverRetained(session, outcome);
+        return true;
     }
 
     private bool HandleDisconnect(DisconnectPacket disconnect)

@@ -12,7 +12,7 @@ namespace Kirisame.Broker.Sessions;
 /// The outbound side: any thread enqueues; the writer, a thread-pool work item scheduled on demand, drains
 /// the queue into the transport and flushes once per batch. The queue is bounded for QoS 0 (dropped and counted beyond the bound); QoS 1/2
 /// are bounded upstream by the in-flight window and the session's pending queue.
-public sealed partial class ClientConnection : IThreadPoolWorkItem
+internal sealed partial class ClientConnection : IThreadPoolWorkItem
 {
     // The outbound queue: producers append to _incoming under the lock; the writer swaps it for the spare list
     // and drains it without the lock. Two small lists instead of a ConcurrentQueue, whose first segment alone
@@ -46,7 +46,7 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
         MqttPacket? Packet = null);
 
     /// Queues a PUBLISH. Returns false when a QoS 0 message is dropped because the queue is full.
-    internal bool TryEnqueuePublish(BrokerMessage message, QualityOfService qos, bool retain, bool dup, ushort packetId, uint[] subscriptionIds)
+    public bool TryEnqueuePublish(BrokerMessage message, QualityOfService qos, bool retain, bool dup, ushort packetId, uint[] subscriptionIds)
     {
         if (qos == QualityOfService.AtMostOnce
             && (Volatile.Read(ref _queuedCount) >= _broker.Options.MaxQueuedMessages || Volatile.Read(ref _queuedBytes) >= _broker.Options.MaxQueuedBytes))
@@ -61,6 +61,8 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
         Schedule();
         return true;
     }
+
+    public void EnqueueRelease(ushort packetId, ReasonCode reason) => EnqueueAck(PacketType.PubRel, packetId, reason);
 
     internal void EnqueueAck(PacketType type, ushort packetId, ReasonCode reason = ReasonCode.Success)
     {
@@ -382,7 +384,7 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
             // delivery has started, and the exchange must finish [MQTT-4.3.3-7], [MQTT-4.4.0-1].
             Interlocked.Increment(ref statistics.MessagesDropped);
             if (item.QoS != QualityOfService.AtMostOnce)
-                _broker.CompleteInflight(this, item.PacketId);
+                _broker.CompleteInflight(Session, this, item.PacketId);
             return;
         }
 
@@ -408,7 +410,7 @@ public sealed partial class ClientConnection : IThreadPoolWorkItem
             if (alias != 0 && !topic.IsEmpty)
                 _outboundAliases!.Remove(message.Topic); // never told to the client
             if (item.QoS != QualityOfService.AtMostOnce)
-                _broker.CompleteInflight(this, item.PacketId);
+                _broker.CompleteInflight(Session, this, item.PacketId);
             return;
         }
 

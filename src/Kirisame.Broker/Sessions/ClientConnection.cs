@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using Kirisame.Broker.Delivery;
 using Kirisame.Broker.Security;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Codec;
@@ -14,7 +15,7 @@ namespace Kirisame.Broker.Sessions;
 #pragma warning disable CA1001 // The frame reader's scratch buffer is returned in CloseAsync.
 /// One network connection speaking MQTT: reads and handles packets, and owns the writer that drains the
 /// outbound queue into the transport. Partial files: Handlers (per packet type), Writer (outbound).
-public sealed partial class ClientConnection
+internal sealed partial class ClientConnection : IDeliveryTarget
 {
     private readonly MqttBroker _broker;
     private readonly IDuplexPipe _transport;
@@ -60,7 +61,9 @@ public sealed partial class ClientConnection
     private string _clientId = "";
 
     /// The client id as log lines and reason strings quote it: cut short, since a client id may be 64 KiB.
-    internal string LogName { get; private set; } = "";
+    public string LogName { get; private set; } = "";
+
+    public string Origin => Info.RemoteEndPoint?.ToString() ?? "unknown";
 
     public string? UserName { get; private set; }
 
@@ -91,7 +94,7 @@ public sealed partial class ClientConnection
     /// Completes once the connection has finished its clean-up: the task of <see cref="RunAsync"/> itself.
     public Task Finished { get; private set; } = Task.CompletedTask;
 
-    internal bool IsClosing => Volatile.Read(ref _closing) != 0;
+    public bool IsClosing => Volatile.Read(ref _closing) != 0;
 
     /// Serves the connection: reads and handles packets until it closes, then cleans up. One async method
     /// (not a chain of them) so an idle connection holds one state machine.

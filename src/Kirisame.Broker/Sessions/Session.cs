@@ -59,13 +59,14 @@ public sealed class Session(string clientId, IBrokerStore? store = null)
     /// Seconds the session lives after its connection closes; uint.MaxValue = forever; 0 = ends with the connection.
     public uint ExpiryInterval { get; set; }
 
-    /// The connection that holds this session (from CONNECT until it closes); the session registry decides it.
-    public ClientConnection? Owner { get; set; }
+    /// What holds this session (a connection from CONNECT until it closes, an in-process client); the session
+    /// registry decides it.
+    internal IDeliveryTarget? Owner { get; set; }
 
-    /// The connection deliveries go to: set once CONNACK is queued, so nothing overtakes it.
-    public ClientConnection? Connection { get; set; }
+    /// Where deliveries go: set once CONNACK is queued, so nothing overtakes it.
+    internal IDeliveryTarget? Target { get; set; }
 
-    public bool IsConnected => Connection is not null;
+    public bool IsConnected => Target is not null;
 
     /// When the connection went away (TimeProvider timestamp), for expiry.
     public long DisconnectedAtTicks { get; set; }

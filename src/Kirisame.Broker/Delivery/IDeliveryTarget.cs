@@ -1,0 +1,37 @@
+using Kirisame.Protocol;
+
+namespace Kirisame.Broker.Delivery;
+
+/// What holds a session and receives its deliveries: a network connection today, an in-process client, and
+/// later a bridge, an MQTT-SN gateway client or a remote cluster node. The session decides what to send and
+/// when (queue, in-flight window, acknowledgements); the target only carries it. Routing never knows which
+/// kind of target it has.
+///
+/// Calls to Enqueue* come with the session's lock held: a target queues and returns, never calls back into
+/// the broker from inside them.
+internal interface IDeliveryTarget
+{
+    /// The client id as log lines quote it (cut short).
+    public string LogName { get; }
+
+    /// Where the client is, for log lines: a remote address, or "in-process".
+    public string Origin { get; }
+
+    /// QoS 1/2 messages it takes in flight at once: min(the broker's window, the client's Receive Maximum).
+    public int SendWindow { get; }
+
+    public bool IsClosing { get; }
+
+    /// Completes once the target has let go of the session (its connection closed and cleaned up).
+    public Task Finished { get; }
+
+    /// Queues a PUBLISH. False when a QoS 0 message is dropped because the target's queue is full.
+    public bool TryEnqueuePublish(BrokerMessage message, QualityOfService qos, bool retain, bool dup, ushort packetId, uint[] subscriptionIds);
+
+    /// Queues the PUBREL of an outbound QoS 2 exchange (after PUBREC), with Packet identifier not found when
+    /// the session has no such exchange.
+    public void EnqueueRelease(ushort packetId, ReasonCode reason);
+
+    /// Asks the target to let go: a network client is told <paramref name="reason"/> (v5 DISCONNECT) and closed.
+    public void RequestClose(ReasonCode? reason, string? why = null);
+}
