@@ -98,28 +98,16 @@ internal sealed partial class ClientConnection
         }
 
         var options = _broker.Options;
+        var v5 = Version == ProtocolVersion.V500;
         var qos = publish.QoS;
-        if ((int)qos > options.MaximumQoS)
-        {
-            if (Version == ProtocolVersion.V500)
-            {
-                RequestClose(ReasonCode.QoSNotSupported, $"QoS {(int)qos} is above the maximum {options.MaximumQoS}"); // section 3.2.2.3.4: the client broke 3.2.2-11
-                return false;
-            }
-
-            qos = (QualityOfService)options.MaximumQoS;
-        }
-
         var retain = publish.Retain;
-        if (retain && !options.RetainAvailable)
+        if (!v5)
         {
-            if (Version == ProtocolVersion.V500)
-            {
-                RequestClose(ReasonCode.RetainNotSupported, "retain is not available"); // section 3.2.2.3.5: the client broke 3.2.2-14
-                return false;
-            }
-
-            retain = false;
+            // 3.1.1 has no way to refuse these: the message is downgraded instead.
+            if ((int)qos > options.MaximumQoS)
+                qos = (QualityOfService)options.MaximumQoS;
+            if (retain && !options.RetainAvailable)
+                retain = false;
         }
 
         if (!ResolveTopic(publish, out var topic, out var topicUtf8, out var aliasError))
@@ -129,14 +117,6 @@ internal sealed partial class ClientConnection
         }
 
         var ackType = publish.QoS == QualityOfService.ExactlyOnce ? PacketType.PubRec : PacketType.PubAck;
-        if (!_broker.WithinTopicLimits(topicUtf8.Length, topicUtf8.Span.Count((byte)'/') + 1))
-        {
-            if (publish.QoS != QualityOfService.AtMostOnce)
-                EnqueueErrorAck(ackType, publish.PacketId, ReasonCode.TopicNameInvalid, "topic longer or deeper than this server accepts");
-            Interlocked.Increment(ref _broker.Statistics.MessagesDropped);
-            return true;
-        }
-
         if (options.MaxPublishRate > 0 || options.MaxPublishBytesRate > 0)
         {
             var debt = TakePublishTokens(raw.TotalLength);
@@ -152,39 +132,28 @@ internal sealed partial class ClientConnection
                 _readPause = debt;
             }
         }
-        if (publish.Properties.PayloadFormatIndicator == 1 && !System.Text.Unicode.Utf8.IsValid(publish.Payload.Span))
-        {
-            // Payload declared UTF-8 but is not: refused with 0x99 (section 3.3.2.3.2, the receiver's option).
-            if (publish.QoS != QualityOfService.AtMostOnce)
-                EnqueueErrorAck(ackType, publish.PacketId, ReasonCode.PayloadFormatInvalid, "payload is not valid UTF-8");
-            Interlocked.Increment(ref _broker.Statistics.MessagesDropped);
-            return true;
-        }
 
-        Interlocked.Increment(ref _broker.Statistics.MessagesReceived);
-        if (topic == "$SYS" || topic.StartsWith("$SYS/", StringComparison.Ordinal) || !Authorizer.CanPublish(ClientId, UserName, topic))
+        var verdict = _broker.AdmitPublish(AsPublisher, topic, topicUtf8.Span, qos, retain, publish.Properties, publish.Payload.Span, out var why);
+        if (verdict != ReasonCode.Success)
         {
-            // Clients never publish to $SYS; denied publishes are dropped and counted.
-            Interlocked.Increment(ref _broker.Statistics.MessagesDropped);
-            if (_logger.IsEnabled(LogLevel.Debug))
-                _logger.LogDebug("Client {ClientId} may not publish to {Topic}; dropped", LogName, MqttText.Quote(topic));
-            if (publish.QoS != QualityOfService.AtMostOnce)
-                EnqueueErrorAck(ackType, publish.PacketId, ReasonCode.NotAuthorized, "not authorized to publish to " + MqttText.Quote(topic));
-            return true;
-        }
-
-        if (publish.QoS != QualityOfService.AtMostOnce && !_broker.Store.Healthy)
-        {
-            // The store cannot write (disk full?): a QoS 1/2 message could not be kept as promised, so it is
-            // refused rather than acknowledged; v3 has no refusing acknowledgement, so the connection closes.
-            Interlocked.Increment(ref _broker.Statistics.MessagesDropped);
-            if (Version != ProtocolVersion.V500)
+            switch (verdict)
             {
-                RequestClose(ReasonCode.UnspecifiedError, "storage unavailable");
-                return false;
+                case ReasonCode.QoSNotSupported or ReasonCode.RetainNotSupported:
+                    // The client broke what CONNACK told it (section 3.2.2.3.4 and 3.2.2.3.5).
+                    RequestClose(verdict, why);
+                    return false;
+                case ReasonCode.QuotaExceeded when !v5:
+                    // 3.1.1 has no refusing acknowledgement: the connection closes rather than acknowledge a
+                    // message that could not be kept.
+                    RequestClose(ReasonCode.UnspecifiedError, why);
+                    return false;
+                case ReasonCode.NotAuthorized when _logger.IsEnabled(LogLevel.Debug):
+                    _logger.LogDebug("Client {ClientId} may not publish to {Topic}; dropped", LogName, MqttText.Quote(topic));
+                    break;
             }
 
-            EnqueueErrorAck(ackType, publish.PacketId, ReasonCode.QuotaExceeded, "storage unavailable; try again later");
+            if (publish.QoS != QualityOfService.AtMostOnce)
+                EnqueueErrorAck(ackType, publish.PacketId, verdict, why!);
             return true;
         }
 
@@ -365,6 +334,8 @@ internal sealed partial class ClientConnection
                 return false;
         }
     }
+
+    private Publisher AsPublisher => new(ClientId, UserName, Authorizer);
 
     private Subscriber AsSubscriber => new(ClientId, UserName, Authorizer, Version == ProtocolVersion.V500, Version == ProtocolVersion.V500 && ProblemInformation);
 
