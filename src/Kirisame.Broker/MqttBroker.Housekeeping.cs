@@ -14,9 +14,7 @@ public sealed partial class MqttBroker
 {
     private ITimer? _housekeeping;
     private long _lastSysTicks;
-    private readonly LoadAverage _receivedLoad = new();
-    private readonly LoadAverage _sentLoad = new();
-    private readonly LoadAverage _connectionsLoad = new();
+    private SysTopics? _sys;
     private int _housekeepingRunning;
 
     /// Starts background work ($SYS publishing, timeouts, session expiry).
@@ -24,7 +22,16 @@ public sealed partial class MqttBroker
     {
         _housekeeping ??= TimeProvider.CreateTimer(static state => ((MqttBroker)state!).Housekeep(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         if (Options.SysInterval > 0)
+        {
+            _sys ??= SysTopics.Connect(this);
             PublishSys(0);
+        }
+    }
+
+    private void PublishSys(double elapsedSeconds)
+    {
+        _lastSysTicks = TimeProvider.GetTimestamp();
+        _sys?.Publish(elapsedSeconds);
     }
 
     internal void Housekeep()
@@ -126,54 +133,5 @@ public sealed partial class MqttBroker
             foreach (var (will, clientId) in wills)
                 PublishWill(will, clientId);
         }
-    }
-
-    private void PublishSys(double elapsedSeconds)
-    {
-        _lastSysTicks = TimeProvider.GetTimestamp();
-        var s = Statistics;
-        _receivedLoad.Update(Interlocked.Read(ref s.MessagesReceived), elapsedSeconds);
-        _sentLoad.Update(Interlocked.Read(ref s.MessagesSent), elapsedSeconds);
-        _connectionsLoad.Update(Interlocked.Read(ref s.ConnectionsTotal), elapsedSeconds);
-        var connected = Interlocked.Read(ref s.ClientsConnected);
-        var sessions = SessionCount;
-        SysValue("version", "kirisame " + Version);
-        SysValue("uptime", $"{(long)TimeProvider.GetElapsedTime(StartedAtTicks).TotalSeconds} seconds");
-        SysValue("clients/connected", connected);
-        SysValue("clients/active", connected);
-        SysValue("clients/total", Math.Max(sessions, connected));
-        SysValue("clients/disconnected", Math.Max(0, sessions - connected));
-        SysValue("clients/maximum", Interlocked.Read(ref s.ClientsMaximum));
-        SysValue("messages/received", Interlocked.Read(ref s.MessagesReceived));
-        SysValue("messages/sent", Interlocked.Read(ref s.MessagesSent));
-        SysValue("messages/dropped", Interlocked.Read(ref s.MessagesDropped));
-        SysValue("publish/messages/dropped", Interlocked.Read(ref s.MessagesDropped));
-        SysValue("bytes/received", Interlocked.Read(ref s.BytesReceived));
-        SysValue("bytes/sent", Interlocked.Read(ref s.BytesSent));
-        SysLoad("messages/received", _receivedLoad);
-        SysLoad("messages/sent", _sentLoad);
-        SysLoad("connections", _connectionsLoad);
-        SysValue("subscriptions/count", Subscriptions.Count);
-        // Managed heap in use and committed (Mosquitto reports its heap as heap/current).
-        SysValue("heap/current", GC.GetTotalMemory(forceFullCollection: false));
-        SysValue("heap/committed", GC.GetGCMemoryInfo().TotalCommittedBytes);
-        SysValue("retained messages/count", Retained.Count);
-    }
-
-    private void SysLoad(string name, LoadAverage load)
-    {
-        SysValue($"load/{name}/1min", load.OneMinute.ToString("F2", CultureInfo.InvariantCulture));
-        SysValue($"load/{name}/5min", load.FiveMinutes.ToString("F2", CultureInfo.InvariantCulture));
-        SysValue($"load/{name}/15min", load.FifteenMinutes.ToString("F2", CultureInfo.InvariantCulture));
-    }
-
-    private void SysValue(string name, long value) => SysValue(name, value.ToString(CultureInfo.InvariantCulture));
-
-    private void SysValue(string name, string value)
-    {
-        var topic = "$SYS/broker/" + name;
-        var message = new BrokerMessage(topic, System.Text.Encoding.UTF8.GetBytes(topic), System.Text.Encoding.UTF8.GetBytes(value),
-            QualityOfService.AtMostOnce, retain: true, default, senderClientId: null, TimeProvider.GetTimestamp());
-        Publish(message);
     }
 }

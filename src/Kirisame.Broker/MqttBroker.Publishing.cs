@@ -4,8 +4,9 @@ using Kirisame.Protocol.Packets;
 
 namespace Kirisame.Broker;
 
-/// Who publishes: the identity the ACL checks. Only the broker's own publisher ($SYS) may write to $SYS topics.
-internal readonly record struct Publisher(string ClientId, string? UserName, IAuthorizer Authorizer, bool MayPublishSys = false);
+/// Who publishes: the identity the ACL checks. Only the broker's own publisher ($SYS) may write to $SYS topics,
+/// and its messages are not counted as received from clients.
+internal readonly record struct Publisher(string ClientId, string? UserName, IAuthorizer Authorizer, bool IsBroker = false);
 
 /// The inbound PUBLISH policy, one for every kind of client (network, in-process): what the broker accepts,
 /// checked in one place. Protocol details stay with the client's transport: a network connection resolves topic
@@ -46,9 +47,10 @@ public sealed partial class MqttBroker
             return Refused(ReasonCode.PayloadFormatInvalid);
         }
 
-        Interlocked.Increment(ref Statistics.MessagesReceived);
+        if (!who.IsBroker)
+            Interlocked.Increment(ref Statistics.MessagesReceived);
         var sys = topic == "$SYS" || topic.StartsWith("$SYS/", StringComparison.Ordinal);
-        if (sys ? !who.MayPublishSys : !who.Authorizer.CanPublish(who.ClientId, who.UserName, topic))
+        if (sys ? !who.IsBroker : !who.Authorizer.CanPublish(who.ClientId, who.UserName, topic))
         {
             why = "not authorized to publish to " + Protocol.Primitives.MqttText.Quote(topic);
             return Refused(ReasonCode.NotAuthorized);

@@ -299,7 +299,7 @@ public sealed partial class MqttBroker
         var properties = PublishProperties.From(will.Properties);
         var message = new BrokerMessage(will.Topic, System.Text.Encoding.UTF8.GetBytes(will.Topic), will.Payload, will.QoS, will.Retain,
             properties with { TopicAlias = 0 }, clientId, TimeProvider.GetTimestamp());
-        _logger.LogDebug("Publishing the will of {ClientId} to {Topic}", clientId, will.Topic);
+        _logger.LogDebug("Publishing the will of {ClientId} to {Topic}", Protocol.Primitives.MqttText.Quote(clientId), Protocol.Primitives.MqttText.Quote(will.Topic));
         Publish(message);
     }
 }

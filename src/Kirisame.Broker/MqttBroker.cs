@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
+using Kirisame.Broker.Clients;
 using Kirisame.Broker.Diagnostics;
 using Kirisame.Broker.Retained;
 using Kirisame.Broker.Routing;
@@ -19,6 +20,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ILogger _connectionLogger;
     private readonly ConcurrentDictionary<ClientConnection, byte> _connections = new();
+    private readonly ConcurrentDictionary<InProcessClient, byte> _inProcessClients = new();
     private int _stopping;
     private readonly Dictionary<string, IEnhancedAuthenticationMethod> _authenticationMethods;
 
@@ -75,6 +77,12 @@ public sealed partial class MqttBroker : IAsyncDisposable
         return connection.RunAsync(cancellationToken);
     }
 
+    internal bool IsStopping => Volatile.Read(ref _stopping) != 0;
+
+    internal void InProcessConnected(InProcessClient client) => _inProcessClients.TryAdd(client, 0);
+
+    internal void InProcessDisconnected(InProcessClient client) => _inProcessClients.TryRemove(client, out _);
+
     /// Graceful shutdown: v5 clients get DISCONNECT 0x8B, queued writes are flushed, connections closed.
     public async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -87,6 +95,13 @@ public sealed partial class MqttBroker : IAsyncDisposable
             connection.SuppressWill();
             connection.RequestClose(Protocol.ReasonCode.ServerShuttingDown);
             closing.Add(connection.Finished);
+        }
+
+        foreach (var client in _inProcessClients.Keys)
+        {
+            // The broker's own $SYS publisher among them. No will: as for network clients at shutdown.
+            client.Close(Protocol.ReasonCode.ServerShuttingDown, publishWill: false);
+            closing.Add(client.Disconnected);
         }
 
         _logger.LogInformation("Broker stopping: closing {Count} connections", closing.Count);

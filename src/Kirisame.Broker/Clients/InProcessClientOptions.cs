@@ -1,0 +1,32 @@
+using Kirisame.Protocol.Packets;
+
+namespace Kirisame.Broker.Clients;
+
+/// How an in-process client connects: what a network client says in CONNECT, less what only a network needs
+/// (keep alive, packet sizes, topic aliases, a password: the code that holds the broker is trusted with its
+/// identity; what that identity may do is still decided by the broker's authorizer).
+public sealed record InProcessClientOptions
+{
+    /// The client id; empty lets the broker assign one. A network client with the same id takes the session
+    /// over, as a second connection would.
+    public string ClientId { get; init; } = "";
+
+    /// The user name the authorizer (ACL) sees.
+    public string? UserName { get; init; }
+
+    /// Start a new session, or continue the stored one [MQTT-3.1.2-4].
+    public bool CleanStart { get; init; } = true;
+
+    /// Seconds the session outlives the client (capped by Broker:MaxSessionExpirySeconds); 0 = ends with it.
+    public uint SessionExpiryInterval { get; init; }
+
+    /// QoS 1/2 messages delivered and not yet read, at most (the window's other bound is Broker:MaxInflightMessages).
+    public ushort ReceiveMaximum { get; init; } = 100;
+
+    /// Published when the client goes away without <see cref="InProcessClient.DisconnectAsync"/>, or with it when
+    /// asked to.
+    public WillMessage? Will { get; init; }
+
+    /// The broker's own publisher ($SYS): may publish to $SYS topics; its messages are not counted as received.
+    internal bool IsBroker { get; init; }
+}
