@@ -157,7 +157,8 @@ internal static class KirisameCommand
                 services.AddHostedService<BrokerLifecycle>();
             })
             .ConfigureWebHost(
-                web => web.UseKirisameTransport(configuration.Transport, configuration.Listeners),
+                web => web.UseKirisameTransport(configuration.Transport, configuration.Listeners,
+                    storeDescriptors: store is RocksDbStore ? RocksDbStore.MaxDescriptors : 0),
                 // ASPNETCORE_URLS and friends must not add listeners behind the operator's back.
                 options => options.SuppressEnvironmentConfiguration = true)
             .UseConsoleLifetime(options => options.SuppressStatusMessages = true)

@@ -4,6 +4,16 @@ namespace Kirisame.Storage.RocksDb;
 
 public sealed partial class RocksDbStore
 {
+    /// Table files RocksDB keeps open at most (its default, -1, is every file of the database): the broker's
+    /// connection budget is what the descriptor limit leaves after this, so it must be bounded. Beyond it,
+    /// RocksDB closes the least recently used table and reopens it when read; a broker's database is small
+    /// and read mostly at start-up, so this costs nothing in practice.
+    public const int MaxOpenFiles = 256;
+
+    /// Descriptors the store may hold open at most: the table files, plus the write-ahead logs, MANIFEST,
+    /// LOCK, the info LOG, the folder itself and the outputs of a flush and a compaction in progress.
+    public const int MaxDescriptors = MaxOpenFiles + 32;
+
     private RocksDbSharp.RocksDb? _db;
     private readonly WriteOptions _writeOptions;
 
@@ -55,6 +65,7 @@ public sealed partial class RocksDbStore
             .SetCreateIfMissing(true)
             .SetParanoidChecks(true)
             .SetKeepLogFileNum(2)
+            .SetMaxOpenFiles(MaxOpenFiles)
             .SetMaxTotalWalSize(64UL * 1024 * 1024);
         try
         {

@@ -21,9 +21,10 @@ public static class KirisameTransportExtensions
     /// Kestrel with the socket transport and one endpoint per listener: the default TCP listener (unless
     /// turned off) and each of <paramref name="listeners"/>. Plain and TLS listeners go straight from the
     /// connection pipeline to the broker; WebSocket listeners go through a minimal HTTP application. The
-    /// MqttBroker must be registered in the container; the host owns its lifetime.
+    /// MqttBroker must be registered in the container; the host owns its lifetime. <paramref name="storeDescriptors"/>
+    /// is how many file descriptors the store may hold open at most: they are kept out of the connection budget.
     public static IWebHostBuilder UseKirisameTransport(this IWebHostBuilder builder, TransportOptions options,
-        IReadOnlyList<ListenerOptions>? listeners = null)
+        IReadOnlyList<ListenerOptions>? listeners = null, int storeDescriptors = 0)
     {
         var all = new List<ListenerOptions>();
         if (options.Enabled)
@@ -45,7 +46,14 @@ public static class KirisameTransportExtensions
             {
                 services.AddSingleton(bound);
                 services.AddSingleton(options);
-                services.AddSingleton(provider => new ConnectionLimits(options, TimeProvider.System));
+                services.AddSingleton(provider =>
+                {
+                    // The limit is read now, not assumed: the runtime has raised the soft limit as it started.
+                    var logger = provider.GetRequiredService<ILoggerFactory>().CreateLogger("Kirisame.Transport.Limits");
+                    var budget = ConnectionBudget.Compute(DescriptorLimit.Read(), options.MaxConnections, storeDescriptors);
+                    budget.Log(logger);
+                    return new ConnectionLimits(options, budget.MaxConnections, TimeProvider.System, logger);
+                });
                 services.AddSingleton<MqttConnectionHandler>();
                 if (lean.Count > 0)
                     services.AddHostedService(provider => new SocketTransport(lean, options, bound, provider));

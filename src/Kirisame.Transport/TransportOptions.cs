@@ -43,8 +43,9 @@ public sealed class TransportOptions
     /// Kestrel's, and writes go straight to the socket. TLS and WebSocket listeners always use Kestrel.
     public TcpEngine PlainTcpEngine { get; set; } = TcpEngine.Epoll;
 
-    /// Open connections across all listeners at most; 0 = no limit. Beyond it new connections are closed
-    /// on accept, before any TLS handshake.
+    /// Open connections across all listeners at most. 0 (the default) = what the file-descriptor limit
+    /// allows less a reserve for the broker's own files (ConnectionBudget); a value above that is lowered to
+    /// it, with a warning. Beyond it new connections are closed on accept, before any TLS handshake.
     public int MaxConnections { get; set; }
 
     /// New connections per second from one IP address (sustained); 0 = no limit. Beyond it connections
@@ -65,7 +66,7 @@ public sealed class TransportOptions
         if (!Enum.IsDefined(PlainTcpEngine))
             yield return $"{SectionName}:PlainTcpEngine must be Epoll, Sockets or Kestrel (was {PlainTcpEngine}).";
         if (MaxConnections < 0)
-            yield return $"{SectionName}:MaxConnections must be 0 (no limit) or more (was {MaxConnections}).";
+            yield return $"{SectionName}:MaxConnections must be 0 (what the descriptor limit allows) or more (was {MaxConnections}).";
         if (MaxConnectRatePerAddress < 0 || double.IsNaN(MaxConnectRatePerAddress))
             yield return $"{SectionName}:MaxConnectRatePerAddress must be 0 (no limit) or more (was {MaxConnectRatePerAddress}).";
         if (ConnectBurstPerAddress < 1)

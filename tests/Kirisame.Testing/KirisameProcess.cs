@@ -60,19 +60,26 @@ public sealed class KirisameProcess : IBrokerProcess
 
     /// Starts `kirisame serve --port P --bind 127.0.0.1 [arguments]` (with --in-memory unless the arguments
     /// choose storage) and waits until the port accepts connections. A port stolen between choosing and binding it is retried with another.
+    /// <paramref name="descriptorLimit"/> above 0 starts it under `prlimit --nofile=N:N` (util-linux), so a
+    /// test can run it out of file descriptors cheaply.
     public static Task<KirisameProcess> StartAsync(IEnumerable<string>? arguments = null,
-        IReadOnlyDictionary<string, string?>? environment = null)
+        IReadOnlyDictionary<string, string?>? environment = null, int descriptorLimit = 0)
     {
         string[] extra = [.. arguments ?? []];
-        return StartAsync(0, _ => extra, environment);
+        return StartAsync(0, _ => extra, environment, descriptorLimit);
     }
 
     /// Starts the server with <paramref name="extraPorts"/> more free loopback ports for other listeners:
     /// <paramref name="arguments"/> receives them and returns the extra arguments (e.g. --tls-port). Waits
     /// until every port accepts connections; ports stolen before binding are retried with fresh ones.
     public static async Task<KirisameProcess> StartAsync(int extraPorts, Func<int[], IEnumerable<string>> arguments,
-        IReadOnlyDictionary<string, string?>? environment = null)
+        IReadOnlyDictionary<string, string?>? environment = null, int descriptorLimit = 0)
     {
+        // prlimit sets the limit (soft and hard: the runtime raises the soft one to the hard one) and execs
+        // the server, so the process id is the server's.
+        string[] launcher = descriptorLimit > 0
+            ? ["prlimit", $"--nofile={descriptorLimit}:{descriptorLimit}", DotnetHost]
+            : [DotnetHost];
         for (var attempt = 1; ; attempt++)
         {
             var port = FreePort.GetLoopbackPort();
@@ -81,8 +88,8 @@ public sealed class KirisameProcess : IBrokerProcess
             // Tests that do not name a data folder get none: parallel servers must not share ./data.
             if (!extra.Any(a => a is "--data-dir" or "--in-memory" || a.StartsWith("--Storage:", StringComparison.OrdinalIgnoreCase)))
                 extra = [.. extra, "--in-memory"];
-            var process = ExternalProcess.Start(DotnetHost,
-                [ServerDll, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", .. extra],
+            var process = ExternalProcess.Start(launcher[0],
+                [.. launcher[1..], ServerDll, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", .. extra],
                 environment);
             var accepting = true;
             foreach (var candidate in ports.Prepend(port))

@@ -1,11 +1,28 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Microsoft.Extensions.Logging;
 
 namespace Kirisame.Transport.Listeners;
 
+/// Why a connection was refused on accept.
+internal enum RefusalCause
+{
+    /// Open connections across all listeners reached the budget (Transport:MaxConnections or what the
+    /// descriptor limit allows).
+    MaxConnections,
+
+    /// Listeners:NAME:MaxConnections.
+    ListenerMaxConnections,
+
+    /// Transport:MaxConnectRatePerAddress.
+    ConnectRate,
+}
+
 /// Connection-level limits, checked when a connection is accepted and before any TLS or HTTP work: open
-/// connections in total and per listener, and a token bucket of new connections per source address.
-internal sealed class ConnectionLimits(TransportOptions options, TimeProvider time)
+/// connections in total (<paramref name="maxConnections"/>, the effective budget: 0 is no limit) and per
+/// listener, and a token bucket of new connections per source address. Refusals are counted by cause and
+/// reported in a throttled warning.
+internal sealed class ConnectionLimits(TransportOptions options, int maxConnections, TimeProvider time, ILogger logger)
 {
     /// Addresses whose buckets are kept at most; past it, full (idle) buckets are dropped first.
     private const int MaxTrackedAddresses = 100_000;
@@ -13,6 +30,8 @@ internal sealed class ConnectionLimits(TransportOptions options, TimeProvider ti
     private static readonly TimeSpan s_pruneInterval = TimeSpan.FromSeconds(1);
 
     private readonly ConcurrentDictionary<IPAddress, Bucket> _buckets = new();
+    private readonly long[] _refused = new long[Enum.GetValues<RefusalCause>().Length];
+    private readonly ThrottledWarning _refusals = new(logger, "Refused a connection", "connections refused", time, ThrottledWarning.DefaultInterval);
     private int _open;
     private long _lastPruneTicks;
 
@@ -24,6 +43,12 @@ internal sealed class ConnectionLimits(TransportOptions options, TimeProvider ti
 
     public int Open => Volatile.Read(ref _open);
 
+    /// The effective limit on open connections across all listeners; 0 is none.
+    public int MaxConnections => maxConnections;
+
+    /// Connections refused for <paramref name="cause"/> since start (for tests and metrics).
+    public long Refused(RefusalCause cause) => Interlocked.Read(ref _refused[(int)cause]);
+
     /// Addresses with a bucket (for tests).
     public int TrackedAddresses => _buckets.Count;
 
@@ -31,13 +56,13 @@ internal sealed class ConnectionLimits(TransportOptions options, TimeProvider ti
     public string? TryAdmit(MqttListener listener, EndPoint? remote)
     {
         if (options.MaxConnectRatePerAddress > 0 && remote is IPEndPoint ip && !TakeToken(ip.Address))
-            return $"more than {options.MaxConnectRatePerAddress}/s new connections from {ip.Address}";
+            return Refuse(RefusalCause.ConnectRate, $"more than {options.MaxConnectRatePerAddress}/s new connections from {ip.Address}");
 
         var total = Interlocked.Increment(ref _open);
-        if (options.MaxConnections > 0 && total > options.MaxConnections)
+        if (maxConnections > 0 && total > maxConnections)
         {
             Interlocked.Decrement(ref _open);
-            return $"Transport:MaxConnections ({options.MaxConnections}) reached";
+            return Refuse(RefusalCause.MaxConnections, $"Transport:MaxConnections ({maxConnections}) reached");
         }
 
         var mine = Interlocked.Increment(ref listener.Open);
@@ -45,10 +70,19 @@ internal sealed class ConnectionLimits(TransportOptions options, TimeProvider ti
         {
             Interlocked.Decrement(ref listener.Open);
             Interlocked.Decrement(ref _open);
-            return $"Listeners:{listener.Name}:MaxConnections ({listener.Options.MaxConnections}) reached";
+            return Refuse(RefusalCause.ListenerMaxConnections, $"Listeners:{listener.Name}:MaxConnections ({listener.Options.MaxConnections}) reached", listener.Name);
         }
 
         return null;
+    }
+
+    private string Refuse(RefusalCause cause, string why, string? listener = null)
+    {
+        Interlocked.Increment(ref _refused[(int)cause]);
+        // Grouped by cause (and listener: a configured, small set), not by text: the rate-limit text names
+        // the address, and a spray from many addresses must not grow the summary.
+        _refusals.Report(listener is null ? cause.ToString() : $"{cause}:{listener}", why);
+        return why;
     }
 
     public void Release(MqttListener listener)

@@ -10,24 +10,39 @@ namespace Kirisame.Transport.Sockets;
 /// per connection.
 internal sealed unsafe class EpollAcceptor : EpollItem
 {
+    /// How long to wait before accepting again when accept fails for want of descriptors or memory.
+    public static readonly TimeSpan Backoff = TimeSpan.FromMilliseconds(50);
+
+    private const int ENoMem = 12;
+    private const int ENFile = 23;
+    private const int EMFile = 24;
+    private const int EConnAborted = 103;
+    private const int ENoBufs = 105;
+
     private readonly Socket _socket;
     private readonly int _fd;
     private readonly EpollEngine _engine;
     private readonly Action<int, EndPoint?> _accepted;
+    private readonly Action<int> _failed;
+    private readonly ITimer _retry;
     private readonly Lock _lock = new();
     private bool _stopped;
 
-    /// <paramref name="socket"/> is bound and listening; <paramref name="accepted"/> gets each new descriptor.
-    public EpollAcceptor(Socket socket, EpollEngine engine, Action<int, EndPoint?> accepted)
+    /// <paramref name="socket"/> is bound and listening; <paramref name="accepted"/> gets each new descriptor,
+    /// <paramref name="failed"/> the errno of an accept that failed for want of resources (it is retried).
+    public EpollAcceptor(Socket socket, EpollEngine engine, Action<int, EndPoint?> accepted, Action<int> failed)
     {
         _socket = socket;
         _engine = engine;
         _accepted = accepted;
+        _failed = failed;
+        _retry = TimeProvider.System.CreateTimer(_ => OnEvents(0), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         socket.Blocking = false;
         _fd = (int)socket.SafeHandle.DangerousGetHandle();
         engine.Register(this, _fd);
     }
 
+    /// On the epoll thread, or on the retry timer's after a failed accept (the lock keeps them apart).
     public override void OnEvents(uint events)
     {
         var address = stackalloc byte[128];
@@ -40,15 +55,34 @@ internal sealed unsafe class EpollAcceptor : EpollItem
                 if (fd < 0)
                 {
                     var errno = Marshal.GetLastPInvokeError();
-                    if (errno == Epoll.EIntr || errno == 103 /* ECONNABORTED */)
+                    if (errno == Epoll.EIntr || errno == EConnAborted)
                         continue;
-                    return; // EAGAIN: all taken; EMFILE and the like: the next connection's event tries again
+                    if (errno is EMFile or ENFile or ENoBufs or ENoMem)
+                    {
+                        // The listening socket is edge-triggered: no new event comes for the connections
+                        // already waiting, so without a retry they would hang in the backlog until another
+                        // one arrives. Retrying at once would spin; wait for descriptors to be freed.
+                        _retry.Change(Backoff, Timeout.InfiniteTimeSpan);
+                        _failed(errno);
+                    }
+
+                    return; // EAGAIN: all taken
                 }
 
                 _accepted(fd, EndPointOf(address, length));
             }
         }
     }
+
+    /// Names an errno that <see cref="OnEvents"/> retries, for the log.
+    public static string Describe(int errno) => errno switch
+    {
+        EMFile => "the process is out of file descriptors (EMFILE)",
+        ENFile => "the system is out of file descriptors (ENFILE)",
+        ENoBufs => "out of socket buffers (ENOBUFS)",
+        ENoMem => "out of memory (ENOMEM)",
+        _ => $"errno {errno}",
+    };
 
     private static IPEndPoint? EndPointOf(byte* address, int length)
     {
@@ -69,6 +103,7 @@ internal sealed unsafe class EpollAcceptor : EpollItem
             if (_stopped)
                 return;
             _stopped = true;
+            _retry.Dispose();
             _engine.Unregister(Id);
             _socket.Dispose();
         }

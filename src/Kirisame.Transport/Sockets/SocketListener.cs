@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -18,6 +19,8 @@ internal sealed partial class SocketListener(
     private int _open;
     private long _nextId;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ThrottledWarning _acceptFailures = new(logger, $"Listener {listener.Name}: accept failed",
+        $"failed accepts on listener {listener.Name}", TimeProvider.System, ThrottledWarning.DefaultInterval);
     private volatile bool _stopping;
 
     public MqttListener Listener => listener;
@@ -48,7 +51,8 @@ internal sealed partial class SocketListener(
         _socket = socket;
         EndPoint = socket.LocalEndPoint;
         if (engine is not null)
-            _acceptor = new EpollAcceptor(socket, engine, ServeAccepted);
+            _acceptor = new EpollAcceptor(socket, engine, ServeAccepted, errno =>
+                _acceptFailures.Report(errno.ToString(CultureInfo.InvariantCulture), $"{EpollAcceptor.Describe(errno)}; retrying every {EpollAcceptor.Backoff.TotalMilliseconds} ms"));
         else
             _accepting = AcceptLoopAsync(socket);
     }
@@ -69,9 +73,13 @@ internal sealed partial class SocketListener(
             catch (SocketException ex)
             {
                 // Out of file descriptors, a connection reset before accept, and the like: keep listening.
-                LogAcceptFailed(logger, listener.Name, ex.SocketErrorCode);
-                if (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
-                    await Task.Delay(10);
+                // Out of resources, accepting again at once would fail again: back off (as the epoll
+                // acceptor does) while connections close. Either way the log gets one line a minute.
+                var outOfResources = ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable;
+                _acceptFailures.Report(ex.SocketErrorCode.ToString(),
+                    outOfResources ? $"{ex.SocketErrorCode}; retrying every {EpollAcceptor.Backoff.TotalMilliseconds} ms" : ex.SocketErrorCode.ToString());
+                if (outOfResources)
+                    await Task.Delay(EpollAcceptor.Backoff);
                 continue;
             }
 
@@ -201,9 +209,6 @@ internal sealed partial class SocketListener(
         {
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Listener {Listener}: accept failed ({Error})")]
-    private static partial void LogAcceptFailed(ILogger logger, string listener, SocketError error);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Connection {ConnectionId} accepted on {Listener} from {RemoteEndPoint}")]
     private static partial void LogAccepted(ILogger logger, string connectionId, string listener, EndPoint? remoteEndPoint);

@@ -125,6 +125,27 @@ internal sealed class RawSession : IDisposable
         return puback.Body.Length > 2 ? puback.Body[2] : 0;
     }
 
+    /// The next packet, which must be a PUBLISH: returns its topic and payload, and acknowledges it (QoS 1).
+    public async Task<(string Topic, string Payload)> ReceivePublishAsync()
+    {
+        var publish = await ReceiveAsync() ?? throw new InvalidOperationException("The broker closed the connection instead of sending PUBLISH.");
+        Assert.Equal(0x30, publish.Type & 0xF0);
+        var body = publish.Body;
+        var topicLength = (body[0] << 8) | body[1];
+        var topic = Encoding.UTF8.GetString(body, 2, topicLength);
+        var offset = 2 + topicLength;
+        Assert.True((publish.Type & 0x06) <= 0x02, "expected a PUBLISH at QoS 0 or 1");
+        if ((publish.Type & 0x06) == 0x02)
+        {
+            var id = new List<byte> { body[offset], body[offset + 1] };
+            offset += 2;
+            Assert.True(await SendAsync(0x40, id), "the broker closed the connection before PUBACK");
+        }
+        if (_protocolLevel == 5)
+            offset += SkipProperties(body, offset);
+        return (topic, Encoding.UTF8.GetString(body, offset, body.Length - offset));
+    }
+
     /// Whether the broker has closed this connection (reads until end of stream or the deadline).
     public async Task<bool> IsClosedByBrokerAsync() => await ReceiveAsync() is null;
 
