@@ -36,6 +36,18 @@ public sealed class BrokerOptions
     /// sessions forever (Mosquitto's default; RabbitMQ's subscription_ttl is the same knob).
     public uint? MaxSessionExpirySeconds { get; set; }
 
+    /// How long the session of an MQTT 3.1.1 (or 3.1) client that connected with Clean Session 0 is kept after it
+    /// disconnects: such a client cannot say (MQTT 5 clients send a Session Expiry Interval). RabbitMQ's MQTT
+    /// subscription TTL and EMQX's session expiry are this knob; null keeps the session until the client comes
+    /// back with Clean Session 1 (Mosquitto's default without persistent_client_expiration). Capped by
+    /// MaxSessionExpirySeconds. Without a default, anonymous clients could leave sessions that never go away.
+    public uint? DefaultSessionExpirySeconds { get; set; } = 86_400;
+
+    /// Persistent sessions kept without a connection, at most; 0 = no limit. A CONNECT that would start one more
+    /// persistent session while there are this many is refused: 0x97 Quota exceeded (MQTT 5), 0x03 Server
+    /// unavailable (3.1.1). Resuming an existing session, and clean sessions, are never refused for it.
+    public int MaxOfflineSessions { get; set; } = 500_000;
+
     /// Keep alive the server asks v5 clients to use when they ask for none or more; null honours the client's.
     public ushort? ServerKeepAlive { get; set; }
 
@@ -98,6 +110,10 @@ public sealed class BrokerOptions
             yield return $"Broker:ReceiveMaximum must be between 1 and 65535 (was {ReceiveMaximum}).";
         if (MaxQueuedMessages < 1)
             yield return $"Broker:MaxQueuedMessages must be at least 1 (was {MaxQueuedMessages}).";
+        if (DefaultSessionExpirySeconds == 0)
+            yield return "Broker:DefaultSessionExpirySeconds must be at least 1 second (leave it out to keep 3.1.1 persistent sessions until the client returns).";
+        if (MaxOfflineSessions < 0)
+            yield return $"Broker:MaxOfflineSessions must be 0 (no limit) or more (was {MaxOfflineSessions}).";
         if (MaxQueuedBytes < 1)
             yield return $"Broker:MaxQueuedBytes must be at least 1 (was {MaxQueuedBytes}).";
         if (ServerReference is { Length: 0 })

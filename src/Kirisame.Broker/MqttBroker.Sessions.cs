@@ -11,6 +11,19 @@ public sealed partial class MqttBroker
     private readonly Lock _sessionsLock = new();
     private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
 
+    /// Sessions in <see cref="_sessions"/> held by a client (Owner set); the others wait for theirs. Under the lock.
+    private int _heldSessions;
+
+    /// Sessions that exist without a connection (persistent sessions whose client is away).
+    public int OfflineSessionCount
+    {
+        get
+        {
+            lock (_sessionsLock)
+                return _sessions.Count - _heldSessions;
+        }
+    }
+
     /// Sessions known to the broker, connected or not.
     public int SessionCount
     {
@@ -30,7 +43,8 @@ public sealed partial class MqttBroker
 
     /// The registry decides who holds a client id. A live holder is closed with 0x8E (takeover,
     /// [MQTT-3.1.4-3]) and awaited; then the session continues, or starts anew on clean start [MQTT-3.1.2-4].
-    internal async Task<(Session Session, bool Present)> AttachSessionAsync(IDeliveryTarget connection, string clientId, bool cleanStart, uint expiry)
+    /// No session (null) when a new persistent one would exceed Broker:MaxOfflineSessions.
+    internal async Task<(Session? Session, bool Present)> AttachSessionAsync(IDeliveryTarget connection, string clientId, bool cleanStart, uint expiry)
     {
         while (true)
         {
@@ -51,10 +65,13 @@ public sealed partial class MqttBroker
 
                     if (session is null)
                     {
+                        if (expiry != 0 && Options.MaxOfflineSessions > 0 && _sessions.Count - _heldSessions >= Options.MaxOfflineSessions)
+                            return (null, false);
                         session = new Session(clientId, Store);
                         _sessions[clientId] = session;
                     }
 
+                    _heldSessions++;
                     lock (session.Sync)
                     {
                         session.Owner = connection;
@@ -79,6 +96,7 @@ public sealed partial class MqttBroker
                 {
                     if (_sessions.TryGetValue(clientId, out var stuck) && stuck.Owner == holder)
                     {
+                        _heldSessions--;
                         lock (stuck.Sync)
                         {
                             stuck.Owner = null;
@@ -225,6 +243,7 @@ public sealed partial class MqttBroker
         {
             if (session.Owner == connection)
             {
+                _heldSessions--;
                 lock (session.Sync)
                 {
                     session.Owner = null;

@@ -176,15 +176,63 @@ public sealed class SessionTests
     }
 
     [Fact]
-    public async Task V3PersistentSession_IsKeptForever_ByDefault()
+    public async Task V3PersistentSession_IsKeptForADay_ByDefault()
     {
+        // A 3.1.1 client cannot say how long its session should live: Broker:DefaultSessionExpirySeconds (a day).
         var time = new FakeTimeProvider();
         await using var broker = TestBroker.Create(time: time);
+        await DisconnectWithSubscriptionAsync(broker, ProtocolVersion.V311, "keeper", null);
+        time.Advance(TimeSpan.FromHours(23));
+        broker.Housekeep();
+        var before = new TestClient(broker, ProtocolVersion.V311);
+        Assert.True((await before.ConnectAsync("keeper", cleanStart: false)).SessionPresent);
+        await before.DisconnectAsync();
+        await before.DisposeAsync();
+
+        time.Advance(TimeSpan.FromDays(1) + TimeSpan.FromSeconds(1));
+        broker.Housekeep();
+        Assert.Equal(0, broker.SessionCount);
+        await using var after = new TestClient(broker, ProtocolVersion.V311);
+        Assert.False((await after.ConnectAsync("keeper", cleanStart: false)).SessionPresent);
+    }
+
+    [Fact]
+    public async Task V3PersistentSession_IsKeptForever_WithoutADefaultExpiry()
+    {
+        var time = new FakeTimeProvider();
+        await using var broker = TestBroker.Create(o => o.DefaultSessionExpirySeconds = null, time);
         await DisconnectWithSubscriptionAsync(broker, ProtocolVersion.V311, "keeper", null);
         time.Advance(TimeSpan.FromDays(400));
         broker.Housekeep();
         await using var again = new TestClient(broker, ProtocolVersion.V311);
         Assert.True((await again.ConnectAsync("keeper", cleanStart: false)).SessionPresent);
+    }
+
+    [Theory]
+    [InlineData(ProtocolVersion.V500, ReasonCode.QuotaExceeded)]
+    [InlineData(ProtocolVersion.V311, ReasonCode.ServerUnavailable)]
+    public async Task NewPersistentSessions_BeyondMaxOfflineSessions_AreRefused_ResumingAndCleanOnesAreNot(ProtocolVersion version, ReasonCode refusal)
+    {
+        await using var broker = TestBroker.Create(o => o.MaxOfflineSessions = 2);
+        var properties = version == ProtocolVersion.V500 ? Expiry(300) : null;
+        await DisconnectWithSubscriptionAsync(broker, version, "away-1", properties);
+        await DisconnectWithSubscriptionAsync(broker, version, "away-2", properties);
+        Assert.Equal(2, broker.OfflineSessionCount);
+
+        await using (var third = new TestClient(broker, version))
+            Assert.Equal(refusal, (await third.ConnectAsync("away-3", cleanStart: false, properties: properties)).ReasonCode);
+        await using (var clean = new TestClient(broker, version))
+            Assert.Equal(ReasonCode.Success, (await clean.ConnectAsync("passing-by", cleanStart: true)).ReasonCode);
+        var inProcessRefusal = await Assert.ThrowsAsync<Clients.InProcessClientException>(() => Clients.InProcessClient.ConnectAsync(broker,
+            new Clients.InProcessClientOptions { ClientId = "away-4", CleanStart = false, SessionExpiryInterval = 300 }));
+        Assert.Equal(ReasonCode.QuotaExceeded, inProcessRefusal.Reason);
+
+        // Coming back to an existing session is always allowed; while it is connected, there is room for one more.
+        await using var back = new TestClient(broker, version);
+        var resumed = await back.ConnectAsync("away-1", cleanStart: false, properties: properties);
+        Assert.Equal((ReasonCode.Success, true), (resumed.ReasonCode, resumed.SessionPresent));
+        await using var another = new TestClient(broker, version);
+        Assert.Equal(ReasonCode.Success, (await another.ConnectAsync("away-3", cleanStart: false, properties: properties)).ReasonCode);
     }
 
     [Fact]

@@ -76,6 +76,8 @@ public sealed class InProcessClient : IAsyncDisposable
         var expiry = brokerOptions.MaxSessionExpirySeconds is { } cap ? Math.Min(options.SessionExpiryInterval, cap) : options.SessionExpiryInterval;
         var client = new InProcessClient(broker, options, clientId);
         var (session, present) = await broker.AttachSessionAsync(client._target, clientId, options.CleanStart, expiry);
+        if (session is null)
+            throw new InProcessClientException(ReasonCode.QuotaExceeded, $"too many persistent sessions without a connection (Broker:MaxOfflineSessions {brokerOptions.MaxOfflineSessions})");
         client._session = session;
         client.SessionPresent = present;
         broker.InProcessConnected(client);

@@ -144,7 +144,7 @@ internal sealed partial class ClientConnection
         else
         {
             SendWindow = options.MaxInflightMessages;
-            expiry = connect.CleanStart ? 0 : options.MaxSessionExpirySeconds ?? uint.MaxValue;
+            expiry = connect.CleanStart ? 0 : Math.Min(options.DefaultSessionExpirySeconds ?? uint.MaxValue, options.MaxSessionExpirySeconds ?? uint.MaxValue);
         }
 
         if (connect.Will is { } will)
@@ -157,6 +157,12 @@ internal sealed partial class ClientConnection
         }
 
         var (session, present) = await _broker.AttachSessionAsync(this, clientId, connect.CleanStart, expiry);
+        if (session is null)
+        {
+            return Refuse(v5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable,
+                $"too many persistent sessions without a connection (Broker:MaxOfflineSessions {options.MaxOfflineSessions})");
+        }
+
         Session = session;
         connAck.SessionPresent = present;
         // Established (and counted) before the CONNACK can be seen: housekeeping running in between must not take
