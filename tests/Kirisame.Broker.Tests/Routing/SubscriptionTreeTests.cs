@@ -29,7 +29,7 @@ public sealed class SubscriptionTreeTests
     [InlineData("+/+/+", "a/b/c/d", false)]
     [InlineData("#", "a", true)]
     [InlineData("#", "a/b/c", true)]
-    [InlineData("a/#", "a", true)] // [MQTT-4.7.1-2] '#' includes the parent level
+    [InlineData("a/#", "a", true)] // section 4.7.1.2: "#" also matches the parent level (an example, not a numbered statement)
     [InlineData("a/#", "a/b", true)]
     [InlineData("a/#", "a/b/c", true)]
     [InlineData("a/#", "ab", false)]
@@ -84,7 +84,7 @@ public sealed class SubscriptionTreeTests
     [InlineData("#", "$SYS", false)]
     [InlineData("#", "$other/x", false)]
     [InlineData("$SYS/#", "$SYS/broker/uptime", true)]
-    [InlineData("$SYS/#", "$SYS", true)] // [MQTT-4.7.1-2] parent level, '$' or not
+    [InlineData("$SYS/#", "$SYS", true)] // the parent level (section 4.7.1.2), '$' or not
     [InlineData("$SYS/+/uptime", "$SYS/broker/uptime", true)]
     [InlineData("$SYS/broker/+", "$SYS/broker/uptime", true)]
     [InlineData("$SYS/broker/uptime", "$SYS/broker/uptime", true)]

@@ -131,6 +131,12 @@ public sealed class EpollTransportTests
         for (var i = 0; i < count; i++)
             await publisher.SendAsync(WireClient.Publish(topic, Pattern(size, seed: i)), cts.Token);
 
+        // While the subscriber reads, the server's socket holds more than the subscriber's window: it is sending
+        // as fast as it may, and the rest waits in the server.
+        Assert.True(await Poll.UntilAsync(() => reading.IsCompleted || ProcessProbe.UnsentBytes(server.Process.Id, server.Port) > 64 * 1024, s_timeout));
+        if (reading.IsFaulted)
+            await reading; // its failure says more
+        Assert.False(reading.IsCompleted, "the subscriber read everything before the server's sends backed up");
         var received = await Poll.WithTimeout(reading, TimeSpan.FromSeconds(120), $"{count} publishes of {size} bytes");
         for (var i = 0; i < count; i++)
             Assert.True(Pattern(size, seed: i).AsSpan().SequenceEqual(received[i]), $"message {i} differs");
@@ -179,7 +185,7 @@ public sealed class EpollTransportTests
 
     /// A client that sends PUBLISH and DISCONNECT in one write and shuts down its sending side: both packets
     /// are handled (the message is routed and acknowledged), then the server ends the stream cleanly (FIN, not
-    /// a reset) and lets the socket go [MQTT-3.14.4-1].
+    /// a reset) and lets the socket go (section 3.14.4).
     [EpollFact]
     public async Task ClientThatHalfClosesAfterDisconnect_IsServed_ThenClosedCleanly()
     {
@@ -245,6 +251,8 @@ public sealed class EpollTransportTests
                     case "while being sent to":
                         await victim.SubscribeAsync(topic, QualityOfService.AtMostOnce, packetId: 1, cts.Token);
                         await FillAsync(other, topic, cts.Token);
+                        Assert.True(await Poll.UntilAsync(() => ProcessProbe.UnsentBytes(server.Process.Id, server.Port) > 64 * 1024, s_timeout),
+                            "the server's sends to the subscriber are not backed up");
                         break;
                 }
 

@@ -11,10 +11,16 @@ internal static class ProcessProbe
     /// Sockets of process <paramref name="pid"/> that were accepted on <paramref name="port"/> and are not yet
     /// closed (any TCP state but LISTEN: ESTABLISHED, CLOSE_WAIT, FIN_WAIT...). A socket the server has closed
     /// no longer has a descriptor in the process, even if the kernel still finishes it (TIME_WAIT).
-    public static int AcceptedSockets(int pid, int port)
+    public static int AcceptedSockets(int pid, int port) => Accepted(pid, port).Count;
+
+    /// Bytes the server has written to its accepted sockets on <paramref name="port"/> that the peers have not
+    /// acknowledged yet (tx_queue): more than a window's worth means the server's send buffers are backed up.
+    public static long UnsentBytes(int pid, int port) => Accepted(pid, port).Sum(s => s.TxQueue);
+
+    private static List<(string Inode, long TxQueue)> Accepted(int pid, int port)
     {
         var inodes = SocketInodes(pid);
-        var count = 0;
+        var sockets = new List<(string, long)>();
         foreach (var line in File.ReadLines($"/proc/{pid}/net/tcp").Skip(1))
         {
             // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
@@ -22,11 +28,13 @@ internal static class ProcessProbe
             if (fields.Length < 10)
                 continue;
             var localPort = int.Parse(fields[1].AsSpan(fields[1].IndexOf(':') + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            if (localPort == port && fields[3] != Listen && inodes.Contains(fields[9]))
-                count++;
+            if (localPort != port || fields[3] == Listen || !inodes.Contains(fields[9]))
+                continue;
+            var txQueue = long.Parse(fields[4].AsSpan(0, fields[4].IndexOf(':')), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            sockets.Add((fields[9], txQueue));
         }
 
-        return count;
+        return sockets;
     }
 
     /// The names of the process's threads (the kernel keeps the first 15 characters).
