@@ -213,6 +213,38 @@ public sealed class EpollTransportTests
         await AssertOnlyConnectedRemainAsync(server, remaining: 1);
     }
 
+    /// A client that shuts down its sending side right after a PUBLISH, with no DISCONNECT: the end of the
+    /// stream arrives with the packet. The message is still routed, and the server closes the connection
+    /// cleanly (a PUBACK may or may not precede the end: the network connection was lost, section 4.4).
+    [EpollFact]
+    public async Task ClientThatHalfClosesWithoutDisconnect_ItsLastMessageIsRouted_ThenItIsClosed()
+    {
+        await using var server = await StartAsync();
+        using var cts = new CancellationTokenSource(s_timeout);
+        var topic = Unique.Topic("half-close-no-disconnect");
+        using var subscriber = await WireClient.ConnectAsync(server.Port, Unique.ClientId("eof-sub"), cts.Token);
+        await subscriber.SubscribeAsync(topic, QualityOfService.AtMostOnce, packetId: 1, cts.Token);
+
+        for (var i = 0; i < 20; i++)
+        {
+            using var publisher = await WireClient.ConnectAsync(server.Port, Unique.ClientId("eof-pub"), cts.Token);
+            var payload = Encoding.UTF8.GetBytes($"last words {i}");
+            await publisher.SendAsync(WireClient.Publish(topic, payload, QualityOfService.AtLeastOnce, packetId: 9), cts.Token);
+            publisher.Socket.Shutdown(SocketShutdown.Send);
+
+            var first = await publisher.TryReadAsync(cts.Token);
+            if (first is not null)
+            {
+                Assert.Equal(9, Assert.IsType<PublishAckPacket>(first.Packet).PacketId);
+                Assert.True(await publisher.EndsAsync(cts.Token), "the server sent more after the PUBACK");
+            }
+
+            Assert.Equal(payload, (await subscriber.ReadAsync(cts.Token)).Payload);
+        }
+
+        await AssertOnlyConnectedRemainAsync(server, remaining: 1);
+    }
+
     /// Connections reset by the peer (SO_LINGER 0, then close: RST instead of FIN) before CONNECT completes,
     /// idle after it, mid-packet, and while the server is blocked sending to them.
     [EpollTheory]
@@ -277,6 +309,57 @@ public sealed class EpollTransportTests
         Assert.Equal(PacketType.PingResp, (await publisher.ReadAsync(cancellationToken)).Type);
     }
 
+    /// Short-lived connections (closed, reset, or dropped before CONNECT) come and go in parallel while two
+    /// long-lived ones exchange a stream of messages. The engine hands a closed connection's index to the next
+    /// one, and an event still on its way for the old one may reach the new one: nothing may be lost, mixed up
+    /// or stalled by it.
+    [EpollFact]
+    public async Task ConnectionChurn_DoesNotDisturbLongLivedConnections()
+    {
+        const int messages = 2_000;
+        const int churners = 4;
+        const int cyclesPerChurner = 150;
+        await using var server = await StartAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        var topic = Unique.Topic("steady");
+        using var subscriber = await WireClient.ConnectAsync(server.Port, Unique.ClientId("steady-sub"), cts.Token);
+        await subscriber.SubscribeAsync(topic, QualityOfService.AtMostOnce, packetId: 1, cts.Token);
+        using var publisher = await WireClient.ConnectAsync(server.Port, Unique.ClientId("steady-pub"), cts.Token);
+
+        var reading = ReadPublishesAsync(subscriber, messages, cts.Token);
+        var churning = Enumerable.Range(0, churners).Select(c => Task.Run(async () =>
+        {
+            for (var i = 0; i < cyclesPerChurner; i++)
+            {
+                if (i % 3 == 0)
+                {
+                    using var dropped = await WireClient.OpenAsync(server.Port, cts.Token);
+                    await dropped.SendAsync(WireClient.Connect("x").AsMemory(0, 5), cts.Token);
+                    continue;
+                }
+
+                using var client = await WireClient.ConnectAsync(server.Port, Unique.ClientId($"churn-{c}"), cts.Token);
+                await client.SendAsync(WireClient.PingReq, cts.Token);
+                Assert.Equal(PacketType.PingResp, (await client.ReadAsync(cts.Token)).Type);
+                if (i % 3 == 1)
+                    client.Reset();
+            }
+        }, cts.Token)).ToArray();
+
+        for (var i = 0; i < messages; i++)
+        {
+            await publisher.SendAsync(WireClient.Publish(topic, BitConverter.GetBytes(i)), cts.Token);
+            if (i % 50 == 0)
+                await Task.Delay(1, cts.Token); // spread the stream over the churn
+        }
+
+        await Poll.WithTimeout(Task.WhenAll(churning), TimeSpan.FromSeconds(120), "the short-lived connections");
+        var received = await Poll.WithTimeout(reading, TimeSpan.FromSeconds(120), $"{messages} messages");
+        for (var i = 0; i < messages; i++)
+            Assert.Equal(i, BitConverter.ToInt32(received[i]));
+        await AssertOnlyConnectedRemainAsync(server, remaining: 2);
+    }
+
     /// 2 000 clients on the one epoll engine, open at the same time, each with its own CONNECT, SUBSCRIBE and
     /// PUBLISH round trip; then all still answer a PINGREQ, and once they close the server holds none of them.
     [EpollFact]
@@ -316,6 +399,7 @@ public sealed class EpollTransportTests
 
             await AssertAcceptedSocketsAsync(server, count);
             await AssertConnectedAsync(server, count, cts.Token);
+            Assert.Single(ProcessProbe.ThreadNames(server.Process.Id), name => name == EpollThread);
             await Task.WhenAll(clients.Select(async client =>
             {
                 await client!.SendAsync(WireClient.PingReq, cts.Token);
