@@ -72,7 +72,7 @@ public sealed class EpollTransportTests
     }
 
     /// Many publishes of mixed sizes (some larger than the engine's largest receive buffer, 64 KiB) sent as one
-    /// stream cut at sizes unrelated to packet boundaries: 1, 2, 3 bytes, just over a page, just over 64 KiB.
+    /// stream cut at sizes unrelated to packet boundaries: 1, 2, 3, 13 bytes, just under a page, just over 64 KiB.
     /// A packet's start lands anywhere in a receive buffer, so kept partial packets are moved and the buffer grows.
     [EpollFact]
     public async Task PacketsCutAtOddSizes_ArriveIntactAndInOrder()
