@@ -11,9 +11,10 @@ using MQTTnet.Protocol;
 
 namespace Kirisame.Interop.Tests;
 
-/// The socket transport behind plain TCP listeners (Transport:PlainTcpEngine, default Sockets): what its
-/// buffers must get right — packets larger than a receive buffer, a client that stops reading so sends have
-/// to wait and resume mid-packet — and that Kestrel can still be chosen instead.
+/// The socket transport behind plain TCP listeners (Transport:PlainTcpEngine: Epoll, the default on Linux
+/// x86-64, or Sockets): what its buffers must get right — packets larger than a receive buffer, a client that
+/// stops reading so sends have to wait and resume mid-packet — and that Kestrel can still be chosen instead.
+/// Transport/EpollTransportTests goes further into the epoll engine.
 public sealed class SocketTransportInteropTests
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);

@@ -50,17 +50,32 @@ public sealed class SubscriptionTree
     {
         lock (_lock)
         {
-            var node = Walk(topicFilter, create: false);
+            var path = new List<(Node Parent, string Key)>();
+            var node = Walk(topicFilter, create: false, path);
             if (node is null)
                 return false;
             bool removed;
             if (shareName is not null)
+            {
                 removed = node.Shared is not null && node.Shared.TryGetValue(shareName, out var group) && group.Remove(session);
+                if (removed && group!.Members.Length == 0)
+                {
+                    // A group is kept only while it has members: queued messages that still name a removed group
+                    // stay with their session when it goes (Pick finds no one else), as with a group of one.
+                    node.Shared!.Remove(shareName);
+                    if (node.Shared.Count == 0)
+                        node.Shared = null;
+                }
+            }
             else
+            {
                 removed = node.Subscriptions.RemoveAll(s => s.Session == session) > 0;
+            }
+
             if (removed)
             {
                 _count--;
+                Prune(node, path);
                 Invalidate();
             }
 
@@ -68,7 +83,21 @@ public sealed class SubscriptionTree
         }
     }
 
-    /// The live group for "$share/{shareName}/{topicFilter}", if any member exists.
+    /// Drops the nodes a removal left empty, from the filter's last level up: without it every filter ever
+    /// subscribed would keep its nodes (half a kilobyte each) after its last subscriber left.
+    private static void Prune(Node node, List<(Node Parent, string Key)> path)
+    {
+        for (var i = path.Count - 1; i >= 0 && node.IsEmpty; i--)
+        {
+            var (parent, key) = path[i];
+            parent.Children!.Remove(key);
+            if (parent.Children.Count == 0)
+                parent.Children = null;
+            node = parent;
+        }
+    }
+
+    /// The live group for "$share/{shareName}/{topicFilter}", if it exists (a group exists while it has members).
     public SharedGroup? FindSharedGroup(string shareName, string topicFilter)
     {
         lock (_lock)
@@ -112,20 +141,23 @@ public sealed class SubscriptionTree
         return false;
     }
 
-    private Node? Walk(string filter, bool create)
+    /// The node of <paramref name="filter"/>, made on the way when <paramref name="create"/>; else null when it does
+    /// not exist (nothing is made). <paramref name="path"/>, if given, receives each (parent, level) passed.
+    private Node? Walk(string filter, bool create, List<(Node Parent, string Key)>? path = null)
     {
         var node = _root;
         foreach (var level in new TopicLevels(filter))
         {
             var key = level.ToString();
-            node.Children ??= new Dictionary<string, Node>(StringComparer.Ordinal);
-            if (!node.Children.TryGetValue(key, out var child))
+            if (node.Children is null || !node.Children.TryGetValue(key, out var child))
             {
                 if (!create)
                     return null;
+                node.Children ??= new Dictionary<string, Node>(StringComparer.Ordinal);
                 node.Children[key] = child = new Node();
             }
 
+            path?.Add((node, key));
             node = child;
         }
 
@@ -189,6 +221,8 @@ public sealed class SubscriptionTree
         public Dictionary<string, Node>? Children;
         public readonly List<Subscription> Subscriptions = [];
         public Dictionary<string, SharedGroup>? Shared;
+
+        public bool IsEmpty => Subscriptions.Count == 0 && Children is null && Shared is null;
     }
 }
 
