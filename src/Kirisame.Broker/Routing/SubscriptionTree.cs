@@ -57,7 +57,8 @@ public sealed class SubscriptionTree
             bool removed;
             if (shareName is not null)
             {
-                removed = node.Shared is not null && node.Shared.TryGetValue(shareName, out var group) && group.Remove(session);
+                SharedGroup? group = null;
+                removed = node.Shared is not null && node.Shared.TryGetValue(shareName, out group) && group.Remove(session);
                 if (removed && group!.Members.Length == 0)
                 {
                     // A group is kept only while it has members: queued messages that still name a removed group
