@@ -43,6 +43,7 @@ public sealed partial class MqttBroker
             var now = TimeProvider.GetTimestamp();
             CheckTimeouts(now);
             CheckSessions(now);
+            LogThrottle.Flush(_connectionLogger);
             if (Options.SysInterval > 0)
             {
                 var elapsed = TimeProvider.GetElapsedTime(_lastSysTicks, now).TotalSeconds;

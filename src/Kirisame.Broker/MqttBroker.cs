@@ -37,6 +37,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         Authorizer = authorizer ?? AllowAll.Instance;
         _logger = LoggerFactory.CreateLogger("Kirisame.Broker");
         _connectionLogger = LoggerFactory.CreateLogger("Kirisame.Connection");
+        LogThrottle = new LogThrottle(TimeProvider);
         StartedAtTicks = TimeProvider.GetTimestamp();
     }
 
@@ -51,6 +52,9 @@ public sealed partial class MqttBroker : IAsyncDisposable
     public IAuthorizer Authorizer { get; }
 
     public BrokerStatistics Statistics { get; } = new();
+
+    /// What clients can make the broker log is written at most once a minute per kind and address.
+    internal LogThrottle LogThrottle { get; }
 
     /// Where persistent state goes (see <see cref="IBrokerStore"/>); in memory unless configured.
     public IBrokerStore Store { get; }

@@ -27,7 +27,8 @@ internal sealed partial class ClientConnection
             var level = MqttDecoder.PeekProtocolLevel(body.Span);
             Version = level == 5 ? ProtocolVersion.V500 : ProtocolVersion.V311;
             var reason = DecodeErrors.ToReasonCode(error);
-            _logger.LogInformation("Connection {ConnectionId} from {Remote} sent a bad CONNECT: {Error}", Info.ConnectionId, Info.RemoteEndPoint, error);
+            if (MayLog("bad CONNECT"))
+                _logger.LogInformation("Connection {ConnectionId} from {Remote} sent a bad CONNECT: {Error}", Info.ConnectionId, Info.RemoteEndPoint, error);
             // Unsupported versions get CONNACK 0x01 (v3) / 0x84 (v5) [MQTT-3.1.2-2]; v5 clients learn other reasons too.
             if (reason == ReasonCode.UnsupportedProtocolVersion || Version == ProtocolVersion.V500)
                 EnqueuePacket(new ConnAckPacket { ReasonCode = reason });
@@ -264,7 +265,8 @@ internal sealed partial class ClientConnection
 
     private bool Refuse(ReasonCode reason, string why)
     {
-        _logger.LogInformation("Refused connection {ConnectionId} from {Remote} (client {ClientId}): {Why} → {Reason}",
+        if (MayLog("refused CONNECT"))
+            _logger.LogInformation("Refused connection {ConnectionId} from {Remote} (client {ClientId}): {Why} → {Reason}",
             Info.ConnectionId, Info.RemoteEndPoint, LogName, why, reason);
         EnqueuePacket(new ConnAckPacket
         {

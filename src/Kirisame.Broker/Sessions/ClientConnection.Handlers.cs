@@ -36,7 +36,8 @@ internal sealed partial class ClientConnection
             if (raw.Type != PacketType.Connect)
             {
                 // The first packet must be CONNECT [MQTT-3.1.0-1].
-                _logger.LogInformation("Connection {ConnectionId} from {Remote} sent {Type} before CONNECT; closing", Info.ConnectionId, Info.RemoteEndPoint, raw.Type);
+                if (MayLog("packet before CONNECT"))
+                    _logger.LogInformation("Connection {ConnectionId} from {Remote} sent {Type} before CONNECT; closing", Info.ConnectionId, Info.RemoteEndPoint, raw.Type);
                 return ValueTask.FromResult(false);
             }
 
@@ -69,11 +70,13 @@ internal sealed partial class ClientConnection
                 return ValueTask.FromResult(true);
             case PacketType.Connect:
                 // A second CONNECT is a protocol violation [MQTT-3.1.0-2].
-                _logger.LogInformation("Client {ClientId} sent a second CONNECT; closing", LogName);
+                if (MayLog("protocol error"))
+                    _logger.LogInformation("Client {ClientId} sent a second CONNECT; closing", LogName);
                 RequestClose(ReasonCode.ProtocolError, "second CONNECT");
                 return ValueTask.FromResult(false);
             default:
-                _logger.LogInformation("Client {ClientId} sent {Type}, which only a server sends; closing", LogName, raw.Type);
+                if (MayLog("protocol error"))
+                    _logger.LogInformation("Client {ClientId} sent {Type}, which only a server sends; closing", LogName, raw.Type);
                 RequestClose(ReasonCode.ProtocolError, $"{raw.Type} is sent only by a server");
                 return ValueTask.FromResult(false);
         }
@@ -124,7 +127,8 @@ internal sealed partial class ClientConnection
             {
                 if (options.PublishRateAction == PublishRateAction.Disconnect)
                 {
-                    _logger.LogInformation("Client {ClientId} ({Remote}) publishes faster than allowed; closing", LogName, Info.RemoteEndPoint);
+                    if (MayLog("publish rate"))
+                        _logger.LogInformation("Client {ClientId} ({Remote}) publishes faster than allowed; closing", LogName, Info.RemoteEndPoint);
                     RequestClose(ReasonCode.MessageRateTooHigh, "publish rate above the limit");
                     return false;
                 }

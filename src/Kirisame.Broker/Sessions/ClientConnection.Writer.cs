@@ -276,7 +276,8 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     private void WriterFaulted(Exception ex)
     {
         Interlocked.Increment(ref _broker.Statistics.ConnectionFaults);
-        _logger.LogError(ex, "Connection {ConnectionId} (client {ClientId}): writing failed; closing the connection", Info.ConnectionId, LogName);
+        if (MayLog("connection fault"))
+            _logger.LogError(ex, "Connection {ConnectionId} (client {ClientId}): writing failed; closing the connection", Info.ConnectionId, LogName);
         FinishWriter();
         RequestClose(null);
     }

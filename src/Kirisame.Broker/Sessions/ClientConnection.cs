@@ -187,7 +187,8 @@ internal sealed partial class ClientConnection : IDeliveryTarget
             // A fault while serving one client ends that client's connection, never the broker: counted, logged,
             // and closed (v5 clients are told 0x80 Unspecified error when the writer still can).
             Interlocked.Increment(ref _broker.Statistics.ConnectionFaults);
-            _logger.LogError(ex, "Connection {ConnectionId} (client {ClientId}) failed; closing it", Info.ConnectionId, LogName);
+            if (MayLog("connection fault"))
+                _logger.LogError(ex, "Connection {ConnectionId} (client {ClientId}) failed; closing it", Info.ConnectionId, LogName);
             RequestClose(ReasonCode.UnspecifiedError, "internal error");
         }
         finally
@@ -211,11 +212,16 @@ internal sealed partial class ClientConnection : IDeliveryTarget
     /// the read loop with it. Only a pause for the publish rate is cut short, so that the end is read at once.
     private void OnTransportClosed() => CloseRequested.TrySetResult();
 
+    /// Whether a line this client's input caused may be written now (at most one a minute per kind and address;
+    /// the rest are summed up, see <see cref="Diagnostics.LogThrottle"/>).
+    private bool MayLog(string kind) => _broker.LogThrottle.Allow(kind, Info.RemoteEndPoint);
+
     /// Closes the connection with a protocol violation: v5 clients get DISCONNECT with the reason first.
     private void ProtocolViolation(DecodeError error, string what)
     {
         var reason = DecodeErrors.ToReasonCode(error);
-        _logger.LogInformation("Client {ClientId} ({Remote}) sent a bad {What}: {Error}; closing with {Reason}",
+        if (MayLog("bad packet"))
+            _logger.LogInformation("Client {ClientId} ({Remote}) sent a bad {What}: {Error}; closing with {Reason}",
             LogName, Info.RemoteEndPoint, what, error, reason);
         RequestClose(reason, $"bad {what}: {error}");
     }
