@@ -4,6 +4,7 @@ using SharpFuzz;
 // Under afl-fuzz (fuzz/run.sh), with no arguments: SharpFuzz's fork server feeds each input to the target and
 // reports an escaping exception as a crash. `replay FILE|DIR...` runs saved inputs once each instead, printing
 // what each one throws; run.sh uses it, on an uninstrumented copy, to show the crashes it found.
+// KIRISAME_FUZZ_HANG_FILE: where to save an input that runs longer than 5 s (see HangWatchdog).
 if (args is ["replay", .. var paths])
     return Replay(paths);
 
@@ -15,11 +16,20 @@ if (args.Length != 0)
 }
 
 var input = new MemoryStream();
+var watchdog = HangWatchdog.Start(Environment.GetEnvironmentVariable("KIRISAME_FUZZ_HANG_FILE"), TimeSpan.FromSeconds(5), input.ToArray);
 Fuzzer.Run(stream =>
 {
     input.SetLength(0);
     stream.CopyTo(input);
-    CodecFuzzTarget.Run(input.GetBuffer().AsSpan(0, (int)input.Length));
+    watchdog?.Begin();
+    try
+    {
+        CodecFuzzTarget.Run(input.GetBuffer().AsSpan(0, (int)input.Length));
+    }
+    finally
+    {
+        watchdog?.End();
+    }
 });
 return 0;
 
