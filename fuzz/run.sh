@@ -47,7 +47,6 @@ export AFL_SKIP_CPUFREQ=1
 export AFL_NO_AFFINITY=1
 export AFL_NO_UI=1
 export AFL_FORKSRV_INIT_TMOUT=60000
-export AFL_SHUFFLE_QUEUE=0
 
 echo "Fuzzing for ${seconds} s"
 hang_file=$PWD/$out/hang-input
@@ -55,8 +54,8 @@ export KIRISAME_FUZZ_HANG_FILE=$hang_file
 start=$(date +%s)
 status=0
 # -t: ms per input, above the target's own 5 s hang watchdog; an input is microseconds of work, but the first
-# ones also pay for JIT compilation. -m none: the .NET runtime reserves more address space than afl's default
-# memory limit allows. -V: stop after this many seconds.
+# ones also pay for JIT compilation. -m none: no memory limit (AFL++'s default, spelled out: the .NET runtime
+# reserves far more address space than any useful limit). -V: stop after this many seconds.
 timeout --kill-after=30 $((seconds + 300)) \
   afl-fuzz -i fuzz/corpus -o "$findings" -t 10000 -m none -V "$seconds" -- dotnet "$build/Kirisame.Protocol.Fuzz.dll" \
   >"$out/afl.log" 2>&1 || status=$?
