@@ -9,7 +9,7 @@ namespace Kirisame.Protocol.Fuzz;
 /// decoded as every protocol version. The codec promises never to throw on input (it returns a
 /// <see cref="DecodeError"/>), so any exception escaping <see cref="Run"/> is a bug: either the codec's own, or
 /// a <see cref="FuzzInvariantException"/> for a broken promise that does not throw by itself (framing that
-/// depends on how the bytes were split, a round trip that does not come back the same).
+/// depends on how the bytes were split, a round trip that loses a field or does not give the same bytes twice).
 /// afl-fuzz drives it through Program; tests/Kirisame.Protocol.Tests replays fuzz/corpus and fuzz/crashes through it.
 public static class CodecFuzzTarget
 {
@@ -103,6 +103,8 @@ public static class CodecFuzzTarget
         if (first.Length != MqttEncoder.GetSize(packet, encodeVersion))
             throw new FuzzInvariantException($"{raw.Type} as {version}: GetSize disagrees with the {first.Length} bytes written.");
         var again = DecodeEncoded(first, encodeVersion, raw.Type, version);
+        if (PacketDifference.Find(packet, again) is { } field)
+            throw new FuzzInvariantException($"{raw.Type} as {version}: its {field} changed when encoded ({Convert.ToHexString(first)}) and decoded again.");
         var second = MqttEncoder.Encode(again, encodeVersion);
         if (!first.AsSpan().SequenceEqual(second))
             throw new FuzzInvariantException($"{raw.Type} as {version} is not stable: encoded {Convert.ToHexString(first)}, decoded and encoded again {Convert.ToHexString(second)}.");
