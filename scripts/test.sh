@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it. Installs the external clients the interop tests drive (Debian packages)
-# when they are missing, runs every test project, and ends with one line: "N passed, N failed".
+# The whole test suite, as CI runs it. Installs the external clients the interop tests drive and AFL++ for the
+# fuzzing run (Debian packages) when they are missing, runs every test project, fuzzes the codec for a minute,
+# and ends with one line: "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,7 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(
 { command -v mosquitto_pub && command -v mosquitto_sub; } >/dev/null 2>&1 || missing+=(mosquitto-clients)
 # Debian's python3, not a pyenv/venv one earlier on PATH: that is where python3-paho-mqtt installs.
 /usr/bin/python3 -c 'import paho.mqtt.client' >/dev/null 2>&1 || missing+=(python3-paho-mqtt)
+command -v afl-fuzz >/dev/null 2>&1 || missing+=(afl++)
 if ((${#missing[@]} > 0)); then
   sudo=()
   if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
@@ -47,6 +49,12 @@ fi
 # The allocation budget: routing and the codec's QoS 0 path must allocate 0 bytes per message.
 if ! dotnet run -c Release --project bench/Kirisame.Benchmarks -- --budget 2>&1 | tail -n 20; then
   echo "Allocation budget failed (see above)." >&2
+  status=1
+fi
+# The codec under afl-fuzz (fuzz/run.sh): fails on a crash or hang it finds, or if the fuzzer does not run.
+# KIRISAME_FUZZ_SECONDS changes the length of the run (60 s by default).
+if ! bash fuzz/run.sh "${KIRISAME_FUZZ_SECONDS:-60}"; then
+  echo "Fuzzing failed (see above; findings are in fuzz/out/findings)." >&2
   status=1
 fi
 if [ "$status" -eq 0 ] && [ "$passed" -eq 0 ]; then

@@ -1,7 +1,7 @@
 namespace Kirisame.Architecture.Tests;
 
 /// The dependency direction of docs/ARCHITECTURE.md ("the folders are the architecture"):
-/// Protocol ← Broker ← {Transport, Storage.*, Management, Cluster} ← Server, and tests/bench on the side.
+/// Protocol ← Broker ← {Transport, Storage.*, Management, Cluster} ← Server, and tests/bench/fuzz on the side.
 public sealed class DependencyDirectionTests
 {
     /// Which src projects each src project may reference. A new src project must be added here on purpose.
@@ -15,12 +15,16 @@ public sealed class DependencyDirectionTests
         // The load generator is a client: it speaks the codec and knows nothing of the broker.
         ["Kirisame.Bench"] = ["Kirisame.Protocol"],
         ["Kirisame.Server"] = ["*"],
+        // A fuzz target (fuzz/) references the layer it fuzzes and nothing above it.
+        ["Kirisame.Protocol.Fuzz"] = ["Kirisame.Protocol"],
     };
 
     private static readonly string[] s_mayUseAspNetCore = ["Kirisame.Transport", "Kirisame.Management", "Kirisame.Server"];
 
+    /// src/ and fuzz/: the projects with dependency rules.
     public static TheoryData<string> SourceProjects() =>
-        [.. Repository.Projects.Where(p => p.RelativePath.StartsWith("src/", StringComparison.Ordinal)).Select(p => p.RelativePath)];
+        [.. Repository.Projects.Where(p => p.RelativePath.StartsWith("src/", StringComparison.Ordinal) || p.RelativePath.StartsWith("fuzz/", StringComparison.Ordinal))
+            .Select(p => p.RelativePath)];
 
     public static TheoryData<string> SourceAndBenchProjects() =>
         [.. Repository.Projects.Where(p => !p.RelativePath.StartsWith("tests/", StringComparison.Ordinal)).Select(p => p.RelativePath)];
@@ -32,6 +36,7 @@ public sealed class DependencyDirectionTests
         Assert.Contains("Kirisame.Protocol", names);
         Assert.Contains("Kirisame.Broker", names);
         Assert.Contains("Kirisame.Server", names);
+        Assert.Contains("Kirisame.Protocol.Fuzz", names);
     }
 
     [Fact]

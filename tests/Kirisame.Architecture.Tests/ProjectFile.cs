@@ -34,10 +34,10 @@ internal static class Repository
 {
     public static string Root { get; } = FindRoot();
 
-    /// Every project under src/, tests/ and bench/.
+    /// Every project under src/, tests/, bench/ and fuzz/.
     public static IReadOnlyList<ProjectFile> Projects { get; } =
     [
-        .. new[] { "src", "tests", "bench" }
+        .. new[] { "src", "tests", "bench", "fuzz" }
             .Select(folder => Path.Combine(Root, folder))
             .Where(Directory.Exists)
             .SelectMany(folder => Directory.EnumerateFiles(folder, "*.csproj", SearchOption.AllDirectories))
