@@ -1,9 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Kirisame.Native;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Primitives;
-using Kirisame.Transport.Sockets;
 
 namespace Kirisame.Bench;
 

@@ -8,12 +8,14 @@ public sealed class DependencyDirectionTests
     private static readonly Dictionary<string, string[]> s_allowed = new(StringComparer.Ordinal)
     {
         ["Kirisame.Protocol"] = [],
+        // The libc calls of the own TCP transport, shared by the transport and the load generator's connector.
+        ["Kirisame.Native"] = [],
         ["Kirisame.Broker"] = ["Kirisame.Protocol"],
-        ["Kirisame.Transport"] = ["Kirisame.Broker", "Kirisame.Protocol"],
+        ["Kirisame.Transport"] = ["Kirisame.Broker", "Kirisame.Protocol", "Kirisame.Native"],
         ["Kirisame.Management"] = ["Kirisame.Broker", "Kirisame.Protocol"],
         ["Kirisame.Cluster"] = ["Kirisame.Broker", "Kirisame.Protocol"],
         // The load generator is a client: it speaks the codec and knows nothing of the broker.
-        ["Kirisame.Bench"] = ["Kirisame.Protocol"],
+        ["Kirisame.Bench"] = ["Kirisame.Protocol", "Kirisame.Native"],
         ["Kirisame.Server"] = ["*"],
         // A fuzz target (fuzz/) references the layer it fuzzes and nothing above it.
         ["Kirisame.Protocol.Fuzz"] = ["Kirisame.Protocol"],
@@ -37,6 +39,21 @@ public sealed class DependencyDirectionTests
         Assert.Contains("Kirisame.Broker", names);
         Assert.Contains("Kirisame.Server", names);
         Assert.Contains("Kirisame.Protocol.Fuzz", names);
+    }
+
+    /// A project compiles only its own files: a file shared by linking it into another project is a dependency
+    /// the rules above cannot see.
+    [Theory]
+    [MemberData(nameof(SourceAndBenchProjects))]
+    public void Project_CompilesNoFileFromOutsideItsFolder(string path)
+    {
+        var document = System.Xml.Linq.XDocument.Load(Path.Combine(Repository.Root, path));
+        var outside = document.Descendants("Compile")
+            .Select(e => (string?)e.Attribute("Include"))
+            .OfType<string>()
+            .Where(include => include.Replace('\\', '/').StartsWith("../", StringComparison.Ordinal))
+            .ToList();
+        Assert.True(outside.Count == 0, $"{path} compiles {string.Join(", ", outside)}: move shared code into a project both reference.");
     }
 
     [Fact]

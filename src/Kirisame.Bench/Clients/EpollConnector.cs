@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Net;
 using System.Runtime.InteropServices;
+using Kirisame.Native;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Primitives;
-using Kirisame.Transport.Sockets;
 
 namespace Kirisame.Bench.Clients;
 

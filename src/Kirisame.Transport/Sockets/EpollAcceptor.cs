@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Kirisame.Native;
 
 namespace Kirisame.Transport.Sockets;
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Kirisame.Native;
 
 namespace Kirisame.Transport.Sockets;
 

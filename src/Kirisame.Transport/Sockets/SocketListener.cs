@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Kirisame.Broker;
+using Kirisame.Native;
 using Kirisame.Transport.Listeners;
 using Microsoft.Extensions.Logging;
 

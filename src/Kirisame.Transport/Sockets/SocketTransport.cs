@@ -1,3 +1,4 @@
+using Kirisame.Native;
 using Kirisame.Transport.Listeners;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;

@@ -1,9 +1,9 @@
 using System.Runtime.InteropServices;
 
-namespace Kirisame.Transport.Sockets;
+namespace Kirisame.Native;
 
 /// The few Linux calls the epoll engine needs (libc), and the client side's (socket, bind, connect) that
-/// `kirisame bench` uses for its connection scenario (this file is compiled into both). Only x86-64's packed
+/// `kirisame bench` uses for its connection scenario (both reference this project). Only x86-64's packed
 /// epoll_event layout is declared; elsewhere <see cref="IsSupported"/> is false and the portable paths are used.
 internal static unsafe partial class Epoll
 {
