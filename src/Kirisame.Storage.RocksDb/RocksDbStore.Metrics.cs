@@ -12,6 +12,9 @@ public sealed partial class RocksDbStore
     private Histogram<double>? _commitDuration;
     private Histogram<long>? _commitOperations;
 
+    /// This store's instruments (for tests: other stores in the process have meters of the same name).
+    internal Meter? Meter => _meter;
+
     private void CreateInstruments()
     {
         _meter = new Meter("Kirisame", typeof(RocksDbStore).Assembly.GetName().Version?.ToString(3));
