@@ -25,7 +25,7 @@ public sealed partial class RocksDbStore
             "Operations (session, queue and retained changes) written by one group commit");
         _meter.CreateObservableCounter("kirisame.store.write.failures", () => WriteFailures, "{attempt}",
             "Failed write attempts (each retry counts); while they fail the broker refuses QoS 1/2 messages");
-        _meter.CreateObservableUpDownCounter("kirisame.store.healthy", () => _healthy ? 1 : 0, "1",
+        _meter.CreateObservableGauge("kirisame.store.healthy", () => _healthy ? 1 : 0, "1",
             "1 while the store writes, 0 after a write failed until a retry succeeds");
     }
 
