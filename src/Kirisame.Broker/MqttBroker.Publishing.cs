@@ -1,3 +1,4 @@
+using Kirisame.Broker.Diagnostics;
 using Kirisame.Broker.Security;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
@@ -38,36 +39,36 @@ public sealed partial class MqttBroker
         if (!WithinTopicLimits(topicUtf8.Length, topicUtf8.Count((byte)'/') + 1))
         {
             why = "topic longer or deeper than this server accepts";
-            return Refused(ReasonCode.TopicNameInvalid);
+            return Refused(ReasonCode.TopicNameInvalid, DropReason.TopicInvalid);
         }
 
         if (properties.PayloadFormatIndicator == 1 && !System.Text.Unicode.Utf8.IsValid(payload))
         {
             why = "payload is not valid UTF-8";
-            return Refused(ReasonCode.PayloadFormatInvalid);
+            return Refused(ReasonCode.PayloadFormatInvalid, DropReason.PayloadFormatInvalid);
         }
 
         if (!who.IsBroker)
-            Interlocked.Increment(ref Statistics.MessagesReceived);
+            Metrics.Received(qos, payload.Length);
         var sys = topic == "$SYS" || topic.StartsWith("$SYS/", StringComparison.Ordinal);
         if (sys ? !who.IsBroker : !who.Authorizer.CanPublish(who.ClientId, who.UserName, topic))
         {
             why = "not authorized to publish to " + Protocol.Primitives.MqttText.Quote(topic);
-            return Refused(ReasonCode.NotAuthorized);
+            return Refused(ReasonCode.NotAuthorized, DropReason.NotAuthorized);
         }
 
         if (qos != QualityOfService.AtMostOnce && !Store.Healthy)
         {
             why = "storage unavailable; try again later";
-            return Refused(ReasonCode.QuotaExceeded);
+            return Refused(ReasonCode.QuotaExceeded, DropReason.StorageUnavailable);
         }
 
         return ReasonCode.Success;
     }
 
-    private ReasonCode Refused(ReasonCode reason)
+    private ReasonCode Refused(ReasonCode reason, DropReason dropped)
     {
-        Interlocked.Increment(ref Statistics.MessagesDropped);
+        Metrics.Dropped(dropped);
         return reason;
     }
 }

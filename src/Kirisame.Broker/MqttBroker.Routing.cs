@@ -1,4 +1,5 @@
 using Kirisame.Broker.Delivery;
+using Kirisame.Broker.Diagnostics;
 using Kirisame.Broker.Routing;
 using Kirisame.Broker.Sessions;
 using Kirisame.Protocol;
@@ -147,8 +148,7 @@ public sealed partial class MqttBroker
 
     private void DroppedLocked(Session session, string why)
     {
-        Interlocked.Increment(ref Statistics.MessagesDropped);
-        session.DroppedMessages++;
+        Metrics.Dropped(session, DropReason.QueueFull);
         if (!session.Dropping)
         {
             session.Dropping = true;

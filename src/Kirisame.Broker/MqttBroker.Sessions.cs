@@ -1,4 +1,5 @@
 using Kirisame.Broker.Delivery;
+using Kirisame.Broker.Diagnostics;
 using Kirisame.Broker.Sessions;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
@@ -148,7 +149,7 @@ public sealed partial class MqttBroker
             session.PendingBytes -= queued.Message.Size;
             if (queued.Message.IsExpired(TimeProvider))
             {
-                Interlocked.Increment(ref Statistics.MessagesDropped);
+                Metrics.Dropped(session, DropReason.Expired);
                 session.Journal.Removed(queued);
                 continue;
             }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
+using Kirisame.Broker.Admin;
 using Kirisame.Broker.Clients;
 using Kirisame.Broker.Diagnostics;
 using Kirisame.Broker.Retained;
@@ -15,7 +16,7 @@ namespace Kirisame.Broker;
 /// The broker: one per process (or per test). Transports hand it connections as duplex pipes.
 /// Partial files: Sessions (registry, takeover, acknowledgements), Routing (publish, subscribe),
 /// Housekeeping (timeouts, expiry, delayed wills, $SYS).
-public sealed partial class MqttBroker : IAsyncDisposable
+public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
 {
     private readonly ILogger _logger;
     private readonly ILogger _connectionLogger;
@@ -39,6 +40,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         _connectionLogger = LoggerFactory.CreateLogger("Kirisame.Connection");
         LogThrottle = new LogThrottle(TimeProvider);
         StartedAtTicks = TimeProvider.GetTimestamp();
+        Metrics = new BrokerMetrics(this);
     }
 
     public BrokerOptions Options { get; }
@@ -55,6 +57,12 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     /// What clients can make the broker log is written at most once a minute per kind and address.
     internal LogThrottle LogThrottle { get; }
+
+    /// The `Kirisame` meter and the per-reason counting behind it (docs/metrics.md).
+    internal BrokerMetrics Metrics { get; }
+
+    /// The admin surface: clients, sessions, subscriptions, retained messages; disconnect and delete.
+    public IBrokerAdmin Admin => this;
 
     /// Where persistent state goes (see <see cref="IBrokerStore"/>); in memory unless configured.
     public IBrokerStore Store { get; }
@@ -112,5 +120,9 @@ public sealed partial class MqttBroker : IAsyncDisposable
         await Task.WhenAny(Task.WhenAll(closing), Task.Delay(TimeSpan.FromSeconds(5), TimeProvider, cancellationToken));
     }
 
-    public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None);
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None);
+        Metrics.Dispose();
+    }
 }

@@ -156,6 +156,7 @@ public sealed partial class RocksDbStore
     /// must not be skipped. Only when stopping is a failing batch given up (and logged).
     private void Commit(List<Op> ops, int start, int count, bool stopping)
     {
+        var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         using var batch = new WriteBatch();
         for (var i = start; i < start + count; i++)
             Apply(batch, ops[i]);
@@ -175,6 +176,7 @@ public sealed partial class RocksDbStore
                         _options.DataDirectory, WriteFailures);
                 }
 
+                Committed(startedAt, count);
                 return;
             }
             catch (Exception ex) when (ex is RocksDbException or StoreOpenException)

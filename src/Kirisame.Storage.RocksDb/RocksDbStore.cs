@@ -37,6 +37,7 @@ public sealed partial class RocksDbStore : IBrokerStore
         _db = db;
         Logger = logger;
         _writeOptions = NewWriteOptions(options.Durability);
+        CreateInstruments();
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "Kirisame storage writer" };
         _writer.Start();
     }
@@ -191,6 +192,7 @@ public sealed partial class RocksDbStore : IBrokerStore
         {
             _db?.Dispose();
             _db = null;
+            DisposeInstruments();
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Kirisame.Broker.Delivery;
+using Kirisame.Broker.Diagnostics;
 using Kirisame.Broker.Sessions;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
@@ -24,6 +25,7 @@ public sealed class InProcessClient : IAsyncDisposable
     private readonly Channel<Entry> _deliveries = Channel.CreateUnbounded<Entry>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
     private Session? _session;
     private int _queuedQoS0;
+    private long _connectedAtTicks;
 
     private InProcessClient(MqttBroker broker, InProcessClientOptions options, string clientId)
     {
@@ -79,6 +81,7 @@ public sealed class InProcessClient : IAsyncDisposable
         if (session is null)
             throw new InProcessClientException(ReasonCode.QuotaExceeded, $"too many persistent sessions without a connection (Broker:MaxOfflineSessions {brokerOptions.MaxOfflineSessions})");
         client._session = session;
+        client._connectedAtTicks = broker.TimeProvider.GetTimestamp();
         client.SessionPresent = present;
         broker.InProcessConnected(client);
         broker.Resume(session, client._target);
@@ -260,7 +263,10 @@ public sealed class InProcessClient : IAsyncDisposable
             {
                 // Expired while queued: never delivered [MQTT-3.3.2-5]; a QoS 1/2 one leaves the window (outside
                 // the session's lock, which the caller holds).
-                Interlocked.Increment(ref broker.Statistics.MessagesDropped);
+                if (client._session is { } session)
+                    broker.Metrics.Dropped(session, DropReason.Expired);
+                else
+                    broker.Metrics.Dropped(DropReason.Expired);
                 if (qos == QualityOfService.AtMostOnce)
                     Interlocked.Decrement(ref client._queuedQoS0);
                 else
@@ -270,7 +276,7 @@ public sealed class InProcessClient : IAsyncDisposable
 
             var properties = message.Properties with { MessageExpiryInterval = remaining };
             var delivered = new InProcessMessage(message.Topic, message.Payload.ToArray(), qos, retain, dup, properties, subscriptionIds);
-            Interlocked.Increment(ref broker.Statistics.MessagesSent);
+            broker.Metrics.Sent(qos, message.Payload.Length);
             return client._deliveries.Writer.TryWrite(new Entry(delivered, packetId)) || qos != QualityOfService.AtMostOnce;
         }
 
@@ -288,6 +294,10 @@ public sealed class InProcessClient : IAsyncDisposable
             if (client._session is { } session)
                 client._broker.Acknowledged(session, this, packetId, PacketType.PubComp, ReasonCode.Success);
         }
+
+        public Admin.ClientSnapshot Describe(string clientId) =>
+            new(clientId, Connected: true, Origin, Listener: null, ProtocolVersion.V500, client._options.UserName,
+                client._broker.WallClockOf(client._connectedAtTicks), KeepAlive: 0);
 
         public void RequestClose(ReasonCode? reason, string? why = null) => Close(reason, publishWill: true);
 

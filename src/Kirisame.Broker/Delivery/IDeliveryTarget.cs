@@ -32,6 +32,9 @@ internal interface IDeliveryTarget
     /// the session has no such exchange.
     public void EnqueueRelease(ushort packetId, ReasonCode reason);
 
+    /// The client as the admin surface shows it while it holds its session (connected).
+    public Admin.ClientSnapshot Describe(string clientId);
+
     /// Asks the target to let go: a network client is told <paramref name="reason"/> (v5 DISCONNECT) and closed.
     public void RequestClose(ReasonCode? reason, string? why = null);
 }

@@ -19,6 +19,9 @@ public sealed class RetainedStore
             _messages[message.Topic] = message;
     }
 
+    /// Removes the retained message of <paramref name="topic"/>; false when there was none.
+    public bool Remove(string topic) => _messages.TryRemove(topic, out _);
+
     /// Replaces the contents with messages read back at start-up, before any client is served: one table
     /// sized for them all rather than a million single adds that grow it step by step.
     public void Restore(IReadOnlyCollection<BrokerMessage> messages)

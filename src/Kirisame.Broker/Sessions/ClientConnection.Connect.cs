@@ -32,6 +32,7 @@ internal sealed partial class ClientConnection
             // Unsupported versions get CONNACK 0x01 (v3) / 0x84 (v5) [MQTT-3.1.2-2]; v5 clients learn other reasons too.
             if (reason == ReasonCode.UnsupportedProtocolVersion || Version == ProtocolVersion.V500)
                 EnqueuePacket(new ConnAckPacket { ReasonCode = reason });
+            _broker.Metrics.Refused(reason);
             return false;
         }
 
@@ -60,6 +61,7 @@ internal sealed partial class ClientConnection
         {
             // Server redirection (section 4.11): v5 clients are told where to go; v3 ones only that we are unavailable.
             var redirect = options.RedirectReason == ServerRedirect.ServerMoved ? ReasonCode.ServerMoved : ReasonCode.UseAnotherServer;
+            _broker.Metrics.Refused(redirect);
             _logger.LogInformation("Redirecting client {ClientId} to {Reference}", LogName, reference);
             EnqueuePacket(new ConnAckPacket
             {
@@ -265,6 +267,7 @@ internal sealed partial class ClientConnection
 
     private bool Refuse(ReasonCode reason, string why)
     {
+        _broker.Metrics.Refused(reason);
         if (MayLog("refused CONNECT"))
             _logger.LogInformation("Refused connection {ConnectionId} from {Remote} (client {ClientId}): {Why} → {Reason}",
             Info.ConnectionId, Info.RemoteEndPoint, LogName, why, reason);

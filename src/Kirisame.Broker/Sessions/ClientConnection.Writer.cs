@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using Kirisame.Broker.Delivery;
+using Kirisame.Broker.Diagnostics;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Codec;
 using Kirisame.Protocol.Packets;
@@ -383,7 +384,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         {
             // Expired while queued: never delivered [MQTT-3.3.2-5]. A re-send (DUP) is not dropped: its
             // delivery has started, and the exchange must finish [MQTT-4.3.3-7], [MQTT-4.4.0-1].
-            Interlocked.Increment(ref statistics.MessagesDropped);
+            Dropped(DropReason.Expired);
             if (item.QoS != QualityOfService.AtMostOnce)
                 _broker.CompleteInflight(Session, this, item.PacketId);
             return;
@@ -407,7 +408,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         if (size > ClientMaximumPacketSize)
         {
             // Too large for this client: not sent, not truncated, counted [MQTT-3.1.2-25].
-            Interlocked.Increment(ref statistics.MessagesDropped);
+            Dropped(DropReason.TooLarge);
             if (alias != 0 && !topic.IsEmpty)
                 _outboundAliases!.Remove(message.Topic); // never told to the client
             if (item.QoS != QualityOfService.AtMostOnce)
@@ -417,7 +418,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
 
         MqttEncoder.WritePublish(output.GetSpan(size), publish, Version);
         output.Advance(size);
-        Interlocked.Increment(ref statistics.MessagesSent);
+        _broker.Metrics.Sent(item.QoS, message.Payload.Length);
         Interlocked.Add(ref statistics.BytesSent, size);
     }
 

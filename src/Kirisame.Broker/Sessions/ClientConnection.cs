@@ -276,6 +276,18 @@ internal sealed partial class ClientConnection : IDeliveryTarget
         return TimeSpan.FromSeconds(wait);
     }
 
+    public Admin.ClientSnapshot Describe(string clientId) =>
+        new(clientId, Connected: true, Origin, Info.Listener, Version, UserName, _broker.WallClockOf(ConnectedAtTicks), KeepAlive);
+
+    /// A message not delivered to this client (expired, too large): counted for the broker and the session.
+    private void Dropped(Diagnostics.DropReason reason)
+    {
+        if (Session is { } session)
+            _broker.Metrics.Dropped(session, reason);
+        else
+            _broker.Metrics.Dropped(reason);
+    }
+
     /// Set by a normal DISCONNECT; without one the will is published [MQTT-3.1.2-8].
     private bool _disconnectedNormally;
 

@@ -1,4 +1,5 @@
 using Kirisame.Broker.Delivery;
+using Kirisame.Broker.Diagnostics;
 using Kirisame.Broker.Routing;
 using Kirisame.Broker.Storage;
 using Kirisame.Protocol;
@@ -78,9 +79,19 @@ public sealed class Session(string clientId, IBrokerStore? store = null)
 
     public ProtocolVersion PendingWillVersion { get; set; }
 
-    /// Count of messages dropped for this session since it began, and whether we are in a dropping episode
-    /// (logged once per episode).
-    public long DroppedMessages { get; set; }
+    private DropCounts _drops;
+
+    /// Messages dropped for this session since it began (every reason), and whether we are in a queue-full
+    /// episode (logged once per episode).
+    public long DroppedMessages => _drops.Total;
+
+    /// Counts a message not delivered to this session. Any thread, with or without <see cref="Sync"/>.
+    internal void CountDrop(DropReason reason) => _drops.Add(reason);
+
+    /// This session's drops by reason (read racily: counters, not a consistent snapshot).
+    internal long DroppedFor(DropReason reason) => _drops[reason];
+
+    internal IReadOnlyDictionary<DropReason, long> DropsByReason() => _drops.ToDictionary();
 
     public bool Dropping { get; set; }
 

@@ -1,0 +1,152 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using Kirisame.Broker.Sessions;
+using Kirisame.Protocol;
+
+namespace Kirisame.Broker.Diagnostics;
+
+/// The `Kirisame` meter (docs/metrics.md) and the counting behind it; one per broker.
+///
+/// What happens per message (received, sent, dropped) is counted in plain long fields with Interlocked and read
+/// by observable instruments when a listener collects: nothing on the message path allocates or looks for
+/// listeners, whatever the tags. The totals of <see cref="BrokerStatistics"/> ($SYS) are bumped by the same
+/// calls, so $SYS and the meter cannot disagree. Rare events (a refused CONNECT) use a plain counter.
+internal sealed class BrokerMetrics : IDisposable
+{
+    public const string MeterName = "Kirisame";
+
+    private static readonly KeyValuePair<string, object?>[][] QoSTags =
+        [[new("qos", 0)], [new("qos", 1)], [new("qos", 2)]];
+
+    private static readonly KeyValuePair<string, object?>[][] ReasonTags =
+        [.. Enum.GetValues<DropReason>().Select(r => new[] { new KeyValuePair<string, object?>("reason", TagValue(r.ToString())) })];
+
+    private static readonly ConcurrentDictionary<ReasonCode, KeyValuePair<string, object?>> RefusalTags = new();
+
+    private readonly BrokerStatistics _statistics;
+    private readonly long[] _dropped = new long[DropCounts.ReasonCount];
+    private readonly long[] _received = new long[3];
+    private readonly long[] _receivedBytes = new long[3];
+    private readonly long[] _sent = new long[3];
+    private readonly long[] _sentBytes = new long[3];
+    private readonly Counter<long> _refused;
+
+    public BrokerMetrics(MqttBroker broker)
+    {
+        _statistics = broker.Statistics;
+        Meter = new Meter(MeterName, MqttBroker.Version);
+        var s = _statistics;
+        Meter.CreateObservableUpDownCounter("kirisame.connections", () => Interlocked.Read(ref s.ClientsConnected), "{connection}",
+            "Network clients connected now (CONNECT accepted, not yet closed)");
+        Meter.CreateObservableCounter("kirisame.connections.opened", () => Interlocked.Read(ref s.ConnectionsTotal), "{connection}",
+            "Network clients whose CONNECT was accepted, since start");
+        _refused = Meter.CreateCounter<long>("kirisame.connections.refused", "{connection}",
+            "CONNECTs refused, by the CONNACK reason (tag reason)");
+        Meter.CreateObservableCounter("kirisame.connections.faulted", () => Interlocked.Read(ref s.ConnectionFaults), "{connection}",
+            "Connections closed because serving them threw (each is logged)");
+        Meter.CreateObservableCounter("kirisame.messages.received", () => PerQoS(_received), "{message}",
+            "PUBLISH messages received from clients, by QoS");
+        Meter.CreateObservableCounter("kirisame.messages.received.bytes", () => PerQoS(_receivedBytes), "By",
+            "Payload bytes of the messages received, by QoS");
+        Meter.CreateObservableCounter("kirisame.messages.sent", () => PerQoS(_sent), "{message}",
+            "PUBLISH messages delivered to clients, by QoS");
+        Meter.CreateObservableCounter("kirisame.messages.sent.bytes", () => PerQoS(_sentBytes), "By",
+            "Payload bytes of the messages delivered, by QoS");
+        Meter.CreateObservableCounter("kirisame.messages.dropped", DroppedByReason, "{message}",
+            "Messages not delivered, by reason (a message matching no subscription is not dropped)");
+        Meter.CreateObservableCounter("kirisame.network.io", NetworkBytes, "By",
+            "MQTT bytes read from and written to network clients, every packet type (tag network.io.direction)");
+        Meter.CreateObservableUpDownCounter("kirisame.sessions", () => (long)broker.SessionCount, "{session}",
+            "Sessions held, connected or not (the broker's own $SYS client among them)");
+        Meter.CreateObservableUpDownCounter("kirisame.sessions.messages", broker.QueueDepths, "{message}",
+            "QoS 1/2 messages held by sessions: waiting to be sent (state=pending) or sent and not yet acknowledged (state=inflight)");
+        Meter.CreateObservableUpDownCounter("kirisame.sessions.pending.bytes", broker.PendingBytes, "By",
+            "Bytes (topic and payload) of the messages waiting in sessions' pending queues");
+        Meter.CreateObservableUpDownCounter("kirisame.subscriptions", () => (long)broker.Subscriptions.Count, "{subscription}",
+            "Subscriptions in the topic tree");
+        Meter.CreateObservableUpDownCounter("kirisame.retained.messages", () => (long)broker.Retained.Count, "{message}",
+            "Retained messages held");
+    }
+
+    public Meter Meter { get; }
+
+    /// A message refused on the way in or not delivered to a subscriber.
+    public void Dropped(DropReason reason)
+    {
+        Interlocked.Increment(ref _dropped[(int)reason]);
+        Interlocked.Increment(ref _statistics.MessagesDropped);
+    }
+
+    /// A message not delivered to <paramref name="session"/>: counted for the broker and for the session.
+    public void Dropped(Session session, DropReason reason)
+    {
+        Dropped(reason);
+        session.CountDrop(reason);
+    }
+
+    public long DroppedCount(DropReason reason) => Interlocked.Read(ref _dropped[(int)reason]);
+
+    public void Received(QualityOfService qos, int payloadBytes)
+    {
+        Interlocked.Increment(ref _statistics.MessagesReceived);
+        Interlocked.Increment(ref _received[(int)qos]);
+        Interlocked.Add(ref _receivedBytes[(int)qos], payloadBytes);
+    }
+
+    public void Sent(QualityOfService qos, int payloadBytes)
+    {
+        Interlocked.Increment(ref _statistics.MessagesSent);
+        Interlocked.Increment(ref _sent[(int)qos]);
+        Interlocked.Add(ref _sentBytes[(int)qos], payloadBytes);
+    }
+
+    /// A CONNECT refused with <paramref name="reason"/> (a CONNACK error, or closed without one).
+    public void Refused(ReasonCode reason) =>
+        _refused.Add(1, RefusalTags.GetOrAdd(reason, static r => new("reason", TagValue(r.ToString()))));
+
+    public void Dispose() => Meter.Dispose();
+
+    private static Measurement<long>[] PerQoS(long[] counts) =>
+    [
+        new(Interlocked.Read(ref counts[0]), QoSTags[0]),
+        new(Interlocked.Read(ref counts[1]), QoSTags[1]),
+        new(Interlocked.Read(ref counts[2]), QoSTags[2]),
+    ];
+
+    private Measurement<long>[] DroppedByReason()
+    {
+        var result = new Measurement<long>[_dropped.Length];
+        for (var i = 0; i < result.Length; i++)
+            result[i] = new(Interlocked.Read(ref _dropped[i]), ReasonTags[i]);
+        return result;
+    }
+
+    private Measurement<long>[] NetworkBytes() =>
+    [
+        new(Interlocked.Read(ref _statistics.BytesReceived), new KeyValuePair<string, object?>("network.io.direction", "receive")),
+        new(Interlocked.Read(ref _statistics.BytesSent), new KeyValuePair<string, object?>("network.io.direction", "transmit")),
+    ];
+
+    /// OpenTelemetry style for tag values: QueueFull → queue_full.
+    internal static string TagValue(string name)
+    {
+        name = name.Replace("QoS", "Qos", StringComparison.Ordinal);
+        var text = new System.Text.StringBuilder(name.Length + 4);
+        for (var i = 0; i < name.Length; i++)
+        {
+            var c = name[i];
+            if (char.IsUpper(c))
+            {
+                if (i > 0 && (!char.IsUpper(name[i - 1]) || (i + 1 < name.Length && char.IsLower(name[i + 1]))))
+                    text.Append('_');
+                text.Append(char.ToLowerInvariant(c));
+            }
+            else
+            {
+                text.Append(c);
+            }
+        }
+
+        return text.ToString();
+    }
+}
