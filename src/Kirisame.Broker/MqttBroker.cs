@@ -69,9 +69,9 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
 
     internal IEnhancedAuthenticationMethod? FindAuthenticationMethod(string name) => _authenticationMethods.GetValueOrDefault(name);
 
-    public SubscriptionTree Subscriptions { get; } = new();
+    internal SubscriptionTree Subscriptions { get; } = new();
 
-    public RetainedStore Retained { get; } = new();
+    internal RetainedStore Retained { get; } = new();
 
     public long StartedAtTicks { get; }
 

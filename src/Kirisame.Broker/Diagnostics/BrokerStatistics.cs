@@ -30,7 +30,7 @@ public sealed class BrokerStatistics
 }
 
 /// Exponentially weighted moving averages of a counter's rate per minute, as in Mosquitto's load figures.
-public sealed class LoadAverage
+internal sealed class LoadAverage
 {
     private long _lastCount;
     private bool _started;

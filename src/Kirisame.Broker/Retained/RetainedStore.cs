@@ -5,7 +5,7 @@ using Kirisame.Protocol.Topics;
 namespace Kirisame.Broker.Retained;
 
 /// The last retained message per topic. An empty payload deletes and is not stored [MQTT-3.3.1-6], [MQTT-3.3.1-7].
-public sealed class RetainedStore
+internal sealed class RetainedStore
 {
     private ConcurrentDictionary<string, BrokerMessage> _messages = new(StringComparer.Ordinal);
 

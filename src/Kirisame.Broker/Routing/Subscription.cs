@@ -5,7 +5,7 @@ using Kirisame.Protocol.Packets;
 namespace Kirisame.Broker.Routing;
 
 /// One subscription of one session. The session owns it; the tree indexes it.
-public sealed class Subscription(Session session, string filter, string topicFilter, string? shareName, TopicSubscription options, uint subscriptionId)
+internal sealed class Subscription(Session session, string filter, string topicFilter, string? shareName, TopicSubscription options, uint subscriptionId)
 {
     public Session Session { get; } = session;
 

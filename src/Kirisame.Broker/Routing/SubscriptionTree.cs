@@ -9,7 +9,7 @@ namespace Kirisame.Broker.Routing;
 /// Publishing asks <see cref="Match"/>, which answers from a per-topic cache without locking; the cache is
 /// dropped whenever a subscription changes. Changes and cache misses take the tree's lock; publishes of
 /// topics already seen never do.
-public sealed class SubscriptionTree
+internal sealed class SubscriptionTree
 {
     private const int MaxCachedTopics = 100_000;
 
@@ -237,7 +237,7 @@ public sealed class SharedGroup(string name, string topicFilter)
     public string TopicFilter { get; } = topicFilter;
 
     /// Replaced, never mutated, so publishers can read it without the tree's lock.
-    public Subscription[] Members { get; private set; } = [];
+    internal Subscription[] Members { get; private set; } = [];
 
     internal bool Replace(Subscription subscription)
     {
@@ -269,7 +269,7 @@ public sealed class SharedGroup(string name, string topicFilter)
 
     /// Round-robin over members, skipping those whose session has no live connection while any has one.
     /// <paramref name="exclude"/> is never chosen (a member whose connection just went away).
-    public Subscription? Pick(Session? exclude = null)
+    internal Subscription? Pick(Session? exclude = null)
     {
         var members = Members;
         if (members.Length == 0)
@@ -292,7 +292,7 @@ public sealed class SharedGroup(string name, string topicFilter)
 
 /// What one topic matches: per session the combined options of its matching subscriptions (v3: one
 /// delivery at the highest QoS; v5: one delivery carrying every Subscription Identifier), and the shared groups.
-public sealed class MatchResult
+internal sealed class MatchResult
 {
     public static readonly MatchResult Empty = new([], []);
 
@@ -331,9 +331,9 @@ public sealed class MatchResult
 
 /// One session's matching subscriptions combined. <see cref="All"/> applies to messages from other
 /// clients, <see cref="Own"/> to messages the session itself published (No Local subscriptions left out).
-public readonly record struct SessionMatch(Session Session, Aggregate All, Aggregate Own);
+internal readonly record struct SessionMatch(Session Session, Aggregate All, Aggregate Own);
 
-public readonly record struct Aggregate(bool Any, QualityOfService MaximumQoS, bool RetainAsPublished, uint[] SubscriptionIds)
+internal readonly record struct Aggregate(bool Any, QualityOfService MaximumQoS, bool RetainAsPublished, uint[] SubscriptionIds)
 {
     public Aggregate With(Subscription s) => new(
         true,

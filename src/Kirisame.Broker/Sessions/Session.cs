@@ -10,7 +10,7 @@ namespace Kirisame.Broker.Sessions;
 /// The state the broker keeps for one client id: subscriptions, QoS 1/2 messages not yet delivered or not
 /// yet acknowledged, and inbound QoS 2 identifiers awaiting PUBREL. It outlives connections when the client
 /// asked for a persistent session. Everything mutable here is guarded by <see cref="Sync"/>.
-public sealed class Session(string clientId, IBrokerStore? store = null)
+internal sealed class Session(string clientId, IBrokerStore? store = null)
 {
     private readonly IBrokerStore _store = store ?? InMemoryStore.Instance;
 
@@ -141,7 +141,7 @@ public enum InflightState : byte
     AwaitingComp,
 }
 
-public sealed class InflightMessage(QueuedMessage queued, ushort packetId)
+internal sealed class InflightMessage(QueuedMessage queued, ushort packetId)
 {
     public QueuedMessage Queued { get; } = queued;
 
