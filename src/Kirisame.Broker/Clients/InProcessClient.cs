@@ -7,6 +7,7 @@ using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
 using Kirisame.Protocol.Primitives;
 using Kirisame.Protocol.Topics;
+using Microsoft.Extensions.Logging;
 
 namespace Kirisame.Broker.Clients;
 
@@ -287,12 +288,36 @@ public sealed class InProcessClient : IAsyncDisposable
                 ThreadPool.UnsafeQueueUserWorkItem(static s => s.Target.Complete(s.PacketId), (Target: this, PacketId: packetId), preferLocal: false);
         }
 
-        private void Expired(ushort packetId) => client._broker.CompleteInflight(client._session, this, packetId);
+        private InProcessClient Client => client;
 
-        private void Complete(ushort packetId)
+        private void Expired(ushort packetId) => Guarded(static (target, id) => target.Client._broker.CompleteInflight(target.Client._session, target, id), packetId);
+
+        private void Complete(ushort packetId) => Guarded(static (target, id) =>
         {
-            if (client._session is { } session)
-                client._broker.Acknowledged(session, this, packetId, PacketType.PubComp, ReasonCode.Success);
+            if (target.Client._session is { } session)
+                target.Client._broker.Acknowledged(session, target, id, PacketType.PubComp, ReasonCode.Success);
+        }, packetId);
+
+        /// Work this target runs on the thread pool, where an exception would end the process: a fault ends this
+        /// client only, counted and logged like a network connection's.
+        private void Guarded(Action<Target, ushort> work, ushort packetId)
+        {
+            try
+            {
+                work(this, packetId);
+            }
+            catch (Exception ex)
+            {
+                Faulted(ex);
+            }
+        }
+
+        private void Faulted(Exception ex)
+        {
+            Interlocked.Increment(ref client._broker.Statistics.ConnectionFaults);
+            client._broker.LoggerFactory.CreateLogger("Kirisame.Connection")
+                .LogError(ex, "In-process client {ClientId} failed; disconnecting it", client.LogName);
+            Close(ReasonCode.UnspecifiedError, publishWill: true);
         }
 
         public Admin.ClientSnapshot Describe(string clientId) =>
@@ -319,6 +344,12 @@ public sealed class InProcessClient : IAsyncDisposable
                 if (client._session is { } session)
                     client._broker.ReleaseSession(session, this, publishWill ? client._options.Will : null, ProtocolVersion.V500);
                 client._broker.InProcessDisconnected(client);
+            }
+            catch (Exception ex)
+            {
+                Interlocked.Increment(ref client._broker.Statistics.ConnectionFaults);
+                client._broker.LoggerFactory.CreateLogger("Kirisame.Connection")
+                    .LogError(ex, "In-process client {ClientId}: releasing its session failed", client.LogName);
             }
             finally
             {
