@@ -10,8 +10,9 @@ using Microsoft.Extensions.Logging;
 namespace Kirisame.Broker.Sessions;
 
 /// The outbound side: any thread enqueues; the writer, a thread-pool work item scheduled on demand, drains
-/// the queue into the transport and flushes once per batch. The queue is bounded for QoS 0 (dropped and counted beyond the bound); QoS 1/2
-/// are bounded upstream by the in-flight window and the session's pending queue.
+/// the queue into the transport and flushes once per batch, or per FlushThreshold bytes of a larger one. The queue is
+/// bounded for QoS 0 (dropped and counted beyond the bound); QoS 1/2 are bounded upstream by the in-flight window
+/// and the session's pending queue. So a client that stops reading holds its queue limit plus one flush slice.
 internal sealed partial class ClientConnection : IThreadPoolWorkItem
 {
     // The outbound queue: producers append to _incoming under the lock; the writer swaps it for the spare list
@@ -206,7 +207,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         ((IThreadPoolWorkItem)this).Execute();
     }
 
-    /// The writer: drains the queue into the transport and flushes once per batch. Only one runs at a time.
+    /// The writer: drains the queue into the transport and flushes once per batch (or slice). Only one runs at a time.
     /// It is a plain method, not an async one, so that running it allocates nothing; a flush that has to wait
     /// (the client reads slower than we write) resumes it through a cached callback.
     void IThreadPoolWorkItem.Execute()
