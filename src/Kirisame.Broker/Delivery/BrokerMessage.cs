@@ -20,8 +20,15 @@ public sealed class BrokerMessage
     // not used: its per-core caches hold a few dozen arrays, fewer than the messages a busy broker has in
     // flight, so it would allocate in exactly the bursts that matter.
     private const int MaxKeptBuffer = 64 * 1024;
+
+    // The payload buffers the pool keeps, in bytes, at most: 4 096 messages of 64 KB each would keep 256 MiB after
+    // one burst of large messages, for good. Beyond this a released message keeps its object but not its buffer.
+    // 16 MiB still keeps a buffer with every pooled message up to 4 KB payloads, which is what the no-allocation
+    // promise is about.
+    internal const long MaxPooledBufferBytes = 16L * 1024 * 1024;
     private static readonly ConcurrentQueue<BrokerMessage> s_pool = new();
     private static int s_pooled;
+    private static long s_pooledBufferBytes;
 
     private byte[]? _buffer;
     private int _references;
@@ -68,9 +75,16 @@ public sealed class BrokerMessage
         in PublishProperties properties, string? senderClientId, long receivedAtTicks)
     {
         if (!s_pool.TryDequeue(out var message))
+        {
             message = new BrokerMessage();
+        }
         else
+        {
             Interlocked.Decrement(ref s_pooled);
+            if (message._buffer is { } kept)
+                Interlocked.Add(ref s_pooledBufferBytes, -kept.Length);
+        }
+
         var buffer = message._buffer;
         if (buffer is null || buffer.Length < payload.Length)
             message._buffer = buffer = new byte[Math.Max(payload.Length, 256)];
@@ -90,13 +104,22 @@ public sealed class BrokerMessage
     {
         if (Interlocked.Decrement(ref _references) != 0 || _pinned)
             return;
-        if (_buffer is { Length: > MaxKeptBuffer })
-            _buffer = null;
         Set("", default, default, default, false, default, null, 0);
-        if (Interlocked.Increment(ref s_pooled) <= MaxPooled)
-            s_pool.Enqueue(this);
-        else
+        if (Interlocked.Increment(ref s_pooled) > MaxPooled)
+        {
             Interlocked.Decrement(ref s_pooled);
+            return;
+        }
+
+        if (_buffer is { } buffer
+            && (buffer.Length > MaxKeptBuffer || Interlocked.Add(ref s_pooledBufferBytes, buffer.Length) > MaxPooledBufferBytes))
+        {
+            if (buffer.Length <= MaxKeptBuffer)
+                Interlocked.Add(ref s_pooledBufferBytes, -buffer.Length);
+            _buffer = null;
+        }
+
+        s_pool.Enqueue(this);
     }
 
     private void Set(string topic, ReadOnlyMemory<byte> topicUtf8, ReadOnlyMemory<byte> payload, QualityOfService qos, bool retain,

@@ -11,8 +11,9 @@ using Microsoft.Extensions.Logging;
 namespace Kirisame.Broker.Sessions;
 
 /// The outbound side: any thread enqueues; the writer, a thread-pool work item scheduled on demand, drains
-/// the queue into the transport and flushes once per batch. The queue is bounded for QoS 0 (dropped and counted beyond the bound); QoS 1/2
-/// are bounded upstream by the in-flight window and the session's pending queue.
+/// the queue into the transport and flushes once per batch, or per FlushThreshold bytes of a larger one. The queue is
+/// bounded for QoS 0 (dropped and counted beyond the bound); QoS 1/2 are bounded upstream by the in-flight window
+/// and the session's pending queue. So a client that stops reading holds its queue limit plus one flush slice.
 internal sealed partial class ClientConnection : IThreadPoolWorkItem
 {
     // The outbound queue: producers append to _incoming under the lock; the writer swaps it for the spare list
@@ -207,7 +208,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         ((IThreadPoolWorkItem)this).Execute();
     }
 
-    /// The writer: drains the queue into the transport and flushes once per batch. Only one runs at a time.
+    /// The writer: drains the queue into the transport and flushes once per batch (or slice). Only one runs at a time.
     /// It is a plain method, not an async one, so that running it allocates nothing; a flush that has to wait
     /// (the client reads slower than we write) resumes it through a cached callback.
     void IThreadPoolWorkItem.Execute()
@@ -220,6 +221,17 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     private bool _pendingClosing;
     private Action? _onFlushed;
 
+    /// Bytes the writer hands the transport before it flushes (a packet larger than this goes alone). A batch
+    /// taken from the queue is written in slices of this size, each flushed before the next: what a client
+    /// that does not read costs beyond its queue limit is one slice in the transport, not a whole batch (a
+    /// queue's worth of bytes copied into one growing send buffer, while the queue filled up again behind it).
+    internal const int FlushThreshold = 64 * 1024;
+
+    // The batch being written when a flush had to wait, and the first of its entries not yet written. Entries
+    // not yet written stay counted in _queuedCount/_queuedBytes, so they count towards the queue's limits.
+    private List<Outbound>? _batch;
+    private int _batchNext;
+
     private void Drain()
     {
         var output = _transport.Output;
@@ -228,21 +240,34 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
             while (true)
             {
                 var closing = false;
-                if (TakeBatch() is { } batch)
+                if ((_batch ?? TakeBatch()) is { } batch)
                 {
                     _lastWriteTicks = _broker.TimeProvider.GetTimestamp();
-                    foreach (var item in batch)
+                    var next = _batchNext;
+                    var written = 0;
+                    while (next < batch.Count && written < FlushThreshold)
                     {
+                        var item = batch[next++];
                         if (item.Kind == OutboundKind.Close)
                         {
                             closing = true;
                             break;
                         }
 
-                        Write(output, item);
+                        written += Write(output, item);
                     }
 
-                    RecycleBatch(batch);
+                    if (next < batch.Count && !closing)
+                    {
+                        _batch = batch; // the rest after this flush
+                        _batchNext = next;
+                    }
+                    else
+                    {
+                        _batch = null;
+                        _batchNext = 0;
+                        RecycleBatch(batch);
+                    }
                 }
 
 #pragma warning disable CA2012 // the ValueTask is consumed exactly once: here if complete, else in OnFlushed
@@ -316,6 +341,8 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
             return false;
         }
 
+        if (_batch is not null)
+            return true; // the rest of the batch; whatever was queued meanwhile has marked the state dirty
         if (Interlocked.CompareExchange(ref _writerState, WriterIdle, WriterRunning) == WriterRunning)
             return false;
         Volatile.Write(ref _writerState, WriterRunning);
@@ -336,7 +363,8 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         Volatile.Read(ref _writerFinished)?.TrySetResult();
     }
 
-    private void Write(PipeWriter output, in Outbound item)
+    /// Writes one entry; returns the bytes it wrote.
+    private int Write(PipeWriter output, in Outbound item)
     {
         var statistics = _broker.Statistics;
         switch (item.Kind)
@@ -344,23 +372,22 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
             case OutboundKind.Publish:
                 try
                 {
-                    WritePublish(output, item);
+                    return WritePublish(output, item);
                 }
                 finally
                 {
                     item.Message!.Release();
                 }
 
-                return;
             case OutboundKind.Ack:
                 var written = MqttEncoder.WritePublishAck(output.GetSpan(5), item.AckType, item.PacketId, item.Reason, Version);
                 output.Advance(written);
                 Interlocked.Add(ref statistics.BytesSent, written);
-                return;
+                return written;
             case OutboundKind.PingResp:
                 output.Write(MqttEncoder.PingResp);
                 Interlocked.Add(ref statistics.BytesSent, 2);
-                return;
+                return 2;
             case OutboundKind.Packet:
                 var packetSize = MqttEncoder.GetSize(item.Packet!, Version);
                 // Reason String and User Properties are the first to go when the packet would exceed the client's
@@ -369,11 +396,13 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
                     packetSize = MqttEncoder.GetSize(item.Packet!, Version);
                 MqttEncoder.Write(output, item.Packet!, Version);
                 Interlocked.Add(ref statistics.BytesSent, packetSize);
-                return;
+                return packetSize;
+            default:
+                return 0;
         }
     }
 
-    private void WritePublish(PipeWriter output, in Outbound item)
+    private int WritePublish(PipeWriter output, in Outbound item)
     {
         var statistics = _broker.Statistics;
         var message = item.Message!;
@@ -387,7 +416,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
             Dropped(DropReason.Expired);
             if (item.QoS != QualityOfService.AtMostOnce)
                 _broker.CompleteInflight(Session, this, item.PacketId);
-            return;
+            return 0;
         }
 
         var topic = message.TopicUtf8;
@@ -413,13 +442,14 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
                 _outboundAliases!.Remove(message.Topic); // never told to the client
             if (item.QoS != QualityOfService.AtMostOnce)
                 _broker.CompleteInflight(Session, this, item.PacketId);
-            return;
+            return 0;
         }
 
         MqttEncoder.WritePublish(output.GetSpan(size), publish, Version);
         output.Advance(size);
         _broker.Metrics.Sent(item.QoS, message.Payload.Length);
         Interlocked.Add(ref statistics.BytesSent, size);
+        return size;
     }
 
     /// The properties a v5 subscriber receives: the publisher's, with the expiry reduced by the time the
