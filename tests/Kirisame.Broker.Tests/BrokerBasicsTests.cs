@@ -112,11 +112,7 @@ public sealed class BrokerBasicsTests
     public async Task PersistentSession_ReceivesQueuedMessages_AfterReconnect()
     {
         await using var broker = NewBroker();
-        var sub = new TestClient(broker, ProtocolVersion.V311);
-        await sub.ConnectAsync("persistent", cleanStart: false);
-        await sub.SubscribeAsync("q/#", QualityOfService.AtLeastOnce);
-        await sub.DisconnectAsync();
-        await sub.DisposeAsync();
+        await TestClient.LeaveOfflineSessionAsync(broker, "persistent", "q/#");
 
         await using var pub = new TestClient(broker, ProtocolVersion.V311);
         await pub.ConnectAsync("pub");

@@ -48,11 +48,7 @@ public sealed class SlowSubscriberTests
     public async Task OfflinePersistentSession_DropsTheOldestQoS1Messages_BeyondMaxQueuedMessages()
     {
         await using var broker = TestBroker.Create(o => o.MaxQueuedMessages = 5);
-        var sub = new TestClient(broker, ProtocolVersion.V311);
-        await sub.ConnectAsync("away", cleanStart: false);
-        await sub.SubscribeAsync("q", QualityOfService.AtLeastOnce);
-        await sub.DisconnectAsync();
-        await sub.DisposeAsync();
+        await TestClient.LeaveOfflineSessionAsync(broker, "away", "q");
 
         await using var pub = new TestClient(broker, ProtocolVersion.V311);
         await pub.ConnectAsync("pub");

@@ -102,11 +102,7 @@ public sealed class StorageSeamTests
     {
         var store = new ControllableStore();
         await using var broker = new MqttBroker(new BrokerOptions { SysInterval = 0 }, store: store);
-        var sub = new TestClient(broker, ProtocolVersion.V311);
-        await sub.ConnectAsync("keeper", cleanStart: false);
-        await sub.SubscribeAsync("d/#", QualityOfService.AtLeastOnce);
-        await sub.DisconnectAsync();
-        await sub.DisposeAsync();
+        await TestClient.LeaveOfflineSessionAsync(broker, "keeper", "d/#");
         store.MakeDurable();
 
         await using var pub = new TestClient(broker, ProtocolVersion.V311);
@@ -124,11 +120,7 @@ public sealed class StorageSeamTests
     {
         var store = new ControllableStore();
         await using var broker = new MqttBroker(new BrokerOptions { SysInterval = 0 }, store: store);
-        var sub = new TestClient(broker, ProtocolVersion.V311);
-        await sub.ConnectAsync("keeper", cleanStart: false);
-        await sub.SubscribeAsync("d/persistent", QualityOfService.AtLeastOnce);
-        await sub.DisconnectAsync();
-        await sub.DisposeAsync();
+        await TestClient.LeaveOfflineSessionAsync(broker, "keeper", "d/persistent");
         store.MakeDurable();
 
         await using var pub = new TestClient(broker, ProtocolVersion.V311);

@@ -29,6 +29,16 @@ public sealed class TestClient : IAsyncDisposable
 
     public ProtocolVersion Version { get; }
 
+    /// A 3.1.1 persistent session (Clean Session 0) subscribed to <paramref name="filter"/> at QoS 1 whose client
+    /// has gone: what is published to it from now on waits in its queue.
+    public static async Task LeaveOfflineSessionAsync(MqttBroker broker, string clientId, string filter)
+    {
+        await using var client = new TestClient(broker, ProtocolVersion.V311);
+        await client.ConnectAsync(clientId, cleanStart: false);
+        await client.SubscribeAsync(filter, QualityOfService.AtLeastOnce);
+        await client.DisconnectAsync();
+    }
+
     /// Completes when the broker is finished with this connection.
     public Task ServerTask { get; }
 

@@ -156,11 +156,7 @@ public sealed class BrokerAdminTests
     public async Task DeleteSession_OfADisconnectedClient_DropsItsQueue()
     {
         await using var broker = TestBroker.Create();
-        var sub = new TestClient(broker, ProtocolVersion.V311);
-        await sub.ConnectAsync("away", cleanStart: false);
-        await sub.SubscribeAsync("q", QualityOfService.AtLeastOnce);
-        await sub.DisconnectAsync();
-        await sub.DisposeAsync();
+        await TestClient.LeaveOfflineSessionAsync(broker, "away", "q");
         await using var pub = new TestClient(broker, ProtocolVersion.V311);
         await pub.ConnectAsync("pub");
         await pub.PublishAndSettleAsync("q", "queued", QualityOfService.AtLeastOnce);

@@ -67,11 +67,7 @@ public sealed class BrokerMetricsTests
     {
         await using var broker = TestBroker.Create(o => o.MaxInflightMessages = 1);
         using var metrics = MetricsRecorder.For(broker);
-        var sub = new TestClient(broker, ProtocolVersion.V311);
-        await sub.ConnectAsync("away", cleanStart: false);
-        await sub.SubscribeAsync("q", QualityOfService.AtLeastOnce);
-        await sub.DisconnectAsync();
-        await sub.DisposeAsync();
+        await TestClient.LeaveOfflineSessionAsync(broker, "away", "q");
         await using var pub = new TestClient(broker, ProtocolVersion.V311);
         await pub.ConnectAsync("pub");
         for (var i = 0; i < 3; i++)

@@ -29,11 +29,7 @@ public sealed class DropMetricsTests
     {
         await using var broker = TestBroker.Create(o => o.MaxQueuedMessages = 2);
         using var metrics = MetricsRecorder.For(broker);
-        var sub = new TestClient(broker, ProtocolVersion.V311);
-        await sub.ConnectAsync("away", cleanStart: false);
-        await sub.SubscribeAsync("q", QualityOfService.AtLeastOnce);
-        await sub.DisconnectAsync();
-        await sub.DisposeAsync();
+        await TestClient.LeaveOfflineSessionAsync(broker, "away", "q");
 
         await using var pub = new TestClient(broker, ProtocolVersion.V311);
         await pub.ConnectAsync("pub");
