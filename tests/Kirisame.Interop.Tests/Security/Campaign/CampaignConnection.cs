@@ -6,23 +6,27 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace Kirisame.Interop.Tests.Security.Campaign;
 
+/// What one case came to: whether the connection was opened (not refused at accept or in the handshake),
+/// whether the broker admitted the client (CONNACK 0x00, after a SCRAM exchange when there was one), and what
+/// went wrong, if anything.
+internal sealed record CampaignOutcome(bool Opened, bool Admitted, string? Problem);
+
 /// Where the campaign's broker listens.
 internal sealed record CampaignTargets(int Tcp, int Tls, int Ws, int Wss, X509Certificate2 Ca);
 
 /// Plays one case on a fresh connection: sends its packets (answering the server's SCRAM challenge when the
 /// case has one), ends its output like a client that is done, and waits for the broker to close the
-/// connection. Returns whether the connection was opened (not refused at accept or in the handshake) and
-/// what went wrong, if anything.
+/// connection.
 internal static class CampaignConnection
 {
     /// From the end of the client's output to the broker's close; also bounds connecting and each write.
     public static readonly TimeSpan CloseDeadline = TimeSpan.FromSeconds(10);
 
-    public static async Task<(bool Opened, string? Problem)> RunAsync(CampaignCase c, CampaignTargets targets)
+    public static async Task<CampaignOutcome> RunAsync(CampaignCase c, CampaignTargets targets)
     {
         await using var channel = await Channel.OpenAsync(c.Transport, targets);
         if (channel is null)
-            return (false, null); // refused at accept, which is the broker's right (the campaign counts these)
+            return new(false, false, null); // refused at accept, which is the broker's right (the campaign counts these)
         var receiving = channel.ReceiveAllAsync();
         using (var sending = new CancellationTokenSource(CloseDeadline * 3))
         {
@@ -43,7 +47,7 @@ internal static class CampaignConnection
                         }
                         catch (Exception ex) when (ex is KeyNotFoundException or InvalidOperationException or FormatException)
                         {
-                            return (true, $"{c}: the server-first message is malformed: {Convert.ToHexString(serverFirst)} ({ex.Message})");
+                            return new(true, false, $"{c}: the server-first message is malformed: {Convert.ToHexString(serverFirst)} ({ex.Message})");
                         }
                         await channel.SendAsync(final, sending.Token);
                     }
@@ -60,8 +64,8 @@ internal static class CampaignConnection
 
         var closed = await Task.WhenAny(receiving, Task.Delay(CloseDeadline));
         if (closed != receiving)
-            return (true, $"{c}: not closed by the broker within {CloseDeadline.TotalSeconds} s of the end of the client's output; received {channel.Inbox.Count} bytes");
-        return (true, null);
+            return new(true, false, $"{c}: not closed by the broker within {CloseDeadline.TotalSeconds} s of the end of the client's output; received {channel.Inbox.Count} bytes");
+        return new(true, channel.Inbox.Admitted, null);
     }
 
     /// The Authentication Data property of an AUTH packet, or null.
@@ -116,6 +120,36 @@ internal static class CampaignConnection
         private bool _ended;
 
         public int Count { get; private set; }
+
+        /// Whether the received bytes hold a CONNACK 0x00 (return code in v3.1.1, reason code in v5).
+        public bool Admitted
+        {
+            get
+            {
+                lock (_bytes)
+                {
+                    var i = 0;
+                    while (i + 3 < _bytes.Count && _bytes[i] == 0xF0)
+                        i = Skip(i);
+                    return i + 3 < _bytes.Count && _bytes[i] == 0x20 && _bytes[i + 3] == 0x00;
+                }
+            }
+        }
+
+        /// The offset after the packet at <paramref name="start"/>.
+        private int Skip(int start)
+        {
+            int i = start + 1, length = 0, shift = 0;
+            while (i < _bytes.Count)
+            {
+                var b = _bytes[i++];
+                length |= (b & 0x7F) << shift;
+                shift += 7;
+                if ((b & 0x80) == 0)
+                    break;
+            }
+            return i + length;
+        }
 
         public void Add(ReadOnlySpan<byte> bytes)
         {
@@ -271,7 +305,18 @@ internal static class CampaignConnection
         public override async Task EndOutputAsync(CancellationToken cancellationToken)
         {
             if (tls)
-                await ((SslStream)stream).ShutdownAsync(); // close_notify
+            {
+                try
+                {
+                    await ((SslStream)stream).ShutdownAsync(); // close_notify
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // OpenSSL refuses a close_notify on a connection the broker has already closed or reset
+                    // ("shutdown while in init", SSL_ERROR_SYSCALL): the TCP half-close still ends the output,
+                    // and whether the broker closed is what the caller checks.
+                }
+            }
             socket.Shutdown(SocketShutdown.Send);
         }
 

@@ -113,6 +113,8 @@ public sealed partial class HostileCampaignTests(ITestOutputHelper output) : IAs
         var next = -1L;
         var cases = 0;
         var refusedAtAccept = 0;
+        var admitted = 0;
+        var scramAdmitted = 0;
         var perTransport = new int[4];
         var started = DateTime.UtcNow;
         var deadline = started + TimeSpan.FromSeconds(seconds);
@@ -124,20 +126,22 @@ public sealed partial class HostileCampaignTests(ITestOutputHelper output) : IAs
                 if (replay is null ? DateTime.UtcNow >= deadline || Server.Process.HasExited : index >= replay.Length)
                     return;
                 var c = CampaignCases.Create(seed, replay is null ? index : replay[index]);
-                string? problem;
-                var opened = true;
+                CampaignOutcome outcome;
                 try
                 {
-                    (opened, problem) = await CampaignConnection.RunAsync(c, Targets);
+                    outcome = await CampaignConnection.RunAsync(c, Targets);
                 }
                 catch (Exception ex)
                 {
-                    problem = $"{c}: the campaign itself failed: {ex}";
+                    outcome = new(true, false, $"{c}: the campaign itself failed: {ex}");
                 }
+                var problem = outcome.Problem;
                 lock (problems)
                 {
                     cases++;
-                    refusedAtAccept += opened ? 0 : 1;
+                    refusedAtAccept += outcome.Opened ? 0 : 1;
+                    admitted += outcome.Admitted ? 1 : 0;
+                    scramAdmitted += outcome.Admitted && c.Scram is not null ? 1 : 0;
                     perTransport[(int)c.Transport]++;
                     if (problem is not null)
                         problems.Add(problem + "\n  bytes: " + Hex(c.Packets));
@@ -148,6 +152,7 @@ public sealed partial class HostileCampaignTests(ITestOutputHelper output) : IAs
 
         var steadyProblem = await steady.StopAndCheckAsync();
         output.WriteLine($"{cases} cases in {elapsed.TotalSeconds:0.0} s ({cases / elapsed.TotalSeconds:0.0}/s): tcp {perTransport[0]}, tls {perTransport[1]}, ws {perTransport[2]}, wss {perTransport[3]}; {refusedAtAccept} refused at accept; " +
+            $"{admitted} admitted by CONNACK 0x00 ({scramAdmitted} after SCRAM); " +
             $"steady client: {steady.Acknowledged} acknowledged, {steady.Received} received");
         Assert.False(Server.Process.HasExited, $"the broker exited; {replayHint}\n{Server.Describe()}");
 
