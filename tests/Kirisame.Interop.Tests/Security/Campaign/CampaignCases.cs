@@ -108,7 +108,7 @@ internal static class CampaignCases
         var encoded = packets.Select(p => p.Encode()).ToList();
         var mutations = random.Next(4) == 0 ? 0 : random.Next(1, 4);
         for (var i = 0; i < mutations; i++)
-            notes.Add(Mutate(encoded, random, level, keepFirst: scram || random.Next(3) != 0));
+            notes.Add(Mutate(encoded, random, keepFirst: scram || random.Next(3) != 0));
         return new CampaignCase(seed, index, transport, level, encoded, plan, string.Join(", ", notes));
     }
 
@@ -145,7 +145,7 @@ internal static class CampaignCases
         return bytes;
     }
 
-    private static string Mutate(List<byte[]> packets, Random random, byte level, bool keepFirst)
+    private static string Mutate(List<byte[]> packets, Random random, bool keepFirst)
     {
         var first = keepFirst && packets.Count > 1 ? 1 : 0;
         var p = random.Next(first, packets.Count);
