@@ -6,7 +6,7 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace Kirisame.Interop.Tests.Security.Campaign;
 
-/// What one case came to: whether the connection was opened (not refused at accept or in the handshake),
+/// What one case came to: whether the connection was opened (TCP, TLS handshake, WebSocket upgrade),
 /// whether the broker admitted the client (CONNACK 0x00, after a SCRAM exchange when there was one), and what
 /// went wrong, if anything.
 internal sealed record CampaignOutcome(bool Opened, bool Admitted, string? Problem);
@@ -24,9 +24,18 @@ internal static class CampaignConnection
 
     public static async Task<CampaignOutcome> RunAsync(CampaignCase c, CampaignTargets targets)
     {
-        await using var channel = await Channel.OpenAsync(c.Transport, targets);
-        if (channel is null)
-            return new(false, false, null); // refused at accept, which is the broker's right (the campaign counts these)
+        Channel? opened;
+        try
+        {
+            opened = await Channel.OpenAsync(c.Transport, targets);
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or WebSocketException or OperationCanceledException
+            or System.Security.Authentication.AuthenticationException)
+        {
+            // No limit is configured, so nothing may be refused at accept, and the handshakes are the server's.
+            return new(false, false, $"{c}: connecting failed: {ex.GetType().Name}: {ex.Message}");
+        }
+        await using var channel = opened;
         var receiving = channel.StartReceiving();
         using (var sending = new CancellationTokenSource(CloseDeadline * 3))
         {
@@ -222,62 +231,55 @@ internal static class CampaignConnection
     {
         public Inbox Inbox { get; } = new();
 
-        public static async Task<Channel?> OpenAsync(CampaignTransport transport, CampaignTargets targets)
+        public static async Task<Channel> OpenAsync(CampaignTransport transport, CampaignTargets targets)
         {
             using var cts = new CancellationTokenSource(CloseDeadline);
-            try
+            switch (transport)
             {
-                switch (transport)
-                {
-                    case CampaignTransport.Tcp:
-                    case CampaignTransport.Tls:
-                        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                        try
+                case CampaignTransport.Tcp:
+                case CampaignTransport.Tls:
+                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    try
+                    {
+                        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, transport == CampaignTransport.Tcp ? targets.Tcp : targets.Tls), cts.Token);
+                        if (transport == CampaignTransport.Tcp)
+                            return new StreamChannel(socket, new NetworkStream(socket, ownsSocket: false));
+                        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false));
+                        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
                         {
-                            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, transport == CampaignTransport.Tcp ? targets.Tcp : targets.Tls), cts.Token);
-                            if (transport == CampaignTransport.Tcp)
-                                return new StreamChannel(socket, new NetworkStream(socket, ownsSocket: false));
-                            var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false));
-                            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
-                            {
-                                TargetHost = "localhost",
-                                CertificateChainPolicy = TrustOnly(targets.Ca),
-                            }, cts.Token);
-                            return new StreamChannel(socket, ssl);
-                        }
-                        catch
+                            TargetHost = "localhost",
+                            CertificateChainPolicy = TrustOnly(targets.Ca),
+                        }, cts.Token);
+                        return new StreamChannel(socket, ssl);
+                    }
+                    catch
+                    {
+                        socket.Dispose();
+                        throw;
+                    }
+                default:
+                    var ws = new ClientWebSocket();
+                    ws.Options.AddSubProtocol("mqtt");
+                    if (transport == CampaignTransport.Wss)
+                    {
+                        var policy = TrustOnly(targets.Ca);
+                        ws.Options.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
                         {
-                            socket.Dispose();
-                            throw;
-                        }
-                    default:
-                        var ws = new ClientWebSocket();
-                        ws.Options.AddSubProtocol("mqtt");
-                        if (transport == CampaignTransport.Wss)
-                        {
-                            var policy = TrustOnly(targets.Ca);
-                            ws.Options.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-                            {
-                                using var chain = new X509Chain { ChainPolicy = policy.Clone() };
-                                return certificate is not null && chain.Build(X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
-                            };
-                        }
-                        try
-                        {
-                            var uri = transport == CampaignTransport.Ws ? $"ws://127.0.0.1:{targets.Ws}/mqtt" : $"wss://localhost:{targets.Wss}/mqtt";
-                            await ws.ConnectAsync(new Uri(uri), cts.Token);
-                            return new WebSocketChannel(ws);
-                        }
-                        catch
-                        {
-                            ws.Dispose();
-                            throw;
-                        }
-                }
-            }
-            catch (Exception ex) when (ex is SocketException or IOException or WebSocketException)
-            {
-                return null;
+                            using var chain = new X509Chain { ChainPolicy = policy.Clone() };
+                            return certificate is not null && chain.Build(X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
+                        };
+                    }
+                    try
+                    {
+                        var uri = transport == CampaignTransport.Ws ? $"ws://127.0.0.1:{targets.Ws}/mqtt" : $"wss://localhost:{targets.Wss}/mqtt";
+                        await ws.ConnectAsync(new Uri(uri), cts.Token);
+                        return new WebSocketChannel(ws);
+                    }
+                    catch
+                    {
+                        ws.Dispose();
+                        throw;
+                    }
             }
         }
 

@@ -112,7 +112,7 @@ public sealed partial class HostileCampaignTests(ITestOutputHelper output) : IAs
         var problems = new List<string>();
         var next = -1L;
         var cases = 0;
-        var refusedAtAccept = 0;
+        var notConnected = 0;
         var admitted = 0;
         var scramAdmitted = 0;
         var perTransport = new int[4];
@@ -139,7 +139,7 @@ public sealed partial class HostileCampaignTests(ITestOutputHelper output) : IAs
                 lock (problems)
                 {
                     cases++;
-                    refusedAtAccept += outcome.Opened ? 0 : 1;
+                    notConnected += outcome.Opened ? 0 : 1;
                     admitted += outcome.Admitted ? 1 : 0;
                     scramAdmitted += outcome.Admitted && c.Scram is not null ? 1 : 0;
                     perTransport[(int)c.Transport]++;
@@ -151,7 +151,7 @@ public sealed partial class HostileCampaignTests(ITestOutputHelper output) : IAs
         var elapsed = DateTime.UtcNow - started;
 
         var steadyProblem = await steady.StopAndCheckAsync();
-        output.WriteLine($"{cases} cases in {elapsed.TotalSeconds:0.0} s ({cases / elapsed.TotalSeconds:0.0}/s): tcp {perTransport[0]}, tls {perTransport[1]}, ws {perTransport[2]}, wss {perTransport[3]}; {refusedAtAccept} refused at accept; " +
+        output.WriteLine($"{cases} cases in {elapsed.TotalSeconds:0.0} s ({cases / elapsed.TotalSeconds:0.0}/s): tcp {perTransport[0]}, tls {perTransport[1]}, ws {perTransport[2]}, wss {perTransport[3]}; {notConnected} could not connect; " +
             $"{admitted} admitted by CONNACK 0x00 ({scramAdmitted} after SCRAM); " +
             $"steady client: {steady.Acknowledged} acknowledged, {steady.Received} received");
         Assert.False(Server.Process.HasExited, $"the broker exited; {replayHint}\n{Server.Describe()}");
