@@ -58,7 +58,9 @@ internal sealed class ScramAuthenticationHandler(string user, string password) :
         }
     }
 
-    private byte[] ClientFinal(byte[] serverFirstBytes)
+    /// The client-final message answering <paramref name="serverFirstBytes"/>; the hostile-client campaign
+    /// drives the exchange over raw sockets with it.
+    public byte[] ClientFinal(byte[] serverFirstBytes)
     {
         var serverFirst = Encoding.UTF8.GetString(serverFirstBytes);
         var fields = serverFirst.Split(',').Where(f => f.Length >= 2 && f[1] == '=').ToDictionary(f => f[0], f => f[2..]);
