@@ -42,10 +42,19 @@ public sealed partial class MqttBroker
         {
             message.Pin();
             Retained.Set(message);
-            if (message.Payload.IsEmpty)
+            // $SYS values are made afresh by each run (only the broker publishes them): kept for new subscribers,
+            // never written to the store, so a restart does not restore the last run's statistics.
+            if (message.Topic.StartsWith("$SYS/", StringComparison.Ordinal))
+            {
+            }
+            else if (message.Payload.IsEmpty)
+            {
                 Store.DeleteRetained(message.Topic);
+            }
             else
+            {
                 Store.PutRetained(message);
+            }
         }
         var reached = 0;
         foreach (var entry in match.Sessions)

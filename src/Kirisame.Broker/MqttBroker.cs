@@ -116,7 +116,7 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
             closing.Add(client.Disconnected);
         }
 
-        _logger.LogInformation("Broker stopping: closing {Count} connections", closing.Count);
+        _logger.LogInformation("Broker stopping: closing {Count} connections", _connections.Count);
         await Task.WhenAny(Task.WhenAll(closing), Task.Delay(TimeSpan.FromSeconds(5), TimeProvider, cancellationToken));
     }
 

@@ -73,6 +73,7 @@ internal static unsafe partial class Epoll
     public const int SockStream = 1;
     public const int SolSocket = 1;
     public const int SoError = 4;
+    public const int SoReuseAddr = 2;
     public const int SolIp = 0;
     public const int IpBindAddressNoPort = 24;
     public const int EInProgress = 115;

@@ -134,6 +134,23 @@ public sealed class StorageSeamTests
     }
 
     [Fact]
+    public async Task SysValues_AreRetainedForSubscribers_ButNeverWritten()
+    {
+        var store = new ControllableStore();
+        await using var broker = new MqttBroker(new BrokerOptions { SysInterval = 1 }, store: store);
+        broker.Start();
+        await using var sub = new TestClient(broker, ProtocolVersion.V500);
+        await sub.ConnectAsync("watcher");
+        await sub.SubscribeAsync("$SYS/broker/version");
+        Assert.True((await sub.ExpectPublishAsync()).Retain); // kept in memory for new subscribers
+        await using var pub = new TestClient(broker, ProtocolVersion.V500);
+        await pub.ConnectAsync("pub");
+        await pub.PublishAndSettleAsync("user/kept", "m", QualityOfService.AtMostOnce, retain: true);
+
+        Assert.Equal(["retain user/kept"], store.Writes); // a user's retained message is; $SYS ones are not
+    }
+
+    [Fact]
     public async Task NonPersistentSessions_AreNeverWritten()
     {
         var store = new ControllableStore();

@@ -26,6 +26,31 @@ public sealed class CommandLineTests
         Assert.Contains("KIRISAME__", result.Stdout, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Epoll")]
+    [InlineData("Sockets")]
+    [InlineData("Kestrel")]
+    public async Task ASecondBroker_OnTheSamePort_RefusesToStart_AndTheFirstKeepsItsClients(string engine)
+    {
+        // The plain TCP listener once set SO_REUSEPORT (what .NET's ReuseAddress means on Linux): a second broker
+        // bound the same port and the kernel split new clients between the two.
+        await using var first = await KirisameProcess.StartAsync(["--Transport:PlainTcpEngine", engine]);
+        var port = first.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var second = await KirisameProcess.RunToCompletionAsync(
+            ["--port", port, "--in-memory", "--Transport:PlainTcpEngine", engine], TimeSpan.FromSeconds(20));
+
+        Assert.False(second.TimedOut, "the second broker started on a port in use:\n" + second);
+        Assert.NotEqual(0, second.ExitCode);
+        Assert.Contains($"cannot listen on 127.0.0.1:{port}", second.Stderr, StringComparison.Ordinal);
+        Assert.False(first.Process.HasExited);
+        for (var i = 0; i < 4; i++)
+        {
+            // Every new client still reaches the first broker (none was handed to a second listener).
+            var published = await MosquittoClients.PublishAsync(first.Port, "still/here", "x", qos: 1);
+            Assert.Equal(0, published.ExitCode);
+        }
+    }
+
     [Fact]
     public async Task Version_ExitsZero_AndPrintsTheVersion()
     {

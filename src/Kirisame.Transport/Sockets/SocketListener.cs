@@ -38,8 +38,10 @@ internal sealed partial class SocketListener(
         {
             if (endPoint.Address.Equals(IPAddress.IPv6Any))
                 socket.DualMode = true;
-            // Like Kestrel: a restarted broker can bind while old connections linger in TIME_WAIT.
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // Like Kestrel: a restarted broker can bind while old connections linger in TIME_WAIT. Only
+            // SO_REUSEADDR: .NET's ReuseAddress also sets SO_REUSEPORT on Linux, which let a second broker bind the
+            // same port and take half the clients, instead of failing to start.
+            AllowRebindDuringTimeWait(socket);
             socket.Bind(endPoint);
             socket.Listen(transport.Backlog);
         }
@@ -56,6 +58,21 @@ internal sealed partial class SocketListener(
                 _acceptFailures.Report(errno.ToString(CultureInfo.InvariantCulture), $"{EpollAcceptor.Describe(errno)}; retrying every {EpollAcceptor.Backoff.TotalMilliseconds} ms"));
         else
             _accepting = AcceptLoopAsync(socket);
+    }
+
+    private static unsafe void AllowRebindDuringTimeWait(Socket socket)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            // Elsewhere ReuseAddress is the one option (Windows: exclusive use is the default for listeners).
+            if (!OperatingSystem.IsWindows())
+                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            return;
+        }
+
+        var on = 1;
+        if (Epoll.SetOption((int)socket.SafeHandle.DangerousGetHandle(), Epoll.SolSocket, Epoll.SoReuseAddr, &on, sizeof(int)) != 0)
+            throw new SocketException(System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
     }
 
     private async Task AcceptLoopAsync(Socket socket)
