@@ -109,6 +109,7 @@ internal sealed class ServerConfiguration
 
         var storage = Bind<StorageOptions>(root, StorageOptions.SectionName, errors);
         var authentication = AuthenticationConfiguration.Read(root, errors);
+        errors.AddRange(CheckLogging(root));
 
         if (errors.Count > 0)
             return null;
@@ -123,6 +124,26 @@ internal sealed class ServerConfiguration
         if (errors.Count == 0)
             errors.AddRange(configuration.CheckEndPoints());
         return errors.Count > 0 ? null : configuration;
+    }
+
+    private static readonly string[] s_consoleFormatters = ["simple", "json", "systemd"];
+
+    /// The logging library reads levels and the console formatter only when the first logger is made, where a bad
+    /// one is an unhandled exception (exit 134) or, for a formatter, silently ignored: checked here, with the key.
+    private static IEnumerable<string> CheckLogging(IConfiguration root)
+    {
+        foreach (var (key, value) in root.GetSection("Logging").AsEnumerable())
+        {
+            if (value is null)
+                continue;
+            var levels = key.Split(':');
+            var isLevel = levels.Length >= 2 && levels[^2].Equals("LogLevel", StringComparison.OrdinalIgnoreCase);
+            if (isLevel && (int.TryParse(value, out _) || !Enum.TryParse<Microsoft.Extensions.Logging.LogLevel>(value, ignoreCase: true, out _)))
+                yield return $"{key} must be Trace, Debug, Information, Warning, Error, Critical or None (was '{value}').";
+        }
+
+        if (root["Logging:Console:FormatterName"] is { } formatter && !s_consoleFormatters.Contains(formatter, StringComparer.OrdinalIgnoreCase))
+            yield return $"Logging:Console:FormatterName must be {string.Join(", ", s_consoleFormatters)} (was '{formatter}').";
     }
 
     /// Environment variables arrive as KIRISAME__Section__Key; the configuration key is Section:Key.

@@ -51,6 +51,20 @@ public sealed class CommandLineTests
         }
     }
 
+    [Theory]
+    [InlineData("--Logging:LogLevel:Default", "Verbose", "Logging:LogLevel:Default must be Trace, Debug")]
+    [InlineData("--Logging:LogLevel:Kirisame.Connection", "7", "Logging:LogLevel:Kirisame.Connection must be")]
+    [InlineData("--Logging:Console:FormatterName", "fancy", "Logging:Console:FormatterName must be simple, json, systemd")]
+    public async Task ABadLoggingSetting_ExitsTwo_NamingTheKey_WithoutAStackTrace(string key, string value, string message)
+    {
+        // A bad level used to crash with an unhandled InvalidOperationException (exit 134); a bad formatter was ignored.
+        var result = await KirisameProcess.RunToCompletionAsync(["--port", "0", "--in-memory", key, value], s_timeout);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains(message, result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Stderr + result.Stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Version_ExitsZero_AndPrintsTheVersion()
     {
