@@ -25,6 +25,9 @@ internal sealed class ServerConfiguration
         // Kestrel's own connection logs duplicate ours; hosting chatter is not useful to a broker operator.
         ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
         ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
+        // "Hosting failed to start" and a stack trace, before the one-line message the command prints for the
+        // same exception (port in use, a key that does not match its certificate): the operator needs the line.
+        ["Logging:LogLevel:Microsoft.Extensions.Hosting.Internal.Host"] = "Critical",
         ["Logging:Console:FormatterName"] = "simple",
         ["Logging:Console:FormatterOptions:SingleLine"] = "true",
         ["Logging:Console:FormatterOptions:TimestampFormat"] = "HH:mm:ss.fff ",

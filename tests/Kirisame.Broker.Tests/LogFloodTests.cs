@@ -47,6 +47,20 @@ public sealed class LogFloodTests
     }
 
     [Fact]
+    public async Task GarbageBeforeConnect_IsLoggedWithTheConnectionsName()
+    {
+        var lines = new Lines();
+        await using var broker = new MqttBroker(new BrokerOptions { SysInterval = 0 }, lines);
+        var info = From("192.0.2.9");
+        await using var client = new TestClient(broker, ProtocolVersion.V311, info: info);
+        await client.SendRawAsync([0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]); // a remaining length past four bytes
+        await client.ExpectClosedAsync();
+
+        var line = Assert.Single(lines.All, l => l.Contains("192.0.2.9", StringComparison.Ordinal));
+        Assert.StartsWith($"Connection {info.ConnectionId} (192.0.2.9:40000) sent a bad framing", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AFloodFromOneAddress_IsOneLineAMinute_ThenASummary()
     {
         var time = new FakeTimeProvider();

@@ -221,8 +221,11 @@ internal sealed partial class ClientConnection : IDeliveryTarget
     {
         var reason = DecodeErrors.ToReasonCode(error);
         if (MayLog("bad packet"))
-            _logger.LogInformation("Client {ClientId} ({Remote}) sent a bad {What}: {Error}; closing with {Reason}",
-            LogName, Info.RemoteEndPoint, what, error, reason);
+        {
+            // Before CONNECT there is no client id: the connection is named instead.
+            _logger.LogInformation("{Who} ({Remote}) sent a bad {What}: {Error}; closing with {Reason}",
+                IsEstablished ? "Client " + LogName : "Connection " + Info.ConnectionId, Info.RemoteEndPoint, what, error, reason);
+        }
         RequestClose(reason, $"bad {what}: {error}");
     }
 
