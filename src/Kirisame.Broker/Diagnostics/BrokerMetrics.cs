@@ -25,10 +25,14 @@ internal sealed class BrokerMetrics : IDisposable
 
     private readonly BrokerStatistics _statistics;
     private readonly long[] _dropped = new long[DropCounts.ReasonCount];
+    // Per QoS 1 and 2 only (index 0 unused): QoS 0 is the total less those, so a QoS 0 message costs the hot
+    // path two atomic adds (count, bytes) rather than four. Measured: the four made fan-in ~10 % slower.
     private readonly long[] _received = new long[3];
     private readonly long[] _receivedBytes = new long[3];
     private readonly long[] _sent = new long[3];
     private readonly long[] _sentBytes = new long[3];
+    private long _receivedPayloadBytes;
+    private long _sentPayloadBytes;
     private readonly Counter<long> _refused;
 
     public BrokerMetrics(MqttBroker broker)
@@ -44,13 +48,13 @@ internal sealed class BrokerMetrics : IDisposable
             "CONNECTs refused, by the CONNACK reason (tag reason)");
         Meter.CreateObservableCounter("kirisame.connections.faulted", () => Interlocked.Read(ref s.ConnectionFaults), "{connection}",
             "Connections closed because serving them threw (each is logged)");
-        Meter.CreateObservableCounter("kirisame.messages.received", () => PerQoS(_received), "{message}",
+        Meter.CreateObservableCounter("kirisame.messages.received", () => PerQoS(Interlocked.Read(ref s.MessagesReceived), _received), "{message}",
             "PUBLISH messages received from clients, by QoS");
-        Meter.CreateObservableCounter("kirisame.messages.received.bytes", () => PerQoS(_receivedBytes), "By",
+        Meter.CreateObservableCounter("kirisame.messages.received.bytes", () => PerQoS(Interlocked.Read(ref _receivedPayloadBytes), _receivedBytes), "By",
             "Payload bytes of the messages received, by QoS");
-        Meter.CreateObservableCounter("kirisame.messages.sent", () => PerQoS(_sent), "{message}",
+        Meter.CreateObservableCounter("kirisame.messages.sent", () => PerQoS(Interlocked.Read(ref s.MessagesSent), _sent), "{message}",
             "PUBLISH messages delivered to clients, by QoS");
-        Meter.CreateObservableCounter("kirisame.messages.sent.bytes", () => PerQoS(_sentBytes), "By",
+        Meter.CreateObservableCounter("kirisame.messages.sent.bytes", () => PerQoS(Interlocked.Read(ref _sentPayloadBytes), _sentBytes), "By",
             "Payload bytes of the messages delivered, by QoS");
         Meter.CreateObservableCounter("kirisame.messages.dropped", DroppedByReason, "{message}",
             "Messages not delivered, by reason (a message matching no subscription is not dropped)");
@@ -89,15 +93,23 @@ internal sealed class BrokerMetrics : IDisposable
     public void Received(QualityOfService qos, int payloadBytes)
     {
         Interlocked.Increment(ref _statistics.MessagesReceived);
-        Interlocked.Increment(ref _received[(int)qos]);
-        Interlocked.Add(ref _receivedBytes[(int)qos], payloadBytes);
+        Interlocked.Add(ref _receivedPayloadBytes, payloadBytes);
+        if (qos != QualityOfService.AtMostOnce)
+        {
+            Interlocked.Increment(ref _received[(int)qos]);
+            Interlocked.Add(ref _receivedBytes[(int)qos], payloadBytes);
+        }
     }
 
     public void Sent(QualityOfService qos, int payloadBytes)
     {
         Interlocked.Increment(ref _statistics.MessagesSent);
-        Interlocked.Increment(ref _sent[(int)qos]);
-        Interlocked.Add(ref _sentBytes[(int)qos], payloadBytes);
+        Interlocked.Add(ref _sentPayloadBytes, payloadBytes);
+        if (qos != QualityOfService.AtMostOnce)
+        {
+            Interlocked.Increment(ref _sent[(int)qos]);
+            Interlocked.Add(ref _sentBytes[(int)qos], payloadBytes);
+        }
     }
 
     /// A CONNECT refused with <paramref name="reason"/> (a CONNACK error, or closed without one).
@@ -106,12 +118,19 @@ internal sealed class BrokerMetrics : IDisposable
 
     public void Dispose() => Meter.Dispose();
 
-    private static Measurement<long>[] PerQoS(long[] counts) =>
-    [
-        new(Interlocked.Read(ref counts[0]), QoSTags[0]),
-        new(Interlocked.Read(ref counts[1]), QoSTags[1]),
-        new(Interlocked.Read(ref counts[2]), QoSTags[2]),
-    ];
+    /// QoS 1 and 2 as counted; QoS 0 the rest of the total (read first, so it is never below the parts read after
+    /// it by more than what arrived in between: clamped at 0).
+    private static Measurement<long>[] PerQoS(long total, long[] counts)
+    {
+        var one = Interlocked.Read(ref counts[1]);
+        var two = Interlocked.Read(ref counts[2]);
+        return
+        [
+            new(Math.Max(0, total - one - two), QoSTags[0]),
+            new(one, QoSTags[1]),
+            new(two, QoSTags[2]),
+        ];
+    }
 
     private Measurement<long>[] DroppedByReason()
     {
