@@ -7,6 +7,7 @@ internal enum CommandKind
     Help,
     Version,
     Passwd,
+    PasswdHelp,
 }
 
 /// The parsed command line. Anything that names a configuration key becomes an override; the rest is
@@ -198,6 +199,8 @@ internal sealed class CommandLine
         Command = CommandKind.Passwd;
         var batch = false;
         var scram = false;
+        var create = false;
+        var delete = false;
         int? iterations = null;
         var positional = new List<string>();
         for (var i = 1; i < args.Count; i++)
@@ -210,6 +213,12 @@ internal sealed class CommandLine
                 case "--scram":
                     scram = true;
                     break;
+                case "-c":
+                    create = true;
+                    break;
+                case "-D":
+                    delete = true;
+                    break;
                 case "--iterations" when i + 1 < args.Count:
                     if (!int.TryParse(args[++i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var given)
                         || given is < 1 or > Broker.Security.PasswordHash.MaximumIterations)
@@ -217,7 +226,7 @@ internal sealed class CommandLine
                     iterations = given;
                     break;
                 case "-h" or "--help":
-                    Command = CommandKind.Help;
+                    Command = CommandKind.PasswdHelp;
                     return;
                 default:
                     if (args[i].StartsWith('-') && args[i].Length > 1)
@@ -228,17 +237,55 @@ internal sealed class CommandLine
             }
         }
 
+        if (delete && (batch || create || scram || iterations is not null))
+        {
+            Errors.Add("-D deletes a user: it takes only FILE USER. Usage: kirisame passwd -D FILE USER");
+            return;
+        }
+
         var expected = batch ? 3 : 2;
         if (positional.Count != expected)
         {
-            Errors.Add(batch ? "Usage: kirisame passwd -b FILE USER PASSWORD" : "Usage: kirisame passwd FILE USER");
+            Errors.Add(delete ? "Usage: kirisame passwd -D FILE USER"
+                : batch ? "Usage: kirisame passwd [-c] -b FILE USER PASSWORD" : "Usage: kirisame passwd [-c] FILE USER");
             return;
         }
 
         var defaultIterations = scram ? Broker.Security.PasswordHash.DefaultScramIterations : Broker.Security.PasswordHash.DefaultIterations;
-        Passwd = new PasswdArguments(positional[0], positional[1], batch ? positional[2] : null, iterations ?? defaultIterations, scram);
+        Passwd = new PasswdArguments(positional[0], positional[1], batch ? positional[2] : null, iterations ?? defaultIterations, scram)
+        {
+            Create = create,
+            Delete = delete,
+        };
     }
 }
 
-/// Scram: write a $scram-sha256$ entry instead of $7$.
-internal sealed record PasswdArguments(string File, string User, string? Password, int Iterations, bool Scram = false);
+/// Scram: write a $scram-sha256$ entry instead of $7$. Create: start a new file (as mosquitto_passwd -c), replacing
+/// one that exists. Delete: remove the user (mosquitto_passwd -D).
+internal sealed record PasswdArguments(string File, string User, string? Password, int Iterations, bool Scram = false)
+{
+    public bool Create { get; init; }
+
+    public bool Delete { get; init; }
+
+    public const string Usage = """
+        kirisame passwd — manage a Mosquitto-format password file
+
+        Usage:
+          kirisame passwd [-c] [--scram] [--iterations N] FILE USER        prompts for the password
+          kirisame passwd [-c] [--scram] [--iterations N] -b FILE USER PASSWORD
+          kirisame passwd -D FILE USER                                   deletes the user
+
+        Options:
+          -b               take the password from the command line (scripts)
+          -c               create a new file, replacing FILE if it exists
+          -D               delete USER from FILE
+          --scram          write a SCRAM-SHA-256 entry ($scram-sha256$: SCRAM and plain logins; Mosquitto
+                           does not read it) instead of PBKDF2-SHA512 ($7$, which Mosquitto reads too)
+          --iterations N   PBKDF2 iterations (default 210000 for $7$, 4096 for --scram)
+          -h, --help       show this help
+
+        A running broker picks up changes to the file without a restart. Exit codes: 0 done, 1 the file could
+        not be written or the user to delete does not exist, 2 bad arguments.
+        """;
+}

@@ -39,6 +39,9 @@ internal static class KirisameCommand
                 return ExitOk;
             case CommandKind.Passwd:
                 return await PasswdCommand.RunAsync(commandLine.Passwd!, stdout, stderr);
+            case CommandKind.PasswdHelp:
+                await stdout.WriteLineAsync(PasswdArguments.Usage);
+                return ExitOk;
             case CommandKind.Bench:
                 return await BenchCommand.RunAsync(commandLine.BenchArguments, stdout, stderr);
         }

@@ -10,6 +10,8 @@ internal static class PasswdCommand
 {
     public static async Task<int> RunAsync(PasswdArguments arguments, TextWriter stdout, TextWriter stderr)
     {
+        if (arguments.Delete)
+            return await DeleteAsync(arguments, stdout, stderr);
         var password = arguments.Password;
         if (password is null)
         {
@@ -38,7 +40,7 @@ internal static class PasswdCommand
         {
             var bytes = Encoding.UTF8.GetBytes(password);
             var hash = arguments.Scram ? PasswordHash.CreateScramSha256(bytes, arguments.Iterations) : PasswordHash.Create(bytes, arguments.Iterations);
-            PasswordFile.SetEntry(arguments.File, arguments.User, hash);
+            PasswordFile.SetEntry(arguments.File, arguments.User, hash, replaceFile: arguments.Create);
         }
         catch (ArgumentException ex)
         {
@@ -52,6 +54,26 @@ internal static class PasswdCommand
         }
 
         await stdout.WriteLineAsync($"Set the {(arguments.Scram ? "SCRAM-SHA-256 " : "")}password of '{arguments.User}' in {arguments.File}.");
+        return KirisameCommand.ExitOk;
+    }
+
+    private static async Task<int> DeleteAsync(PasswdArguments arguments, TextWriter stdout, TextWriter stderr)
+    {
+        try
+        {
+            if (!File.Exists(arguments.File) || !PasswordFile.RemoveEntry(arguments.File, arguments.User))
+            {
+                await stderr.WriteLineAsync($"kirisame: no user '{arguments.User}' in {arguments.File}.");
+                return KirisameCommand.ExitFailure;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            await stderr.WriteLineAsync($"kirisame: cannot write {arguments.File}: {ex.Message}");
+            return KirisameCommand.ExitFailure;
+        }
+
+        await stdout.WriteLineAsync($"Deleted '{arguments.User}' from {arguments.File}.");
         return KirisameCommand.ExitOk;
     }
 

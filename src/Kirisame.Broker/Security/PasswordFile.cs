@@ -59,22 +59,44 @@ public sealed class PasswordFile
         SetEntry(path, userName, PasswordHash.Create(password, iterations));
 
     /// As <see cref="SetPassword"/>, with an entry already hashed (e.g. <see cref="PasswordHash.CreateScramSha256"/>).
-    public static void SetEntry(string path, string userName, string hash)
+    /// <paramref name="replaceFile"/> starts a new file with only this entry (mosquitto_passwd -c).
+    public static void SetEntry(string path, string userName, string hash, bool replaceFile = false)
     {
         if (userName.Length == 0 || userName.Contains(':', StringComparison.Ordinal) || userName.AsSpan().ContainsAny('\r', '\n'))
             throw new ArgumentException("A user name must not be empty or contain ':' or a line break.", nameof(userName));
         if (!PasswordHash.IsValid(hash, out var problem))
             throw new ArgumentException(problem, nameof(hash));
         var entry = userName + ":" + hash;
-        var lines = File.Exists(path) ? File.ReadAllText(path).Split('\n').Select(l => l.TrimEnd('\r')).ToList() : [];
-        if (lines.Count > 0 && lines[^1].Length == 0)
-            lines.RemoveAt(lines.Count - 1);
+        var lines = replaceFile ? [] : ReadLines(path);
         var index = lines.FindIndex(l => l.StartsWith(userName + ":", StringComparison.Ordinal));
         if (index >= 0)
             lines[index] = entry;
         else
             lines.Add(entry);
+        Replace(path, lines);
+    }
 
+    /// Removes the user's entry, keeping every other line; false when there was none. Replaced atomically.
+    public static bool RemoveEntry(string path, string userName)
+    {
+        var lines = ReadLines(path);
+        if (lines.RemoveAll(l => l.StartsWith(userName + ":", StringComparison.Ordinal)) == 0)
+            return false;
+        Replace(path, lines);
+        return true;
+    }
+
+    private static List<string> ReadLines(string path)
+    {
+        var lines = File.Exists(path) ? File.ReadAllText(path).Split('\n').Select(l => l.TrimEnd('\r')).ToList() : [];
+        if (lines.Count > 0 && lines[^1].Length == 0)
+            lines.RemoveAt(lines.Count - 1);
+        return lines;
+    }
+
+    /// Writes a temporary file beside it and renames it over the file: readers see the old or the new contents.
+    private static void Replace(string path, List<string> lines)
+    {
         var full = Path.GetFullPath(path);
         var temporary = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + ".tmp");
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };

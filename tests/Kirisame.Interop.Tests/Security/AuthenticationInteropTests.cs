@@ -78,6 +78,37 @@ public sealed class AuthenticationInteropTests : IDisposable
     }
 
     [Fact]
+    public async Task Passwd_CreatesAFile_DeletesAUser_AndHasItsOwnHelp()
+    {
+        var help = await Passwd("--help");
+        Assert.Equal(0, help.ExitCode);
+        Assert.Contains("kirisame passwd -D FILE USER", help.Stdout, StringComparison.Ordinal); // not the server's help
+        Assert.DoesNotContain("--port", help.Stdout, StringComparison.Ordinal);
+
+        var passwords = FilePath("passwd");
+        Assert.Equal(0, (await Passwd("-c", "-b", "--iterations", "1000", passwords, "alice", "a")).ExitCode);
+        Assert.Equal(0, (await Passwd("-b", "--iterations", "1000", passwords, "bob", "b")).ExitCode);
+        Assert.Equal(["alice", "bob"], Users(passwords));
+        Assert.Equal(0, (await Passwd("-c", "-b", "--iterations", "1000", passwords, "carol", "c")).ExitCode); // -c: a new file
+        Assert.Equal(["carol"], Users(passwords));
+        Assert.Equal(0, (await Passwd("-b", "--iterations", "1000", passwords, "dave", "d")).ExitCode);
+
+        Assert.Equal(0, (await Passwd("-D", passwords, "carol")).ExitCode);
+        Assert.Equal(["dave"], Users(passwords));
+        var again = await Passwd("-D", passwords, "carol");
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("no user 'carol'", again.Stderr, StringComparison.Ordinal);
+        Assert.Equal(2, (await Passwd("-D", "-b", passwords, "dave", "d")).ExitCode); // -D takes FILE USER only
+
+        // The file is still one Mosquitto and Kirisame read: dave logs in, carol does not.
+        await using var server = await KirisameProcess.StartAsync(["--password-file", passwords, .. s_lenient]);
+        Assert.Equal(0, (await PublishAsync(server.Port, "t", "m", "dave", "d")).ExitCode);
+        Assert.NotEqual(0, (await PublishAsync(server.Port, "t", "m", "carol", "c")).ExitCode);
+    }
+
+    private static string[] Users(string file) => [.. File.ReadAllLines(file).Select(l => l.Split(':')[0])];
+
+    [Fact]
     public async Task AclFile_AllowsAndDenies_PublishAndSubscribe()
     {
         var passwords = FilePath("passwd");
