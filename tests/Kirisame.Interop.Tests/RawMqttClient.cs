@@ -29,14 +29,7 @@ internal static class RawMqttClient
         AddString(body, willPayload);
 
         var packet = new List<byte> { 0x10 };
-        for (var length = body.Count; ; )
-        {
-            var digit = (byte)(length % 128);
-            length /= 128;
-            packet.Add(length > 0 ? (byte)(digit | 0x80) : digit);
-            if (length == 0)
-                break;
-        }
+        WireBytes.AddVariableByteInteger(packet, body.Count);
         packet.AddRange(body);
         await socket.SendAsync(packet.ToArray(), SocketFlags.None, cts.Token);
 

@@ -90,25 +90,20 @@ internal sealed class BrokerMetrics : IDisposable
 
     public long DroppedCount(DropReason reason) => Interlocked.Read(ref _dropped[(int)reason]);
 
-    public void Received(QualityOfService qos, int payloadBytes)
-    {
-        Interlocked.Increment(ref _statistics.MessagesReceived);
-        Interlocked.Add(ref _receivedPayloadBytes, payloadBytes);
-        if (qos != QualityOfService.AtMostOnce)
-        {
-            Interlocked.Increment(ref _received[(int)qos]);
-            Interlocked.Add(ref _receivedBytes[(int)qos], payloadBytes);
-        }
-    }
+    public void Received(QualityOfService qos, int payloadBytes) =>
+        Count(ref _statistics.MessagesReceived, ref _receivedPayloadBytes, _received, _receivedBytes, qos, payloadBytes);
 
-    public void Sent(QualityOfService qos, int payloadBytes)
+    public void Sent(QualityOfService qos, int payloadBytes) =>
+        Count(ref _statistics.MessagesSent, ref _sentPayloadBytes, _sent, _sentBytes, qos, payloadBytes);
+
+    private static void Count(ref long total, ref long totalBytes, long[] perQoS, long[] perQoSBytes, QualityOfService qos, int payloadBytes)
     {
-        Interlocked.Increment(ref _statistics.MessagesSent);
-        Interlocked.Add(ref _sentPayloadBytes, payloadBytes);
+        Interlocked.Increment(ref total);
+        Interlocked.Add(ref totalBytes, payloadBytes);
         if (qos != QualityOfService.AtMostOnce)
         {
-            Interlocked.Increment(ref _sent[(int)qos]);
-            Interlocked.Add(ref _sentBytes[(int)qos], payloadBytes);
+            Interlocked.Increment(ref perQoS[(int)qos]);
+            Interlocked.Add(ref perQoSBytes[(int)qos], payloadBytes);
         }
     }
 

@@ -64,7 +64,7 @@ internal sealed class RawSession : IDisposable
                     AddString(properties, authenticationMethod);
                 }
 
-                AddVariableByteInteger(body, properties.Count);
+                WireBytes.AddVariableByteInteger(body, properties.Count);
                 body.AddRange(properties);
             }
 
@@ -154,7 +154,7 @@ internal sealed class RawSession : IDisposable
     private async Task<bool> SendAsync(byte header, List<byte> body)
     {
         var packet = new List<byte> { header };
-        AddVariableByteInteger(packet, body.Count);
+        WireBytes.AddVariableByteInteger(packet, body.Count);
         packet.AddRange(body);
         try
         {
@@ -230,17 +230,6 @@ internal sealed class RawSession : IDisposable
         var id = ++_packetId;
         body.Add((byte)(id >> 8));
         body.Add((byte)id);
-    }
-
-    private static void AddVariableByteInteger(List<byte> buffer, int value)
-    {
-        do
-        {
-            var digit = (byte)(value % 128);
-            value /= 128;
-            buffer.Add(value > 0 ? (byte)(digit | 0x80) : digit);
-        }
-        while (value > 0);
     }
 
     private static void AddString(List<byte> buffer, string value)

@@ -211,14 +211,7 @@ public sealed class SlowConsumerMemoryTests(ITestOutputHelper output)
         private async Task SendAsync(byte type, byte[] body)
         {
             var packet = new List<byte>(body.Length + 5) { type };
-            for (var length = body.Length; ;)
-            {
-                var digit = (byte)(length % 128);
-                length /= 128;
-                packet.Add(length > 0 ? (byte)(digit | 0x80) : digit);
-                if (length == 0)
-                    break;
-            }
+            WireBytes.AddVariableByteInteger(packet, body.Length);
 
             packet.AddRange(body);
             await _socket.SendAsync(packet.ToArray(), SocketFlags.None);

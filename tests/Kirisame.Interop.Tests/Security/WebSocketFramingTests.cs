@@ -129,14 +129,7 @@ public sealed class WebSocketFramingTests
     private static byte[] Packet(byte header, byte[] body)
     {
         var packet = new List<byte> { header };
-        var length = body.Length;
-        do
-        {
-            var digit = (byte)(length % 128);
-            length /= 128;
-            packet.Add(length > 0 ? (byte)(digit | 0x80) : digit);
-        }
-        while (length > 0);
+        WireBytes.AddVariableByteInteger(packet, body.Length);
         packet.AddRange(body);
         return [.. packet];
     }

@@ -231,7 +231,7 @@ internal static class CampaignCases
         while (i < packet.Length && i < 5 && (packet[i] & 0x80) != 0)
             i++;
         var rebuilt = new List<byte> { packet[0] };
-        CampaignPacket.AddVariableByteInteger(rebuilt, length);
+        WireBytes.AddVariableByteInteger(rebuilt, length);
         rebuilt.AddRange(packet.AsSpan(Math.Min(i + 1, packet.Length)).ToArray());
         return [.. rebuilt];
     }
@@ -312,7 +312,7 @@ internal static class CampaignCases
                         properties.AddProperty(0x09, Field(LongField.WillCorrelationData, "correlation"));
                     if (Long(LongField.WillUserProperty) || random.Next(3) == 0)
                         properties.AddUserProperty(Field(LongField.WillUserProperty, "wk"), Field(LongField.WillUserProperty, "wv"));
-                    CampaignPacket.AddVariableByteInteger(connect.Payload, properties.Properties!.Count);
+                    WireBytes.AddVariableByteInteger(connect.Payload, properties.Properties!.Count);
                     connect.Payload.AddRange(properties.Properties);
                 }
                 CampaignPacket.AddBinary(connect.Payload, Topic(LongField.WillTopic, "will"));
@@ -404,7 +404,7 @@ internal static class CampaignCases
                         var properties = new CampaignPacket(0, true);
                         if (Long(LongField.PubrelReasonString))
                             properties.AddProperty(0x1F, Field(LongField.PubrelReasonString, ""));
-                        CampaignPacket.AddVariableByteInteger(pubrel.Head, properties.Properties!.Count);
+                        WireBytes.AddVariableByteInteger(pubrel.Head, properties.Properties!.Count);
                         pubrel.Head.AddRange(properties.Properties);
                     }
                     yield return pubrel;
@@ -425,7 +425,7 @@ internal static class CampaignCases
                 properties.AddProperty(0x16, new ScramAuthenticationHandler(ScramUser, ScramPassword).ClientFirst());
                 if (Long(LongField.AuthReasonString))
                     properties.AddProperty(0x1F, Field(LongField.AuthReasonString, ""));
-                CampaignPacket.AddVariableByteInteger(auth.Head, properties.Properties!.Count);
+                WireBytes.AddVariableByteInteger(auth.Head, properties.Properties!.Count);
                 auth.Head.AddRange(properties.Properties);
                 notes.Add("AUTH");
                 yield return auth;
@@ -454,7 +454,7 @@ internal static class CampaignCases
                         properties.AddUserProperty(Field(LongField.DisconnectUserProperty, "k"), Field(LongField.DisconnectUserProperty, "v"));
                     if (random.Next(8) == 0)
                         properties.AddProperty(0x11, [0x00, 0x00, 0x00, 0x10], lengthPrefixed: false); // session expiry: a protocol error after 0
-                    CampaignPacket.AddVariableByteInteger(disconnect.Head, properties.Properties!.Count);
+                    WireBytes.AddVariableByteInteger(disconnect.Head, properties.Properties!.Count);
                     disconnect.Head.AddRange(properties.Properties);
                 }
                 yield return disconnect;
@@ -479,7 +479,7 @@ internal static class CampaignCases
             properties.AddProperty(0x1F, Filler(random, plan.ReasonStringLength));
         if (plan.RandomPropertyId is { } id)
             properties.AddProperty(id, [0x01], lengthPrefixed: false);
-        CampaignPacket.AddVariableByteInteger(auth.Head, properties.Properties!.Count);
+        WireBytes.AddVariableByteInteger(auth.Head, properties.Properties!.Count);
         auth.Head.AddRange(properties.Properties);
         return auth.Encode();
     }

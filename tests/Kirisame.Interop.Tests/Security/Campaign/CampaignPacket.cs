@@ -22,26 +22,15 @@ internal sealed class CampaignPacket(byte header, bool hasProperties)
         body.AddRange(Head);
         if (Properties is not null)
         {
-            AddVariableByteInteger(body, Properties.Count);
+            WireBytes.AddVariableByteInteger(body, Properties.Count);
             body.AddRange(Properties);
         }
 
         body.AddRange(Payload);
         var packet = new List<byte>(body.Count + 5) { Header };
-        AddVariableByteInteger(packet, body.Count);
+        WireBytes.AddVariableByteInteger(packet, body.Count);
         packet.AddRange(body);
         return [.. packet];
-    }
-
-    public static void AddVariableByteInteger(List<byte> buffer, int value)
-    {
-        do
-        {
-            var digit = (byte)(value % 128);
-            value /= 128;
-            buffer.Add(value > 0 ? (byte)(digit | 0x80) : digit);
-        }
-        while (value > 0);
     }
 
     public static void AddUInt16(List<byte> buffer, int value)
