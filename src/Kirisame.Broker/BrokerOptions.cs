@@ -19,8 +19,20 @@ public sealed class BrokerOptions
     /// Inbound QoS 2 messages awaiting PUBREL per client (our v5 Receive Maximum).
     public int ReceiveMaximum { get; set; } = 100;
 
-    /// Per-session outbound queue bound: messages.
+    /// Per-session queue bound, in messages, for a consumer that is gone (offline) or slow (see
+    /// <see cref="SlowConsumerTimeout"/>): beyond it <see cref="QueueOverflowAction"/> applies. A connected client
+    /// that keeps up is never dropped for it: the publishers feeding it wait instead (<see cref="BackPressureThreshold"/>).
     public int MaxQueuedMessages { get; set; } = 1000;
+
+    /// Ingest back-pressure: when a connected session that keeps up has this many messages waiting to go out
+    /// (beyond its in-flight window), the broker stops reading from the publishers feeding it until it is down to
+    /// half of that. Capped by <see cref="MaxQueuedMessages"/>. See docs/adr/0009-ingest-back-pressure.md.
+    public int BackPressureThreshold { get; set; } = 1000;
+
+    /// How long publishers wait for a session whose own client holds deliveries up (its socket does not drain, or
+    /// its acknowledgements stopped) before that session is treated as a slow consumer: publishers no longer wait
+    /// for it, and its queue limit and overflow action apply until it has caught up.
+    public TimeSpan SlowConsumerTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// Per-session outbound queue bound: bytes of payload.
     public long MaxQueuedBytes { get; set; } = 64L * 1024 * 1024;
@@ -110,6 +122,10 @@ public sealed class BrokerOptions
             yield return $"Broker:ReceiveMaximum must be between 1 and 65535 (was {ReceiveMaximum}).";
         if (MaxQueuedMessages < 1)
             yield return $"Broker:MaxQueuedMessages must be at least 1 (was {MaxQueuedMessages}).";
+        if (BackPressureThreshold < 2)
+            yield return $"Broker:BackPressureThreshold must be at least 2 (was {BackPressureThreshold}).";
+        if (SlowConsumerTimeout <= TimeSpan.Zero)
+            yield return $"Broker:SlowConsumerTimeout must be positive (was {SlowConsumerTimeout}).";
         if (DefaultSessionExpirySeconds == 0)
             yield return "Broker:DefaultSessionExpirySeconds must be at least 1 second (leave it out to keep 3.1.1 persistent sessions until the client returns).";
         if (MaxOfflineSessions < 0)

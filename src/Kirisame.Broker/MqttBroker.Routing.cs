@@ -81,41 +81,50 @@ public sealed partial class MqttBroker
         return reached;
     }
 
-    /// Hands one message to one session: QoS 0 straight to the connection (or dropped if there is none, or its
-    /// queue is full); QoS 1/2 into the in-flight window, else into the session's bounded pending queue.
+    /// Hands one message to one session: QoS 0 straight to the target; QoS 1/2 into the in-flight window, else into
+    /// the session's pending queue. A queue over its limit drops (and counts) only when the session's consumer is
+    /// offline or slow; a connected one that keeps up makes the publisher wait instead (<see cref="BackPressure"/>).
     private void Deliver(Session session, BrokerMessage message, QualityOfService qos, bool retain, uint[] subscriptionIds, SharedGroup? group = null)
     {
         if (qos == QualityOfService.AtMostOnce)
         {
             var connection = session.Target;
-            if (connection is null || !connection.TryEnqueuePublish(message, qos, retain, dup: false, 0, subscriptionIds))
+            if (connection is null)
+                return; // QoS 0 is not queued for a session without a connection (allowed, not required; Mosquitto does the same)
+            if (!connection.TryEnqueuePublish(message, qos, retain, dup: false, 0, subscriptionIds, mayDrop: BackPressure.MayDrop(session)))
             {
-                if (connection is not null)
+                if (!connection.IsClosing)
                 {
                     Dropped(session, "its outbound queue is full");
                     QueueOverflowed(connection);
                 }
+
+                return;
             }
 
+            BackPressure.Routed(session, connection);
             return;
         }
 
         // QoS 1/2 messages are kept by the session (in flight or pending) without reference counting.
         message.Pin();
         IDeliveryTarget? overflowed = null;
+        IDeliveryTarget? target;
         lock (session.Sync)
         {
-            var connection = session.Target;
+            target = session.Target;
             var queued = new QueuedMessage(message, qos, retain, subscriptionIds, group, ++session.LastSequence);
-            if (connection is not null && !session.HasPending && session.InflightCount < connection.SendWindow)
+            if (target is not null && !session.HasPending && session.InflightCount < target.SendWindow)
             {
-                SendLocked(session, connection, queued);
+                SendLocked(session, target, queued);
                 return;
             }
 
-            if (session.Pending.Count >= Options.MaxQueuedMessages || session.PendingBytes + message.Size > Options.MaxQueuedBytes)
+            if ((session.Pending.Count >= Options.MaxQueuedMessages || session.PendingBytes + message.Size > Options.MaxQueuedBytes)
+                && BackPressure.MayDrop(session))
             {
-                // Over the bound: the oldest message makes room (it would be the first to go stale) [issue 3].
+                // Over the bound, and its consumer gone or slow: the oldest message makes room (it would be the first
+                // to go stale) [issue 3].
                 if (session.Pending.Count > 0)
                 {
                     var oldest = session.Pending.Dequeue();
@@ -123,8 +132,8 @@ public sealed partial class MqttBroker
                     session.Journal.Removed(oldest);
                 }
 
-                DroppedLocked(session, "its queue is full");
-                overflowed = connection;
+                DroppedLocked(session, target is null ? "it is offline and its queue is full" : "it is not keeping up and its queue is full");
+                overflowed = target;
             }
 
             session.Pending.Enqueue(queued);
@@ -134,6 +143,8 @@ public sealed partial class MqttBroker
 
         if (overflowed is not null)
             QueueOverflowed(overflowed);
+        else if (target is not null)
+            BackPressure.Routed(session, target);
     }
 
     /// Broker:QueueOverflowAction Disconnect: a connected client whose queue overflowed is closed with 0x97 Quota
@@ -155,14 +166,18 @@ public sealed partial class MqttBroker
             DroppedLocked(session, why);
     }
 
+    /// Counts a queue-full drop; logs when an episode begins and then at most once a minute per session, with the
+    /// session's running total and the broker's.
     private void DroppedLocked(Session session, string why)
     {
         Metrics.Dropped(session, DropReason.QueueFull);
-        if (!session.Dropping)
-        {
-            session.Dropping = true;
-            _logger.LogWarning("Dropping messages for client {ClientId}: {Why} (dropped so far: {Dropped})", MqttText.Quote(session.ClientId), why, session.DroppedMessages);
-        }
+        var now = TimeProvider.GetTimestamp();
+        if (session.Dropping && TimeProvider.GetElapsedTime(session.DropLoggedAtTicks, now) < TimeSpan.FromMinutes(1))
+            return;
+        session.Dropping = true;
+        session.DropLoggedAtTicks = now;
+        _logger.LogWarning("Dropping messages for client {ClientId}: {Why} (queue full, dropped for it so far: {Dropped}; by the broker: {Total})",
+            MqttText.Quote(session.ClientId), why, session.DroppedFor(DropReason.QueueFull), Metrics.DroppedCount(DropReason.QueueFull));
     }
 
 }

@@ -136,6 +136,7 @@ public sealed partial class MqttBroker
 
             session.Target = connection;
             session.Dropping = false;
+            session.Slow = false; // a new connection starts trusted to keep up
             PumpLocked(session, connection);
         }
     }
@@ -199,6 +200,9 @@ public sealed partial class MqttBroker
             if (sendRelease)
                 connection.EnqueueRelease(packetId, ReasonCode.Success);
         }
+
+        if (!sendRelease)
+            BackPressure.Drained(session);
     }
 
     /// A QoS 1/2 message that will not be sent after all (expired, too large): behave as if acknowledged.
@@ -211,6 +215,8 @@ public sealed partial class MqttBroker
             if (RemoveInflightLocked(session, packetId) && session.Target == connection)
                 PumpLocked(session, connection);
         }
+
+        BackPressure.Drained(session);
     }
 
     private bool RemoveInflightLocked(Session session, ushort packetId)
@@ -253,6 +259,7 @@ public sealed partial class MqttBroker
                     session.Journal.SessionChanged();
                 }
 
+                session.SignalDrained(); // publishers never wait for an offline session
                 owned = true;
             }
         }

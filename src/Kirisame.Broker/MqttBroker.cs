@@ -41,6 +41,7 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
         LogThrottle = new LogThrottle(TimeProvider);
         StartedAtTicks = TimeProvider.GetTimestamp();
         Metrics = new BrokerMetrics(this);
+        BackPressure = new BackPressure(this, _logger);
     }
 
     public BrokerOptions Options { get; }
@@ -60,6 +61,9 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
 
     /// The `Kirisame` meter and the per-reason counting behind it (docs/metrics.md).
     internal BrokerMetrics Metrics { get; }
+
+    /// Ingest back-pressure: when publishers wait, and which consumers count as slow.
+    internal BackPressure BackPressure { get; }
 
     /// The admin surface: clients, sessions, subscriptions, retained messages; disconnect and delete.
     public IBrokerAdmin Admin => this;

@@ -96,7 +96,14 @@ public sealed class InProcessClient : IAsyncDisposable
     public async ValueTask<ReasonCode> PublishAsync(string topic, ReadOnlyMemory<byte> payload, QualityOfService qos = QualityOfService.AtMostOnce,
         bool retain = false, PublishProperties properties = default, CancellationToken cancellationToken = default)
     {
-        var reason = Publish(topic, payload, qos, retain, properties);
+        // Back-pressure as for a network publisher: when a subscriber that keeps up is behind, this call waits
+        // for it before returning (a gate per call: an in-process client may publish from many threads at once).
+        var gate = new IngestGate(_session);
+        ReasonCode reason;
+        using (gate.Enter())
+            reason = Publish(topic, payload, qos, retain, properties);
+        if (gate.MustWait)
+            await _broker.BackPressure.WaitAsync(gate, _target.Finished);
         if (qos != QualityOfService.AtMostOnce && !ReasonCodes.IsError(reason))
             await WhenDurableAsync(cancellationToken);
         return reason;
@@ -205,6 +212,8 @@ public sealed class InProcessClient : IAsyncDisposable
         {
             case QualityOfService.AtMostOnce:
                 Interlocked.Decrement(ref _queuedQoS0);
+                if (_session is { DrainWatched: true } session)
+                    _broker.BackPressure.Drained(session);
                 break;
             case QualityOfService.AtLeastOnce:
                 _broker.Acknowledged(Session, _target, entry.PacketId, PacketType.PubAck, ReasonCode.Success);
@@ -248,13 +257,20 @@ public sealed class InProcessClient : IAsyncDisposable
 
         public Task Finished => _finished.Task;
 
-        public bool TryEnqueuePublish(BrokerMessage message, QualityOfService qos, bool retain, bool dup, ushort packetId, uint[] subscriptionIds)
+        public int Backlog => Volatile.Read(ref client._queuedQoS0);
+
+        public long BacklogBytes => 0; // the deliveries are copies made for the reader; counted in messages only
+
+        public bool OutputBlocked => client._deliveries.Reader.CanCount && client._deliveries.Reader.Count > 0;
+
+        public bool TryEnqueuePublish(BrokerMessage message, QualityOfService qos, bool retain, bool dup, ushort packetId, uint[] subscriptionIds, bool mayDrop)
         {
             var broker = client._broker;
             if (qos == QualityOfService.AtMostOnce)
             {
-                // Bounded like a network client's outbound queue: beyond it the broker drops and counts.
-                if (Volatile.Read(ref client._queuedQoS0) >= broker.Options.MaxQueuedMessages)
+                // Bounded like a network client's outbound queue: beyond it, when its reader is slow, the broker
+                // drops and counts.
+                if (mayDrop && Volatile.Read(ref client._queuedQoS0) >= broker.Options.MaxQueuedMessages)
                     return false;
                 Interlocked.Increment(ref client._queuedQoS0);
             }

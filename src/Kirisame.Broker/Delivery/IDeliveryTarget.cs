@@ -25,8 +25,19 @@ internal interface IDeliveryTarget
     /// Completes once the target has let go of the session (its connection closed and cleaned up).
     public Task Finished { get; }
 
-    /// Queues a PUBLISH. False when a QoS 0 message is dropped because the target's queue is full.
-    public bool TryEnqueuePublish(BrokerMessage message, QualityOfService qos, bool retain, bool dup, ushort packetId, uint[] subscriptionIds);
+    /// Messages queued in the target and not yet handed to its client (a network connection: not yet written).
+    public int Backlog { get; }
+
+    /// Bytes (topic and payload) of <see cref="Backlog"/>.
+    public long BacklogBytes { get; }
+
+    /// The client is not taking what was handed to it: a socket whose send buffer does not drain, an in-process
+    /// reader that does not read. Back-pressure's sign of a slow consumer.
+    public bool OutputBlocked { get; }
+
+    /// Queues a PUBLISH. False when the target refuses it (it is closing); a QoS 0 message is also refused when
+    /// <paramref name="mayDrop"/> and the target's queue is over the broker's limits.
+    public bool TryEnqueuePublish(BrokerMessage message, QualityOfService qos, bool retain, bool dup, ushort packetId, uint[] subscriptionIds, bool mayDrop = false);
 
     /// Queues the PUBREL of an outbound QoS 2 exchange (after PUBREC), with Packet identifier not found when
     /// the session has no such exchange.

@@ -66,6 +66,10 @@ internal sealed class BrokerMetrics : IDisposable
             "QoS 1/2 messages held by sessions: waiting to be sent (state=pending) or sent and not yet acknowledged (state=inflight)");
         Meter.CreateObservableUpDownCounter("kirisame.sessions.pending.bytes", broker.PendingBytes, "By",
             "Bytes (topic and payload) of the messages waiting in sessions' pending queues");
+        Meter.CreateObservableCounter("kirisame.backpressure.waits", () => broker.BackPressure.Waits, "{wait}",
+            "Times a publisher was not read from until the subscribers it feeds caught up (ingest back-pressure)");
+        Meter.CreateObservableCounter("kirisame.sessions.slow", () => broker.BackPressure.SlowConsumers, "{episode}",
+            "Times a session was found to be a slow consumer: publishers stopped waiting for it and its queue limit applied");
         Meter.CreateObservableUpDownCounter("kirisame.subscriptions", () => (long)broker.Subscriptions.Count, "{subscription}",
             "Subscriptions in the topic tree");
         Meter.CreateObservableUpDownCounter("kirisame.retained.messages", () => (long)broker.Retained.Count, "{message}",

@@ -189,7 +189,10 @@ internal sealed partial class ClientConnection
             }
         }
 
-        var matched = _broker.Publish(publish, qos, retain, topic, topicUtf8, ClientId, _readTicks != 0 ? _readTicks : _broker.TimeProvider.GetTimestamp());
+        int matched;
+        // Routing notes on the gate the subscribers that are behind; the read loop waits for them before reading on.
+        using (Gate.Enter())
+            matched = _broker.Publish(publish, qos, retain, topic, topicUtf8, ClientId, _readTicks != 0 ? _readTicks : _broker.TimeProvider.GetTimestamp());
         if (publish.QoS != QualityOfService.AtMostOnce)
         {
             var reason = matched == 0 && Version == ProtocolVersion.V500 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;

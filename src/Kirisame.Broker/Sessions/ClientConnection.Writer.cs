@@ -47,10 +47,20 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         ReasonCode Reason = ReasonCode.Success,
         MqttPacket? Packet = null);
 
-    /// Queues a PUBLISH. Returns false when a QoS 0 message is dropped because the queue is full.
-    public bool TryEnqueuePublish(BrokerMessage message, QualityOfService qos, bool retain, bool dup, ushort packetId, uint[] subscriptionIds)
+    public int Backlog => Volatile.Read(ref _queuedCount);
+
+    public long BacklogBytes => Volatile.Read(ref _queuedBytes);
+
+    /// A flush is waiting for the socket to take what was written: the client reads slower than we write.
+    public bool OutputBlocked => Volatile.Read(ref _flushWaiting);
+
+    private bool _flushWaiting;
+
+    /// Queues a PUBLISH. Returns false when a QoS 0 message may be dropped (its session's consumer is slow, see
+    /// BackPressure) and the queue is over the limits.
+    public bool TryEnqueuePublish(BrokerMessage message, QualityOfService qos, bool retain, bool dup, ushort packetId, uint[] subscriptionIds, bool mayDrop)
     {
-        if (qos == QualityOfService.AtMostOnce
+        if (qos == QualityOfService.AtMostOnce && mayDrop
             && (Volatile.Read(ref _queuedCount) >= _broker.Options.MaxQueuedMessages || Volatile.Read(ref _queuedBytes) >= _broker.Options.MaxQueuedBytes))
         {
             return false;
@@ -257,6 +267,10 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
                         written += Write(output, item);
                     }
 
+                    // Publishers may be waiting for this client's backlog to shrink (back-pressure).
+                    if (Session is { DrainWatched: true } session)
+                        _broker.BackPressure.Drained(session);
+
                     if (next < batch.Count && !closing)
                     {
                         _batch = batch; // the rest after this flush
@@ -275,6 +289,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
 #pragma warning restore CA2012
                 if (!flush.IsCompleted)
                 {
+                    Volatile.Write(ref _flushWaiting, true);
                     _pendingFlush = flush;
                     _pendingClosing = closing;
                     flush.GetAwaiter().UnsafeOnCompleted(_onFlushed ??= OnFlushed);
@@ -317,6 +332,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
             var result = _pendingFlush.GetAwaiter().GetResult();
 #pragma warning restore CA2012
             _pendingFlush = default;
+            Volatile.Write(ref _flushWaiting, false);
             if (ContinueAfterFlush(result, _pendingClosing))
                 Drain();
         }

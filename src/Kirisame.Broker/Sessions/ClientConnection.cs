@@ -150,7 +150,7 @@ internal sealed partial class ClientConnection : IDeliveryTarget
                             stop = !await handled;
                             t_reading = this;
                         }
-                        if (_readPause > TimeSpan.Zero)
+                        if (Paused)
                             break;
                     }
                 }
@@ -158,11 +158,18 @@ internal sealed partial class ClientConnection : IDeliveryTarget
                 {
                     WriteDeferred();
                     // When pausing, what is left was not looked at: the next read must return it straight away.
-                    _transport.Input.AdvanceTo(buffer.Start, _readPause > TimeSpan.Zero ? buffer.Start : buffer.End);
+                    _transport.Input.AdvanceTo(buffer.Start, Paused ? buffer.Start : buffer.End);
                 }
 
                 if (stop)
                     break;
+                if (_gate is { MustWait: true })
+                {
+                    await WaitForSubscribersAsync();
+                    if (_readPause == TimeSpan.Zero)
+                        continue;
+                }
+
                 if (_readPause > TimeSpan.Zero)
                 {
                     await PauseReadingAsync();
@@ -230,6 +237,27 @@ internal sealed partial class ClientConnection : IDeliveryTarget
     }
 
     private TimeSpan _readPause;
+
+    /// The sessions this client's last PUBLISH found behind (back-pressure); made at its first PUBLISH.
+    private IngestGate? _gate;
+
+    private IngestGate Gate => _gate ??= new IngestGate(Session);
+
+    /// Reading stops after the current packet: for the publish rate, or for subscribers that are behind.
+    private bool Paused => _readPause > TimeSpan.Zero || _gate is { MustWait: true };
+
+    /// Back-pressure: the subscribers this client publishes to are behind, so it is not read from until they have
+    /// caught up (or turned out to be slow consumers, see BackPressure). TCP then slows the client down. The wait is
+    /// not the client's silence: the keep-alive clock restarts when it ends.
+    private async Task WaitForSubscribersAsync()
+    {
+        var closeRequested = CloseRequested; // made before IsClosing is read, so a close from now on completes it
+        if (!IsClosing)
+            await _broker.BackPressure.WaitAsync(_gate!, closeRequested.Task);
+        else
+            _gate!.Sessions.Clear();
+        Volatile.Write(ref _lastActivityTicks, _broker.TimeProvider.GetTimestamp());
+    }
 
     /// Over the publish rate: stop reading until the debt is paid. TCP back-pressure then slows the client;
     /// the keep-alive clock runs from its last packet, which it did send. Closing ends the pause.

@@ -95,6 +95,41 @@ internal sealed class Session(string clientId, IBrokerStore? store = null)
 
     public bool Dropping { get; set; }
 
+    /// When a drop was last logged for this session (TimeProvider timestamp): a queue-full episode is logged when
+    /// it begins and then at most once a minute, with the running total.
+    public long DropLoggedAtTicks { get; set; }
+
+    // Ingest back-pressure (see BackPressure): publishers waiting for this session to drain share one waiter, made
+    // only when somebody waits.
+    private TaskCompletionSource? _drained;
+    private volatile bool _slow;
+
+    /// Its client holds its deliveries up (see BackPressure): nobody waits for it, its queue limit applies.
+    public bool Slow
+    {
+        get => _slow;
+        set => _slow = value;
+    }
+
+    /// Somebody cares when this session drains: a waiting publisher, or a slow episode to end.
+    public bool DrainWatched => _slow || Volatile.Read(ref _drained) is not null;
+
+    /// Messages waiting to go out: those waiting for room in the in-flight window and those in the target's
+    /// outbound queue. Read without <see cref="Sync"/>: an estimate, which is all back-pressure needs.
+    public int Backlog => (_pending?.Count ?? 0) + (Target?.Backlog ?? 0);
+
+    /// Bytes of <see cref="Backlog"/>, likewise an estimate.
+    public long BacklogBytes => PendingBytes + (Target?.BacklogBytes ?? 0);
+
+    /// Completes at the next <see cref="SignalDrained"/>.
+    public Task DrainedTask() =>
+        (Volatile.Read(ref _drained)
+         ?? Interlocked.CompareExchange(ref _drained, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null)
+         ?? _drained!).Task;
+
+    /// Wakes the publishers waiting for this session.
+    public void SignalDrained() => Interlocked.Exchange(ref _drained, null)?.TrySetResult();
+
     private ushort _lastPacketId;
 
     /// Sequence number of the last queue entry made. Caller holds <see cref="Sync"/>.
