@@ -3,13 +3,15 @@
 # and prints a markdown table. Both brokers are pinned to CPU 1 and the generator (`kirisame bench`) to
 # CPU 0, so each broker gets one core and the generator never competes with it.
 #
-#   bench/compare/compare.sh                 # builds Release, runs everything (about 3 minutes)
+#   bench/compare/compare.sh                 # builds Release, runs everything (about 5 minutes)
 #   DURATION=10 bench/compare/compare.sh     # longer windows
 #
 # Environment:
 #   DURATION       measured seconds per scenario (default 4)
 #   WARMUP         seconds before measuring (default 1)
 #   CONN_CLIENTS   idle connections for the connection scenario (default 15000)
+#   LARGE_PAIRS    publisher/subscriber pairs of the large QoS 1 pairs row (default 1000: 2 000 sockets a side)
+#   QUEUE          queued messages per client both brokers allow (default 100000)
 #   HOLD           seconds the idle connections are held (default 3)
 #   NO_BUILD=1     use the existing Release build
 #   COMPARE_SELF_TEST=1   run Mosquitto in Kirisame's slot too (checks the harness, not Kirisame)
@@ -22,6 +24,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DURATION="${DURATION:-4}"
 WARMUP="${WARMUP:-1}"
 CONN_CLIENTS="${CONN_CLIENTS:-15000}"
+LARGE_PAIRS="${LARGE_PAIRS:-1000}"
+QUEUE="${QUEUE:-100000}"
+INFLIGHT=64
 HOLD="${HOLD:-3}"
 SELF_TEST="${COMPARE_SELF_TEST:-0}"
 BROKER_CPU=1
@@ -51,11 +56,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The connection scenario holds 15 000 sockets in the generator and in each broker; the soft limit is
-# often 1 024 while the hard limit allows it. Children (brokers, generator) inherit this.
+# The connection scenario holds 15 000 sockets in the generator and in each broker, the large pairs row
+# 2 × LARGE_PAIRS; the soft limit is often 1 024 while the hard limit allows it. Children (brokers,
+# generator) inherit this.
 ulimit -n "$(ulimit -Hn)"
-if [[ "$(ulimit -n)" != unlimited && "$(ulimit -n)" -lt $((CONN_CLIENTS + 100)) ]]; then
-    echo "compare.sh: open-file limit $(ulimit -n) is too low for CONN_CLIENTS=$CONN_CLIENTS" >&2
+SOCKETS=$(( CONN_CLIENTS > 2 * LARGE_PAIRS ? CONN_CLIENTS : 2 * LARGE_PAIRS ))
+if [[ "$(ulimit -n)" != unlimited && "$(ulimit -n)" -lt $((SOCKETS + 100)) ]]; then
+    echo "compare.sh: open-file limit $(ulimit -n) is too low for CONN_CLIENTS=$CONN_CLIENTS and LARGE_PAIRS=$LARGE_PAIRS" >&2
     exit 2
 fi
 
@@ -100,6 +107,7 @@ start_mosquitto() { # port name -> sets STARTED_PID
 listener $1 127.0.0.1
 allow_anonymous true
 set_tcp_nodelay true
+max_queued_messages $QUEUE
 persistence false
 log_dest none
 EOF
@@ -115,9 +123,10 @@ start_kirisame() { # port name [durability] -> sets STARTED_PID
         return
     fi
     # Logging at Warning: connection events at Information would cost the broker, not measure it. A data
-    # folder of its own under $WORK (the default ./data would land wherever the script was started).
+    # folder of its own under $WORK (the default ./data would land wherever the script was started). The
+    # same queue limit as Mosquitto's max_queued_messages, so "lost" compares brokers, not their defaults.
     taskset -c "$BROKER_CPU" dotnet "$KIRISAME_DLL" serve --port "$1" --Broker:SysInterval 0 \
-        --data-dir "$WORK/$2-data" --durability "${3:-sync}" \
+        --Broker:MaxQueuedMessages "$QUEUE" --data-dir "$WORK/$2-data" --durability "${3:-sync}" \
         --Logging:LogLevel:Default Warning >"$WORK/$2.log" 2>&1 &
     STARTED_PID=$!
     PIDS+=("$STARTED_PID")
@@ -193,9 +202,37 @@ if [[ -f "$KIRISAME_DLL" ]]; then
     kill "$N_PID" 2>/dev/null || true
     wait "$N_PID" 2>/dev/null || true
 fi
-run_both pairs --scenario pairs --clients 50 --qos 1 "${COMMON[@]}"
+run_both pairs --scenario pairs --clients 50 --qos 1 --inflight "$INFLIGHT" "${COMMON[@]}"
 run_both fanout --scenario fanout --clients 50 --qos 0 "${COMMON[@]}"
 run_both latency --scenario latency --clients 4 --qos 0 --rate 20000 "${COMMON[@]}"
+run_both pairs-large --scenario pairs --clients "$LARGE_PAIRS" --qos 1 --inflight "$INFLIGHT" "${COMMON[@]}"
+
+# Overload: QoS 1 fan-in 4 → 1 offered at twice what the broker delivers. Fan-in, because there accepting
+# (PUBACK to four publishers) and delivering (to one subscriber) can part: in pairs each publisher's window
+# is held by its own subscriber's pace, and a --rate above it would change nothing. First an unthrottled run
+# of the same shape measures each broker's capacity (its delivered msg/s), then each broker is offered twice
+# its own. Whatever it accepts beyond what it delivers is queued (broker RSS), or dropped at the queue
+# limit (lost), unless it reads its publishers no faster than it delivers.
+run_both fanin-q1 --scenario fanin --clients 4 --qos 1 --inflight "$INFLIGHT" "${COMMON[@]}"
+capacity() { # NAME -> delivered msg/s of that run, rounded; 0 when the run failed
+    python3 -c 'import json,sys
+try: print(round(json.load(open(sys.argv[1])).get("delivered_per_s") or 0))
+except (OSError, ValueError): print(0)' "$WORK/$1.json"
+}
+overload() { # side pid port
+    local cap
+    cap=$(capacity "$1-fanin-q1")
+    if (( cap == 0 )); then
+        echo "  $1-overload: skipped (no capacity measured)" >&2
+        echo '{}' >"$WORK/$1-overload.json"
+        return
+    fi
+    wait_idle "$2"
+    bench "$1-overload" "$3" --scenario fanin --clients 4 --qos 1 --inflight "$INFLIGHT" --rate $((2 * cap)) \
+        "${COMMON[@]}" --broker-pid "$2"
+}
+overload k "$K_PID" "$K_PORT"
+overload m "$M_PID" "$M_PORT"
 
 # Durable pairs: persistent sessions, so every QoS 1 message is stored before its PUBACK. Kirisame writes
 # them to RocksDB with --durability sync (an fsync'd group commit before each PUBACK); Mosquitto, with
@@ -205,14 +242,15 @@ wait "$K_PID" 2>/dev/null || true
 D_PORT=$(free_port)
 start_kirisame "$D_PORT" kirisame-durable sync
 KIRISAME_PID=$STARTED_PID KIRISAME_PORT=$D_PORT \
-    run_both pairs-durable --scenario pairs --clients 50 --qos 1 --session-expiry 3600 "${COMMON[@]}"
+    run_both pairs-durable --scenario pairs --clients 50 --qos 1 --inflight "$INFLIGHT" --session-expiry 3600 "${COMMON[@]}"
 
 echo "Load average before the runs: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs; anything above ~2 means other work shared the cores)."
 echo
-python3 - "$WORK" "$CONN_CLIENTS" "$SELF_TEST" <<'PY'
+python3 - "$WORK" "$CONN_CLIENTS" "$SELF_TEST" "$LARGE_PAIRS" "$INFLIGHT" "$QUEUE" <<'PY'
 import json, os, sys
 
 work, conn_clients, self_test = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+large, inflight, queue = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 
 def load(name):
     try:
@@ -236,7 +274,8 @@ def ratio(k, m):
 
 rows = [
     ("fan-in 4→1, QoS 0: delivered msg/s", "fanin", ("delivered_per_s",)),
-    ("pairs 50×50, QoS 1: delivered msg/s", "pairs", ("delivered_per_s",)),
+    (f"pairs 50×50, QoS 1, in-flight {inflight}: delivered msg/s", "pairs", ("delivered_per_s",)),
+    (f"pairs {large:,}×{large:,}, QoS 1, in-flight {inflight}: delivered msg/s", "pairs-large", ("delivered_per_s",)),
     ("fan-out 1→50, QoS 0: delivered msg/s", "fanout", ("delivered_per_s",)),
     ("latency, fan-in 4→1 at 20 000 msg/s, QoS 0: p50 µs", "latency", ("latency_us", "p50")),
     ("latency, fan-in 4→1 at 20 000 msg/s, QoS 0: p99 µs", "latency", ("latency_us", "p99")),
@@ -266,13 +305,64 @@ if n:
           f"(its core {pct(get(nf, 'broker_busy_cores'))}, the generator {pct(get(nf, 'generator_cpu', 'busy_cores'))}). "
           f"{name} delivers {share(k)} of that, Mosquitto {share(m)}.")
 
+def mib(v, signed=False):
+    if v is None:
+        return "n/a"
+    return f"{v / 1048576:+,.1f} MiB" if signed else f"{v / 1048576:,.1f} MiB"
+
+def growth(d):
+    r = get(d, "broker_rss")
+    return "n/a" if r is None else f"{mib(r['growth'], True)} (peak {mib(r['peak'])})"
+
+def lost(d):
+    v, a, n = get(d, "lost"), get(d, "accepted"), get(d, "subscribers_per_message")
+    return "n/a" if v is None else f"{v:,} of {a * (n or 1):,}"
+
+print()
+print(f"QoS 1 (in-flight {inflight}, both brokers queue at most {queue:,} messages per client): delivered msg/s; lost = accepted")
+print("(PUBACK) and never delivered, after the drain; broker RSS growth from before the clients connected to after they closed.")
+print()
+print(f"| scenario | delivered, {short} | delivered, Mosquitto | lost, {short} | lost, Mosquitto | RSS growth, {short} | RSS growth, Mosquitto |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+qos1_rows = [
+    ("pairs 50×50", "pairs"),
+    (f"pairs {large:,}×{large:,}", "pairs-large"),
+    ("fan-in 4→1, unthrottled (capacity)", "fanin-q1"),
+    ("fan-in 4→1, overload: offered 2 × capacity", "overload"),
+    ("pairs 50×50, persistent sessions", "pairs-durable"),
+]
+for label, scenario in qos1_rows:
+    k, m = load("k-" + scenario), load("m-" + scenario)
+    print(f"| {label} | {num(get(k, 'delivered_per_s'))} | {num(get(m, 'delivered_per_s'))} | {lost(k)} | {lost(m)} | {growth(k)} | {growth(m)} |")
+
+def spread(d, key):
+    s = get(d, key)
+    if not s:
+        return "n/a"
+    s = sorted(s)
+    median = s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
+    return f"{s[0]:,.0f} / {median:,.0f} / {s[-1]:,.0f}"
+
+print()
+print("Overload, fan-in 4→1 at QoS 1: each broker offered twice its own capacity (the delivered msg/s of its unthrottled")
+print("run). Accepted = PUBACKed; per second: min / median / max over the window's whole seconds.")
+print()
+print("| broker | capacity msg/s | offered msg/s | sent msg/s | accepted msg/s | delivered msg/s | accepted per second | delivered per second | lost | latency p99 µs |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for side, label in (("k", name), ("m", "Mosquitto")):
+    c, o = load(side + "-fanin-q1"), load(side + "-overload")
+    print(f"| {label} | {num(get(c, 'delivered_per_s'))} | {num(get(o, 'rate'))} | {num(get(o, 'sent_per_s'))} "
+          f"| {num(get(o, 'accepted_per_s'))} | {num(get(o, 'delivered_per_s'))} | {spread(o, 'accepted_per_s_series')} "
+          f"| {spread(o, 'delivered_per_s_series')} | {lost(o)} | {num(get(o, 'latency_us', 'p99'))} |")
+
 print()
 print("CPU during each measurement (connect phase for conn), in % of one core: the generator has CPU 0, the broker CPU 1.")
 print("A side near 100 % is the limit; a generator near 100 % means the figure understates the broker.")
 print()
 print(f"| scenario | generator vs {short} | {short} | generator vs Mosquitto | Mosquitto | not delivered, {short} | not delivered, Mosquitto |")
 print("|---|---:|---:|---:|---:|---:|---:|")
-for scenario in ("conn", "fanin", "pairs", "fanout", "latency", "pairs-durable"):
+scenarios = ("conn", "fanin", "pairs", "fanout", "latency", "pairs-large", "fanin-q1", "overload", "pairs-durable")
+for scenario in scenarios:
     k, m = load("k-" + scenario), load("m-" + scenario)
     def missing(d):
         if scenario == "conn":
@@ -286,7 +376,7 @@ for scenario in ("conn", "fanin", "pairs", "fanout", "latency", "pairs-durable")
     print(f"| {scenario} | {pct(get(k, 'generator_cpu', 'busy_cores'))} | {pct(get(k, 'broker_busy_cores'))} "
           f"| {pct(get(m, 'generator_cpu', 'busy_cores'))} | {pct(get(m, 'broker_busy_cores'))} | {missing(k)} | {missing(m)} |")
 
-errors = [(s, sc, e) for s in ("k", "m") for sc in ("conn", "fanin", "pairs", "fanout", "latency", "pairs-durable")
+errors = [(s, sc, e) for s in ("k", "m") for sc in scenarios
           for e in (load(f"{s}-{sc}").get("errors") or [])]
 if errors:
     print()

@@ -46,19 +46,24 @@ public sealed class BenchArguments
           --shared-topic         fanin/latency: all publishers on one topic
           --rate N               total msg/s across publishers (default: latency 20000, others 0 =
                                  as fast as possible)
-          --inflight N           QoS 1/2 unacknowledged messages per publisher (default 20)
+          --inflight N           QoS 1/2 unacknowledged messages per publisher (default 64)
           --session-expiry S     persistent sessions: MQTT 5 Session Expiry Interval S seconds, 3.1.1
                                  Clean Session off (default 0: sessions end with the connection)
           --duration S           measured seconds (default 5); conn: seconds to hold
           --warmup S             seconds before measuring (default 1)
           --connect-concurrency N  conn: handshakes in progress at once (default 100)
-          --broker-pid PID       report the broker's CPU use (/proc/PID/stat) and VmRSS before and after
+          --broker-pid PID       report the broker's CPU use (/proc/PID/stat) and its VmRSS (/proc/PID/status),
+                                 sampled once a second over the run: start, peak, end and growth
           --json                 print the result as JSON
           --null-forwarder       no load: listen on --host/--port as a null forwarder (answers CONNECT,
                                  SUBSCRIBE, PINGREQ; copies each QoS 0 PUBLISH to every subscriber and does
                                  nothing else), the limit a broker's fan-in can be held against; runs
                                  until interrupted (Linux x86-64)
           -h, --help             show this help
+
+        QoS 1/2 reports: accepted (PUBACK at QoS 1, PUBCOMP at QoS 2), delivered (all subscribers, against
+        accepted × the subscribers each message is for) and lost (accepted, and not delivered after waiting up
+        to 10 s once publishing stopped); delivered msg/s per second of the window: min, median and max.
 
         Exit code: 0 when the run was clean (QoS ≥ 1: nothing lost), 1 otherwise, 2 on bad options.
         """;

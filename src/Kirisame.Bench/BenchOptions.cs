@@ -51,7 +51,9 @@ public sealed class BenchOptions
     public int? Rate { get; set; }
 
     /// QoS 1/2 messages a publisher may have unacknowledged (capped by the broker's Receive Maximum in v5).
-    public int Inflight { get; set; } = 20;
+    /// 64 rather than a handful: real clients keep many messages in flight, and a small window would
+    /// measure round trips instead of the broker.
+    public int Inflight { get; set; } = 64;
 
     /// Persistent sessions for publishers and subscribers: the MQTT 5 Session Expiry Interval in seconds, or
     /// in 3.1.1 Clean Session off. 0: sessions end with their connection (a broker stores nothing for them).
@@ -67,7 +69,7 @@ public sealed class BenchOptions
     /// The connection scenario uses .NET sockets even where its epoll connector could run (tests of both paths).
     internal bool PortableClients { get; set; }
 
-    /// When set, the broker's CPU use over the window and its VmRSS before and after are read (Linux /proc).
+    /// When set, the broker's CPU use over the window is read, and its VmRSS once a second over the run (Linux /proc).
     public int? BrokerPid { get; set; }
 
     /// The defaults that depend on the scenario, filled in.

@@ -33,6 +33,42 @@ public sealed class BenchResult
     /// QoS 1/2 publishes the broker refused with a failure reason code (v5).
     public long Rejected { get; set; }
 
+    /// Subscribers each message is meant for: 1 in pairs, all of them otherwise.
+    public int SubscribersPerMessage { get; set; } = 1;
+
+    /// QoS 1/2 publishes the broker accepted over the whole run (see <see cref="AcceptedBy"/>); null at QoS 0,
+    /// which has no acknowledgement.
+    public long? TotalAccepted { get; set; }
+
+    /// Accepted publishes per second over the window; null at QoS 0.
+    public double? AcceptedPerSecond { get; set; }
+
+    /// The packet that counts a publish as accepted: PUBACK at QoS 1, PUBCOMP at QoS 2 (not PUBREC: only
+    /// PUBCOMP ends the exchange). Null at QoS 0.
+    public string? AcceptedBy => Options.QoS switch
+    {
+        QualityOfService.AtLeastOnce => "PUBACK",
+        QualityOfService.ExactlyOnce => "PUBCOMP",
+        _ => null,
+    };
+
+    /// Deliveries owed for what the broker accepted, after the drain: accepted × <see cref="SubscribersPerMessage"/>
+    /// less what arrived, never below 0. The broker acknowledged these and no subscriber got them. Counted,
+    /// not matched message by message, so a redelivery (<see cref="Extra"/>) can hide a loss. Null at QoS 0.
+    public long? Lost => TotalAccepted is { } accepted ? Math.Max(0, (accepted * SubscribersPerMessage) - TotalDelivered) : null;
+
+    /// Delivered messages per second, one entry per whole second of the window (all subscribers).
+    public IReadOnlyList<double> DeliveredPerSecondSeries { get; set; } = [];
+
+    /// Accepted publishes per second, one entry per whole second of the window; empty at QoS 0.
+    public IReadOnlyList<double> AcceptedPerSecondSeries { get; set; } = [];
+
+    /// How long the subscribers were waited for after the publishers stopped, and why the wait ended (null
+    /// in the connection scenario, which has nothing to wait for).
+    public double DrainSeconds { get; set; }
+
+    public DrainEnd? DrainEnd { get; set; }
+
     public LatencySummary? Latency { get; set; }
 
     public ConnectionSummary? Connections { get; set; }
@@ -53,6 +89,10 @@ public sealed class BenchResult
 
     public long? BrokerRssBefore { get; set; }
 
+    /// The broker's VmRSS sampled once a second from before the clients connect until after they have
+    /// closed (with --broker-pid).
+    public RssSummary? BrokerRss { get; set; }
+
     public long? BrokerRssAfter { get; set; }
 
     /// Broker RSS growth divided by the connections held (connection scenario with --broker-pid).
@@ -63,6 +103,19 @@ public sealed class BenchResult
     /// QoS ≥ 1 run that lost or refused nothing, and no client failed.
     public bool IsClean => Errors.Count == 0 && Rejected == 0
         && (Options.QoS == QualityOfService.AtMostOnce || Missing == 0);
+}
+
+/// Why the wait for deliveries after publishing ended.
+public enum DrainEnd
+{
+    /// Everything expected had arrived.
+    Complete,
+
+    /// Nothing had arrived for a while: what is missing is taken as never coming.
+    Quiet,
+
+    /// The time limit, with deliveries still arriving: some of what counts as lost may only have been late.
+    Limit,
 }
 
 /// Publish-to-delivery latency over the window, in microseconds.

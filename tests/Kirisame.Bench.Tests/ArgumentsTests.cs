@@ -59,7 +59,33 @@ public sealed class ArgumentsTests
         Assert.Equal(0, new BenchOptions { Scenario = Scenario.FanIn }.Resolve().Rate);
     }
 
+    [Fact]
+    public void Inflight_DefaultsTo64_AndIsReadInEitherForm()
+    {
+        Assert.Equal(64, BenchArguments.Parse(["--scenario", "pairs", "--qos", "1"]).Options.Inflight);
+        Assert.Equal(64, new BenchOptions().Inflight);
+        Assert.Equal(500, BenchArguments.Parse(["--scenario", "pairs", "--inflight=500"]).Options.Inflight);
+    }
+
+    [Fact]
+    public void BrokerPid_IsOptional()
+    {
+        Assert.Null(BenchArguments.Parse(["--scenario", "pairs"]).Options.BrokerPid);
+        Assert.Equal(1234, BenchArguments.Parse(["--scenario", "pairs", "--broker-pid=1234"]).Options.BrokerPid);
+    }
+
+    [Fact]
+    public void Help_GivesTheInflightDefault_AndWhatCountsAsAccepted()
+    {
+        Assert.Contains("(default 64)", BenchArguments.Usage, StringComparison.Ordinal);
+        Assert.Contains("PUBACK at QoS 1, PUBCOMP at QoS 2", BenchArguments.Usage, StringComparison.Ordinal);
+    }
+
     [Theory]
+    [InlineData("--scenario", "pairs", "--inflight", "0")]
+    [InlineData("--scenario", "pairs", "--inflight", "65536")]
+    [InlineData("--scenario", "pairs", "--broker-pid", "0")]
+    [InlineData("--scenario", "pairs", "--broker-pid", "self")]
     [InlineData("--scenario", "sideways")]
     [InlineData("--scenario", "fanin", "--qos", "3")]
     [InlineData("--scenario", "fanin", "--mqtt", "4.0")]

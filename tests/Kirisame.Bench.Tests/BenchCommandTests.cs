@@ -68,6 +68,54 @@ public sealed class BenchCommandTests(MosquittoFixture mosquitto)
         Assert.Equal(result.TotalExpected, result.TotalDelivered);
     }
 
+    [Fact]
+    public async Task Lost_CountsWhatTheBrokerAcknowledgedAndThenDropped()
+    {
+        // One queued message per subscriber: Kirisame PUBACKs each publish as it routes it, and drops what
+        // does not fit in the subscriber's in-flight window and queue. Four publishers with 64 in flight
+        // each overrun that at once.
+        await using var kirisame = await KirisameProcess.StartAsync(["--Broker:SysInterval", "0", "--Broker:MaxQueuedMessages", "1"]);
+
+        var result = await BenchRunner.RunAsync(new BenchOptions
+        {
+            Scenario = Scenario.FanIn,
+            Port = kirisame.Port,
+            QoS = QualityOfService.AtLeastOnce,
+            Publishers = 4,
+            Duration = TimeSpan.FromSeconds(1),
+            Warmup = TimeSpan.FromSeconds(0.2),
+            BrokerPid = kirisame.Process.Id,
+        });
+
+        var report = BenchReport.ToText(result) + kirisame.Describe();
+        Assert.True(result.Errors.Count == 0, report);
+        Assert.Equal(result.TotalSent, result.TotalAccepted);
+        Assert.True(result.Lost > 0, report);
+        Assert.Equal(result.TotalAccepted - result.TotalDelivered, result.Lost);
+        Assert.False(result.IsClean, report);
+        Assert.NotNull(result.BrokerRss);
+    }
+
+    [Fact]
+    public async Task Json_WithBrokerPid_HasTheBrokerRss_AndTheQoS1Figures()
+    {
+        var result = await KirisameProcess.RunToCompletionAsync(
+            ["bench", "--scenario", "pairs", "--clients", "2", "--qos", "1", "--duration", "1", "--warmup", "0.2",
+             "--port", mosquitto.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+             "--broker-pid", mosquitto.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), "--json"], s_timeout);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        using var json = JsonDocument.Parse(result.Stdout);
+        var root = json.RootElement;
+        Assert.Equal(64, root.GetProperty("inflight").GetInt32());
+        Assert.Equal(root.GetProperty("sent").GetInt64(), root.GetProperty("accepted").GetInt64());
+        Assert.Equal(0, root.GetProperty("lost").GetInt64());
+        Assert.Equal(1, root.GetProperty("delivered_per_s_series").GetArrayLength());
+        var rss = root.GetProperty("broker_rss");
+        Assert.True(rss.GetProperty("peak").GetInt64() > 0, result.Stdout);
+        Assert.Equal(rss.GetProperty("end").GetInt64() - rss.GetProperty("start").GetInt64(), rss.GetProperty("growth").GetInt64());
+    }
+
     [Theory]
     [InlineData(ProtocolVersion.V311)]
     [InlineData(ProtocolVersion.V500)]

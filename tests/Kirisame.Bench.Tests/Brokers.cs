@@ -21,6 +21,10 @@ public sealed class MosquittoFixture : IAsyncLifetime
             // unthrottled fan-in reaches; these tests check the generator's loss accounting, so the broker
             // must not lose anything by policy.
             "max_queued_messages 0",
+            // Mosquitto takes at most this many QoS 2 publishes in flight from a 3.1.1 client (default 20) and
+            // beyond it closes the connection (with max_queued_messages 0) or acknowledges and never delivers
+            // them (with a queue limit); the generator keeps 64 in flight by default.
+            "max_inflight_messages 100",
             "log_type error",
         ]);
 

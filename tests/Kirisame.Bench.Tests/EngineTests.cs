@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Kirisame.Bench.Measurement;
 using Kirisame.Bench.Reporting;
 using Kirisame.Protocol;
 
@@ -126,6 +127,35 @@ public sealed class EngineTests(MosquittoFixture mosquitto)
         Assert.NotNull(result.BrokerRssAfter);
         Assert.NotNull(result.BrokerRssPerConnection);
         Assert.NotNull(result.BrokerBusyCores);
+    }
+
+    [Fact]
+    public async Task QoS1_ReportsAccepted_NothingLost_APerSecondSeries_AndTheBrokerRss()
+    {
+        var options = Short(Scenario.Pairs);
+        options.Publishers = 3;
+        options.Duration = TimeSpan.FromSeconds(2);
+        options.BrokerPid = mosquitto.ProcessId;
+
+        var result = await BenchRunner.RunAsync(options);
+
+        var report = BenchReport.ToText(result);
+        AssertDeliveredWithoutLoss(result);
+        Assert.Equal(64, result.Options.Inflight);
+        Assert.Equal(result.TotalSent, result.TotalAccepted); // every publish acknowledged with success
+        Assert.Equal(0, result.Lost);
+        Assert.Equal(DrainEnd.Complete, result.DrainEnd);
+        Assert.True(result.AcceptedPerSecond > 0, report);
+        Assert.Equal(2, result.DeliveredPerSecondSeries.Count);
+        Assert.Equal(2, result.AcceptedPerSecondSeries.Count);
+        Assert.All(result.DeliveredPerSecondSeries, rate => Assert.True(rate > 0, report));
+        var rss = Assert.IsType<RssSummary>(result.BrokerRss);
+        Assert.True(rss.Samples >= 3, report); // at the start, each second of a run over three seconds, at the end
+        Assert.True(rss.Start > 0 && rss.Peak >= rss.Start && rss.Peak >= rss.End, report);
+        Assert.Equal(rss.Start, result.BrokerRssBefore);
+        Assert.Equal(rss.End, result.BrokerRssAfter);
+        Assert.Contains("lost (QoS ≥ 1)", report, StringComparison.Ordinal);
+        Assert.Contains("broker RSS", report, StringComparison.Ordinal);
     }
 
     [Fact]

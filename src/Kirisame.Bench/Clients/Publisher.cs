@@ -39,6 +39,7 @@ internal sealed class Publisher
 
     private long _sent;
     private long _acknowledged;
+    private long _accepted;
     private long _rejected;
     private volatile bool _stopping;
 
@@ -73,6 +74,11 @@ internal sealed class Publisher
 
     /// QoS 1/2 publishes the broker completed (PUBACK, or PUBCOMP).
     public long Acknowledged => Volatile.Read(ref _acknowledged);
+
+    /// QoS 1/2 publishes the broker took responsibility for: completed with a success reason code (PUBACK at
+    /// QoS 1; PUBCOMP at QoS 2, the end of the exchange, rather than PUBREC). Each of these must reach every
+    /// matching subscriber.
+    public long Accepted => Volatile.Read(ref _accepted);
 
     /// QoS 1/2 publishes the broker answered with a failure reason code (v5).
     public long Rejected => Volatile.Read(ref _rejected);
@@ -261,5 +267,7 @@ internal sealed class Publisher
         _idsInUse[id >> 6] &= ~bit;
         _inflight--;
         Volatile.Write(ref _acknowledged, _acknowledged + 1);
+        if ((byte)reason < 0x80)
+            Volatile.Write(ref _accepted, _accepted + 1);
     }
 }

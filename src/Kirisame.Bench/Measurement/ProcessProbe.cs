@@ -65,19 +65,33 @@ internal static class BrokerProcess
     {
         try
         {
-            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-            {
-                if (!line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                    continue;
-                var parts = line["VmRSS:".Length..].Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                return long.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
-            }
+            return ParseVmRss(File.ReadAllText($"/proc/{pid}/status"));
         }
         catch (IOException)
         {
         }
         catch (UnauthorizedAccessException)
         {
+        }
+
+        return null;
+    }
+
+    /// The VmRSS line of a /proc/PID/status text ("VmRSS:\t  123456 kB") in bytes; null when there is none
+    /// (a kernel thread, or a process that has exited but not been reaped) or it is not a number of kB.
+    public static long? ParseVmRss(string status)
+    {
+        foreach (var line in status.AsSpan().EnumerateLines())
+        {
+            if (!line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                continue;
+            var value = line["VmRSS:".Length..].Trim();
+            var space = value.IndexOfAny(' ', '\t');
+            if (space < 0 || !value[(space + 1)..].Trim().SequenceEqual("kB"))
+                return null;
+            return long.TryParse(value[..space], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var kib)
+                ? kib * 1024
+                : null;
         }
 
         return null;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Kirisame.Bench.Measurement;
 using Kirisame.Protocol;
 
 namespace Kirisame.Bench.Reporting;
@@ -41,9 +42,22 @@ public static class BenchReport
             rows.Add(("window", $"{F(r.WindowSeconds, 2)} s after {F(o.Warmup.TotalSeconds, 1)} s warm-up"));
             rows.Add(("rate asked", o.Rate > 0 ? $"{N(o.Rate.Value)} msg/s" : "unthrottled" + (o.QoS > 0 ? $" (in-flight window {o.Inflight})" : "")));
             rows.Add(("sent", $"{N(r.SentPerSecond)} msg/s"));
-            rows.Add(("delivered", $"{N(r.DeliveredPerSecond)} msg/s"));
-            var lossName = o.QoS == QualityOfService.AtMostOnce ? "dropped (QoS 0)" : "lost (QoS ≥ 1)";
-            rows.Add((lossName, $"{N(r.Missing)} of {N(r.TotalExpected)} expected ({Percent(r.Missing, r.TotalExpected)})"));
+            if (r.AcceptedPerSecond is { } acceptedRate && r.TotalAccepted is { } accepted)
+                rows.Add(("accepted", $"{N(acceptedRate)} msg/s ({r.AcceptedBy}){PerSecond(r.AcceptedPerSecondSeries)}; {N(accepted)} of {N(r.TotalSent)} sent in all"));
+            rows.Add(("delivered", $"{N(r.DeliveredPerSecond)} msg/s{PerSecond(r.DeliveredPerSecondSeries)}"));
+            var drain = r.DrainEnd is { } drainEnd ? $"waited {F(r.DrainSeconds, 1)} s after publishing stopped ({DrainEndName(drainEnd)})" : "";
+            if (r.Lost is { } lost && r.TotalAccepted is { } acceptedAll)
+            {
+                var owed = acceptedAll * r.SubscribersPerMessage;
+                rows.Add(("lost (QoS ≥ 1)", $"{N(lost)} of {N(owed)} owed (accepted × {r.SubscribersPerMessage} subscriber(s)), {Percent(lost, owed)}; {drain}"));
+                if (r.Missing > lost)
+                    rows.Add(("not delivered", $"{N(r.Missing)} of {N(r.TotalExpected)} sent × subscribers, counting publishes not accepted"));
+            }
+            else
+            {
+                rows.Add(("dropped (QoS 0)", $"{N(r.Missing)} of {N(r.TotalExpected)} expected ({Percent(r.Missing, r.TotalExpected)}); {drain}"));
+            }
+
             if (r.Extra > 0)
                 rows.Add(("delivered twice", N(r.Extra)));
             if (r.Rejected > 0)
@@ -66,10 +80,11 @@ public static class BenchReport
 
         if (r.BrokerBusyCores is { } brokerCores)
             rows.Add(("broker CPU", $"{F(brokerCores, 2)} core(s)" + (o.Scenario == Scenario.Connections ? " while connecting" : "")));
-        if (r.BrokerRssBefore is { } before)
-            rows.Add(("broker RSS before", Mib(before)));
-        if (r.BrokerRssAfter is { } after)
-            rows.Add(("broker RSS after", Mib(after)));
+        if (r.BrokerRss is { } rss)
+        {
+            rows.Add(("broker RSS", $"start {Mib(rss.Start)}, peak {Mib(rss.Peak)}, end {Mib(rss.End)}, "
+                + $"growth {(rss.Growth < 0 ? "−" : "+")}{Mib(Math.Abs(rss.Growth))} ({rss.Samples} samples, one a second)"));
+        }
         if (r.BrokerRssPerConnection is { } perConnection)
             rows.Add(("broker RSS/conn", $"{N(perConnection)} bytes"));
         var cpu = r.GeneratorCpu;
@@ -119,6 +134,33 @@ public static class BenchReport
             w.WriteNumber("missing", r.Missing);
             w.WriteNumber("extra", r.Extra);
             w.WriteNumber("rejected", r.Rejected);
+            w.WriteNumber("subscribers_per_message", r.SubscribersPerMessage);
+            WriteOptional(w, "accepted", r.TotalAccepted);
+            if (r.AcceptedBy is { } acceptedBy)
+                w.WriteString("accepted_by", acceptedBy);
+            else
+                w.WriteNull("accepted_by");
+            if (r.AcceptedPerSecond is { } acceptedRate)
+                w.WriteNumber("accepted_per_s", Math.Round(acceptedRate, 1));
+            else
+                w.WriteNull("accepted_per_s");
+            WriteOptional(w, "lost", r.Lost);
+            if (r.DrainEnd is { } drainEnd)
+            {
+                w.WriteNumber("drain_s", Math.Round(r.DrainSeconds, 3));
+                w.WriteString("drain_end", DrainEndName(drainEnd));
+            }
+            else
+            {
+                w.WriteNull("drain_s");
+                w.WriteNull("drain_end");
+            }
+
+            WriteSeries(w, "delivered_per_s_series", r.DeliveredPerSecondSeries);
+            if (r.AcceptedBy is not null)
+                WriteSeries(w, "accepted_per_s_series", r.AcceptedPerSecondSeries);
+            else
+                w.WriteNull("accepted_per_s_series");
             if (r.Latency is { } l)
             {
                 w.WriteStartObject("latency_us");
@@ -162,6 +204,19 @@ public static class BenchReport
                 w.WriteNumber("broker_rss_per_connection", Math.Round(perConnection, 1));
             else
                 w.WriteNull("broker_rss_per_connection");
+
+            // Only with --broker-pid (and a readable /proc): absent rather than null, so its presence says it was measured.
+            if (r.BrokerRss is { } rss)
+            {
+                w.WriteStartObject("broker_rss");
+                w.WriteNumber("start", rss.Start);
+                w.WriteNumber("peak", rss.Peak);
+                w.WriteNumber("end", rss.End);
+                w.WriteNumber("growth", rss.Growth);
+                w.WriteNumber("samples", rss.Samples);
+                w.WriteEndObject();
+            }
+
             w.WriteStartObject("generator_cpu");
             w.WriteNumber("cpu_s", Math.Round(r.GeneratorCpu.CpuSeconds, 3));
             w.WriteNumber("wall_s", Math.Round(r.GeneratorCpu.WallSeconds, 3));
@@ -181,6 +236,28 @@ public static class BenchReport
 
         return Encoding.UTF8.GetString(stream.ToArray());
     }
+
+    private static void WriteSeries(Utf8JsonWriter w, string name, IReadOnlyList<double> series)
+    {
+        w.WriteStartArray(name);
+        foreach (var rate in series)
+            w.WriteNumberValue(Math.Round(rate, 1));
+        w.WriteEndArray();
+    }
+
+    public static string DrainEndName(DrainEnd end) => end switch
+    {
+        DrainEnd.Complete => "complete",
+        DrainEnd.Quiet => "quiet",
+        DrainEnd.Limit => "limit",
+        _ => end.ToString(),
+    };
+
+    /// "; per second min …, median …, max …" for a series, or nothing for a window shorter than a second.
+    private static string PerSecond(IReadOnlyList<double> series)
+        => RateSpread.Of(series) is { } spread
+            ? $"; per second min {N(spread.Min)}, median {N(spread.Median)}, max {N(spread.Max)}"
+            : "";
 
     private static void WriteOptional(Utf8JsonWriter w, string name, long? value)
     {

@@ -26,8 +26,9 @@ internal static class ConnectionScenario
         var connects = useEpoll ? new byte[count][] : [];
         for (var i = 0; i < connects.Length; i++)
             connects[i] = BenchConnection.EncodeConnect($"kb-{run}-c{i}", o.Version);
-        if (o.BrokerPid is { } pid)
-            result.BrokerRssBefore = BrokerProcess.ReadRss(pid);
+        // Sampled until the end of the hold, while the connections are still open.
+        await using var rss = o.BrokerPid is { } pid ? RssSampler.Start(pid) : null;
+        result.BrokerRssBefore = rss?.First;
         using var cpu = new CpuMeter();
         var brokerCpu0 = o.BrokerPid is { } p0 ? BrokerProcess.ReadCpuSeconds(p0) : null;
         cpu.Start();
@@ -62,9 +63,10 @@ internal static class ConnectionScenario
             }
 
             var held = Stopwatch.GetElapsedTime(holdStart).TotalSeconds;
-            if (o.BrokerPid is { } pidAfter)
+            if (rss is not null)
             {
-                result.BrokerRssAfter = BrokerProcess.ReadRss(pidAfter);
+                result.BrokerRss = await rss.StopAsync();
+                result.BrokerRssAfter = result.BrokerRss?.End;
                 if (result.BrokerRssBefore is { } before && result.BrokerRssAfter is { } after && connected > 0)
                     result.BrokerRssPerConnection = (double)(after - before) / connected;
             }

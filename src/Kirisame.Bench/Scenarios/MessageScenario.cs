@@ -13,6 +13,11 @@ namespace Kirisame.Bench.Scenarios;
 internal static class MessageScenario
 {
     private const int ReceiveBufferBytes = 256 * 1024;
+
+    // Many subscribers share this much receive buffer (each at least MinReceiveBufferBytes; a buffer grows
+    // when a packet does not fit), so a thousand pairs do not cost the generator a quarter of a gigabyte.
+    private const int ReceiveBufferBudget = 64 * 1024 * 1024;
+    private const int MinReceiveBufferBytes = 16 * 1024;
     private const int PublisherBufferBytes = 16 * 1024;
     private const int ConnectConcurrency = 32;
     private static readonly TimeSpan DrainQuiet = TimeSpan.FromSeconds(1);
@@ -45,9 +50,13 @@ internal static class MessageScenario
             _ => o.SharedTopic ? $"{root}/t" : $"{root}/t/+",
         };
         var subscribersPerMessage = o.Scenario == Scenario.Pairs ? 1 : subscriberCount;
+        result.SubscribersPerMessage = subscribersPerMessage;
+        var receiveBuffer = Math.Clamp(ReceiveBufferBudget / subscriberCount, MinReceiveBufferBytes, ReceiveBufferBytes);
+        var acknowledged = o.QoS != QualityOfService.AtMostOnce;
 
-        if (o.BrokerPid is { } pid)
-            result.BrokerRssBefore = BrokerProcess.ReadRss(pid);
+        // From before the first client connects until the last has closed: the broker's whole run.
+        await using var rss = o.BrokerPid is { } pid ? RssSampler.Start(pid) : null;
+        result.BrokerRssBefore = rss?.First;
 
         var subscriberConnections = new BenchConnection[subscriberCount];
         var publisherConnections = new BenchConnection[publisherCount];
@@ -60,7 +69,7 @@ internal static class MessageScenario
         {
             await ForEachAsync(subscriberCount, async i =>
             {
-                var c = await BenchConnection.OpenAsync(broker, null, $"kb-{run}-s{i}", o.Version, ReceiveBufferBytes, cancellationToken, o.SessionExpiry);
+                var c = await BenchConnection.OpenAsync(broker, null, $"kb-{run}-s{i}", o.Version, receiveBuffer, cancellationToken, o.SessionExpiry);
                 subscriberConnections[i] = c;
                 await c.SubscribeAsync(SubscriberFilter(i), o.QoS, cancellationToken);
             }, cancellationToken);
@@ -87,6 +96,7 @@ internal static class MessageScenario
             await Task.Delay(o.Warmup, cancellationToken);
             using var cpu = new CpuMeter();
             var sent0 = Sum(publishers, static p => p.Sent);
+            var accepted0 = Sum(publishers, static p => p.Accepted);
             var delivered0 = Sum(subscribers, static s => s.Received);
             var windowStart = Stopwatch.GetTimestamp();
             var allocated0 = GC.GetTotalAllocatedBytes(precise: false);
@@ -94,10 +104,24 @@ internal static class MessageScenario
             cpu.Start();
             clock.Measuring = true;
 
-            await Task.Delay(o.Duration, cancellationToken);
+            // The window, read at each whole second for the per-second series.
+            var deliveredSeries = new PerSecondSeries();
+            var acceptedSeries = new PerSecondSeries();
+            deliveredSeries.Start(delivered0, windowStart);
+            acceptedSeries.Start(accepted0, windowStart);
+            for (var second = 1; second <= (int)o.Duration.TotalSeconds; second++)
+            {
+                await DelayUntilAsync(windowStart, TimeSpan.FromSeconds(second), cancellationToken);
+                var now = Stopwatch.GetTimestamp();
+                deliveredSeries.Sample(Sum(subscribers, static s => s.Received), now);
+                acceptedSeries.Sample(Sum(publishers, static p => p.Accepted), now);
+            }
+
+            await DelayUntilAsync(windowStart, o.Duration, cancellationToken);
 
             clock.Measuring = false;
             var sent1 = Sum(publishers, static p => p.Sent);
+            var accepted1 = Sum(publishers, static p => p.Accepted);
             var delivered1 = Sum(subscribers, static s => s.Received);
             result.WindowSeconds = Stopwatch.GetElapsedTime(windowStart).TotalSeconds;
             result.GeneratorCpu = cpu.Stop();
@@ -107,6 +131,12 @@ internal static class MessageScenario
             result.GeneratorAllocatedBytes = GC.GetTotalAllocatedBytes(precise: false) - allocated0;
             result.SentPerSecond = (sent1 - sent0) / result.WindowSeconds;
             result.DeliveredPerSecond = (delivered1 - delivered0) / result.WindowSeconds;
+            result.DeliveredPerSecondSeries = deliveredSeries.Rates;
+            if (acknowledged)
+            {
+                result.AcceptedPerSecond = (accepted1 - accepted0) / result.WindowSeconds;
+                result.AcceptedPerSecondSeries = acceptedSeries.Rates;
+            }
 
             foreach (var p in publishers)
                 p.Stop();
@@ -117,9 +147,16 @@ internal static class MessageScenario
 
             result.TotalSent = Sum(publishers, static p => p.Sent);
             result.TotalExpected = result.TotalSent * subscribersPerMessage;
-            var drainLimit = o.QoS == QualityOfService.AtMostOnce ? DrainLimitQoS0 : DrainLimit;
-            result.TotalDelivered = await DrainAsync(subscribers, result.TotalExpected, drainLimit, cancellationToken);
             result.Rejected = Sum(publishers, static p => p.Rejected);
+            if (acknowledged)
+                result.TotalAccepted = Sum(publishers, static p => p.Accepted);
+
+            // At QoS 1/2 what is owed is what the broker accepted; a publish it refused (v5) or never
+            // acknowledged is not waited for.
+            var owed = result.TotalAccepted is { } accepted ? accepted * subscribersPerMessage : result.TotalExpected;
+            var drainStart = Stopwatch.GetTimestamp();
+            (result.TotalDelivered, result.DrainEnd) = await DrainAsync(subscribers, owed, acknowledged ? DrainLimit : DrainLimitQoS0, cancellationToken);
+            result.DrainSeconds = Stopwatch.GetElapsedTime(drainStart).TotalSeconds;
 
             var latency = new LatencyHistogram();
             foreach (var s in subscribers)
@@ -150,21 +187,30 @@ internal static class MessageScenario
             await CloseAllAsync(subscriberConnections);
             await Task.WhenAll(subscriberTasks.Where(t => t is not null));
             await Task.WhenAll(publisherTasks.Where(t => t is not null));
+            if (rss is not null)
+            {
+                result.BrokerRss = await rss.StopAsync();
+                result.BrokerRssAfter = result.BrokerRss?.End;
+            }
         }
 
-        if (o.BrokerPid is { } pidAfter)
-            result.BrokerRssAfter = BrokerProcess.ReadRss(pidAfter);
         return result;
     }
 
     /// Waits until the subscribers have everything expected, nothing has arrived for a second, or the limit.
-    private static async Task<long> DrainAsync(Subscriber[] subscribers, long expected, TimeSpan drainLimit, CancellationToken cancellationToken)
+    private static async Task<(long Delivered, DrainEnd End)> DrainAsync(Subscriber[] subscribers, long expected, TimeSpan drainLimit, CancellationToken cancellationToken)
     {
         var limit = Stopwatch.GetTimestamp();
         var last = Sum(subscribers, static s => s.Received);
         var lastChange = Stopwatch.GetTimestamp();
-        while (last < expected && Stopwatch.GetElapsedTime(limit) < drainLimit && Stopwatch.GetElapsedTime(lastChange) < DrainQuiet)
+        while (true)
         {
+            if (last >= expected)
+                return (last, DrainEnd.Complete);
+            if (Stopwatch.GetElapsedTime(lastChange) >= DrainQuiet)
+                return (last, DrainEnd.Quiet);
+            if (Stopwatch.GetElapsedTime(limit) >= drainLimit)
+                return (last, DrainEnd.Limit);
             await Task.Delay(20, cancellationToken);
             var now = Sum(subscribers, static s => s.Received);
             if (now != last)
@@ -173,8 +219,13 @@ internal static class MessageScenario
                 lastChange = Stopwatch.GetTimestamp();
             }
         }
+    }
 
-        return last;
+    private static async Task DelayUntilAsync(long start, TimeSpan offset, CancellationToken cancellationToken)
+    {
+        var left = offset - Stopwatch.GetElapsedTime(start);
+        if (left > TimeSpan.Zero)
+            await Task.Delay(left, cancellationToken);
     }
 
     internal static LatencySummary Summarise(LatencyHistogram h)
