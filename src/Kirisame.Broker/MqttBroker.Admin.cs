@@ -108,8 +108,13 @@ public sealed partial class MqttBroker
         if (IsOwn(clientId) || FindSession(clientId) is not { } session)
             return false;
         IDeliveryTarget? owner;
+        long epoch;
         lock (session.Sync)
+        {
             owner = session.Owner;
+            epoch = session.Epoch;
+        }
+
         if (owner is not null)
         {
             owner.RequestClose(ReasonCode.AdministrativeAction, "session deleted by an administrator");
@@ -119,8 +124,9 @@ public sealed partial class MqttBroker
         WillMessage? will;
         lock (_sessionsLock)
         {
-            // The connection's close may have ended the session already (expiry 0), or a new one taken it.
-            if (!_sessions.TryGetValue(clientId, out var current) || current != session || session.Owner is not null)
+            // The connection's close may have ended the session already (expiry 0), or a new one taken it: a client
+            // that connected while we waited (a newer epoch, even if it has gone again) keeps what it made.
+            if (!_sessions.TryGetValue(clientId, out var current) || current != session || session.Owner is not null || session.Epoch != epoch)
                 return owner is not null && current != session;
             lock (session.Sync)
             {

@@ -9,6 +9,8 @@ namespace Kirisame.Broker;
 
 public sealed partial class MqttBroker
 {
+    /// Guards <see cref="_sessions"/>, each session's Owner and Epoch, and <see cref="_heldSessions"/>. The
+    /// session registry (who may hold a client id) is asked outside it; this is the local state of the sessions.
     private readonly Lock _sessionsLock = new();
     private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
 
@@ -42,71 +44,122 @@ public sealed partial class MqttBroker
             return _sessions.GetValueOrDefault(clientId);
     }
 
-    /// The registry decides who holds a client id. A live holder is closed with 0x8E (takeover,
-    /// [MQTT-3.1.4-3]) and awaited; then the session continues, or starts anew on clean start [MQTT-3.1.2-4].
-    /// No session (null) when a new persistent one would exceed Broker:MaxOfflineSessions.
-    internal async Task<(Session? Session, bool Present)> AttachSessionAsync(IDeliveryTarget connection, string clientId, bool cleanStart, uint expiry)
+    /// Claims <paramref name="clientId"/> in the session registry and attaches its session to
+    /// <paramref name="target"/>. A live holder is closed with 0x8E (takeover, [MQTT-3.1.4-3]) and awaited; then the
+    /// session continues, or starts anew on clean start [MQTT-3.1.2-4]. The session records the claim's epoch,
+    /// which fences everything the displaced holder does afterwards (docs/adr/0008).
+    internal async Task<Attachment> AttachSessionAsync(IDeliveryTarget target, string connection, string clientId, bool cleanStart, uint expiry)
     {
+        var claim = await SessionRegistry.ClaimAsync(clientId, new SessionHolder(SessionHolder.LocalNode, connection));
+        var lease = claim.Lease;
+        // The holder the claim displaced (claim.Previous) is found here as the owner of the session; one that
+        // had not attached yet finds the newer epoch itself, on the session or in the registry (ConfirmAsync).
+        IDeliveryTarget? abandoned = null;
         while (true)
         {
+            Attachment? attachment;
             IDeliveryTarget? holder;
             lock (_sessionsLock)
-            {
-                _sessions.TryGetValue(clientId, out var session);
-                holder = session?.Owner;
-                if (holder is null)
-                {
-                    var present = session is not null && !cleanStart;
-                    if (session is not null && cleanStart)
-                    {
-                        DiscardSessionLocked(session);
-                        session = null;
-                    }
+                attachment = TryAttachLocked(target, clientId, cleanStart, expiry, lease, abandoned, out holder);
+            if (attachment is { } done)
+                return await ConfirmAsync(done, target);
 
-
-                    if (session is null)
-                    {
-                        if (expiry != 0 && Options.MaxOfflineSessions > 0 && _sessions.Count - _heldSessions >= Options.MaxOfflineSessions)
-                            return (null, false);
-                        session = new Session(clientId, Store);
-                        _sessions[clientId] = session;
-                    }
-
-                    _heldSessions++;
-                    lock (session.Sync)
-                    {
-                        session.Owner = connection;
-                        var wasDurable = session.Durable;
-                        session.ExpiryInterval = expiry;
-                        // A delayed will is cancelled when the session resumes in time [MQTT-3.1.3-9].
-                        session.PendingWill = null;
-                        session.Journal.ExpiryChanged(wasDurable);
-                    }
-
-                    return (session, present);
-                }
-            }
-
-            _logger.LogInformation("Client {ClientId} connected again from {Remote}; closing the previous connection", connection.LogName, connection.Origin);
-            holder.RequestClose(ReasonCode.SessionTakenOver);
+            _logger.LogInformation("Client {ClientId} connected again from {Remote}; closing the previous connection", target.LogName, target.Origin);
+            holder!.RequestClose(ReasonCode.SessionTakenOver);
             await Task.WhenAny(holder.Finished, Task.Delay(TimeSpan.FromSeconds(5), TimeProvider));
-            if (!holder.Finished.IsCompleted)
-            {
-                // The old connection is stuck; take the session from it anyway.
-                lock (_sessionsLock)
-                {
-                    if (_sessions.TryGetValue(clientId, out var stuck) && stuck.Owner == holder)
-                    {
-                        _heldSessions--;
-                        lock (stuck.Sync)
-                        {
-                            stuck.Owner = null;
-                            stuck.Target = null;
-                        }
-                    }
-                }
-            }
+            // Still the owner on the next round means it will not let go: stuck on I/O past the 5 s, or finished
+            // without releasing (an in-process client closed while it was connecting). Waiting again would not
+            // help; the session is taken from it.
+            abandoned = holder;
         }
+    }
+
+    /// One round of <see cref="AttachSessionAsync"/>: attaches, refuses, or names the <paramref name="holder"/>
+    /// to close first (and returns null). Caller holds _sessionsLock.
+    private Attachment? TryAttachLocked(IDeliveryTarget target, string clientId, bool cleanStart, uint expiry, SessionLease lease,
+        IDeliveryTarget? abandoned, out IDeliveryTarget? holder)
+    {
+        _sessions.TryGetValue(clientId, out var session);
+        holder = session?.Owner;
+        if (session is not null && session.Epoch > lease.Epoch)
+        {
+            // A newer claim of the id got here first: this older one must not take the session from it, nor
+            // discard its state on clean start.
+            holder = null;
+            return new Attachment(AttachOutcome.TakenOver, null, false, lease);
+        }
+
+        if (holder is not null && holder == abandoned)
+        {
+            _logger.LogWarning("Client {ClientId}: the previous connection did not let go of its session; taking it", target.LogName);
+            DetachLocked(session!);
+            holder = null;
+        }
+
+        if (holder is not null)
+            return null;
+        var present = session is not null && !cleanStart;
+        if (session is not null && cleanStart)
+        {
+            DiscardSessionLocked(session);
+            session = null;
+        }
+
+        if (session is null)
+        {
+            if (expiry != 0 && Options.MaxOfflineSessions > 0 && _sessions.Count - _heldSessions >= Options.MaxOfflineSessions)
+                return new Attachment(AttachOutcome.OverQuota, null, false, lease);
+            session = new Session(clientId, Store);
+            _sessions[clientId] = session;
+        }
+
+        _heldSessions++;
+        lock (session.Sync)
+        {
+            session.Owner = target;
+            session.Epoch = lease.Epoch;
+            var wasDurable = session.Durable;
+            session.ExpiryInterval = expiry;
+            // A delayed will is cancelled when the session resumes in time [MQTT-3.1.3-9].
+            session.PendingWill = null;
+            session.Journal.ExpiryChanged(wasDurable);
+        }
+
+        return new Attachment(AttachOutcome.Attached, session, present, lease);
+    }
+
+    /// The session stops being held, its holder gone (or given up on). Caller holds _sessionsLock.
+    private void DetachLocked(Session session)
+    {
+        _heldSessions--;
+        lock (session.Sync)
+        {
+            session.Owner = null;
+            session.Target = null;
+            session.DisconnectedAtTicks = TimeProvider.GetTimestamp();
+        }
+    }
+
+    /// The claim was the newest when made, but a newer one may have come while this one waited for the old
+    /// holder — and attached and gone again, its session ended with it, leaving nothing here to compare epochs
+    /// with. Asking the registry after attaching closes that gap: from the attach on, a newer claimant finds this
+    /// holder as the session's owner and takes over as usual. A claim that holds nothing releases its lease.
+    private async Task<Attachment> ConfirmAsync(Attachment attachment, IDeliveryTarget target)
+    {
+        var lease = attachment.Lease;
+        if (attachment.Outcome == AttachOutcome.Attached)
+        {
+            if ((await SessionRegistry.FindAsync(lease.ClientId))?.Epoch == lease.Epoch)
+                return attachment;
+            // Overtaken: let go at once, as a client that connected and went away before its CONNACK would.
+            ReleaseSession(attachment.Session!, target, lease.Epoch, will: null, ProtocolVersion.V500);
+            attachment = attachment with { Outcome = AttachOutcome.TakenOver, Session = null, Present = false };
+        }
+
+        if (attachment.Outcome == AttachOutcome.TakenOver)
+            _logger.LogInformation("Client {ClientId} from {Remote} was taken over while connecting", target.LogName, target.Origin);
+        await SessionRegistry.ReleaseAsync(lease);
+        return attachment;
     }
 
     internal void Established(ClientConnection connection) => Statistics.ClientConnected();
@@ -117,6 +170,10 @@ public sealed partial class MqttBroker
     {
         lock (session.Sync)
         {
+            // Taken over between its attach and here (only a holder given up on can be): deliveries stay with the
+            // new holder.
+            if (session.Owner != connection)
+                return;
             if (session.HasInflight)
             {
                 foreach (var packetId in session.InflightOrder)
@@ -194,7 +251,10 @@ public sealed partial class MqttBroker
             else
             {
                 RemoveInflightLocked(session, packetId);
-                PumpLocked(session, connection);
+                // An acknowledgement from a connection that was taken over still completes the exchange; what it
+                // makes room for goes to the session's current target, which pumps on its own acknowledgements.
+                if (session.Target == connection)
+                    PumpLocked(session, connection);
             }
 
             if (sendRelease)
@@ -236,44 +296,61 @@ public sealed partial class MqttBroker
         Statistics.ClientDisconnected();
         if (_logger.IsEnabled(LogLevel.Debug))
             _logger.LogDebug("Client {ClientId} gone (reason {Reason}, will {Will})", connection.LogName, reason, publishWill && connection.Will is not null);
-        ReleaseSession(connection.Session!, connection, publishWill ? connection.Will : null, connection.Version);
-        await Task.CompletedTask;
+        var lease = connection.Lease;
+        ReleaseSession(connection.Session!, connection, lease.Epoch, publishWill ? connection.Will : null, connection.Version);
+        await SessionRegistry.ReleaseAsync(lease);
     }
 
-    /// The target that held <paramref name="session"/> has let go of it (its connection closed, an in-process
-    /// client disconnected): the session ends or waits for its client, and <paramref name="will"/>, if any, is
-    /// published now or when its delay is over [MQTT-3.1.3-9].
-    internal void ReleaseSession(Session session, IDeliveryTarget connection, WillMessage? will, ProtocolVersion version)
+    /// The target that held <paramref name="session"/> under <paramref name="epoch"/> has let go of it (its
+    /// connection closed, an in-process client disconnected): the session ends or waits for its client, and
+    /// <paramref name="will"/>, if any, is published now or when its delay is over [MQTT-3.1.3-9].
+    ///
+    /// Fenced by the epoch: a holder that a newer claim displaced — its clean-up running after the takeover —
+    /// neither detaches, ends nor stores anything of the session, which belongs to the newer holder now. Its will
+    /// is still published if it has no delay; a delayed one is not, since a new connection took the session
+    /// before the delay was over [MQTT-3.1.3-9]. The registry lease is the caller's to release, after this.
+    internal void ReleaseSession(Session session, IDeliveryTarget connection, long epoch, WillMessage? will, ProtocolVersion version)
     {
-        var owned = false;
+        var delay = will?.Properties?.WillDelayInterval ?? 0;
+        bool held;
         lock (_sessionsLock)
         {
-            if (session.Owner == connection)
+            // The owner as well as the epoch: a second release by the same holder (its epoch still on the session,
+            // kept offline) must not detach it twice.
+            held = session.Owner == connection && session.Epoch == epoch;
+            if (held)
             {
-                _heldSessions--;
+                DetachLocked(session);
                 lock (session.Sync)
                 {
-                    session.Owner = null;
-                    session.Target = null;
-                    session.DisconnectedAtTicks = TimeProvider.GetTimestamp();
+                    if (will is not null && delay != 0 && session.ExpiryInterval != 0)
+                    {
+                        // Under the registry lock with the detach: the next holder's attach cancels it.
+                        session.PendingWill = will;
+                        session.PendingWillVersion = version;
+                        session.PendingWillAtTicks = TimeProvider.GetTimestamp() + (long)(delay * (double)TimeProvider.TimestampFrequency);
+                    }
+
                     session.Journal.SessionChanged();
                 }
 
                 session.SignalDrained(); // publishers never wait for an offline session
-                owned = true;
             }
         }
 
         var ended = false;
-        if (owned)
+        if (held)
         {
             RedispatchShared(session);
+            // Read again under the lock (only a newer holder can have changed it since, and then the epoch
+            // differs); a persistent session does not take the lock a second time.
             if (session.ExpiryInterval == 0)
             {
                 lock (_sessionsLock)
                 {
-                    // Unless a new connection claimed it meanwhile, the session ends with its connection.
-                    if (session.Owner is null)
+                    // The session ends with its connection, unless a newer holder took it meanwhile (its epoch is
+                    // on the session now; without this check the newer holder's session would be discarded).
+                    if (session.Epoch == epoch && session.Owner is null && session.ExpiryInterval == 0)
                     {
                         DiscardSessionLocked(session);
                         ended = true;
@@ -282,25 +359,8 @@ public sealed partial class MqttBroker
             }
         }
 
-        if (will is not null)
-        {
-            var delay = will.Properties?.WillDelayInterval ?? 0;
-            if (delay == 0 || ended)
-            {
-                PublishWill(will, session.ClientId);
-            }
-            else
-            {
-                lock (session.Sync)
-                {
-                    session.PendingWill = will;
-                    session.PendingWillVersion = version;
-                    session.PendingWillAtTicks = TimeProvider.GetTimestamp() + (long)(delay * (double)TimeProvider.TimestampFrequency);
-                    session.Journal.SessionChanged();
-                }
-            }
-        }
-
+        if (will is not null && (delay == 0 || ended))
+            PublishWill(will, session.ClientId);
     }
 
     /// Removes a session and its subscriptions. Caller holds _sessionsLock.
@@ -311,6 +371,9 @@ public sealed partial class MqttBroker
         lock (session.Sync)
         {
             session.Journal.Ended();
+            // Whoever still references the object (a connection finishing after a clean-start takeover, a
+            // delivery matched just before) writes nothing more for this client id.
+            session.Retire();
             if (session.HasSubscriptions)
             {
                 foreach (var subscription in session.Subscriptions.Values)

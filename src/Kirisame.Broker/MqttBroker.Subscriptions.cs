@@ -78,16 +78,29 @@ public sealed partial class MqttBroker
             var shared = TopicRules.TryParseShared(requested.Filter, out var shareName, out var topicFilter);
             var options = requested with { MaximumQoS = granted };
             var subscription = new Subscription(session, requested.Filter, topicFilter, shared ? shareName : null, options, subscriptionId);
-            bool existed, overQuota;
+            bool existed, overQuota, retired;
             lock (session.Sync)
             {
                 existed = session.Subscriptions.ContainsKey(requested.Filter);
                 overQuota = !existed && Options.MaxSubscriptionsPerClient > 0 && session.Subscriptions.Count >= Options.MaxSubscriptionsPerClient;
-                if (!overQuota)
+                // Discarded under a connection still finishing (taken over with clean start): a subscription now
+                // would route to a session nobody holds, and its client id belongs to the newer session.
+                retired = session.IsRetired;
+                if (!overQuota && !retired)
                 {
                     session.Subscriptions[requested.Filter] = subscription;
                     session.Journal.Subscribed(subscription);
+                    // In the tree under the session's lock, as a discard takes it out (registry → session → tree):
+                    // added after the lock, it could land after the discard and outlive the session.
+                    Subscriptions.Add(subscription);
                 }
+            }
+
+            if (retired)
+            {
+                codes.Add(ReasonCode.UnspecifiedError);
+                problems.Add("the session has ended:", requested.Filter);
+                continue;
             }
 
             if (overQuota)
@@ -97,7 +110,6 @@ public sealed partial class MqttBroker
                 continue;
             }
 
-            Subscriptions.Add(subscription);
             codes.Add((ReasonCode)granted);
             // Retained messages are not sent for shared subscriptions (section 4.8.2); Retain Handling decides the rest
             // [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11].

@@ -14,7 +14,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Kirisame.Broker;
 
 /// The broker: one per process (or per test). Transports hand it connections as duplex pipes.
-/// Partial files: Sessions (registry, takeover, acknowledgements), Routing (publish, subscribe),
+/// Partial files: Sessions (attaching sessions, takeover, acknowledgements), Routing (publish, subscribe),
 /// Housekeeping (timeouts, expiry, delayed wills, $SYS).
 public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
 {
@@ -27,9 +27,10 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
 
     public MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null,
         IAuthenticator? authenticator = null, IAuthorizer? authorizer = null, IEnumerable<IEnhancedAuthenticationMethod>? authenticationMethods = null,
-        IBrokerStore? store = null)
+        IBrokerStore? store = null, ISessionRegistry? sessionRegistry = null)
     {
         Store = store ?? InMemoryStore.Instance;
+        SessionRegistry = sessionRegistry ?? new LocalSessionRegistry();
         _authenticationMethods = (authenticationMethods ?? []).ToDictionary(m => m.Name, StringComparer.Ordinal);
         Options = options;
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
@@ -70,6 +71,10 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
 
     /// Where persistent state goes (see <see cref="IBrokerStore"/>); in memory unless configured.
     public IBrokerStore Store { get; }
+
+    /// Who holds each client id, with takeover epochs (see <see cref="ISessionRegistry"/>); this process's own
+    /// unless configured (a cluster's).
+    public ISessionRegistry SessionRegistry { get; }
 
     internal IEnhancedAuthenticationMethod? FindAuthenticationMethod(string name) => _authenticationMethods.GetValueOrDefault(name);
 

@@ -25,6 +25,9 @@ public sealed class InProcessClient : IAsyncDisposable
     private readonly Target _target;
     private readonly Channel<Entry> _deliveries = Channel.CreateUnbounded<Entry>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
     private Session? _session;
+
+    /// The registry lease under which it holds <see cref="_session"/>.
+    private SessionLease _lease;
     private int _queuedQoS0;
     private long _connectedAtTicks;
 
@@ -53,6 +56,9 @@ public sealed class InProcessClient : IAsyncDisposable
 
     private string LogName { get; }
 
+    /// How in-process clients are named to the session registry, which names network clients by connection id.
+    private const string Holder = "in-process";
+
     private Session Session => _session ?? throw new InvalidOperationException("Not connected.");
 
     /// Connects: takes over a session another client holds under the same id, as a network CONNECT does.
@@ -78,12 +84,20 @@ public sealed class InProcessClient : IAsyncDisposable
         var clientId = options.ClientId.Length > 0 ? options.ClientId : "kirisame-" + Guid.NewGuid().ToString("N"); // as [MQTT-3.1.3-6]
         var expiry = brokerOptions.MaxSessionExpirySeconds is { } cap ? Math.Min(options.SessionExpiryInterval, cap) : options.SessionExpiryInterval;
         var client = new InProcessClient(broker, options, clientId);
-        var (session, present) = await broker.AttachSessionAsync(client._target, clientId, options.CleanStart, expiry);
-        if (session is null)
-            throw new InProcessClientException(ReasonCode.QuotaExceeded, $"too many persistent sessions without a connection (Broker:MaxOfflineSessions {brokerOptions.MaxOfflineSessions})");
+        var attachment = await broker.AttachSessionAsync(client._target, Holder, clientId, options.CleanStart, expiry);
+        switch (attachment.Outcome)
+        {
+            case AttachOutcome.OverQuota:
+                throw new InProcessClientException(ReasonCode.QuotaExceeded, $"too many persistent sessions without a connection (Broker:MaxOfflineSessions {brokerOptions.MaxOfflineSessions})");
+            case AttachOutcome.TakenOver:
+                throw new InProcessClientException(ReasonCode.SessionTakenOver, "a newer connection with this client id came first");
+        }
+
+        var session = attachment.Session!;
+        client._lease = attachment.Lease;
         client._session = session;
         client._connectedAtTicks = broker.TimeProvider.GetTimestamp();
-        client.SessionPresent = present;
+        client.SessionPresent = attachment.Present;
         broker.InProcessConnected(client);
         broker.Resume(session, client._target);
         return client;
@@ -350,15 +364,20 @@ public sealed class InProcessClient : IAsyncDisposable
                 return;
             client.DisconnectReason = reason;
             client._deliveries.Writer.TryComplete();
-            ThreadPool.UnsafeQueueUserWorkItem(static s => s.Target.Release(s.PublishWill), (Target: this, PublishWill: publishWill), preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Target.ReleaseAsync(s.PublishWill), (Target: this, PublishWill: publishWill), preferLocal: false);
         }
 
-        private void Release(bool publishWill)
+        private async Task ReleaseAsync(bool publishWill)
         {
             try
             {
                 if (client._session is { } session)
-                    client._broker.ReleaseSession(session, this, publishWill ? client._options.Will : null, ProtocolVersion.V500);
+                {
+                    var lease = client._lease;
+                    client._broker.ReleaseSession(session, this, lease.Epoch, publishWill ? client._options.Will : null, ProtocolVersion.V500);
+                    await client._broker.SessionRegistry.ReleaseAsync(lease);
+                }
+
                 client._broker.InProcessDisconnected(client);
             }
             catch (Exception ex)

@@ -159,15 +159,22 @@ internal sealed partial class ClientConnection
             Will = will;
         }
 
-        var (session, present) = await _broker.AttachSessionAsync(this, clientId, connect.CleanStart, expiry);
-        if (session is null)
+        var attachment = await _broker.AttachSessionAsync(this, Info.ConnectionId, clientId, connect.CleanStart, expiry);
+        switch (attachment.Outcome)
         {
-            return Refuse(v5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable,
-                $"too many persistent sessions without a connection (Broker:MaxOfflineSessions {options.MaxOfflineSessions})");
+            case AttachOutcome.OverQuota:
+                return Refuse(v5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable,
+                    $"too many persistent sessions without a connection (Broker:MaxOfflineSessions {options.MaxOfflineSessions})");
+            case AttachOutcome.TakenOver:
+                // A newer CONNECT with this client id came first. No CONNACK code says "taken over"; the
+                // connection is closed, as the holder's would be [MQTT-3.1.4-3].
+                return false;
         }
 
+        var session = attachment.Session!;
         Session = session;
-        connAck.SessionPresent = present;
+        SessionEpoch = attachment.Lease.Epoch;
+        connAck.SessionPresent = attachment.Present;
         // Established (and counted) before the CONNACK can be seen: housekeeping running in between must not take
         // an accepted client for one that sent no CONNECT within ConnectTimeout and close it.
         IsEstablished = true;
@@ -181,6 +188,13 @@ internal sealed partial class ClientConnection
         _broker.Resume(session, this);
         return true;
     }
+
+    /// The epoch of the registry lease under which this connection holds <see cref="Session"/> (a long, not
+    /// the lease: every connection keeps it, and the rest of the lease is known).
+    internal long SessionEpoch { get; private set; }
+
+    /// The lease to present when letting go of the session.
+    internal SessionLease Lease => new(ClientId, SessionEpoch, new SessionHolder(SessionHolder.LocalNode, Info.ConnectionId));
 
     private string? _authMethod;
     private IAuthenticationExchange? _authExchange;

@@ -378,9 +378,14 @@ internal sealed partial class ClientConnection
 
             lock (session.Sync)
             {
-                var wasDurable = session.Durable;
-                session.ExpiryInterval = _broker.Options.MaxSessionExpirySeconds is { } cap ? Math.Min(expiry, cap) : expiry;
-                session.Journal.ExpiryChanged(wasDurable);
+                // Only while this connection holds the session: one taken over (its DISCONNECT handled late) would
+                // otherwise set the newer holder's expiry, or delete its stored session with an expiry of 0.
+                if (session.Epoch == SessionEpoch)
+                {
+                    var wasDurable = session.Durable;
+                    session.ExpiryInterval = _broker.Options.MaxSessionExpirySeconds is { } cap ? Math.Min(expiry, cap) : expiry;
+                    session.Journal.ExpiryChanged(wasDurable);
+                }
             }
         }
 

@@ -67,6 +67,24 @@ internal sealed class Session(string clientId, IBrokerStore? store = null)
     /// Where deliveries go: set once CONNACK is queued, so nothing overtakes it.
     internal IDeliveryTarget? Target { get; set; }
 
+    /// The fencing token of the claim that holds this session, or held it last (docs/adr/0008): set with
+    /// <see cref="Owner"/> when a client attaches, kept when it lets go. A holder ends its hold, leaves a delayed
+    /// will or ends the session only while this is still its own epoch, so a connection that finishes its
+    /// clean-up after a newer one took the client id changes nothing. 0 for a session restored from the store
+    /// and not held since. Written under the registry lock and <see cref="Sync"/>.
+    internal long Epoch { get; set; }
+
+    /// The epoch of a discarded session: above every claim's, so no holder matches it any more.
+    private const long RetiredEpoch = long.MaxValue;
+
+    /// Discarded (ended, expired, deleted, or replaced on clean start): the client id belongs to a newer session or
+    /// to nobody, and this object, which a closing connection may still reference, writes nothing more to the
+    /// store. Read under <see cref="Sync"/>.
+    internal bool IsRetired => Epoch == RetiredEpoch;
+
+    /// Marks the session discarded. Caller holds <see cref="Sync"/>, after the journal's last write.
+    internal void Retire() => Epoch = RetiredEpoch;
+
     public bool IsConnected => Target is not null;
 
     /// When the connection went away (TimeProvider timestamp), for expiry.

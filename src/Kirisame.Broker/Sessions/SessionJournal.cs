@@ -9,13 +9,22 @@ namespace Kirisame.Broker.Sessions;
 /// that outlives its connection is) and how. Callers hold the session's lock, which keeps the writes for one
 /// session in the order the changes happened (the store's contract).
 ///
+/// Writes are by client id, and a client id outlives the session objects that stand for it: a discarded
+/// (retired) session writes nothing, whoever still calls it — a connection finishing after a clean-start
+/// takeover, a delivery matched just before the session ended. Its last write was the delete; anything after
+/// it would land on the newer session's state (docs/adr/0008). The check is one field of the session, read
+/// under the lock the caller already holds.
+///
 /// A struct over the session and its store: the journal costs a session one reference, not an object.
 internal readonly struct SessionJournal(Session session, IBrokerStore store)
 {
+    /// Whether the session's changes are written: it outlives its connection and still stands for its client id.
+    private bool Writes => session.Durable && !session.IsRetired;
+
     /// The session's own values (expiry, when it went away, a delayed will) changed.
     public void SessionChanged()
     {
-        if (session.Durable)
+        if (Writes)
             store.PutSession(Record());
     }
 
@@ -23,42 +32,45 @@ internal readonly struct SessionJournal(Session session, IBrokerStore store)
     /// is removed from the store, with everything it had there.
     public void ExpiryChanged(bool wasDurable)
     {
+        if (session.IsRetired)
+            return;
         if (session.Durable)
             store.PutSession(Record());
         else if (wasDurable)
             store.DeleteSession(session.ClientId);
     }
 
-    /// The session is discarded (clean start, expiry, or it ended with its connection).
+    /// The session is discarded (clean start, expiry, or it ended with its connection); the caller retires it
+    /// next, so this is the last write it makes.
     public void Ended()
     {
-        if (session.Durable)
+        if (Writes)
             store.DeleteSession(session.ClientId);
     }
 
     public void Subscribed(Subscription subscription)
     {
-        if (session.Durable)
+        if (Writes)
             store.PutSubscription(session.ClientId, new SubscriptionRecord(subscription.Filter, subscription.Options, subscription.SubscriptionId));
     }
 
     public void Unsubscribed(string filter)
     {
-        if (session.Durable)
+        if (Writes)
             store.DeleteSubscription(session.ClientId, filter);
     }
 
     /// A message joined the queue, waiting for room in the in-flight window or for the client to come back.
     public void Queued(in QueuedMessage queued)
     {
-        if (session.Durable)
+        if (Writes)
             store.PutQueued(session.ClientId, queued, 0, InflightState.AwaitingAck);
     }
 
     /// A queued message was sent with <paramref name="packetId"/>, or its exchange moved on to <paramref name="state"/>.
     public void InFlight(in QueuedMessage queued, ushort packetId, InflightState state)
     {
-        if (session.Durable)
+        if (Writes)
             store.PutQueued(session.ClientId, queued, packetId, state);
     }
 
@@ -66,20 +78,20 @@ internal readonly struct SessionJournal(Session session, IBrokerStore store)
     /// of a shared group.
     public void Removed(in QueuedMessage queued)
     {
-        if (session.Durable)
+        if (Writes)
             store.DeleteQueued(session.ClientId, queued.Sequence, queued.Message);
     }
 
     /// An inbound QoS 2 PUBLISH was received (PUBREC owed), or released by PUBREL.
     public void InboundQoS2Received(ushort packetId)
     {
-        if (session.Durable)
+        if (Writes)
             store.PutInboundQoS2(session.ClientId, packetId);
     }
 
     public void InboundQoS2Released(ushort packetId)
     {
-        if (session.Durable)
+        if (Writes)
             store.DeleteInboundQoS2(session.ClientId, packetId);
     }
 

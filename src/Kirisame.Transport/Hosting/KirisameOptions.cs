@@ -1,5 +1,6 @@
 using Kirisame.Broker;
 using Kirisame.Broker.Security;
+using Kirisame.Broker.Sessions;
 using Kirisame.Broker.Storage;
 
 namespace Kirisame.Transport.Hosting;
@@ -25,6 +26,10 @@ public sealed class KirisameOptions
 
     /// What each client may publish and subscribe to; everything unless set.
     public IAuthorizer? Authorizer { get; set; }
+
+    /// Who holds each client id, with takeover epochs; this process's own (<see cref="LocalSessionRegistry"/>)
+    /// unless set, as a cluster will.
+    public ISessionRegistry? SessionRegistry { get; set; }
 
     /// The option errors, each naming its key; empty when valid.
     public IEnumerable<string> Validate() => Broker.Validate().Concat(Transport.Validate());

@@ -24,7 +24,7 @@ public static class KirisameServiceCollectionExtensions
 
         services.AddSingleton(options);
         services.AddSingleton(provider => new MqttBroker(options.Broker, provider.GetService<ILoggerFactory>(), TimeProvider.System,
-            options.Authenticator, options.Authorizer, store: options.Store));
+            options.Authenticator, options.Authorizer, store: options.Store, sessionRegistry: options.SessionRegistry));
         // Registered before the listener: the broker starts before it accepts, and says goodbye to its clients
         // (v5 DISCONNECT 0x8B) in the stopping hook, before the listener waits for their connections to close.
         services.AddHostedService<KirisameLifecycle>();

@@ -1,0 +1,16 @@
+namespace Kirisame.Broker.Sessions;
+
+/// What holds a client id, as the registry records it: plain values (a node and a connection there), so that a
+/// distributed registry can keep and send them. In one process the node is <see cref="LocalNode"/>.
+public readonly record struct SessionHolder(string Node, string Connection)
+{
+    /// The node name of a broker that is not part of a cluster.
+    public const string LocalNode = "local";
+}
+
+/// One claim of a client id: who holds it and the claim's epoch. Epochs of one client id only ever grow, so the
+/// higher epoch is the newer holder; a holder presents its epoch to prove it still holds the id.
+public readonly record struct SessionLease(string ClientId, long Epoch, SessionHolder Holder);
+
+/// The answer to a claim: the new lease, and the one it displaced (null when nobody held the client id).
+public readonly record struct SessionClaim(SessionLease Lease, SessionLease? Previous);
