@@ -38,6 +38,8 @@ public sealed partial class MqttBroker
 
     private int Route(BrokerMessage message, MatchResult match)
     {
+        // Set before the first delivery, which a writer may take at once: several recipients share one encoding.
+        message.ShareEncoding = SharedEncoding.Enabled && match.Sessions.Length + match.SharedGroups.Length > 1;
         if (message.Retain)
         {
             message.Pin();

@@ -34,6 +34,14 @@ public sealed class BrokerMessage
     private int _references;
     private volatile bool _pinned;
 
+    // One encoded PUBLISH shared by the subscribers that receive the same bytes (see SharedEncoding). Its buffer
+    // stays with a pooled message for the next use, like the payload's, so fan-out allocates nothing either.
+    private byte[]? _encoded;
+    private int _encodedState; // SharedEncoding.None / Building / Ready
+    private int _encodedKey;
+    private int _encodedLength;
+    private int _encodedPacketIdOffset;
+
     public BrokerMessage(string topic, ReadOnlyMemory<byte> topicUtf8, ReadOnlyMemory<byte> payload, QualityOfService qos, bool retain,
         PublishProperties properties, string? senderClientId, long receivedAtTicks)
     {
@@ -70,6 +78,46 @@ public sealed class BrokerMessage
 
     public int Size => TopicUtf8.Length + Payload.Length;
 
+    /// Set by routing when the message goes to more than one session: worth encoding once for all of them.
+    internal bool ShareEncoding { get; set; }
+
+    /// The shared encoding for <paramref name="key"/> when one is ready; otherwise false (none made yet, being
+    /// made by another writer, or made for another variant: the caller encodes for itself).
+    internal bool TryGetEncoded(int key, out ReadOnlySpan<byte> encoded, out int packetIdOffset)
+    {
+        if (Volatile.Read(ref _encodedState) == SharedEncoding.Ready && _encodedKey == key)
+        {
+            encoded = _encoded.AsSpan(0, _encodedLength);
+            packetIdOffset = _encodedPacketIdOffset;
+            return true;
+        }
+
+        encoded = default;
+        packetIdOffset = 0;
+        return false;
+    }
+
+    /// Claims the right to make the shared encoding: true for exactly one caller, who then calls
+    /// <see cref="EncodedBuffer"/> and <see cref="PublishEncoded"/>.
+    internal bool TryClaimEncoding() => Interlocked.CompareExchange(ref _encodedState, SharedEncoding.Building, SharedEncoding.None) == SharedEncoding.None;
+
+    /// A buffer of at least <paramref name="size"/> bytes for the claimed encoding.
+    internal byte[] EncodedBuffer(int size)
+    {
+        if (_encoded is null || _encoded.Length < size)
+            _encoded = new byte[Math.Max(size, 128)];
+        return _encoded;
+    }
+
+    /// Makes the claimed encoding visible to the other writers.
+    internal void PublishEncoded(int key, int length, int packetIdOffset)
+    {
+        _encodedKey = key;
+        _encodedLength = length;
+        _encodedPacketIdOffset = packetIdOffset;
+        Volatile.Write(ref _encodedState, SharedEncoding.Ready);
+    }
+
     /// A pooled message holding a copy of <paramref name="payload"/>, with one reference (the caller's).
     public static BrokerMessage Rent(string topic, ReadOnlyMemory<byte> topicUtf8, ReadOnlySpan<byte> payload, QualityOfService qos, bool retain,
         in PublishProperties properties, string? senderClientId, long receivedAtTicks)
@@ -105,6 +153,9 @@ public sealed class BrokerMessage
         if (Interlocked.Decrement(ref _references) != 0 || _pinned)
             return;
         Set("", default, default, default, false, default, null, 0);
+        _encodedState = SharedEncoding.None;
+        if (_encoded is { Length: > MaxKeptBuffer })
+            _encoded = null;
         if (Interlocked.Increment(ref s_pooled) > MaxPooled)
         {
             Interlocked.Decrement(ref s_pooled);
@@ -127,6 +178,7 @@ public sealed class BrokerMessage
     {
         Topic = topic;
         TopicUtf8 = topicUtf8;
+        ShareEncoding = false;
         Payload = payload;
         QoS = qos;
         Retain = retain;

@@ -72,6 +72,13 @@ internal sealed partial class ClientConnection
             return 0;
         }
 
+        if (message.ShareEncoding && !item.Dup && IsSharedVariant(message, item))
+        {
+            var shared = WriteShared(output, message, item);
+            if (shared >= 0)
+                return shared;
+        }
+
         var topic = message.TopicUtf8;
         ushort alias = 0;
         if (ClientTopicAliasMaximum > 0 && AssignAlias(message.Topic, out alias, out var known) && known)
@@ -103,6 +110,56 @@ internal sealed partial class ClientConnection
         _broker.Metrics.Sent(item.QoS, message.Payload.Length);
         Interlocked.Add(ref statistics.BytesSent, size);
         return size;
+    }
+
+    /// Whether this client receives the bytes every subscriber of this variant does (see SharedEncoding).
+    private bool IsSharedVariant(BrokerMessage message, in Outbound item) =>
+        Version != ProtocolVersion.V500
+        || (ClientTopicAliasMaximum == 0 && item.SubscriptionIds is not { Length: > 0 } && message.Properties.MessageExpiryInterval is null);
+
+    /// Writes the shared encoding of this PUBLISH, making it if nobody has: the bytes are copied and this
+    /// session's packet identifier patched in. Returns the bytes written, 0 when the message is too large for
+    /// this client (dropped, as below), or -1 when there is no shared encoding to use (the caller encodes).
+    private int WriteShared(PipeWriter output, BrokerMessage message, in Outbound item)
+    {
+        var key = SharedEncoding.Key(Version, item.QoS, item.Retain);
+        if (!message.TryGetEncoded(key, out var encoded, out var packetIdOffset))
+        {
+            if (!message.TryClaimEncoding())
+                return -1;
+            var publish = new PublishPacket
+            {
+                QoS = item.QoS,
+                Retain = item.Retain,
+                Topic = message.TopicUtf8,
+                Payload = message.Payload,
+                Properties = Version == ProtocolVersion.V500 ? message.Properties : default,
+            };
+            var length = MqttEncoder.GetPublishSize(publish, Version);
+            var buffer = message.EncodedBuffer(length);
+            MqttEncoder.WritePublish(buffer, publish, Version);
+            packetIdOffset = item.QoS == QualityOfService.AtMostOnce ? 0 : SharedEncoding.PacketIdOffset(buffer, message.TopicUtf8.Length);
+            message.PublishEncoded(key, length, packetIdOffset);
+            encoded = buffer.AsSpan(0, length);
+        }
+
+        if (encoded.Length > ClientMaximumPacketSize)
+        {
+            // Too large for this client: not sent, not truncated, counted [MQTT-3.1.2-25].
+            Dropped(DropReason.TooLarge);
+            if (item.QoS != QualityOfService.AtMostOnce)
+                _broker.CompleteInflight(Session, this, item.PacketId);
+            return 0;
+        }
+
+        var destination = output.GetSpan(encoded.Length);
+        encoded.CopyTo(destination);
+        if (item.QoS != QualityOfService.AtMostOnce)
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(destination[packetIdOffset..], item.PacketId);
+        output.Advance(encoded.Length);
+        _broker.Metrics.Sent(item.QoS, message.Payload.Length);
+        Interlocked.Add(ref _broker.Statistics.BytesSent, encoded.Length);
+        return encoded.Length;
     }
 
     /// The properties a v5 subscriber receives: the publisher's, with the expiry reduced by the time the
