@@ -3,8 +3,10 @@ namespace Kirisame.Broker;
 /// Broker behaviour knobs, bound from the "Broker" configuration section. Validate() names a bad key.
 public sealed class BrokerOptions
 {
-    /// Largest packet accepted from a client, fixed header included (v5 Maximum Packet Size in CONNACK).
-    public int MaximumPacketSize { get; set; } = 256 * 1024;
+    /// Largest packet accepted from a client, fixed header included (v5 Maximum Packet Size in CONNACK). 16 MiB, so
+    /// that a message of a few megabytes goes through as it does with Mosquitto, HiveMQ and RabbitMQ by default
+    /// (EMQX: 1 MB); what large packets cost is bounded across connections by <see cref="MaxPartialPacketBytes"/>.
+    public int MaximumPacketSize { get; set; } = 16 * 1024 * 1024;
 
     /// Bytes of packets still arriving that the broker holds, across all connections; 0 = no limit. A packet is
     /// held whole before it is handled, so without this a few hundred clients that each begin a large PUBLISH and
