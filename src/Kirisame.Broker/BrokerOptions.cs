@@ -3,8 +3,22 @@ namespace Kirisame.Broker;
 /// Broker behaviour knobs, bound from the "Broker" configuration section. Validate() names a bad key.
 public sealed class BrokerOptions
 {
-    /// Largest packet accepted from a client, fixed header included (v5 Maximum Packet Size in CONNACK).
-    public int MaximumPacketSize { get; set; } = 256 * 1024;
+    /// Largest packet accepted from a client, fixed header included (v5 Maximum Packet Size in CONNACK). 16 MiB, so
+    /// that a message of a few megabytes goes through as it does with Mosquitto, HiveMQ and RabbitMQ by default
+    /// (EMQX: 1 MB); what large packets cost is bounded across connections by <see cref="MaxPartialPacketBytes"/>.
+    public int MaximumPacketSize { get; set; } = 16 * 1024 * 1024;
+
+    /// Bytes of packets still arriving that the broker holds, across all connections; 0 = no limit. A packet is
+    /// held whole before it is handled, so without this a few hundred clients that each begin a large PUBLISH and
+    /// then trickle it would make the broker hold gigabytes. A packet over 64 KiB reserves its length (from its
+    /// fixed header) before the rest is read; while the budget is full its connection is not read from (TCP
+    /// back-pressure holds the client) and after <see cref="PartialPacketWaitTimeout"/> it is closed. Smaller
+    /// packets never wait for it. At least <see cref="MaximumPacketSize"/>, so that one packet always fits.
+    public long MaxPartialPacketBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// How long a connection waits for room in <see cref="MaxPartialPacketBytes"/> before it is closed (MQTT 5
+    /// clients get DISCONNECT 0x89 Server busy). A waiting connection costs little: its socket and what it had read.
+    public TimeSpan PartialPacketWaitTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// A connection that sends no CONNECT within this time is closed.
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -112,6 +126,10 @@ public sealed class BrokerOptions
     {
         if (MaximumPacketSize is < 64 or > 268_435_460)
             yield return $"Broker:MaximumPacketSize must be between 64 and 268435460 (was {MaximumPacketSize}).";
+        if (MaxPartialPacketBytes != 0 && MaxPartialPacketBytes < MaximumPacketSize)
+            yield return $"Broker:MaxPartialPacketBytes must be 0 (no limit) or at least Broker:MaximumPacketSize ({MaximumPacketSize}), so that a packet of the maximum size can be received (was {MaxPartialPacketBytes}).";
+        if (PartialPacketWaitTimeout <= TimeSpan.Zero)
+            yield return "Broker:PartialPacketWaitTimeout must be positive.";
         if (ConnectTimeout <= TimeSpan.Zero)
             yield return "Broker:ConnectTimeout must be positive.";
         if (MaximumQoS is < 0 or > 2)

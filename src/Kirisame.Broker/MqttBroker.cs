@@ -40,6 +40,7 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
         _logger = LoggerFactory.CreateLogger("Kirisame.Broker");
         _connectionLogger = LoggerFactory.CreateLogger("Kirisame.Connection");
         LogThrottle = new LogThrottle(TimeProvider);
+        PartialPackets = new PartialPacketBudget(options.MaxPartialPacketBytes);
         StartedAtTicks = TimeProvider.GetTimestamp();
         Metrics = new BrokerMetrics(this);
         BackPressure = new BackPressure(this, _logger);
@@ -59,6 +60,9 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
 
     /// What clients can make the broker log is written at most once a minute per kind and address.
     internal LogThrottle LogThrottle { get; }
+
+    /// Bytes of packets still arriving, across all connections (Broker:MaxPartialPacketBytes).
+    internal PartialPacketBudget PartialPackets { get; }
 
     /// The `Kirisame` meter and the per-reason counting behind it (docs/metrics.md).
     internal BrokerMetrics Metrics { get; }

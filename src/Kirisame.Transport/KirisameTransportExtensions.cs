@@ -41,6 +41,8 @@ public static class KirisameTransportExtensions
             {
                 sockets.Backlog = options.Backlog;
                 sockets.NoDelay = options.NoDelay;
+                // MaxReadBufferSize stays at its 1 MiB: like WebSocketPipe's pause threshold it bounds what is read
+                // ahead of the broker (bytes not yet examined), not the packet size (LargePacketTests).
             })
             .ConfigureServices(services =>
             {

@@ -79,6 +79,7 @@ public sealed class CommandLineTests
     [InlineData("Broker:MaximumQoS must be 0, 1 or 2 (was 7).", "--Broker:MaximumQoS", "7")]
     [InlineData("Broker:MaximumQoS must be 0, 1 or 2 (was 7).", "--Broker:MaximumQoS=7")]
     [InlineData("Broker:MaximumPacketSize must be a whole number", "--Broker:MaximumPacketSize", "lots")]
+    [InlineData("Broker:MaxPartialPacketBytes must be 0 (no limit) or at least Broker:MaximumPacketSize (16777216)", "--Broker:MaxPartialPacketBytes", "1048576")]
     [InlineData("Transport:Port must be between 0 and 65535", "--port", "70000")]
     [InlineData("Transport:BindAddress must be an IP address", "--bind", "not-an-address")]
     [InlineData("Transport:NoDelay must be true or false", "--Transport:NoDelay", "sometimes")]

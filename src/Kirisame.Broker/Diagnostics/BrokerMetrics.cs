@@ -48,6 +48,13 @@ internal sealed class BrokerMetrics : IDisposable
             "CONNECTs refused, by the CONNACK reason (tag reason)");
         Meter.CreateObservableCounter("kirisame.connections.faulted", () => Interlocked.Read(ref s.ConnectionFaults), "{connection}",
             "Connections closed because serving them threw (each is logged)");
+        var partial = broker.PartialPackets;
+        Meter.CreateObservableUpDownCounter("kirisame.packets.partial.bytes", () => partial.Reserved, "By",
+            "Bytes reserved for packets over 64 KiB still arriving (at most Broker:MaxPartialPacketBytes)");
+        Meter.CreateObservableUpDownCounter("kirisame.packets.partial.waiting", () => (long)partial.Waiting, "{connection}",
+            "Connections not read from until Broker:MaxPartialPacketBytes has room for the packet they are sending");
+        Meter.CreateObservableCounter("kirisame.packets.partial.timeouts", () => partial.TimedOut, "{connection}",
+            "Connections closed because Broker:MaxPartialPacketBytes had no room for their packet within Broker:PartialPacketWaitTimeout");
         Meter.CreateObservableCounter("kirisame.messages.received", () => PerQoS(Interlocked.Read(ref s.MessagesReceived), _received), "{message}",
             "PUBLISH messages received from clients, by QoS");
         Meter.CreateObservableCounter("kirisame.messages.received.bytes", () => PerQoS(Interlocked.Read(ref _receivedPayloadBytes), _receivedBytes), "By",

@@ -61,6 +61,11 @@ internal sealed class SysTopics
         Value("heap/current", GC.GetTotalMemory(forceFullCollection: false));
         Value("heap/committed", GC.GetGCMemoryInfo().TotalCommittedBytes);
         Value("retained messages/count", _broker.Retained.Count);
+        // Kirisame's own: the budget for large packets still arriving (Broker:MaxPartialPacketBytes).
+        var partial = _broker.PartialPackets;
+        Value("packets/partial/bytes", partial.Reserved);
+        Value("packets/partial/waiting", partial.Waiting);
+        Value("packets/partial/timeouts", partial.TimedOut);
     }
 
     private void Load(string name, LoadAverage load)

@@ -109,6 +109,8 @@ internal sealed partial class ClientConnection : IDeliveryTarget
             // they are kept few (no ReadResult, no SequencePosition, no PipeReader).
             while (true)
             {
+                if (!await ReservePartialPacketAsync()) // a large packet's memory comes from the broker's budget
+                    break;
                 var result = await _transport.Input.ReadAsync(CancellationToken.None); // closing cancels the pending read instead
                 var buffer = result.Buffer;
                 var ended = result.IsCompleted;
@@ -355,6 +357,7 @@ internal sealed partial class ClientConnection : IDeliveryTarget
         // (WaitAsync drops its timer when the writer finishes; a Task.Delay would hold one for the full 2 s.)
         await WriterFinished.WaitAsync(TimeSpan.FromSeconds(2), _broker.TimeProvider).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         AbandonOutbound();
+        ReleasePartialPacket();
         _frameReader.Dispose();
         try
         {

@@ -51,12 +51,23 @@ public static class MqttFraming
 
 /// Frames packets from a connection's input. Bodies are handed out in place when they lie in one
 /// segment (the common case); a body that spans segments is linearised into a scratch buffer owned by
-/// this reader, which grows to at most the maximum packet size and is reused.
+/// this reader, which grows to at most the maximum packet size. Up to <see cref="RetainedScratchLength"/> it is
+/// kept for the next packet; a larger one goes back to the pool once its packet is done with.
 public sealed class MqttFrameReader(int maximumPacketSize) : IDisposable
 {
+    /// The largest scratch buffer kept between packets. With a maximum packet size of megabytes, keeping the
+    /// buffer one large packet grew would make every connection that ever sent one hold that much while idle.
+    internal const int RetainedScratchLength = 64 * 1024;
+
     private byte[]? _scratch;
 
     public int MaximumPacketSize { get; set; } = maximumPacketSize;
+
+    /// After <see cref="FrameStatus.NeedMoreData"/>: the whole length (fixed header included) of the packet that
+    /// has begun to arrive, once its fixed header is there; 0 while even that is incomplete, and after any other
+    /// status. Known before the rest is read, so a caller can decide whether to buffer it (ADR 0001: bodies are
+    /// held whole) — e.g. reserve the memory first.
+    public int PendingPacketLength { get; private set; }
 
     /// Reads one packet from the start of <paramref name="buffer"/>. On Complete, <paramref name="consumed"/>
     /// is the position after it and <paramref name="packet"/>'s body stays valid until the next call
@@ -65,11 +76,17 @@ public sealed class MqttFrameReader(int maximumPacketSize) : IDisposable
     {
         packet = default;
         consumed = buffer.Start;
+        PendingPacketLength = 0;
+        if (_scratch is { Length: > RetainedScratchLength })
+            ReleaseScratch(); // the previous packet's body was valid until this call, no longer
         var status = MqttFraming.TryReadHeader(buffer, MaximumPacketSize, out var header, out error);
         if (status != FrameStatus.Complete)
             return status;
         if (buffer.Length < header.TotalLength)
+        {
+            PendingPacketLength = header.TotalLength;
             return FrameStatus.NeedMoreData;
+        }
         var body = buffer.Slice(header.HeaderLength, header.RemainingLength);
         ReadOnlyMemory<byte> memory;
         if (body.IsSingleSegment)
@@ -93,6 +110,9 @@ public sealed class MqttFrameReader(int maximumPacketSize) : IDisposable
         consumed = body.End;
         return FrameStatus.Complete;
     }
+
+    /// The scratch buffer's length now (tests).
+    internal int ScratchLength => _scratch?.Length ?? 0;
 
     /// Returns the scratch buffer to the pool, for a connection that has gone idle.
     public void ReleaseScratch()

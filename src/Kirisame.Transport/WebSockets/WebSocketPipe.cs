@@ -11,7 +11,11 @@ namespace Kirisame.Transport.WebSockets;
 internal sealed class WebSocketPipe : IDuplexPipe
 {
     // Small segments: an idle WebSocket connection holds one receive buffer, and the broker's frame reader
-    // already refuses packets above the maximum packet size before buffering them.
+    // already refuses packets above the maximum packet size before buffering them. The pause threshold bounds
+    // what is read ahead of the broker, not the packet size: a pipe counts the bytes its reader has not yet
+    // examined, and the broker examines all it is given while it waits for the rest of a packet (a 16 MiB packet
+    // goes through: LargePacketTests). While the broker does not read (its budget for packets still arriving is
+    // full), this is what the connection can hold beyond it.
     private static readonly PipeOptions s_options = new(minimumSegmentSize: 4096, pauseWriterThreshold: 256 * 1024,
         resumeWriterThreshold: 128 * 1024, useSynchronizationContext: false);
 

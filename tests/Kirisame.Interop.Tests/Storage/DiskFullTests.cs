@@ -99,7 +99,7 @@ public sealed class DiskFullTests
     /// QoS) until a QoS 1 probe is refused — RocksDB may first use space it had reserved.
     private sealed class DiskFiller(string path, MqttNetClient retainer, MqttNetClient prober)
     {
-        private readonly string _large = new('x', 200 * 1024); // under the default 256 KiB maximum packet size
+        private readonly string _large = new('x', 200 * 1024); // large, to fill the disk quickly (well under the maximum packet size)
         private int _retained;
 
         public int Refusals { get; private set; }
