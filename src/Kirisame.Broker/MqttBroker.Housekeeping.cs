@@ -46,8 +46,12 @@ public sealed partial class MqttBroker
             LogThrottle.Flush(_connectionLogger);
             if (Options.SysInterval > 0)
             {
+                // Housekeeping runs once a second, and each run comes a little after (or, measured from a
+                // publication made a little after its tick, before) a whole number of seconds: the tick within half
+                // a second of the interval is the one that publishes. Compared exactly, the tick due at 10 s often
+                // measured 9.99 s and the update waited for the next one, at 11 s (issue 17).
                 var elapsed = TimeProvider.GetElapsedTime(_lastSysTicks, now).TotalSeconds;
-                if (elapsed >= Options.SysInterval)
+                if (elapsed >= Options.SysInterval - 0.5)
                     PublishSys(elapsed);
             }
         }
