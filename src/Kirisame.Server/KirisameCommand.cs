@@ -3,6 +3,7 @@ using System.Reflection;
 using Kirisame.Broker;
 using Kirisame.Broker.Security;
 using Kirisame.Broker.Storage;
+using Kirisame.Server.Logging;
 using Kirisame.Storage.RocksDb;
 using Kirisame.Transport;
 using Microsoft.AspNetCore.Hosting;
@@ -10,6 +11,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 
 namespace Kirisame.Server;
 
@@ -55,6 +57,22 @@ internal static class KirisameCommand
         if (listenerSecurity is null)
             return Fail(stderr, errors, ExitUsage, hint: false);
 
+        // The log file opens before anything else logs: a path that cannot be written is a bad setting (exit 2).
+        FileLoggerProvider? logFile = null;
+        if (configuration.Root[FileLoggerProvider.PathKey] is { Length: > 0 } logPath)
+        {
+            try
+            {
+                logFile = new FileLoggerProvider(logPath);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                return Fail(stderr, [$"{FileLoggerProvider.PathKey}: cannot open '{logPath}' for appending: {ex.Message}"], ExitUsage, hint: false);
+            }
+        }
+
+        using var logFileLifetime = logFile; // the host does not dispose a provider it was handed
+
         // The store opens before anything is served: a data folder that cannot be used stops start-up here.
         IBrokerStore store;
         StoredState state;
@@ -71,7 +89,7 @@ internal static class KirisameCommand
 
         await using var _ = store;
         var security = new SecurityHolder();
-        var host = BuildHost(configuration, store, state, opening.Elapsed, security);
+        var host = BuildHost(configuration, store, state, opening.Elapsed, security, logFile);
         var built = SecuritySetup.Build(configuration, listenerSecurity, host.Services.GetRequiredService<ILoggerFactory>(), errors);
         if (built is null)
         {
@@ -129,13 +147,16 @@ internal static class KirisameCommand
     }
 
     private static IHost BuildHost(ServerConfiguration configuration, IBrokerStore store, StoredState state, TimeSpan loadTime,
-        SecurityHolder security) =>
+        SecurityHolder security, FileLoggerProvider? logFile) =>
         new HostBuilder()
             .ConfigureAppConfiguration(builder => builder.AddConfiguration(configuration.Root))
             .ConfigureLogging(logging =>
             {
                 logging.AddConfiguration(configuration.Root.GetSection("Logging"));
                 logging.AddConsole();
+                logging.AddConsoleFormatter<KirisameConsoleFormatter, ConsoleFormatterOptions>();
+                if (logFile is not null)
+                    logging.AddProvider(logFile); // disposed (what is queued flushed) by RunAsync, after the host
             })
             .ConfigureServices(services =>
             {

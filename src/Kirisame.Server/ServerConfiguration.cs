@@ -28,9 +28,11 @@ internal sealed class ServerConfiguration
         // "Hosting failed to start" and a stack trace, before the one-line message the command prints for the
         // same exception (port in use, a key that does not match its certificate): the operator needs the line.
         ["Logging:LogLevel:Microsoft.Extensions.Hosting.Internal.Host"] = "Critical",
-        ["Logging:Console:FormatterName"] = "simple",
+        // Dated ISO 8601 lines without .NET's event ids (Logging/KirisameConsoleFormatter); `simple` is kept
+        // to one line with the same timestamps for those who choose it.
+        ["Logging:Console:FormatterName"] = "kirisame",
         ["Logging:Console:FormatterOptions:SingleLine"] = "true",
-        ["Logging:Console:FormatterOptions:TimestampFormat"] = "HH:mm:ss.fff ",
+        ["Logging:Console:FormatterOptions:TimestampFormat"] = "yyyy-MM-dd'T'HH:mm:ss.fffzzz ",
     };
 
     private ServerConfiguration(IConfigurationRoot root, BrokerOptions broker, TransportOptions transport,
@@ -129,7 +131,7 @@ internal sealed class ServerConfiguration
         return errors.Count > 0 ? null : configuration;
     }
 
-    private static readonly string[] s_consoleFormatters = ["simple", "json", "systemd"];
+    private static readonly string[] s_consoleFormatters = ["kirisame", "simple", "json", "systemd"];
 
     /// The logging library reads levels and the console formatter only when the first logger is made, where a bad
     /// one is an unhandled exception (exit 134) or, for a formatter, silently ignored: checked here, with the key.

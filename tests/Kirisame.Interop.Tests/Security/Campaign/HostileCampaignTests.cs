@@ -162,7 +162,8 @@ public sealed partial class HostileCampaignTests(ITestOutputHelper output) : IAs
         output.WriteLine($"descriptors: {descriptorsBefore} before, {Descriptors()} after");
 
         var lines = Server.Process.StdoutLines.Concat(Server.Process.Stderr.Split('\n')).ToList();
-        var failures = lines.Where(l => l.StartsWith("fail:", StringComparison.Ordinal) || l.StartsWith("crit:", StringComparison.Ordinal)).ToList();
+        // Lines are "<ISO 8601 time> <level> <category>: <message>" (the kirisame console format).
+        var failures = lines.Where(l => l.Split(' ', 3) is [_, "error" or "crit", _]).ToList();
         output.WriteLine($"{lines.Count} log lines, {failures.Count} fail/crit");
         foreach (var line in failures.Take(20))
             output.WriteLine(line.Length > 600 ? line[..600] + "…" : line);
