@@ -91,7 +91,7 @@ internal sealed class ServerConfiguration
         }
         catch (Exception ex) when (ex is FormatException or InvalidDataException or IOException)
         {
-            errors.Add($"Configuration file '{commandLine.ConfigFile}' could not be read: {ex.InnerException?.Message ?? ex.Message}");
+            errors.Add($"Configuration file '{commandLine.ConfigFile}' could not be read: {Describe(ex)}");
             return null;
         }
 
@@ -149,6 +149,23 @@ internal sealed class ServerConfiguration
 
         if (root["Logging:Console:FormatterName"] is { } formatter && !s_consoleFormatters.Contains(formatter, StringComparer.OrdinalIgnoreCase))
             yield return $"Logging:Console:FormatterName must be {string.Join(", ", s_consoleFormatters)} (was '{formatter}').";
+    }
+
+    /// Why a configuration file could not be read, with the line and column when it is not valid JSON: the JSON
+    /// provider says only "Could not parse the JSON file." and keeps the position in an inner exception.
+    private static string Describe(Exception ex)
+    {
+        for (var inner = ex; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is System.Text.Json.JsonException { LineNumber: { } line } json)
+            {
+                var column = json.BytePositionInLine is { } position ? $", column {position + 1}" : "";
+                var what = json.Message.Split(" LineNumber:", 2)[0].TrimEnd();
+                return $"not valid JSON at line {line + 1}{column}: {what}";
+            }
+        }
+
+        return ex.InnerException?.Message ?? ex.Message;
     }
 
     /// Environment variables arrive as KIRISAME__Section__Key; the configuration key is Section:Key.

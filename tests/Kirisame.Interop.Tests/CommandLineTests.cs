@@ -126,6 +126,15 @@ public sealed class CommandLineTests
             Assert.Contains("Unknown option Broker:SysIntreval", unknown.Stderr, StringComparison.Ordinal);
             Assert.True(broken.ExitCode != 0, broken.ToString());
             Assert.Contains("broken.json", broken.Stderr, StringComparison.Ordinal);
+            Assert.Contains("not valid JSON at line 1", broken.Stderr, StringComparison.Ordinal);
+
+            // Where the mistake is, not only that there is one (issue 17, item 4): a missing comma on line 4.
+            var missingComma = Path.Combine(directory.FullName, "comma.json");
+            await File.WriteAllTextAsync(missingComma, "{\n  \"Broker\": {\n    \"SysInterval\": 5\n  }\n  \"Storage\": {}\n}\n");
+            var comma = await KirisameProcess.RunToCompletionAsync(["--config", missingComma], s_timeout);
+            Assert.True(comma.ExitCode == 2, comma.ToString());
+            Assert.Contains("not valid JSON at line 5, column 3", comma.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", comma.Stderr + comma.Stdout, StringComparison.Ordinal);
             Assert.True(missing.ExitCode != 0, missing.ToString());
             Assert.Contains("absent.json' does not exist", missing.Stderr, StringComparison.Ordinal);
         }
