@@ -10,6 +10,10 @@ internal sealed record ListenerSecurity(ListenerOptions Listener, bool AllowAnon
 {
     public string Name => Listener.Name;
 
+    /// Every client presents a verified certificate whose name is its user name (the CONNECT's is ignored): user
+    /// names are verified without a password file.
+    public bool CertificateNames => Listener.ClientCertificates == ClientCertificates.Required && Listener.CertificateIdentity != CertificateIdentity.None;
+
     public string Key(string setting, bool overridden) =>
         overridden ? $"{ListenerOptions.SectionName}:{Listener.Name}:{setting}" : $"{SecurityOptions.SectionName}:{setting}";
 }
@@ -70,6 +74,9 @@ internal static class SecuritySetup
         var aclFiles = new Dictionary<string, WatchedFile<AclFile>>(StringComparer.Ordinal);
         var authenticators = new Dictionary<string, IAuthenticator>(StringComparer.OrdinalIgnoreCase);
         var authorizers = new Dictionary<string, IAuthorizer>(StringComparer.OrdinalIgnoreCase);
+        // What each listener runs with is logged once every file has loaded: a line saying "no ACL file" just before
+        // the error about the ACL file would contradict it (issue 17, item 5).
+        var summaries = new List<Action>();
         foreach (var listener in listeners)
         {
             var passwords = Load(listener.PasswordFile, PasswordFile.Parse, passwordFiles,
@@ -78,20 +85,27 @@ internal static class SecuritySetup
             authenticators[listener.Name] = new FileAuthenticator(passwords, listener.AllowAnonymous, listener.DefaultUser);
             authorizers[listener.Name] = acl is null ? AllowAll.Instance : new AclAuthorizer(acl);
 
-            if (listener.AllowAnonymous && !listener.Listener.IsLoopback)
-                logger.LogWarning("Anonymous clients are allowed on listener {Listener}, which is reachable from the network", listener.Name);
-            if (passwords is null && acl is not null)
-                logger.LogWarning("Listener {Listener} has an ACL file but no password file: user names are not verified, so 'user' sections can be claimed by anyone", listener.Name);
-            logger.LogInformation("Listener {Listener}: {Passwords}, anonymous {Anonymous}{DefaultUser}; authorization: {Acl}",
-                listener.Name,
-                passwords is null ? "no password file" : $"password file {passwords.Path} ({passwords.Current.Count} users)",
-                listener.AllowAnonymous ? "allowed" : "refused",
-                listener.DefaultUser is null ? "" : $" as user '{listener.DefaultUser}'",
-                acl is null ? "everything allowed (no ACL file)" : $"ACL file {acl.Path}");
+            summaries.Add(() =>
+            {
+                if (listener.AllowAnonymous && !listener.Listener.IsLoopback)
+                    logger.LogWarning("Anonymous clients are allowed on listener {Listener}, which is reachable from the network", listener.Name);
+                // With names taken from verified client certificates, the ACL's 'user' sections cannot be claimed.
+                if (passwords is null && acl is not null && !listener.CertificateNames)
+                    logger.LogWarning("Listener {Listener} has an ACL file but no password file: user names are not verified, so 'user' sections can be claimed by anyone", listener.Name);
+                logger.LogInformation("Listener {Listener}: {Passwords}{Certificates}, anonymous {Anonymous}{DefaultUser}; authorization: {Acl}",
+                    listener.Name,
+                    passwords is null ? "no password file" : $"password file {passwords.Path} ({passwords.Current.Count} users)",
+                    listener.CertificateNames ? $", user names from client certificates ({listener.Listener.CertificateIdentity})" : "",
+                    listener.AllowAnonymous ? "allowed" : "refused",
+                    listener.DefaultUser is null ? "" : $" as user '{listener.DefaultUser}'",
+                    acl is null ? "everything allowed (no ACL file)" : $"ACL file {acl.Path}");
+            });
         }
 
         if (errors.Count > 0)
             return null;
+        foreach (var summary in summaries)
+            summary();
 
         // One guard for all listeners and methods: an address guessing passwords is banned everywhere.
         var guard = new FailedLoginGuard(new ListenerAuthenticator(authenticators), security, TimeProvider.System, logger);

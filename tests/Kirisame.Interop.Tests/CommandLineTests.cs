@@ -144,6 +144,27 @@ public sealed class CommandLineTests
         }
     }
 
+    [Fact]
+    public async Task BadAclFile_ExitsTwo_WithoutFirstSayingThereIsNoAclFile()
+    {
+        var directory = Directory.CreateTempSubdirectory("kirisame-acl-");
+        try
+        {
+            var acl = Path.Combine(directory.FullName, "acl");
+            await File.WriteAllTextAsync(acl, "user alice\ntopic read x\nbogus line here\n");
+            var result = await KirisameProcess.RunToCompletionAsync(["--in-memory", "--port", "0", "--acl-file", acl], s_timeout);
+
+            Assert.True(result.ExitCode == 2, result.ToString());
+            Assert.Contains("line 3", result.Stderr, StringComparison.Ordinal);
+            // Issue 17, item 5: the listener's summary ("no password file … (no ACL file)") came first and contradicted it.
+            Assert.DoesNotContain("no ACL file", result.Stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("""{ "Authentication": { "Scram": { "Users": { "": "secret" } } } }""",
         "Authentication:Scram:Users: has an empty user name.")]

@@ -71,6 +71,14 @@ public sealed class TlsInteropTests : IDisposable
         // Without a certificate the required-certificate listener does not even finish the handshake.
         var anonymous = await Tools.RunAsync(MosquittoClients.Pub, MosquittoTls(tls, _certificates.CaFile, "-t", "users/device1/x", "-m", "no"), s_timeout);
         Assert.True(anonymous.ExitCode != 0, anonymous.ToString());
+
+        // Start-up said so, and did not warn that the ACL's user names are unverified on this listener: the
+        // certificate's name is the user name (issue 17, item 10). The plain listener, with the same ACL and no
+        // password file, is warned about.
+        var log = server.Process.Stdout;
+        Assert.Contains("Listener tls: no password file, user names from client certificates (CommonName)", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("Listener tls has an ACL file but no password file", log, StringComparison.Ordinal);
+        Assert.Contains("Listener tcp has an ACL file but no password file", log, StringComparison.Ordinal);
     }
 
     [Fact]
