@@ -295,7 +295,13 @@ public sealed partial class MqttBroker
             return;
         Statistics.ClientDisconnected();
         if (_logger.IsEnabled(LogLevel.Debug))
-            _logger.LogDebug("Client {ClientId} gone (reason {Reason}, will {Will})", connection.LogName, reason, publishWill && connection.Will is not null);
+        {
+            // No reason: the client left without DISCONNECT (or the network dropped it), which is what an operator
+            // needs to read, not "(null)".
+            _logger.LogDebug("Client {ClientId} gone: {How}{Will}", connection.LogName,
+                reason is { } code ? $"closed by the broker ({code})" : publishWill ? "connection lost without DISCONNECT" : "disconnected",
+                publishWill && connection.Will is not null ? "; will published" : "");
+        }
         var lease = connection.Lease;
         ReleaseSession(connection.Session!, connection, lease.Epoch, publishWill ? connection.Will : null, connection.Version);
         await SessionRegistry.ReleaseAsync(lease);

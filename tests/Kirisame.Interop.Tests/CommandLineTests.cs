@@ -225,6 +225,19 @@ public sealed class CommandLineTests
         Assert.True(line is not null, server.Describe());
     }
 
+    [Fact]
+    public async Task ClientThatLeavesWithoutDisconnect_IsLoggedAsSuch_NotAsANullReason()
+    {
+        await using var server = await KirisameProcess.StartAsync(["--Logging:LogLevel:Default", "Debug"]);
+        var client = await MqttNetClient.ConnectAsync(server.Port, MqttProtocolVersion.V500, "leaver");
+        client.Drop();
+
+        var line = await server.Process.WaitForLineAsync(l => l.Contains("Client leaver gone", StringComparison.Ordinal), s_timeout);
+        Assert.True(line is not null, server.Describe());
+        Assert.Contains("connection lost without DISCONNECT", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("(null)", line, StringComparison.Ordinal);
+    }
+
     /// The same key from each source, checked through what a v5 client sees in CONNACK (Maximum QoS).
     [Theory]
     [InlineData(null, null, null, MqttQualityOfServiceLevel.ExactlyOnce)]
