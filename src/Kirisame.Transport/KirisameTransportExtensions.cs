@@ -84,6 +84,8 @@ public static class KirisameTransportExtensions
         return builder;
     }
 
+    private const string HandshakeCompleted = "kirisame.tls.handshake-completed";
+
     private static (ListenerOptions, ListenOptions) Listen(KestrelServerOptions kestrel, ListenerOptions options, IServiceProvider services, TimeSpan handshakeTimeout)
     {
         var loggers = services.GetRequiredService<ILoggerFactory>();
@@ -92,6 +94,11 @@ public static class KirisameTransportExtensions
         var limits = services.GetRequiredService<ConnectionLimits>();
         var handler = services.GetRequiredService<MqttConnectionHandler>();
         var logger = loggers.CreateLogger("Kirisame.Transport.Limits");
+        // A refused or failed TLS handshake (no or untrusted client certificate, an old TLS version, a timeout) is
+        // logged by Kestrel at Debug only: operators saw nothing. Logged here, summed up once a minute in a flood.
+        var handshakeFailures = tls is null ? null : new ThrottledWarning(loggers.CreateLogger("Kirisame.Transport.Tls"),
+            $"Listener {options.Name}: a TLS handshake did not complete", $"TLS handshakes that did not complete on listener {options.Name}",
+            TimeProvider.System, ThrottledWarning.DefaultInterval);
         ListenOptions? added = null;
         kestrel.Listen(options.EndPoint, listen =>
         {
@@ -115,6 +122,11 @@ public static class KirisameTransportExtensions
                 finally
                 {
                     limits.Release(listener);
+                    if (handshakeFailures is not null && !connection.Items.ContainsKey(HandshakeCompleted))
+                    {
+                        handshakeFailures.Report("handshake",
+                            $"from {connection.RemoteEndPoint} (no or untrusted client certificate, a TLS version or cipher suite not offered, the client gave up, or the handshake timed out)");
+                    }
                 }
             });
             if (tls is not null)
@@ -123,6 +135,12 @@ public static class KirisameTransportExtensions
                 {
                     OnConnection = _ => ValueTask.FromResult(tls.CreateOptions(http: options.IsWebSocket)),
                     HandshakeTimeout = handshakeTimeout,
+                });
+                // Reached only once the handshake has completed.
+                listen.Use(next => connection =>
+                {
+                    connection.Items[HandshakeCompleted] = true;
+                    return next(connection);
                 });
             }
 

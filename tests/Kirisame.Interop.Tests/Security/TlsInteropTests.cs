@@ -93,6 +93,12 @@ public sealed class TlsInteropTests : IDisposable
         Assert.Equal((byte)0, await TlsClient.ConnectAsync(tls, _certificates.Ca, friend));
         Assert.Null(await TlsClient.ConnectAsync(tls, _certificates.Ca, stranger));
         Assert.Null(await TlsClient.ConnectAsync(tls, _certificates.Ca, clientCertificate: null));
+
+        // The operator sees the refusals (issue 17, item 10: Kestrel logs them at Debug only): the first at once,
+        // the next summed up.
+        var line = await server.Process.WaitForLineAsync(l => l.Contains("Listener tls: a TLS handshake did not complete", StringComparison.Ordinal), s_timeout);
+        Assert.True(line is not null, server.Describe());
+        Assert.Contains(" warn ", line, StringComparison.Ordinal);
     }
 
     [Theory]
