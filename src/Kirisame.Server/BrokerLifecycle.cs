@@ -8,7 +8,7 @@ namespace Kirisame.Server;
 /// Ties the broker to the host. The Starting/Stopping hooks run before any hosted service starts or stops,
 /// so the broker is up before Kestrel accepts and says goodbye to clients (v5 DISCONNECT 0x8B) before
 /// Kestrel tears the sockets down.
-internal sealed partial class BrokerLifecycle(MqttBroker broker, MqttListeners listeners, ILogger<BrokerLifecycle> logger)
+internal sealed partial class BrokerLifecycle(MqttBroker broker, MqttListeners listeners, StartupSummary summary, ILogger<BrokerLifecycle> logger)
     : IHostedLifecycleService
 {
     public Task StartingAsync(CancellationToken cancellationToken)
@@ -24,6 +24,8 @@ internal sealed partial class BrokerLifecycle(MqttBroker broker, MqttListeners l
     {
         foreach (var (name, protocol, path, endPoint) in listeners.Bound)
             LogListening(logger, protocol.ToString().ToLowerInvariant(), endPoint, path ?? "", name);
+        LogReady(logger, summary.Describe(KirisameCommand.Version,
+            listeners.Bound.Select(l => (l.Name, l.Protocol.ToString().ToLowerInvariant(), $"{l.EndPoint}{l.Path}"))));
         return Task.CompletedTask;
     }
 
@@ -46,6 +48,9 @@ internal sealed partial class BrokerLifecycle(MqttBroker broker, MqttListeners l
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Listening for MQTT on {Scheme}://{EndPoint}{Path} (listener {Listener})")]
     private static partial void LogListening(ILogger logger, string scheme, System.Net.EndPoint endPoint, string path, string listener);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Summary}")]
+    private static partial void LogReady(ILogger logger, string summary);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Shutting down: disconnecting clients")]
     private static partial void LogStopping(ILogger logger);

@@ -89,8 +89,15 @@ internal static class KirisameCommand
 
         await using var _ = store;
         var security = new SecurityHolder();
-        var host = BuildHost(configuration, store, state, opening.Elapsed, security, logFile);
-        var built = SecuritySetup.Build(configuration, listenerSecurity, host.Services.GetRequiredService<ILoggerFactory>(), errors);
+        var summary = new StartupSummary
+        {
+            Store = configuration.Storage.InMemory
+                ? "in memory (nothing survives a restart)"
+                : $"RocksDB {Path.GetFullPath(configuration.Storage.DataDirectory)} ({configuration.Storage.Durability})",
+        };
+        summary.AddChangedSettings(configuration.Broker);
+        var host = BuildHost(configuration, store, state, opening.Elapsed, security, logFile, summary);
+        var built = SecuritySetup.Build(configuration, listenerSecurity, host.Services.GetRequiredService<ILoggerFactory>(), errors, summary);
         if (built is null)
         {
             host.Dispose();
@@ -147,7 +154,7 @@ internal static class KirisameCommand
     }
 
     private static IHost BuildHost(ServerConfiguration configuration, IBrokerStore store, StoredState state, TimeSpan loadTime,
-        SecurityHolder security, FileLoggerProvider? logFile) =>
+        SecurityHolder security, FileLoggerProvider? logFile, StartupSummary summary) =>
         new HostBuilder()
             .ConfigureAppConfiguration(builder => builder.AddConfiguration(configuration.Root))
             .ConfigureLogging(logging =>
@@ -161,6 +168,7 @@ internal static class KirisameCommand
             .ConfigureServices(services =>
             {
                 services.AddSingleton(configuration.Broker);
+                services.AddSingleton(summary);
                 services.AddSingleton(provider =>
                 {
                     var loggers = provider.GetRequiredService<ILoggerFactory>();

@@ -66,7 +66,7 @@ internal static class SecuritySetup
     /// (its $scram-sha256$ users, which may be added while the broker runs) or users in the deprecated
     /// Authentication:Scram:Users section.
     public static (IAuthenticator Authenticator, IAuthorizer Authorizer, IReadOnlyList<IEnhancedAuthenticationMethod> Methods)? Build(ServerConfiguration configuration, IReadOnlyList<ListenerSecurity> listeners,
-        ILoggerFactory loggers, List<string> errors)
+        ILoggerFactory loggers, List<string> errors, StartupSummary? summary = null)
     {
         var security = configuration.Security;
         var logger = loggers.CreateLogger("Kirisame.Security");
@@ -85,8 +85,15 @@ internal static class SecuritySetup
             authenticators[listener.Name] = new FileAuthenticator(passwords, listener.AllowAnonymous, listener.DefaultUser);
             authorizers[listener.Name] = acl is null ? AllowAll.Instance : new AclAuthorizer(acl);
 
+            var admission = $"{(passwords is null ? "no password file" : $"password file {passwords.Path} ({passwords.Current.Count} users)")}"
+                + (listener.CertificateNames ? $", user names from client certificates ({listener.Listener.CertificateIdentity})" : "")
+                + $", anonymous {(listener.AllowAnonymous ? "allowed" : "refused")}"
+                + (listener.DefaultUser is null ? "" : $" as user '{listener.DefaultUser}'")
+                + $"; {(acl is null ? "no ACL (everything allowed)" : $"ACL file {acl.Path}")}";
             summaries.Add(() =>
             {
+                if (summary is not null)
+                    summary.Security[listener.Name] = admission;
                 if (listener.AllowAnonymous && !listener.Listener.IsLoopback)
                     logger.LogWarning("Anonymous clients are allowed on listener {Listener}, which is reachable from the network", listener.Name);
                 // With names taken from verified client certificates, the ACL's 'user' sections cannot be claimed.
@@ -104,8 +111,8 @@ internal static class SecuritySetup
 
         if (errors.Count > 0)
             return null;
-        foreach (var summary in summaries)
-            summary();
+        foreach (var report in summaries)
+            report();
 
         // One guard for all listeners and methods: an address guessing passwords is banned everywhere.
         var guard = new FailedLoginGuard(new ListenerAuthenticator(authenticators), security, TimeProvider.System, logger);

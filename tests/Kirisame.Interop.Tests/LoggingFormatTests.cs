@@ -24,7 +24,8 @@ public sealed partial class LoggingFormatTests
         var listening = await server.Process.WaitForLineAsync(l => l.Contains("Listening for MQTT", StringComparison.Ordinal), s_timeout);
         Assert.True(listening is not null, server.Describe());
 
-        var lines = server.Process.StdoutLines.Where(l => l.Length > 0).ToList();
+        // An entry's further lines (an exception, the start-up block) are indented under its first.
+        var lines = server.Process.StdoutLines.Where(l => l.Length > 0 && !l.StartsWith("  ", StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(lines);
         Assert.All(lines, line => Assert.Matches(LineStart(), line));
         Assert.All(lines, line => Assert.DoesNotMatch(EventId(), line));
@@ -43,13 +44,30 @@ public sealed partial class LoggingFormatTests
                 Assert.True(written, $"the log file did not get the start-up lines\n{server.Describe()}");
             }
 
-            var lines = ReadShared(path).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            var lines = ReadShared(path).Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith("  ", StringComparison.Ordinal));
             Assert.All(lines, line => Assert.Matches(LineStart(), line));
         }
         finally
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task StartUp_SaysInOneBlockWhatTheServerRunsWith()
+    {
+        await using var server = await KirisameProcess.StartAsync(["--in-memory", "--Broker:SysInterval", "0", "--Broker:MaxQueuedMessages", "5000"]);
+        var ready = await server.Process.WaitForLineAsync(l => l.Contains("is ready", StringComparison.Ordinal), s_timeout);
+        Assert.True(ready is not null, server.Describe());
+        Assert.Matches(LineStart(), ready);
+
+        var block = server.Process.StdoutLines.SkipWhile(l => !l.Contains("is ready", StringComparison.Ordinal)).Skip(1)
+            .TakeWhile(l => l.StartsWith("  ", StringComparison.Ordinal)).ToList();
+        var port = server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains(block, l => l == $"  listener tcp: mqtt://127.0.0.1:{port}; no password file, anonymous allowed; no ACL (everything allowed)");
+        Assert.Contains(block, l => l == "  store: in memory (nothing survives a restart)");
+        Assert.Contains(block, l => l.StartsWith("  settings that differ from the defaults: ", StringComparison.Ordinal)
+            && l.Contains("Broker:MaxQueuedMessages=5000", StringComparison.Ordinal) && l.Contains("Broker:SysInterval=0", StringComparison.Ordinal));
     }
 
     [Fact]
