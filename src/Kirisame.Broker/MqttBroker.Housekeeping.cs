@@ -1,3 +1,4 @@
+using Kirisame.Broker.Sys;
 using System.Globalization;
 using Kirisame.Broker.Delivery;
 using Kirisame.Broker.Diagnostics;

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using Kirisame.Broker.Sessions;
 using Kirisame.Protocol;
 
 namespace Kirisame.Broker.Diagnostics;
@@ -92,11 +91,12 @@ internal sealed class BrokerMetrics : IDisposable
         Interlocked.Increment(ref _statistics.MessagesDropped);
     }
 
-    /// A message not delivered to <paramref name="session"/>: counted for the broker and for the session.
-    public void Dropped(Session session, DropReason reason)
+    /// A message not delivered to a session: counted for the broker and for the session (its <paramref name="counter"/>;
+    /// the metrics need not know what a session is).
+    public void Dropped(IDropCounter counter, DropReason reason)
     {
         Dropped(reason);
-        session.CountDrop(reason);
+        counter.CountDrop(reason);
     }
 
     public long DroppedCount(DropReason reason) => Interlocked.Read(ref _dropped[(int)reason]);

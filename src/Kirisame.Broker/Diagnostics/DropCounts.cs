@@ -48,3 +48,9 @@ internal struct DropCounts
         return result;
     }
 }
+
+/// Something that counts its own drops by reason: a session.
+internal interface IDropCounter
+{
+    public void CountDrop(DropReason reason);
+}

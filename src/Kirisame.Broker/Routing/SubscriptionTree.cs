@@ -227,69 +227,6 @@ internal sealed class SubscriptionTree
     }
 }
 
-/// Subscribers of one "$share/{name}/{filter}": each message goes to one of them.
-public sealed class SharedGroup(string name, string topicFilter)
-{
-    private int _next;
-
-    public string Name { get; } = name;
-
-    public string TopicFilter { get; } = topicFilter;
-
-    /// Replaced, never mutated, so publishers can read it without the tree's lock.
-    internal Subscription[] Members { get; private set; } = [];
-
-    internal bool Replace(Subscription subscription)
-    {
-        var members = Members;
-        for (var i = 0; i < members.Length; i++)
-        {
-            if (members[i].Session == subscription.Session)
-            {
-                var copy = (Subscription[])members.Clone();
-                copy[i] = subscription;
-                Members = copy;
-                return true;
-            }
-        }
-
-        Members = [.. members, subscription];
-        return false;
-    }
-
-    internal bool Remove(Session session)
-    {
-        var members = Members;
-        var index = Array.FindIndex(members, s => s.Session == session);
-        if (index < 0)
-            return false;
-        Members = [.. members[..index], .. members[(index + 1)..]];
-        return true;
-    }
-
-    /// Round-robin over members, skipping those whose session has no live connection while any has one.
-    /// <paramref name="exclude"/> is never chosen (a member whose connection just went away).
-    internal Subscription? Pick(Session? exclude = null)
-    {
-        var members = Members;
-        if (members.Length == 0)
-            return null;
-        var start = (int)((uint)Interlocked.Increment(ref _next) % (uint)members.Length);
-        Subscription? fallback = null;
-        for (var i = 0; i < members.Length; i++)
-        {
-            var candidate = members[(start + i) % members.Length];
-            if (candidate.Session == exclude)
-                continue;
-            if (candidate.Session.IsConnected)
-                return candidate;
-            fallback ??= candidate;
-        }
-
-        return fallback;
-    }
-}
-
 /// What one topic matches: per session the combined options of its matching subscriptions (v3: one
 /// delivery at the highest QoS; v5: one delivery carrying every Subscription Identifier), and the shared groups.
 internal sealed class MatchResult

@@ -1,6 +1,5 @@
 using Kirisame.Broker.Delivery;
 using Kirisame.Broker.Diagnostics;
-using Kirisame.Broker.Routing;
 using Kirisame.Broker.Storage;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
@@ -10,7 +9,7 @@ namespace Kirisame.Broker.Sessions;
 /// The state the broker keeps for one client id: subscriptions, QoS 1/2 messages not yet delivered or not
 /// yet acknowledged, and inbound QoS 2 identifiers awaiting PUBREL. It outlives connections when the client
 /// asked for a persistent session. Everything mutable here is guarded by <see cref="Sync"/>.
-internal sealed class Session(string clientId, IBrokerStore? store = null)
+internal sealed class Session(string clientId, IBrokerStore? store = null) : IDropCounter
 {
     private readonly IBrokerStore _store = store ?? InMemoryStore.Instance;
 
@@ -104,7 +103,7 @@ internal sealed class Session(string clientId, IBrokerStore? store = null)
     public long DroppedMessages => _drops.Total;
 
     /// Counts a message not delivered to this session. Any thread, with or without <see cref="Sync"/>.
-    internal void CountDrop(DropReason reason) => _drops.Add(reason);
+    public void CountDrop(DropReason reason) => _drops.Add(reason);
 
     /// This session's drops by reason (read racily: counters, not a consistent snapshot).
     internal long DroppedFor(DropReason reason) => _drops[reason];

@@ -1,8 +1,7 @@
-using Kirisame.Broker.Sessions;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
 
-namespace Kirisame.Broker.Routing;
+namespace Kirisame.Broker.Sessions;
 
 /// One subscription of one session. The session owns it; the tree indexes it.
 internal sealed class Subscription(Session session, string filter, string topicFilter, string? shareName, TopicSubscription options, uint subscriptionId)

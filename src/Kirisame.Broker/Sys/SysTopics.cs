@@ -1,8 +1,9 @@
 using System.Globalization;
 using Kirisame.Broker.Clients;
+using Kirisame.Broker.Diagnostics;
 using Kirisame.Protocol;
 
-namespace Kirisame.Broker.Diagnostics;
+namespace Kirisame.Broker.Sys;
 
 /// $SYS/broker/…: the broker's statistics as retained messages, in Mosquitto's names, published by an in-process
 /// client of the broker's own — the same path, authorization aside, as any other publisher.
