@@ -76,11 +76,10 @@ public sealed partial class MqttBroker
                     lock (session.Sync)
                     {
                         session.Owner = connection;
-                        var wasDurable = session.Durable;
                         session.ExpiryInterval = expiry;
                         // A delayed will is cancelled when the session resumes in time [MQTT-3.1.3-9].
                         session.PendingWill = null;
-                        session.Journal.ExpiryChanged(wasDurable);
+                        session.Journal.ExpiryChanged();
                     }
 
                     return (session, present);
@@ -141,13 +140,14 @@ public sealed partial class MqttBroker
         }
     }
 
-    /// Moves pending messages into the in-flight window. Caller holds session.Sync.
+    /// Moves pending messages into the in-flight window, oldest first, then asks for more of a queue kept in the store
+    /// when the window has drained. Caller holds session.Sync.
     private void PumpLocked(Session session, IDeliveryTarget connection)
     {
-        while (session.HasPending && session.InflightCount < connection.SendWindow)
+        if (session.PendingOrNull is not { } pending)
+            return;
+        while (session.InflightCount < connection.SendWindow && pending.TryDequeue(out var queued))
         {
-            var queued = session.Pending.Dequeue();
-            session.PendingBytes -= queued.Message.Size;
             if (queued.Message.IsExpired(TimeProvider))
             {
                 Metrics.Dropped(session, DropReason.Expired);
@@ -157,6 +157,8 @@ public sealed partial class MqttBroker
 
             SendLocked(session, connection, queued);
         }
+
+        RefillLocked(session);
     }
 
     private void SendLocked(Session session, IDeliveryTarget connection, QueuedMessage queued)
@@ -268,6 +270,8 @@ public sealed partial class MqttBroker
         if (owned)
         {
             RedispatchShared(session);
+            lock (session.Sync)
+                EvictLocked(session);
             if (session.ExpiryInterval == 0)
             {
                 lock (_sessionsLock)

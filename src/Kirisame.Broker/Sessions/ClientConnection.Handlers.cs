@@ -378,9 +378,8 @@ internal sealed partial class ClientConnection
 
             lock (session.Sync)
             {
-                var wasDurable = session.Durable;
                 session.ExpiryInterval = _broker.Options.MaxSessionExpirySeconds is { } cap ? Math.Min(expiry, cap) : expiry;
-                session.Journal.ExpiryChanged(wasDurable);
+                session.Journal.ExpiryChanged();
             }
         }
 

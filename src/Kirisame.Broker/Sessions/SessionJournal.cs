@@ -6,8 +6,8 @@ namespace Kirisame.Broker.Sessions;
 
 /// The one place a session's changes reach the store, so durability has one owner: the broker changes a
 /// session and tells its journal what changed; the journal decides whether that is written (only a session
-/// that outlives its connection is) and how. Callers hold the session's lock, which keeps the writes for one
-/// session in the order the changes happened (the store's contract).
+/// that outlives its connection is, and one whose queue is in the store until it ends) and how. Callers hold the
+/// session's lock, which keeps the writes for one session in the order the changes happened (the store's contract).
 ///
 /// A struct over the session and its store: the journal costs a session one reference, not an object.
 internal readonly struct SessionJournal(Session session, IBrokerStore store)
@@ -15,50 +15,74 @@ internal readonly struct SessionJournal(Session session, IBrokerStore store)
     /// The session's own values (expiry, when it went away, a delayed will) changed.
     public void SessionChanged()
     {
-        if (session.Durable)
+        if (session.InStore)
             store.PutSession(Record());
     }
 
-    /// Its Session Expiry Interval was set (CONNECT, DISCONNECT): a session that stops outliving its connection
-    /// is removed from the store, with everything it had there.
-    public void ExpiryChanged(bool wasDurable)
+    /// Its Session Expiry Interval was set (CONNECT, DISCONNECT). A session that starts outliving its connection is
+    /// written with everything it has; one that stops is removed from the store with everything it had there —
+    /// unless part of its queue is only in the store: then it stays there (as ending with its connection) until it
+    /// ends, so that its client still gets that part.
+    public void ExpiryChanged()
     {
         if (session.Durable)
+        {
             store.PutSession(Record());
-        else if (wasDurable)
-            store.DeleteSession(session.ClientId);
+            if (!session.InStore)
+            {
+                session.InStore = true;
+                WriteAll();
+            }
+        }
+        else if (session.InStore)
+        {
+            if (session.PendingOrNull is { StoredCount: > 0 })
+            {
+                store.PutSession(Record());
+            }
+            else
+            {
+                store.DeleteSession(session.ClientId);
+                session.InStore = false;
+            }
+        }
     }
+
+    /// The session was read from the store at start-up: it is there already.
+    public void Restored() => session.InStore = true;
 
     /// The session is discarded (clean start, expiry, or it ended with its connection).
     public void Ended()
     {
-        if (session.Durable)
-            store.DeleteSession(session.ClientId);
+        if (!session.InStore)
+            return;
+        store.DeleteSession(session.ClientId);
+        session.InStore = false;
     }
 
     public void Subscribed(Subscription subscription)
     {
-        if (session.Durable)
+        if (session.InStore)
             store.PutSubscription(session.ClientId, new SubscriptionRecord(subscription.Filter, subscription.Options, subscription.SubscriptionId));
     }
 
     public void Unsubscribed(string filter)
     {
-        if (session.Durable)
+        if (session.InStore)
             store.DeleteSubscription(session.ClientId, filter);
     }
 
     /// A message joined the queue, waiting for room in the in-flight window or for the client to come back.
     public void Queued(in QueuedMessage queued)
     {
-        if (session.Durable)
+        if (session.InStore)
             store.PutQueued(session.ClientId, queued, 0, InflightState.AwaitingAck);
     }
 
     /// A queued message was sent with <paramref name="packetId"/>, or its exchange moved on to <paramref name="state"/>.
     public void InFlight(in QueuedMessage queued, ushort packetId, InflightState state)
     {
-        if (session.Durable)
+        if (session.InStore)
             store.PutQueued(session.ClientId, queued, packetId, state);
     }
 
@@ -66,21 +90,50 @@ internal readonly struct SessionJournal(Session session, IBrokerStore store)
     /// of a shared group.
     public void Removed(in QueuedMessage queued)
     {
-        if (session.Durable)
+        if (session.InStore)
             store.DeleteQueued(session.ClientId, queued.Sequence, queued.Message);
     }
 
     /// An inbound QoS 2 PUBLISH was received (PUBREC owed), or released by PUBREL.
     public void InboundQoS2Received(ushort packetId)
     {
-        if (session.Durable)
+        if (session.InStore)
             store.PutInboundQoS2(session.ClientId, packetId);
     }
 
     public void InboundQoS2Released(ushort packetId)
     {
-        if (session.Durable)
+        if (session.InStore)
             store.DeleteInboundQoS2(session.ClientId, packetId);
+    }
+
+    /// A session that existed before it became durable (it can only be one whose connection was stuck and taken
+    /// over): what it already had is written now, so that the store has all of it.
+    private void WriteAll()
+    {
+        if (session.HasSubscriptions)
+        {
+            foreach (var subscription in session.Subscriptions.Values)
+                Subscribed(subscription);
+        }
+
+        if (session.PendingOrNull is { } pending)
+        {
+            foreach (var queued in pending.Window)
+                Queued(queued);
+        }
+
+        if (session.HasInflight)
+        {
+            foreach (var inflight in session.Inflight.Values)
+                InFlight(inflight.Queued, inflight.PacketId, inflight.State);
+        }
+
+        if (session.HasInboundQoS2)
+        {
+            foreach (var packetId in session.InboundQoS2)
+                InboundQoS2Received(packetId);
+        }
     }
 
     private SessionRecord Record() => new(session.ClientId, session.ExpiryInterval)
