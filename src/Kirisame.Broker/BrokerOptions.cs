@@ -36,7 +36,27 @@ public sealed class BrokerOptions
     /// Per-session queue bound, in messages, for a consumer that is gone (offline) or slow (see
     /// <see cref="SlowConsumerTimeout"/>): beyond it <see cref="QueueOverflowAction"/> applies. A connected client
     /// that keeps up is never dropped for it: the publishers feeding it wait instead (<see cref="BackPressureThreshold"/>).
+    /// It bounds queues held in memory: sessions that end with their connection, and every session when the store
+    /// keeps nothing (--in-memory). A persistent session's queue on a durable store has
+    /// <see cref="MaxPersistentQueuedMessages"/> instead.
     public int MaxQueuedMessages { get; set; } = 1000;
+
+    /// Per-session queue bound, in messages, for a persistent session (Session Expiry Interval ≠ 0, 3.1.1 Clean
+    /// Session 0) when the store reads queues back (RocksDB): its queue lives in the store and only
+    /// <see cref="QueueWindowMessages"/> of it in memory, so the bound is sized for disk. Applied, like
+    /// <see cref="MaxQueuedMessages"/>, to a consumer that is offline or slow. See docs/adr/0010-offline-queues-on-disk.md.
+    public int MaxPersistentQueuedMessages { get; set; } = 1_000_000;
+
+    /// The same bound in bytes of message (topic and payload).
+    public long MaxPersistentQueuedBytes { get; set; } = 1L << 30;
+
+    /// How much of a persistent session's queue stored on disk is held in memory while its client is connected: at
+    /// most this many messages (and <see cref="QueueWindowBytes"/>); the rest is read back in order as the window
+    /// drains. An offline session holds none of its queue in memory.
+    public int QueueWindowMessages { get; set; } = 1000;
+
+    /// The window's bound in bytes of message.
+    public long QueueWindowBytes { get; set; } = 4L * 1024 * 1024;
 
     /// Ingest back-pressure: when a connected session that keeps up has this many messages waiting to go out
     /// (beyond its in-flight window), the broker stops reading from the publishers feeding it until it is down to
@@ -150,6 +170,14 @@ public sealed class BrokerOptions
             yield return $"Broker:MaxOfflineSessions must be 0 (no limit) or more (was {MaxOfflineSessions}).";
         if (MaxQueuedBytes < 1)
             yield return $"Broker:MaxQueuedBytes must be at least 1 (was {MaxQueuedBytes}).";
+        if (MaxPersistentQueuedMessages < 1)
+            yield return $"Broker:MaxPersistentQueuedMessages must be at least 1 (was {MaxPersistentQueuedMessages}).";
+        if (MaxPersistentQueuedBytes < 1)
+            yield return $"Broker:MaxPersistentQueuedBytes must be at least 1 (was {MaxPersistentQueuedBytes}).";
+        if (QueueWindowMessages < 1)
+            yield return $"Broker:QueueWindowMessages must be at least 1 (was {QueueWindowMessages}).";
+        if (QueueWindowBytes < 1)
+            yield return $"Broker:QueueWindowBytes must be at least 1 (was {QueueWindowBytes}).";
         if (ServerReference is { Length: 0 })
             yield return "Broker:ServerReference must not be empty (leave it out to turn redirection off).";
         if (!Enum.IsDefined(RedirectReason))

@@ -53,8 +53,8 @@ public sealed partial class MqttBroker
             DateTimeOffset? expiresAt = session.Owner is null && session.ExpiryInterval != uint.MaxValue
                 ? WallClockOf(session.DisconnectedAtTicks) + TimeSpan.FromSeconds(session.ExpiryInterval)
                 : null;
-            return new SessionSnapshot(session.ClientId, session.Owner is not null, session.HasPending ? session.Pending.Count : 0,
-                session.PendingBytes, session.InflightCount, session.ExpiryInterval, expiresAt,
+            return new SessionSnapshot(session.ClientId, session.Owner is not null, session.PendingOrNull?.Count ?? 0,
+                session.PendingOrNull?.Bytes ?? 0, session.InflightCount, session.ExpiryInterval, expiresAt,
                 session.HasSubscriptions ? session.Subscriptions.Count : 0, session.DropsByReason());
         }
     }
@@ -160,7 +160,7 @@ public sealed partial class MqttBroker
         {
             lock (session.Sync)
             {
-                pending += session.HasPending ? session.Pending.Count : 0;
+                pending += session.PendingOrNull?.Count ?? 0;
                 inflight += session.InflightCount;
             }
         }
@@ -174,7 +174,7 @@ public sealed partial class MqttBroker
         foreach (var session in AllSessions())
         {
             lock (session.Sync)
-                bytes += session.PendingBytes;
+                bytes += session.PendingOrNull?.Bytes ?? 0;
         }
 
         return bytes;

@@ -15,6 +15,7 @@ public sealed partial class MqttBroker
     public void Restore(StoredState state)
     {
         var messages = 0;
+        long storedOnly = 0;
         var started = TimeProvider.GetTimestamp();
         var clock = WallClockAnchor.Now(TimeProvider);
         lock (_sessionsLock)
@@ -31,6 +32,7 @@ public sealed partial class MqttBroker
                     PendingWillVersion = stored.PendingWillVersion,
                     LastSequence = stored.LastSequence,
                 };
+                session.Journal.Restored();
                 foreach (var (filter, options, subscriptionId) in stored.Subscriptions)
                 {
                     var shared = TopicRules.TryParseShared(filter, out var shareName, out var topicFilter);
@@ -50,7 +52,6 @@ public sealed partial class MqttBroker
                     if (packetId == 0)
                     {
                         session.Pending.Enqueue(queued);
-                        session.PendingBytes += queued.Message.Size;
                     }
                     else
                     {
@@ -59,6 +60,13 @@ public sealed partial class MqttBroker
                     }
 
                     messages++;
+                }
+
+                // What the store kept without loading it stays there until the client comes back for it.
+                if (stored.StoredPendingCount > 0)
+                {
+                    session.Pending.Restored(stored.StoredPendingCount, stored.StoredPendingBytes, stored.StoredPendingFrom);
+                    storedOnly += stored.StoredPendingCount;
                 }
 
                 foreach (var packetId in stored.InboundQoS2)
@@ -71,7 +79,7 @@ public sealed partial class MqttBroker
             message.Pin();
         Retained.Restore(state.Retained);
 
-        _logger.LogInformation("Restored {Sessions} sessions, {Messages} queued messages and {Retained} retained messages in {Milliseconds} ms",
-            state.Sessions.Count, messages, state.Retained.Count, (long)TimeProvider.GetElapsedTime(started).TotalMilliseconds);
+        _logger.LogInformation("Restored {Sessions} sessions, {Messages} queued messages and {Retained} retained messages in {Milliseconds} ms ({Stored} of the queued messages stay in the store until their clients return)",
+            state.Sessions.Count, messages + storedOnly, state.Retained.Count, (long)TimeProvider.GetElapsedTime(started).TotalMilliseconds, storedOnly);
     }
 }

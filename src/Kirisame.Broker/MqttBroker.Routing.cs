@@ -98,7 +98,7 @@ public sealed partial class MqttBroker
                 if (!connection.IsClosing)
                 {
                     Dropped(session, "its outbound queue is full");
-                    QueueOverflowed(connection);
+                    QueueOverflowed(connection, session);
                 }
 
                 return;
@@ -122,29 +122,13 @@ public sealed partial class MqttBroker
                 return;
             }
 
-            if ((session.Pending.Count >= Options.MaxQueuedMessages || session.PendingBytes + message.Size > Options.MaxQueuedBytes)
-                && BackPressure.MayDrop(session))
-            {
-                // Over the bound, and its consumer gone or slow: the oldest message makes room (it would be the first
-                // to go stale) [issue 3].
-                if (session.Pending.Count > 0)
-                {
-                    var oldest = session.Pending.Dequeue();
-                    session.PendingBytes -= oldest.Message.Size;
-                    session.Journal.Removed(oldest);
-                }
-
-                DroppedLocked(session, target is null ? "it is offline and its queue is full" : "it is not keeping up and its queue is full");
+            EnqueueLocked(session, queued);
+            if (TrimLocked(session))
                 overflowed = target;
-            }
-
-            session.Pending.Enqueue(queued);
-            session.PendingBytes += message.Size;
-            session.Journal.Queued(queued);
         }
 
         if (overflowed is not null)
-            QueueOverflowed(overflowed);
+            QueueOverflowed(overflowed, session);
         else if (target is not null)
             BackPressure.Routed(session, target);
     }
@@ -152,14 +136,15 @@ public sealed partial class MqttBroker
     /// Broker:QueueOverflowAction Disconnect: a connected client whose queue overflowed is closed with 0x97 Quota
     /// exceeded (v5; v3 clients just lose the connection). Its session, if it has one that outlives the
     /// connection, keeps what is queued for when it comes back.
-    private void QueueOverflowed(IDeliveryTarget connection)
+    private void QueueOverflowed(IDeliveryTarget connection, Session session)
     {
         if (Options.QueueOverflowAction != QueueOverflowAction.Disconnect || connection.IsClosing)
             return;
+        // A QoS 0 overflow is of the connection's outbound queue, which MaxQueued* bound; a QoS 1/2 one of the session's.
+        var (messages, bytes) = QueueLimits(session);
         _logger.LogInformation("Client {ClientId} ({Remote}) cannot keep up: its queue is over the limit of {Messages} messages / {Bytes} bytes; closing",
-            connection.LogName, connection.Origin, Options.MaxQueuedMessages, Options.MaxQueuedBytes);
-        connection.RequestClose(ReasonCode.QuotaExceeded,
-            $"message queue full (at most {Options.MaxQueuedMessages} messages or {Options.MaxQueuedBytes} bytes)");
+            connection.LogName, connection.Origin, messages, bytes);
+        connection.RequestClose(ReasonCode.QuotaExceeded, $"message queue full (at most {messages} messages or {bytes} bytes)");
     }
 
     private void Dropped(Session session, string why)
@@ -194,26 +179,13 @@ public sealed partial class MqttBroker
         List<QueuedMessage>? moved = null;
         lock (session.Sync)
         {
-            if (session.Pending.Count > 0)
+            // Only the window: messages of a group that are only in the store stay with this session and are delivered
+            // when it returns (section 4.8.2 lets the server wait for the member to reconnect).
+            session.PendingOrNull?.RemoveFromWindow(static queued => queued.Group is not null, ref moved);
+            if (moved is not null)
             {
-                var keep = new Queue<QueuedMessage>(session.Pending.Count);
-                foreach (var queued in session.Pending)
-                {
-                    if (queued.Group is not null)
-                    {
-                        (moved ??= []).Add(queued);
-                        session.PendingBytes -= queued.Message.Size;
-                        session.Journal.Removed(queued);
-                    }
-                    else
-                    {
-                        keep.Enqueue(queued);
-                    }
-                }
-
-                session.Pending.Clear();
-                foreach (var queued in keep)
-                    session.Pending.Enqueue(queued);
+                foreach (var queued in moved)
+                    session.Journal.Removed(queued);
             }
 
             var node = session.InflightOrder.First;

@@ -118,11 +118,10 @@ public sealed partial class MqttBroker
         {
             session.Owner = target;
             session.Epoch = lease.Epoch;
-            var wasDurable = session.Durable;
             session.ExpiryInterval = expiry;
             // A delayed will is cancelled when the session resumes in time [MQTT-3.1.3-9].
             session.PendingWill = null;
-            session.Journal.ExpiryChanged(wasDurable);
+            session.Journal.ExpiryChanged();
         }
 
         return new Attachment(AttachOutcome.Attached, session, present, lease);
@@ -198,13 +197,14 @@ public sealed partial class MqttBroker
         }
     }
 
-    /// Moves pending messages into the in-flight window. Caller holds session.Sync.
+    /// Moves pending messages into the in-flight window, oldest first, then asks for more of a queue kept in the store
+    /// when the window has drained. Caller holds session.Sync.
     private void PumpLocked(Session session, IDeliveryTarget connection)
     {
-        while (session.HasPending && session.InflightCount < connection.SendWindow)
+        if (session.PendingOrNull is not { } pending)
+            return;
+        while (session.InflightCount < connection.SendWindow && pending.TryDequeue(out var queued))
         {
-            var queued = session.Pending.Dequeue();
-            session.PendingBytes -= queued.Message.Size;
             if (queued.Message.IsExpired(TimeProvider))
             {
                 Metrics.Dropped(session, DropReason.Expired);
@@ -214,6 +214,8 @@ public sealed partial class MqttBroker
 
             SendLocked(session, connection, queued);
         }
+
+        RefillLocked(session);
     }
 
     private void SendLocked(Session session, IDeliveryTarget connection, QueuedMessage queued)
@@ -348,6 +350,9 @@ public sealed partial class MqttBroker
         if (held)
         {
             RedispatchShared(session);
+            // An offline session keeps its queue in the store only (when the store reads queues back).
+            lock (session.Sync)
+                EvictLocked(session);
             // Read again under the lock (only a newer holder can have changed it since, and then the epoch
             // differs); a persistent session does not take the lock a second time.
             if (session.ExpiryInterval == 0)

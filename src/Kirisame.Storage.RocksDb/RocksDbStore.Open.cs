@@ -119,7 +119,14 @@ public sealed partial class RocksDbStore
 
         if (version > StorageFormat.DataFormatVersion)
             throw new StoreOpenException($"data folder {directory} was written by a newer Kirisame (data format {version}; this build reads format {StorageFormat.DataFormatVersion}). Upgrade kirisame, or use another folder.");
-        if (version != StorageFormat.DataFormatVersion)
-            throw new StoreOpenException($"data folder {directory} has data format {version}, which this build cannot read (it reads format {StorageFormat.DataFormatVersion}).");
+        if (version < StorageFormat.OldestDataFormatVersion)
+            throw new StoreOpenException($"data folder {directory} has data format {version}, which this build cannot read (it reads formats {StorageFormat.OldestDataFormatVersion} to {StorageFormat.DataFormatVersion}).");
+        if (version < StorageFormat.DataFormatVersion)
+        {
+            // Everything of the older format is read as it is; what this build writes from now on is of its own format,
+            // which the folder records before anything is written, so an older build refuses it rather than misread it.
+            var sync = new WriteOptions().SetSync(true);
+            db.Put(StorageKeys.Format, StorageFormat.EncodeFormat(), writeOptions: sync);
+        }
     }
 }

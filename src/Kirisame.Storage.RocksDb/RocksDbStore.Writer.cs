@@ -1,14 +1,28 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Kirisame.Broker.Delivery;
 using Microsoft.Extensions.Logging;
 using RocksDbSharp;
 
 namespace Kirisame.Storage.RocksDb;
 
-/// The writer thread and the state only it touches: which message bodies are stored and how many queue
-/// entries refer to each, and each session's queue entries (to pick SingleDelete and to keep the queue head).
+/// The writer thread and the state only it touches: each session's queue entries (the body each refers to, whether
+/// SingleDelete may remove it, the queue head), and how many entries refer to a body that several queues share.
+///
+/// Nothing here holds a message. A stored body is known by its id; the message carries a <see cref="BodyTag"/>
+/// (<see cref="BrokerMessage.StoreTag"/>) naming its body and one entry that referred to it, so the next queue that
+/// holds the same message shares the body if that entry still does. A queue whose messages are only on disk costs the
+/// writer 16 to 32 bytes per message (<see cref="QueueEntries"/>), and a body held by one queue nothing more.
 public sealed partial class RocksDbStore
 {
-    private readonly Dictionary<BrokerMessage, Body> _bodies = new(ReferenceEqualityComparer.Instance);
+    /// Set on a queue entry's body id when the entry was written more than once by this process, or was loaded (its
+    /// writes unknown): SingleDelete must not remove it.
+    private const long Rewritten = 1L << 62;
+
+    /// Bodies referred to by more than one queue entry → how many. A body that is not here has exactly one entry (or
+    /// none: then it was deleted). A body is written with its first reference and removed with its last; an id is
+    /// never used twice.
+    private readonly Dictionary<long, int> _sharedBodies = [];
     private readonly Dictionary<string, QueueIndex> _queues = new(StringComparer.Ordinal);
     private readonly List<QueueIndex> _dirtyHeads = [];
     private readonly List<Waiter> _ready = [];
@@ -16,29 +30,18 @@ public sealed partial class RocksDbStore
     private bool _walDirty;
     private long _lastWalSync;
 
-    private sealed class Body(long id, BrokerMessage message)
-    {
-        public long Id { get; } = id;
-
-        public BrokerMessage Message { get; } = message;
-
-        public byte[] Key { get; } = StorageKeys.Body(id);
-
-        public int References { get; set; }
-    }
-
-    /// A session's queue as stored. <see cref="Entry.Puts"/> counts writes of an entry made by this process
-    /// (−1: loaded, unknown): an entry written exactly once is removed with SingleDelete, whose tombstone
+    /// A session's queue as stored. Each live entry's body value is its body id, with <see cref="Rewritten"/> when it
+    /// was written more than once: an entry written exactly once is removed with SingleDelete, whose tombstone
     /// vanishes together with the value at the next compaction instead of lingering until the last level.
     private sealed class QueueIndex(string clientId)
     {
+        public string ClientId { get; } = clientId;
+
         public byte[] Prefix { get; } = StorageKeys.SessionPrefix(clientId);
 
         public byte[] HeadKey { get; } = StorageKeys.QueueHead(clientId);
 
-        public Dictionary<long, Entry> Entries { get; } = [];
-
-        public SortedSet<long> Live { get; } = [];
+        public QueueEntries Entries { get; } = new();
 
         /// The head record on disk (0: none). Start-up seeks to it, so deleted entries below it are never read.
         public long PersistedHead { get; set; }
@@ -48,10 +51,21 @@ public sealed partial class RocksDbStore
         public bool HeadDirty { get; set; }
     }
 
-    private struct Entry
+    /// What a message carries to find its stored body again: the body, and the last entry made for it (the one most
+    /// likely to be there still, as queues drain oldest first). Changed only on the writer thread.
+    internal sealed class BodyTag(long bodyId, string clientId, long sequence)
     {
-        public Body? Body;
-        public int Puts;
+        public long BodyId { get; } = bodyId;
+
+        public string ClientId { get; private set; } = clientId;
+
+        public long Sequence { get; private set; } = sequence;
+
+        public void Moved(string clientId, long sequence)
+        {
+            ClientId = clientId;
+            Sequence = sequence;
+        }
     }
 
     private void WriterLoop()
@@ -213,6 +227,7 @@ public sealed partial class RocksDbStore
     /// opening the database again clears that once the cause (e.g. a full disk) is gone.
     private void CloseForReopen()
     {
+        _dbLock.EnterWriteLock(); // no queue read may be using the handle
         try
         {
             _db?.Dispose();
@@ -220,11 +235,20 @@ public sealed partial class RocksDbStore
         catch (RocksDbException)
         {
         }
-
-        _db = null;
+        finally
+        {
+            _db = null;
+            _dbLock.ExitWriteLock();
+        }
     }
 
-    private void Reopen() => _db = OpenRaw(Path.GetFullPath(_options.DataDirectory));
+    private void Reopen()
+    {
+        var db = OpenRaw(Path.GetFullPath(_options.DataDirectory));
+        _dbLock.EnterWriteLock();
+        _db = db;
+        _dbLock.ExitWriteLock();
+    }
 
     private void Apply(WriteBatch batch, Op op)
     {
@@ -238,8 +262,8 @@ public sealed partial class RocksDbStore
                 batch.DeleteRange(start, (ulong)start.Length, end, (ulong)end.Length);
                 if (_queues.Remove(op.ClientId, out var removed))
                 {
-                    foreach (var entry in removed.Entries.Values)
-                        Release(batch, entry.Body);
+                    foreach (var body in removed.Entries.Bodies())
+                        Release(batch, body & ~Rewritten);
                     _dirtyHeads.Remove(removed);
                 }
 
@@ -282,21 +306,24 @@ public sealed partial class RocksDbStore
     {
         var queue = Queue(op.ClientId);
         var sequence = op.Number;
-        queue.Entries.TryGetValue(sequence, out var entry);
-        if (entry.Body?.Message != op.Message)
+        var existing = queue.Entries.Get(sequence);
+        long bodyId;
+        if (existing != 0)
         {
-            var body = Acquire(batch, op.Message!);
-            Release(batch, entry.Body);
-            entry.Body = body;
+            // A later state of the same entry (sent, PUBREC received): same message, same body.
+            bodyId = existing & ~Rewritten;
+            queue.Entries.Set(sequence, existing | Rewritten);
+        }
+        else
+        {
+            bodyId = Acquire(batch, op.Message!, queue, sequence);
+            queue.Entries.Add(sequence, bodyId);
+            if (queue.PersistedHead > sequence)
+                MarkHeadDirty(queue); // numbered below the head (a session restarted its count): the head must move down
+            queue.MaxSequence = Math.Max(queue.MaxSequence, sequence);
         }
 
-        if (entry.Puts >= 0)
-            entry.Puts++;
-        queue.Entries[sequence] = entry;
-        if (queue.Live.Add(sequence) && queue.PersistedHead > sequence)
-            MarkHeadDirty(queue); // numbered below the head (a session restarted its count): the head must move down
-        queue.MaxSequence = Math.Max(queue.MaxSequence, sequence);
-        var value = StorageFormat.EncodeQueueEntry(entry.Body!.Id, op.QoS, op.Retain, op.SubscriptionIds, op.Group, op.PacketId, op.State);
+        var value = StorageFormat.EncodeQueueEntry(bodyId, op.Message!.Size, op.QoS, op.Retain, op.SubscriptionIds, op.Group, op.PacketId, op.State);
         batch.Put(StorageKeys.QueueEntry(queue.Prefix, sequence), value);
     }
 
@@ -304,18 +331,18 @@ public sealed partial class RocksDbStore
     {
         var queue = Queue(op.ClientId);
         var key = StorageKeys.QueueEntry(queue.Prefix, op.Number);
-        if (!queue.Entries.Remove(op.Number, out var entry))
+        var body = queue.Entries.Remove(op.Number);
+        if (body == 0)
         {
             batch.Delete(key); // never written by this process nor loaded: nothing to count
             return;
         }
 
-        if (entry.Puts == 1)
+        if ((body & Rewritten) == 0)
             Native.Instance.rocksdb_writebatch_singledelete(batch.Handle, key, (UIntPtr)key.Length);
         else
             batch.Delete(key);
-        Release(batch, entry.Body);
-        queue.Live.Remove(op.Number);
+        Release(batch, body & ~Rewritten);
         MarkHeadDirty(queue);
     }
 
@@ -334,7 +361,7 @@ public sealed partial class RocksDbStore
         foreach (var queue in _dirtyHeads)
         {
             queue.HeadDirty = false;
-            var head = queue.Live.Count > 0 ? queue.Live.Min : queue.MaxSequence + 1;
+            var head = queue.Entries.Count > 0 ? queue.Entries.First : queue.MaxSequence + 1;
             if (head == queue.PersistedHead)
                 continue;
             queue.PersistedHead = head;
@@ -344,26 +371,51 @@ public sealed partial class RocksDbStore
         _dirtyHeads.Clear();
     }
 
-    /// The stored body of a message, written with its first reference. Bodies are written once and removed
-    /// once, so SingleDelete applies.
-    private Body Acquire(WriteBatch batch, BrokerMessage message)
+    /// The stored body for a new entry of <paramref name="message"/>: the one its tag names when that body still
+    /// exists (a message shared by several queues is stored once), else a new one, written now. Bodies are written
+    /// once and removed once, so SingleDelete applies.
+    private long Acquire(WriteBatch batch, BrokerMessage message, QueueIndex queue, long sequence)
     {
-        if (!_bodies.TryGetValue(message, out var body))
+        if (message.StoreTag is BodyTag tag)
         {
-            body = new Body(_nextBodyId++, message);
-            _bodies.Add(message, body);
-            batch.Put(body.Key, StorageFormat.EncodeMessage(message, ToUnixMs(message.ReceivedAtTicks)));
+            ref var shared = ref CollectionsMarshal.GetValueRefOrNullRef(_sharedBodies, tag.BodyId);
+            if (!Unsafe.IsNullRef(ref shared))
+            {
+                shared++;
+                tag.Moved(queue.ClientId, sequence);
+                return tag.BodyId;
+            }
+
+            // Held by one entry: the body exists if the entry the tag names still refers to it. (If that entry is gone
+            // while another still refers to the body, the message is stored anew: a copy more, never one too few.)
+            if (_queues.TryGetValue(tag.ClientId, out var holder) && (holder.Entries.Get(tag.Sequence) & ~Rewritten) == tag.BodyId)
+            {
+                _sharedBodies.Add(tag.BodyId, 2);
+                tag.Moved(queue.ClientId, sequence);
+                return tag.BodyId;
+            }
         }
 
-        body.References++;
-        return body;
+        var id = _nextBodyId++;
+        message.StoreTag = new BodyTag(id, queue.ClientId, sequence);
+        batch.Put(StorageKeys.Body(id), StorageFormat.EncodeMessage(message, ToUnixMs(message.ReceivedAtTicks)));
+        return id;
     }
 
-    private void Release(WriteBatch batch, Body? body)
+    /// One entry less refers to the body: the last one deletes it.
+    private void Release(WriteBatch batch, long bodyId)
     {
-        if (body is null || --body.References > 0)
-            return;
-        _bodies.Remove(body.Message);
-        Native.Instance.rocksdb_writebatch_singledelete(batch.Handle, body.Key, (UIntPtr)body.Key.Length);
+        ref var shared = ref CollectionsMarshal.GetValueRefOrNullRef(_sharedBodies, bodyId);
+        if (!Unsafe.IsNullRef(ref shared))
+        {
+            var left = --shared;
+            if (left <= 1)
+                _sharedBodies.Remove(bodyId); // one left: no longer shared
+            if (left > 0)
+                return;
+        }
+
+        var key = StorageKeys.Body(bodyId);
+        Native.Instance.rocksdb_writebatch_singledelete(batch.Handle, key, (UIntPtr)key.Length);
     }
 }

@@ -13,7 +13,7 @@ namespace Kirisame.Storage.RocksDb;
 /// held, so a session's operations are queued in order); one writer thread turns what has queued up into a
 /// WriteBatch, writes it (fsync'd in <see cref="DurabilityMode.Sync"/>), then completes the marks up to its
 /// last operation. Partial files: Writer (the thread, message bodies, queue heads), Load (start-up read),
-/// Open (data folder checks).
+/// Read (reading a queue back while running), Open (data folder checks).
 public sealed partial class RocksDbStore : IBrokerStore
 {
     private readonly object _gate = new();
@@ -170,6 +170,7 @@ public sealed partial class RocksDbStore : IBrokerStore
         }
 
         await Task.Run(_writer.Join);
+        _dbLock.EnterWriteLock(); // waits for queue reads in progress; later ones find no database
         try
         {
             if (_db is not null)
@@ -192,6 +193,7 @@ public sealed partial class RocksDbStore : IBrokerStore
         {
             _db?.Dispose();
             _db = null;
+            _dbLock.ExitWriteLock();
             DisposeInstruments();
         }
     }

@@ -16,11 +16,20 @@ namespace Kirisame.Storage.RocksDb;
 /// <see cref="DataFormatVersion"/>. StableFormatTests pins every layout with golden bytes.
 internal static class StorageFormat
 {
-    /// Version of the data folder as a whole (stored under <see cref="StorageKeys.Format"/>).
-    public const uint DataFormatVersion = 1;
+    /// Version of the data folder as a whole (stored under <see cref="StorageKeys.Format"/>). 2: queue entries carry
+    /// their message's size (<see cref="QueueEntryVersion"/>). A folder of format 1 is read as well, and marked 2 when
+    /// opened, so that a build that reads only format 1 refuses it with a clear message instead of misreading it.
+    public const uint DataFormatVersion = 2;
 
-    /// Version byte at the start of every value written by this code.
+    /// The oldest data format this build reads.
+    public const uint OldestDataFormatVersion = 1;
+
+    /// Version byte at the start of every value written by this code, except queue entries.
     public const byte RecordVersion = 1;
+
+    /// Version byte of a queue entry. 2 adds the size of its message, so that start-up knows the bytes of a queue
+    /// without reading its messages (they stay on disk until their client returns, docs/adr/0010); 1 is still read.
+    public const byte QueueEntryVersion = 2;
 
     public static ReadOnlySpan<byte> Magic => "KIRISAME"u8;
 
@@ -82,6 +91,21 @@ internal static class StorageFormat
 
     public static BrokerMessage DecodeMessage(byte[] value, TimeProvider time) => DecodeMessage(value, WallClockAnchor.Now(time));
 
+    /// The <see cref="BrokerMessage.Size"/> of a stored message (topic and payload), without decoding the rest: for a
+    /// version 1 queue entry, which does not record it.
+    public static int MessageSize(byte[] value)
+    {
+        var r = new ValueReader(value);
+        r.ExpectVersion();
+        var flags = r.ReadByte();
+        r.ReadInt64();
+        var topic = r.ReadBytes16().Length;
+        if ((flags & SenderFlag) != 0)
+            r.ReadBytes16();
+        r.ReadBytes32(); // properties
+        return topic + r.ReadBytes32().Length;
+    }
+
     public static BrokerMessage DecodeMessage(byte[] value, in WallClockAnchor clock)
     {
         var r = new ValueReader(value);
@@ -100,22 +124,24 @@ internal static class StorageFormat
             properties, sender, clock.FromUnixMs(receivedAt));
     }
 
-    /// One entry of a session queue; the message itself is the body <paramref name="bodyId"/>.
-    public static byte[] EncodeQueueEntry(long bodyId, QualityOfService qos, bool retain, uint[] subscriptionIds, SharedGroup? group,
+    /// One entry of a session queue; the message itself is the body <paramref name="bodyId"/>, of
+    /// <paramref name="size"/> bytes (<see cref="BrokerMessage.Size"/>).
+    public static byte[] EncodeQueueEntry(long bodyId, int size, QualityOfService qos, bool retain, uint[] subscriptionIds, SharedGroup? group,
         ushort packetId, InflightState state)
     {
-        var w = new ArrayBufferWriter<byte>(32);
+        var w = new ArrayBufferWriter<byte>(36);
         var flags = (byte)0;
         if (retain)
             flags |= EntryRetainFlag;
         if (group is not null)
             flags |= EntryGroupFlag;
-        WriteByte(w, RecordVersion);
+        WriteByte(w, QueueEntryVersion);
         WriteInt64(w, bodyId);
         WriteByte(w, (byte)qos);
         WriteByte(w, flags);
         WriteUInt16(w, packetId);
         WriteByte(w, (byte)state);
+        WriteUInt32(w, checked((uint)size));
         WriteUInt16(w, checked((ushort)subscriptionIds.Length));
         foreach (var id in subscriptionIds)
             WriteUInt32(w, id);
@@ -128,13 +154,32 @@ internal static class StorageFormat
         return w.WrittenSpan.ToArray();
     }
 
+    /// What start-up needs of a queue entry, read without allocating: its body, its packet id (0: pending) and its
+    /// message's size (−1 for a version 1 entry). The rest is checked when the entry is decoded in full.
+    public static (long BodyId, ushort PacketId, int Size) DecodeQueueEntryHead(ReadOnlySpan<byte> value)
+    {
+        if (value.Length < 14 || value[0] is not (RecordVersion or QueueEntryVersion))
+            throw new StoreFormatException(value.Length == 0 ? "queue entry is empty" : $"queue entry version {value[0]} is unknown or the entry is truncated");
+        var bodyId = BinaryPrimitives.ReadInt64BigEndian(value[1..]);
+        var packetId = BinaryPrimitives.ReadUInt16BigEndian(value[11..]);
+        if (value[0] == RecordVersion)
+            return (bodyId, packetId, -1);
+        if (value.Length < 18)
+            throw new StoreFormatException("record is truncated");
+        var size = BinaryPrimitives.ReadUInt32BigEndian(value[14..]);
+        return size <= int.MaxValue ? (bodyId, packetId, (int)size) : throw new StoreFormatException("queue entry size out of range");
+    }
+
+    /// A decoded queue entry. <see cref="Size"/> is −1 for a version 1 entry (its body knows it).
     public readonly record struct QueueEntry(long BodyId, QualityOfService QoS, bool Retain, uint[] SubscriptionIds,
-        string? GroupName, string? GroupFilter, ushort PacketId, InflightState State);
+        string? GroupName, string? GroupFilter, ushort PacketId, InflightState State, int Size = -1);
 
     public static QueueEntry DecodeQueueEntry(ReadOnlySpan<byte> value)
     {
         var r = new ValueReader(value.ToArray());
-        r.ExpectVersion();
+        var version = r.ReadByte();
+        if (version is not (RecordVersion or QueueEntryVersion))
+            throw new StoreFormatException($"queue entry version {version} is unknown (this build reads 1 and {QueueEntryVersion})");
         var bodyId = r.ReadInt64();
         var qos = (QualityOfService)r.ReadByte();
         if (qos is not (QualityOfService.AtLeastOnce or QualityOfService.ExactlyOnce))
@@ -144,6 +189,13 @@ internal static class StorageFormat
         var state = (InflightState)r.ReadByte();
         if (state is not (InflightState.AwaitingAck or InflightState.AwaitingComp))
             throw new StoreFormatException("in-flight state out of range");
+        var size = -1;
+        if (version == QueueEntryVersion)
+        {
+            var stored = r.ReadUInt32();
+            size = stored <= int.MaxValue ? (int)stored : throw new StoreFormatException("queue entry size out of range");
+        }
+
         var ids = new uint[r.ReadUInt16()];
         for (var i = 0; i < ids.Length; i++)
             ids[i] = r.ReadUInt32();
@@ -155,7 +207,7 @@ internal static class StorageFormat
         }
 
         r.ExpectEnd();
-        return new QueueEntry(bodyId, qos, (flags & EntryRetainFlag) != 0, ids, groupName, groupFilter, packetId, state);
+        return new QueueEntry(bodyId, qos, (flags & EntryRetainFlag) != 0, ids, groupName, groupFilter, packetId, state, size);
     }
 
     public static byte[] EncodeSubscription(in TopicSubscription options, uint subscriptionId)

@@ -78,6 +78,9 @@ internal static class StorageKeys
         return key;
     }
 
+    /// Just past the last queue entry of the session with <paramref name="sessionPrefix"/> (an iterator's upper bound).
+    public static byte[] QueueEnd(byte[] sessionPrefix) => [.. sessionPrefix, (byte)SessionKeyKind.QueueEntry + 1];
+
     public static byte[] InboundQoS2(string clientId, ushort packetId)
     {
         var prefix = SessionPrefix(clientId);

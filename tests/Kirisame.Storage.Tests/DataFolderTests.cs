@@ -37,12 +37,31 @@ public sealed class DataFolderTests
         using (var db = RocksDbSharp.RocksDb.Open(new DbOptions(), folder.Path))
         {
             var newer = StorageFormat.EncodeFormat();
-            newer[^1] = 2;
+            newer[^1] = 3;
             db.Put(StorageKeys.Format, newer);
         }
 
         var error = Assert.Throws<StoreOpenException>(() => Samples.Open(folder.Path, TimeProvider.System));
-        Assert.Contains("newer Kirisame (data format 2", error.Message, StringComparison.Ordinal);
+        Assert.Contains("newer Kirisame (data format 3", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OlderFormat_IsRead_AndMarkedAsTheCurrentOne()
+    {
+        // Format 1 is read (its queue entries do not record their message's size); once opened, the folder says 2,
+        // so that a build that reads only format 1 refuses it rather than misreading the entries written since.
+        using var folder = new TempFolder();
+        await Samples.Open(folder.Path, TimeProvider.System).DisposeAsync();
+        using (var db = RocksDbSharp.RocksDb.Open(new DbOptions(), folder.Path))
+        {
+            var older = StorageFormat.EncodeFormat();
+            older[^1] = 1;
+            db.Put(StorageKeys.Format, older);
+        }
+
+        await Samples.Open(folder.Path, TimeProvider.System).DisposeAsync();
+        using (var db = RocksDbSharp.RocksDb.Open(new DbOptions(), folder.Path))
+            Assert.Equal(2u, StorageFormat.DecodeFormat(db.Get(StorageKeys.Format)));
     }
 
     [Fact]

@@ -38,10 +38,16 @@ internal static class Samples
         return new BrokerMessage(topic, Encoding.UTF8.GetBytes(topic), Encoding.UTF8.GetBytes(payload), qos, retain, props, sender, time.GetTimestamp());
     }
 
+    /// The stored body a message read back from the store refers to.
+    public static long BodyOf(BrokerMessage message) => ((RocksDbStore.BodyTag)message.StoreTag!).BodyId;
+
     public static SubscriptionRecord Subscription(string filter, QualityOfService qos = QualityOfService.AtLeastOnce, uint id = 0) =>
         new(filter, new TopicSubscription(filter, qos), id);
 
     public static async Task DurableAsync(RocksDbStore store) => await store.WrittenAsync().WaitAsync(TimeSpan.FromSeconds(60));
+
+    /// Message bodies in an open store, read through RocksDB's own iterator on the store's handle.
+    public static int CountBodies(RocksDbStore store) => store.CountKeys(KeySpace.Body);
 
     /// Keys in the folder by first byte (the key space), read with RocksDB directly after the store is closed.
     public static Dictionary<byte, int> CountKeys(string directory)

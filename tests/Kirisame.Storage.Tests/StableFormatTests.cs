@@ -24,8 +24,10 @@ public sealed class StableFormatTests
         Assert.Equal([0, 1, 2], Enum.GetValues<QualityOfService>().Select(v => (int)v));
         Assert.Equal([0, 1, 2], Enum.GetValues<RetainHandling>().Select(v => (int)v));
         Assert.Equal([0, 3, 4, 5], Enum.GetValues<ProtocolVersion>().Select(v => (int)v));
-        Assert.Equal(1u, StorageFormat.DataFormatVersion);
+        Assert.Equal(2u, StorageFormat.DataFormatVersion);
+        Assert.Equal(1u, StorageFormat.OldestDataFormatVersion);
         Assert.Equal(1, StorageFormat.RecordVersion);
+        Assert.Equal(2, StorageFormat.QueueEntryVersion);
     }
 
     public static TheoryData<string, string> Keys() => new()
@@ -60,13 +62,17 @@ public sealed class StableFormatTests
 
     private static readonly Dictionary<string, string> s_goldenValues = new()
     {
-        ["format"] = "4B49524953414D45" + "00000001",
+        ["format"] = "4B49524953414D45" + "00000002",
+        ["format 1"] = "4B49524953414D45" + "00000001",
         ["message"] = "01" + "09" + "0000018BCFE56800" + "0003612F62" + "0009" + "7075626C6973686572"
             + "00000035" + "0101" + "0200000258" + "03000A746578742F706C61696E" + "08000A7265706C792F68657265" + "090003010203"
             + "2600016B000176" + "2600016B000177" + "00000005" + "68656C6C6F",
         ["message minimal"] = "01" + "04" + "0000018BCFE56800" + "0003722F31" + "00000000" + "00000000",
-        ["queue entry"] = "01" + "0000000000000005" + "02" + "03" + "000C" + "01" + "0002" + "00000007" + "00000009" + "0001" + "67" + "0003" + "782F23",
-        ["queue entry plain"] = "01" + "0000000000000006" + "01" + "00" + "0000" + "00" + "0000",
+        ["queue entry"] = "02" + "0000000000000005" + "02" + "03" + "000C" + "01" + "00000400" + "0002" + "00000007" + "00000009" + "0001" + "67" + "0003" + "782F23",
+        ["queue entry plain"] = "02" + "0000000000000006" + "01" + "00" + "0000" + "00" + "00000005" + "0000",
+        // Record version 1 (data format 1), still read: no message size.
+        ["queue entry 1"] = "01" + "0000000000000005" + "02" + "03" + "000C" + "01" + "0002" + "00000007" + "00000009" + "0001" + "67" + "0003" + "782F23",
+        ["queue entry plain 1"] = "01" + "0000000000000006" + "01" + "00" + "0000" + "00" + "0000",
         ["subscription"] = "01" + "2E" + "00000007",
         ["session"] = "01" + "00000E10" + "0000018BCFE56800" + "00",
         ["session with will"] = "01" + "00000E10" + "0000018BCFE56800" + "17" + "05" + "0000018BCFE5DD30" + "0007" + "77696C6C2F6331"
@@ -88,7 +94,12 @@ public sealed class StableFormatTests
         {
             case "format":
                 encoded = StorageFormat.EncodeFormat();
-                reencoded = StorageFormat.DecodeFormat(golden) == 1 ? golden : [];
+                reencoded = StorageFormat.DecodeFormat(golden) == 2 ? golden : [];
+                break;
+            case "format 1":
+                // Written by earlier builds; read (and then rewritten as format 2 by RocksDbStore.Open).
+                encoded = StorageFormat.DecodeFormat(golden) == 1 ? golden : [];
+                reencoded = golden;
                 break;
             case "message":
             case "message minimal":
@@ -100,14 +111,25 @@ public sealed class StableFormatTests
                 reencoded = StorageFormat.EncodeMessage(StorageFormat.DecodeMessage(golden, s_time), now);
                 break;
             case "queue entry":
-                encoded = StorageFormat.EncodeQueueEntry(5, QualityOfService.ExactlyOnce, true, [7, 9], new SharedGroup("g", "x/#"), 12, InflightState.AwaitingComp);
+                encoded = StorageFormat.EncodeQueueEntry(5, 1024, QualityOfService.ExactlyOnce, true, [7, 9], new SharedGroup("g", "x/#"), 12, InflightState.AwaitingComp);
                 var e = StorageFormat.DecodeQueueEntry(golden);
-                reencoded = StorageFormat.EncodeQueueEntry(e.BodyId, e.QoS, e.Retain, e.SubscriptionIds, new SharedGroup(e.GroupName!, e.GroupFilter!), e.PacketId, e.State);
+                reencoded = StorageFormat.EncodeQueueEntry(e.BodyId, e.Size, e.QoS, e.Retain, e.SubscriptionIds, new SharedGroup(e.GroupName!, e.GroupFilter!), e.PacketId, e.State);
                 break;
             case "queue entry plain":
-                encoded = StorageFormat.EncodeQueueEntry(6, QualityOfService.AtLeastOnce, false, [], null, 0, InflightState.AwaitingAck);
+                encoded = StorageFormat.EncodeQueueEntry(6, 5, QualityOfService.AtLeastOnce, false, [], null, 0, InflightState.AwaitingAck);
                 var p = StorageFormat.DecodeQueueEntry(golden);
-                reencoded = StorageFormat.EncodeQueueEntry(p.BodyId, p.QoS, p.Retain, p.SubscriptionIds, null, p.PacketId, p.State);
+                reencoded = StorageFormat.EncodeQueueEntry(p.BodyId, p.Size, p.QoS, p.Retain, p.SubscriptionIds, null, p.PacketId, p.State);
+                break;
+            case "queue entry 1":
+            case "queue entry plain 1":
+                // Only read now: the same fields as version 2, the size unknown (−1).
+                var old = StorageFormat.DecodeQueueEntry(golden);
+                var current = StorageFormat.DecodeQueueEntry(Convert.FromHexString(s_goldenValues[name[..^2]]));
+                Assert.Equal(-1, old.Size);
+                Assert.Equal((current.BodyId, current.QoS, current.Retain, current.GroupName, current.GroupFilter, current.PacketId, current.State),
+                    (old.BodyId, old.QoS, old.Retain, old.GroupName, old.GroupFilter, old.PacketId, old.State));
+                Assert.Equal(current.SubscriptionIds, old.SubscriptionIds);
+                encoded = reencoded = golden;
                 break;
             case "subscription":
                 var options = new TopicSubscription("a/+", QualityOfService.ExactlyOnce, NoLocal: true, RetainAsPublished: true, RetainHandling.DoNotSend);
@@ -159,5 +181,15 @@ public sealed class StableFormatTests
         message[0] = 2;
         Assert.Throws<StoreFormatException>(() => StorageFormat.DecodeMessage(message, s_time));
         Assert.Throws<StoreFormatException>(() => StorageFormat.DecodeMessage(message[..5], s_time));
+        var entry = Convert.FromHexString(s_goldenValues["queue entry"]);
+        entry[0] = 3;
+        Assert.Throws<StoreFormatException>(() => StorageFormat.DecodeQueueEntry(entry));
+    }
+
+    [Fact]
+    public void MessageSize_IsReadFromAStoredMessage_WithoutDecodingIt()
+    {
+        Assert.Equal(3 + 5, StorageFormat.MessageSize(Convert.FromHexString(s_goldenValues["message"])));
+        Assert.Equal(3, StorageFormat.MessageSize(Convert.FromHexString(s_goldenValues["message minimal"])));
     }
 }

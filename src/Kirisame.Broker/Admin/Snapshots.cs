@@ -18,7 +18,8 @@ public sealed record ClientSnapshot(
     ushort KeepAlive);
 
 /// A session at one moment. <paramref name="PendingMessages"/> and <paramref name="PendingBytes"/> are the QoS
-/// 1/2 messages waiting to be sent; <paramref name="InflightMessages"/> those sent and not yet acknowledged.
+/// 1/2 messages waiting to be sent (in memory, or only in the store for a persistent session's queue on disk);
+/// <paramref name="InflightMessages"/> those sent and not yet acknowledged.
 /// <paramref name="ExpiryInterval"/> is in seconds (uint.MaxValue: never; 0: ends with its connection);
 /// <paramref name="ExpiresAt"/> is set while the session waits for its client. <paramref name="Drops"/> holds
 /// the reasons that dropped at least one message for this session since it began.

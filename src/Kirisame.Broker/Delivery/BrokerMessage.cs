@@ -118,6 +118,11 @@ public sealed class BrokerMessage
         Volatile.Write(ref _encodedState, SharedEncoding.Ready);
     }
 
+    /// What the broker's store needs to find its stored copy of this message again, so that queues holding the same
+    /// message share one copy; null while it has none. Read and set only by the store (on its writer thread, or when
+    /// it makes the message from what it read), which treats it as a hint and checks it before relying on it.
+    public object? StoreTag { get; set; }
+
     /// A pooled message holding a copy of <paramref name="payload"/>, with one reference (the caller's).
     public static BrokerMessage Rent(string topic, ReadOnlyMemory<byte> topicUtf8, ReadOnlySpan<byte> payload, QualityOfService qos, bool retain,
         in PublishProperties properties, string? senderClientId, long receivedAtTicks)
@@ -138,6 +143,7 @@ public sealed class BrokerMessage
             message._buffer = buffer = new byte[Math.Max(payload.Length, 256)];
         payload.CopyTo(buffer);
         message.Set(topic, topicUtf8, buffer.AsMemory(0, payload.Length), qos, retain, properties, senderClientId, receivedAtTicks);
+        message.StoreTag = null;
         message._pinned = false;
         message._references = 1;
         return message;

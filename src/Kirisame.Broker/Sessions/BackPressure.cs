@@ -164,7 +164,7 @@ internal sealed class BackPressure(MqttBroker broker, ILogger logger)
         {
             logger.LogWarning(
                 "Client {ClientId} ({Remote}) is not keeping up ({Backlog} messages waiting for it): publishers no longer wait for it; its queue limit ({Limit} messages) and overflow action ({Action}) apply until it catches up",
-                MqttText.Quote(session.ClientId), target?.Origin ?? "offline", session.Backlog, broker.Options.MaxQueuedMessages, broker.Options.QueueOverflowAction);
+                MqttText.Quote(session.ClientId), target?.Origin ?? "offline", session.Backlog, broker.QueueLimits(session).Messages, broker.Options.QueueOverflowAction);
         }
     }
 }

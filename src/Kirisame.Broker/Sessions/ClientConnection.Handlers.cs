@@ -382,9 +382,8 @@ internal sealed partial class ClientConnection
                 // otherwise set the newer holder's expiry, or delete its stored session with an expiry of 0.
                 if (session.Epoch == SessionEpoch)
                 {
-                    var wasDurable = session.Durable;
                     session.ExpiryInterval = _broker.Options.MaxSessionExpirySeconds is { } cap ? Math.Min(expiry, cap) : expiry;
-                    session.Journal.ExpiryChanged(wasDurable);
+                    session.Journal.ExpiryChanged();
                 }
             }
         }

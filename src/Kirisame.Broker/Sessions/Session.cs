@@ -24,7 +24,7 @@ internal sealed class Session(string clientId, IBrokerStore? store = null) : IDr
     // The collections are made on first use: most sessions of an idle fleet never need some of them, and
     // together they would cost each connection about half a kilobyte. Has* tells without making one.
     private Dictionary<string, Subscription>? _subscriptions;
-    private Queue<QueuedMessage>? _pending;
+    private PendingQueue? _pending;
     private Dictionary<ushort, InflightMessage>? _inflight;
     private LinkedList<ushort>? _inflightOrder;
     private HashSet<ushort>? _inboundQoS2;
@@ -34,12 +34,14 @@ internal sealed class Session(string clientId, IBrokerStore? store = null) : IDr
 
     public bool HasSubscriptions => _subscriptions is { Count: > 0 };
 
-    /// Messages waiting for room in the in-flight window (or for the client to come back).
-    public Queue<QueuedMessage> Pending => _pending ??= new();
+    /// Messages waiting for room in the in-flight window (or for the client to come back): in memory, and for a
+    /// session whose queue the store keeps, beyond a window only in the store.
+    public PendingQueue Pending => _pending ??= new();
+
+    /// The pending queue if there is one (a read of the store that lands checks it is still the same queue).
+    public PendingQueue? PendingOrNull => _pending;
 
     public bool HasPending => _pending is { Count: > 0 };
-
-    public long PendingBytes { get; set; }
 
     /// Outbound QoS 1/2 messages sent and not yet completed, in send order, by packet id.
     public Dictionary<ushort, InflightMessage> Inflight => _inflight ??= [];
@@ -133,10 +135,11 @@ internal sealed class Session(string clientId, IBrokerStore? store = null) : IDr
 
     /// Messages waiting to go out: those waiting for room in the in-flight window and those in the target's
     /// outbound queue. Read without <see cref="Sync"/>: an estimate, which is all back-pressure needs.
+    /// Messages kept only in the store count: a session catching up on a deep queue is behind.
     public int Backlog => (_pending?.Count ?? 0) + (Target?.Backlog ?? 0);
 
     /// Bytes of <see cref="Backlog"/>, likewise an estimate.
-    public long BacklogBytes => PendingBytes + (Target?.BacklogBytes ?? 0);
+    public long BacklogBytes => (_pending?.Bytes ?? 0) + (Target?.BacklogBytes ?? 0);
 
     /// Completes at the next <see cref="SignalDrained"/>.
     public Task DrainedTask() =>
@@ -152,15 +155,19 @@ internal sealed class Session(string clientId, IBrokerStore? store = null) : IDr
     /// Sequence number of the last queue entry made. Caller holds <see cref="Sync"/>.
     public long LastSequence { get; set; }
 
-    /// Written to the store: a session that outlives its connection.
+    /// Outlives its connection, so it is written to the store.
     public bool Durable => ExpiryInterval != 0;
+
+    /// The store holds this session (its journal writes its changes there): from when it became durable, or was
+    /// restored, until the journal deleted it. Set only by <see cref="SessionJournal"/>. It can outlast
+    /// <see cref="Durable"/>: a session resumed with expiry 0 keeps its queue in the store until it ends.
+    public bool InStore { get; set; }
 
     /// Forgets subscriptions, queues and in-flight state (the session is discarded). Caller holds <see cref="Sync"/>.
     public void Clear()
     {
         _subscriptions = null;
         _pending = null;
-        PendingBytes = 0;
         _inflight = null;
         _inflightOrder = null;
         _inboundQoS2 = null;

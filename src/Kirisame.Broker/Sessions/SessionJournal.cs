@@ -5,8 +5,8 @@ namespace Kirisame.Broker.Sessions;
 
 /// The one place a session's changes reach the store, so durability has one owner: the broker changes a
 /// session and tells its journal what changed; the journal decides whether that is written (only a session
-/// that outlives its connection is) and how. Callers hold the session's lock, which keeps the writes for one
-/// session in the order the changes happened (the store's contract).
+/// that outlives its connection is, and one whose queue is in the store until it ends) and how. Callers hold the
+/// session's lock, which keeps the writes for one session in the order the changes happened (the store's contract).
 ///
 /// Writes are by client id, and a client id outlives the session objects that stand for it: a discarded
 /// (retired) session writes nothing, whoever still calls it — a connection finishing after a clean-start
@@ -17,8 +17,8 @@ namespace Kirisame.Broker.Sessions;
 /// A struct over the session and its store: the journal costs a session one reference, not an object.
 internal readonly struct SessionJournal(Session session, IBrokerStore store)
 {
-    /// Whether the session's changes are written: it outlives its connection and still stands for its client id.
-    private bool Writes => session.Durable && !session.IsRetired;
+    /// Whether the session's changes are written: it is in the store and still stands for its client id.
+    private bool Writes => session.InStore && !session.IsRetired;
 
     /// The session's own values (expiry, when it went away, a delayed will) changed.
     public void SessionChanged()
@@ -27,24 +27,48 @@ internal readonly struct SessionJournal(Session session, IBrokerStore store)
             store.PutSession(Record());
     }
 
-    /// Its Session Expiry Interval was set (CONNECT, DISCONNECT): a session that stops outliving its connection
-    /// is removed from the store, with everything it had there.
-    public void ExpiryChanged(bool wasDurable)
+    /// Its Session Expiry Interval was set (CONNECT, DISCONNECT). A session that starts outliving its connection is
+    /// written with everything it has; one that stops is removed from the store with everything it had there —
+    /// unless part of its queue is only in the store: then it stays there (as ending with its connection) until it
+    /// ends, so that its client still gets that part.
+    public void ExpiryChanged()
     {
         if (session.IsRetired)
             return;
         if (session.Durable)
+        {
             store.PutSession(Record());
-        else if (wasDurable)
-            store.DeleteSession(session.ClientId);
+            if (!session.InStore)
+            {
+                session.InStore = true;
+                WriteAll();
+            }
+        }
+        else if (session.InStore)
+        {
+            if (session.PendingOrNull is { StoredCount: > 0 })
+            {
+                store.PutSession(Record());
+            }
+            else
+            {
+                store.DeleteSession(session.ClientId);
+                session.InStore = false;
+            }
+        }
     }
+
+    /// The session was read from the store at start-up: it is there already.
+    public void Restored() => session.InStore = true;
 
     /// The session is discarded (clean start, expiry, or it ended with its connection); the caller retires it
     /// next, so this is the last write it makes.
     public void Ended()
     {
-        if (Writes)
-            store.DeleteSession(session.ClientId);
+        if (!Writes)
+            return;
+        store.DeleteSession(session.ClientId);
+        session.InStore = false;
     }
 
     public void Subscribed(Subscription subscription)
@@ -92,6 +116,35 @@ internal readonly struct SessionJournal(Session session, IBrokerStore store)
     {
         if (Writes)
             store.DeleteInboundQoS2(session.ClientId, packetId);
+    }
+
+    /// A session that existed before it became durable (it can only be one whose connection was stuck and taken
+    /// over): what it already had is written now, so that the store has all of it.
+    private void WriteAll()
+    {
+        if (session.HasSubscriptions)
+        {
+            foreach (var subscription in session.Subscriptions.Values)
+                Subscribed(subscription);
+        }
+
+        if (session.PendingOrNull is { } pending)
+        {
+            foreach (var queued in pending.Window)
+                Queued(queued);
+        }
+
+        if (session.HasInflight)
+        {
+            foreach (var inflight in session.Inflight.Values)
+                InFlight(inflight.Queued, inflight.PacketId, inflight.State);
+        }
+
+        if (session.HasInboundQoS2)
+        {
+            foreach (var packetId in session.InboundQoS2)
+                InboundQoS2Received(packetId);
+        }
     }
 
     private SessionRecord Record() => new(session.ClientId, session.ExpiryInterval)

@@ -14,7 +14,9 @@ namespace Kirisame.Broker.Storage;
 /// Implementations must not call back into the broker from these methods.
 public interface IBrokerStore : IAsyncDisposable
 {
-    /// Everything stored, read once at start-up before any connection is served.
+    /// Everything stored, read once at start-up before any connection is served. A store that reads queues back
+    /// (<see cref="ReadsQueues"/>) leaves out the pending entries of session queues (those not in flight) and
+    /// only counts them (<see cref="StoredSession.StoredPendingCount"/>): they are read when their client returns.
     public StoredState Load();
 
     public void PutSession(in SessionRecord session);
@@ -39,6 +41,19 @@ public interface IBrokerStore : IAsyncDisposable
     public void PutInboundQoS2(string clientId, ushort packetId);
 
     public void DeleteInboundQoS2(string clientId, ushort packetId);
+
+    /// True when the store can read a session's queue back (<see cref="ReadQueuedAsync"/>): the broker then keeps
+    /// only a window of a persistent session's queue in memory and leaves the rest to the store (docs/adr/0010).
+    /// A store that cannot (the in-memory one) has every queued message in the broker's memory.
+    public bool ReadsQueues => false;
+
+    /// Reads pending entries (packet id 0) of a session's queue with a sequence of <paramref name="fromSequence"/>
+    /// or more, in sequence order: at most <paramref name="maxMessages"/>, and no more once
+    /// <paramref name="maxBytes"/> of messages (<see cref="BrokerMessage.Size"/>) have been read — at least one
+    /// entry when there is any. The result reflects every write queued before the call. Returns nothing for a store
+    /// that does not read queues back.
+    public ValueTask<IReadOnlyList<QueuedMessage>> ReadQueuedAsync(string clientId, long fromSequence, int maxMessages, long maxBytes) =>
+        ValueTask.FromResult<IReadOnlyList<QueuedMessage>>([]);
 
     /// The position of the last write queued so far.
     public long Mark();
@@ -86,8 +101,17 @@ public sealed class StoredSession(string clientId)
 
     public List<(string Filter, Kirisame.Protocol.Packets.TopicSubscription Options, uint SubscriptionId)> Subscriptions { get; } = [];
 
-    /// Queue entries in order: message, delivery details, and for in-flight ones their packet id and state.
+    /// Queue entries in order: message, delivery details, and for in-flight ones their packet id and state. A store
+    /// that reads queues back lists only the entries in flight here.
     public List<(QueuedMessage Queued, ushort PacketId, InflightState State)> Queue { get; } = [];
+
+    /// Pending entries the store kept and did not load (see <see cref="IBrokerStore.Load"/>): how many, the
+    /// <see cref="BrokerMessage.Size"/> of their messages together, and the lowest sequence among them.
+    public int StoredPendingCount { get; set; }
+
+    public long StoredPendingBytes { get; set; }
+
+    public long StoredPendingFrom { get; set; }
 
     public List<ushort> InboundQoS2 { get; } = [];
 }
@@ -138,6 +162,13 @@ public sealed class InMemoryStore : IBrokerStore
     public void DeleteInboundQoS2(string clientId, ushort packetId)
     {
     }
+
+    /// Nothing is kept, so nothing can be read back: the broker holds whole queues in memory (and applies
+    /// Broker:MaxQueuedMessages to them).
+    public bool ReadsQueues => false;
+
+    public ValueTask<IReadOnlyList<QueuedMessage>> ReadQueuedAsync(string clientId, long fromSequence, int maxMessages, long maxBytes) =>
+        ValueTask.FromResult<IReadOnlyList<QueuedMessage>>([]);
 
     public long Mark() => 0;
 

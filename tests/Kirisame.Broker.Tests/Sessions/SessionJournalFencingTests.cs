@@ -24,7 +24,7 @@ public sealed class SessionJournalFencingTests
         var old = new Session("dev", store) { ExpiryInterval = 300 };
         lock (old.Sync)
         {
-            old.Journal.SessionChanged();
+            old.Journal.ExpiryChanged(); // durable: written, and in the store from now on
             old.Journal.Subscribed(Subscription(old, "old/#"));
             old.Journal.Ended();
             old.Retire();
@@ -33,7 +33,7 @@ public sealed class SessionJournalFencingTests
         var newer = new Session("dev", store) { ExpiryInterval = 600 };
         lock (newer.Sync)
         {
-            newer.Journal.ExpiryChanged(wasDurable: false);
+            newer.Journal.ExpiryChanged();
             newer.Journal.Subscribed(Subscription(newer, "new/#"));
             newer.Journal.Queued(Queued(1));
         }
@@ -48,7 +48,7 @@ public sealed class SessionJournalFencingTests
             old.Journal.Removed(Queued(1));
             old.Journal.SessionChanged();
             old.ExpiryInterval = 0;
-            old.Journal.ExpiryChanged(wasDurable: true); // would delete "dev"
+            old.Journal.ExpiryChanged(); // would delete "dev"
             old.Journal.Ended();
         }
 
