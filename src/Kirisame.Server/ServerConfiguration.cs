@@ -208,6 +208,9 @@ internal sealed class ServerConfiguration
             else
                 seen[endPoint] = key;
         }
+
+        if (Management.Enabled && Management.Port != 0 && seen.TryGetValue(Management.EndPoint.ToString(), out var mqtt))
+            yield return $"{mqtt} and {ManagementOptions.SectionName} both listen on {Management.EndPoint}: give the management listener another Port.";
     }
 
     private static T Bind<T>(IConfiguration root, string sectionName, List<string> errors, string? ignore = null) where T : new()

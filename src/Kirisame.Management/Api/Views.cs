@@ -9,9 +9,9 @@ namespace Kirisame.Management.Api;
 // tag values, "never" as null).
 
 /// One page of a list: <paramref name="Total"/> items matched the filters; these are from <paramref name="Offset"/>.
-public sealed record Page<T>(int Total, int Offset, int Limit, IReadOnlyList<T> Items);
+internal sealed record Page<T>(int Total, int Offset, int Limit, IReadOnlyList<T> Items);
 
-public sealed record ClientView(string ClientId, bool Connected, string? Address, string? Listener, string? ProtocolVersion,
+internal sealed record ClientView(string ClientId, bool Connected, string? Address, string? Listener, string? ProtocolVersion,
     string? UserName, DateTimeOffset? ConnectedSince, int KeepAlive)
 {
     internal static ClientView Of(ClientSnapshot c) => new(c.ClientId, c.Connected, c.Origin, c.Listener,
@@ -27,7 +27,7 @@ public sealed record ClientView(string ClientId, bool Connected, string? Address
 }
 
 /// <paramref name="ExpiryInterval"/> in seconds, null when the session never expires.
-public sealed record SessionView(string ClientId, bool Connected, int PendingMessages, long PendingBytes, int InflightMessages,
+internal sealed record SessionView(string ClientId, bool Connected, int PendingMessages, long PendingBytes, int InflightMessages,
     long? ExpiryInterval, DateTimeOffset? ExpiresAt, int SubscriptionCount, IReadOnlyDictionary<string, long> Drops)
 {
     internal static SessionView Of(SessionSnapshot s) => new(s.ClientId, s.Connected, s.PendingMessages, s.PendingBytes, s.InflightMessages,
@@ -38,7 +38,7 @@ public sealed record SessionView(string ClientId, bool Connected, int PendingMes
 }
 
 /// <paramref name="RetainHandling"/>: 0 send on subscribe, 1 only for a new subscription, 2 never.
-public sealed record SubscriptionView(string ClientId, string Filter, string? ShareName, int Qos, bool NoLocal, bool RetainAsPublished,
+internal sealed record SubscriptionView(string ClientId, string Filter, string? ShareName, int Qos, bool NoLocal, bool RetainAsPublished,
     int RetainHandling, uint? SubscriptionIdentifier)
 {
     internal static SubscriptionView Of(string clientId, SubscriptionSnapshot s) => new(clientId, s.Filter, s.ShareName, (int)s.MaximumQoS,
@@ -47,7 +47,7 @@ public sealed record SubscriptionView(string ClientId, string Filter, string? Sh
 
 /// A retained message. In lists the payload is left out; reading one message gives it as text when it is UTF-8
 /// (<paramref name="Payload"/>) and always as base64.
-public sealed record RetainedView(string Topic, int Qos, int PayloadBytes, uint? MessageExpiryInterval, string? PublisherClientId,
+internal sealed record RetainedView(string Topic, int Qos, int PayloadBytes, uint? MessageExpiryInterval, string? PublisherClientId,
     string? Payload = null, string? PayloadBase64 = null)
 {
     /// The broker's own clients (the management API's publisher among them) have ids that start with U+0000: shown without it.
@@ -61,33 +61,33 @@ public sealed record RetainedView(string Topic, int Qos, int PayloadBytes, uint?
     };
 }
 
-public sealed record ListenerView(string Name, string Protocol, string EndPoint);
+internal sealed record ListenerView(string Name, string Protocol, string EndPoint);
 
-public sealed record ConnectionCounts(long Connected, long Maximum, long Opened);
+internal sealed record ConnectionCounts(long Connected, long Maximum, long Opened);
 
-public sealed record MessageCounts(long Received, long Sent, long Dropped);
+internal sealed record MessageCounts(long Received, long Sent, long Dropped);
 
-public sealed record ByteCounts(long Received, long Sent);
+internal sealed record ByteCounts(long Received, long Sent);
 
 /// Per second, averaged over the last <paramref name="WindowSeconds"/> (up to a minute).
-public sealed record Rates(double ReceivedPerSecond, double SentPerSecond, double DroppedPerSecond, double WindowSeconds);
+internal sealed record Rates(double ReceivedPerSecond, double SentPerSecond, double DroppedPerSecond, double WindowSeconds);
 
-public sealed record OverviewView(string Version, string Node, DateTimeOffset StartedAt, long UptimeSeconds, ConnectionCounts Connections,
+internal sealed record OverviewView(string Version, string Node, DateTimeOffset StartedAt, long UptimeSeconds, ConnectionCounts Connections,
     int Sessions, int Subscriptions, int RetainedMessages, MessageCounts Messages, ByteCounts Bytes, Rates Rates,
     IReadOnlyDictionary<string, long> Drops, bool StoreHealthy, IReadOnlyList<ListenerView> Listeners);
 
 /// Adds a subscription for a session. <paramref name="Qos"/> 0–2 (default 0); <paramref name="RetainHandling"/> 0–2.
-public sealed record SubscribeRequest(string? Filter, int? Qos, bool? NoLocal, bool? RetainAsPublished, int? RetainHandling);
+internal sealed record SubscribeRequest(string? Filter, int? Qos, bool? NoLocal, bool? RetainAsPublished, int? RetainHandling);
 
 /// The QoS granted to an added subscription.
-public sealed record SubscribeResult(string ClientId, string Filter, int GrantedQos);
+internal sealed record SubscribeResult(string ClientId, string Filter, int GrantedQos);
 
 /// Publishes a message: <paramref name="Payload"/> as UTF-8 text, or <paramref name="PayloadBase64"/> for bytes.
-public sealed record PublishRequest(string? Topic, string? Payload, string? PayloadBase64, int? Qos, bool? Retain,
+internal sealed record PublishRequest(string? Topic, string? Payload, string? PayloadBase64, int? Qos, bool? Retain,
     uint? MessageExpiryInterval, string? ContentType);
 
 /// <paramref name="Result"/>: "delivered" (some subscription matched) or "no_matching_subscribers".
-public sealed record PublishResult(string Topic, string Result, int ReasonCode);
+internal sealed record PublishResult(string Topic, string Result, int ReasonCode);
 
 internal static class Text
 {

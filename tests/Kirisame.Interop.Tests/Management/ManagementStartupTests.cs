@@ -35,6 +35,15 @@ public sealed class ManagementStartupTests
     }
 
     [Fact]
+    public async Task TheManagementListener_OnTheMqttListenersPort_ExitsTwo()
+    {
+        var result = await KirisameProcess.RunToCompletionAsync(["--port", "18099", "--in-memory", "--management-port", "18099"], s_timeout);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("Transport and Management both listen on 127.0.0.1:18099", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ATokenFileThatDoesNotParse_ExitsTwo_NamingTheLine()
     {
         var file = Path.GetTempFileName();
