@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Kirisame.Broker.Admin;
 using Kirisame.Broker.Delivery;
 using Kirisame.Broker.Diagnostics;
+using Kirisame.Broker.Security;
 using Kirisame.Broker.Sessions;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
@@ -27,6 +28,18 @@ public sealed partial class MqttBroker
 
     /// A TimeProvider timestamp as wall-clock time.
     internal DateTimeOffset WallClockOf(long ticks) => TimeProvider.GetUtcNow() - TimeProvider.GetElapsedTime(ticks);
+
+    BrokerOverview IBrokerAdmin.GetOverview()
+    {
+        var s = Statistics;
+        int sessions;
+        lock (_sessionsLock)
+            sessions = _sessions.Keys.Count(id => !IsOwn(id));
+        return new BrokerOverview(Version, WallClockOf(StartedAtTicks), Interlocked.Read(ref s.ClientsConnected),
+            Interlocked.Read(ref s.ClientsMaximum), Interlocked.Read(ref s.ConnectionsTotal), sessions, Subscriptions.Count, Retained.Count,
+            Interlocked.Read(ref s.MessagesReceived), Interlocked.Read(ref s.MessagesSent), Interlocked.Read(ref s.MessagesDropped),
+            Interlocked.Read(ref s.BytesReceived), Interlocked.Read(ref s.BytesSent), Store.Healthy);
+    }
 
     IReadOnlyList<ClientSnapshot> IBrokerAdmin.GetClients() => [.. SessionList().Select(DescribeClient)];
 
@@ -70,6 +83,30 @@ public sealed partial class MqttBroker
             return [.. session.Subscriptions.Values.Select(s => new SubscriptionSnapshot(s.Filter, s.ShareName, s.GrantedQoS,
                 s.Options.NoLocal, s.Options.RetainAsPublished, s.Options.RetainHandling, s.SubscriptionId))];
         }
+    }
+
+    (ReasonCode Code, string? Reason)? IBrokerAdmin.Subscribe(string clientId, TopicSubscription subscription)
+    {
+        ArgumentNullException.ThrowIfNull(subscription.Filter);
+        if (IsOwn(clientId) || FindSession(clientId) is not { } session)
+            return null;
+        // The ACL is left out (AllowAll): the administrator decides what the session receives.
+        var administrator = new Subscriber(clientId, null, AllowAll.Instance, V5: true, WantsReasonString: true);
+        var outcome = Subscribe(session, administrator, [subscription], subscriptionId: 0);
+        DeliverRetained(session, outcome);
+        var code = outcome.Codes[0];
+        _logger.LogInformation("Subscription {Filter} of {ClientId} added by an administrator: {Code}",
+            Protocol.Primitives.MqttText.Quote(subscription.Filter), Protocol.Primitives.MqttText.Quote(clientId), code);
+        return (code, ReasonCodes.IsError(code) ? outcome.ReasonString : null);
+    }
+
+    ReasonCode? IBrokerAdmin.Unsubscribe(string clientId, string filter)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        if (IsOwn(clientId) || FindSession(clientId) is not { } session)
+            return null;
+        var administrator = new Subscriber(clientId, null, AllowAll.Instance, V5: true, WantsReasonString: false);
+        return Unsubscribe(session, administrator, [filter]).Codes[0];
     }
 
     int IBrokerAdmin.SubscriptionCount => Subscriptions.Count;

@@ -8,6 +8,8 @@ internal enum CommandKind
     Version,
     Passwd,
     PasswdHelp,
+    Ctl,
+    Token,
 }
 
 /// The parsed command line. Anything that names a configuration key becomes an override; the rest is
@@ -42,10 +44,14 @@ internal sealed class CommandLine
         ["allow-anonymous"] = ["Security:AllowAnonymous"],
         ["data-dir"] = ["Storage:DataDirectory"],
         ["durability"] = ["Storage:Durability"],
+        ["management-port"] = ["Management:Port"],
     };
 
     /// For `kirisame bench`: everything after the word, parsed by Kirisame.Bench.
     public IReadOnlyList<string> BenchArguments { get; private set; } = [];
+
+    /// For `kirisame ctl` and `kirisame token`: everything after the word, parsed by their commands.
+    public IReadOnlyList<string> SubcommandArguments { get; private set; } = [];
 
     public const string Usage = """
         kirisame — an MQTT 3.1/3.1.1/5.0 broker
@@ -58,6 +64,10 @@ internal sealed class CommandLine
                                          prompts for the password unless -b gives it as an argument;
                                          --scram writes a SCRAM-SHA-256 entry, usable for MQTT 5
                                          enhanced authentication and plain logins alike
+          kirisame ctl COMMAND …         manage a running broker over its management API (kirisame ctl --help)
+          kirisame token [-D] FILE NAME [ROLE]
+                                         make (or replace) the API token NAME in FILE with ROLE
+                                         (administrator, monitoring or viewer) and print it; -D deletes it
           kirisame --help | --version
 
         Options:
@@ -75,6 +85,8 @@ internal sealed class CommandLine
           --ws-port N            add an MQTT over WebSockets listener "ws" on path /mqtt (Listeners:ws:Port)
           --password-file FILE   Mosquitto-format password file (Security:PasswordFile)
           --acl-file FILE        Mosquitto-format ACL file (Security:AclFile)
+          --management-port N    port of the management API, /metrics and health (Management:Port,
+                                 default 8081 on 127.0.0.1; Management:Enabled false turns it off)
           --allow-anonymous [true|false]
                                  admit clients without a user name (Security:AllowAnonymous); by default
                                  only while every listener is on loopback and there is no password file
@@ -85,7 +97,7 @@ internal sealed class CommandLine
 
         Configuration is read from embedded defaults, then FILE, then environment variables
         KIRISAME__Section__Key, then the command line; the last one wins. Sections: Broker, Transport,
-        Listeners, Security, Storage, Authentication, Logging.
+        Listeners, Security, Storage, Authentication, Management, Telemetry, Logging.
         """;
 
     public static CommandLine Parse(IReadOnlyList<string> args)
@@ -102,6 +114,13 @@ internal sealed class CommandLine
         {
             result.Command = CommandKind.Bench;
             result.BenchArguments = [.. args.Skip(1)];
+            return result;
+        }
+
+        if (args.Count > 0 && args[0] is "ctl" or "token")
+        {
+            result.Command = args[0] == "ctl" ? CommandKind.Ctl : CommandKind.Token;
+            result.SubcommandArguments = [.. args.Skip(1)];
             return result;
         }
 
@@ -124,7 +143,7 @@ internal sealed class CommandLine
             if (!token.StartsWith("--", StringComparison.Ordinal) || token.Length == 2)
             {
                 result.Errors.Add(i == 0
-                    ? $"Unknown command '{token}'. Commands: serve, passwd, bench."
+                    ? $"Unknown command '{token}'. Commands: serve, ctl, passwd, token, bench."
                     : $"Unexpected argument '{token}'.");
                 continue;
             }

@@ -3,6 +3,8 @@ using System.Reflection;
 using Kirisame.Broker;
 using Kirisame.Broker.Security;
 using Kirisame.Broker.Storage;
+using Kirisame.Management;
+using Kirisame.Management.Telemetry;
 using Kirisame.Server.Logging;
 using Kirisame.Storage.RocksDb;
 using Kirisame.Transport;
@@ -46,6 +48,10 @@ internal static class KirisameCommand
                 return ExitOk;
             case CommandKind.Bench:
                 return await BenchCommand.RunAsync(commandLine.BenchArguments, stdout, stderr);
+            case CommandKind.Ctl:
+                return await Ctl.CtlCommand.RunAsync(commandLine.SubcommandArguments, stdout, stderr);
+            case CommandKind.Token:
+                return await TokenCommand.RunAsync(commandLine.SubcommandArguments, stdout, stderr);
         }
 
         var errors = new List<string>();
@@ -88,6 +94,8 @@ internal static class KirisameCommand
         }
 
         await using var _ = store;
+        // Disposed after the host (and with it the broker) has stopped: a last export sees the final figures.
+        using var metrics = KirisameTelemetry.Create(configuration.Telemetry, prometheus: configuration.Management.Enabled);
         var security = new SecurityHolder();
         var summary = new StartupSummary
         {
@@ -105,6 +113,13 @@ internal static class KirisameCommand
         }
 
         (security.Authenticator, security.Authorizer, security.AuthenticationMethods) = built.Value;
+        security.Management = ManagementSetup.Create(configuration, host.Services, metrics, errors);
+        if (errors.Count > 0)
+        {
+            host.Dispose();
+            return Fail(stderr, errors, ExitUsage, hint: false);
+        }
+
         try
         {
             // Returns after Ctrl-C or SIGTERM once BrokerLifecycle has stopped the broker and Kestrel has
@@ -115,7 +130,8 @@ internal static class KirisameCommand
         catch (IOException ex)
         {
             // Typically the port is taken: Kestrel reports it as an IOException from bind.
-            var endPoints = string.Join(", ", configuration.AllListeners.Select(l => l.EndPoint));
+            var endPoints = string.Join(", ", configuration.AllListeners.Select(l => l.EndPoint.ToString())
+                .Concat(configuration.Management.Enabled ? [$"{configuration.Management.EndPoint} (management)"] : []));
             await stderr.WriteLineAsync($"kirisame: cannot listen on {endPoints}: {ex.Message}");
             return ExitFailure;
         }
@@ -151,6 +167,8 @@ internal static class KirisameCommand
         public IAuthorizer? Authorizer { get; set; }
 
         public IReadOnlyList<IEnhancedAuthenticationMethod> AuthenticationMethods { get; set; } = [];
+
+        public ManagementServer? Management { get; set; }
     }
 
     private static IHost BuildHost(ServerConfiguration configuration, IBrokerStore store, StoredState state, TimeSpan loadTime,
@@ -193,6 +211,12 @@ internal static class KirisameCommand
                     storeDescriptors: store is RocksDbStore ? RocksDbStore.MaxDescriptors : 0),
                 // ASPNETCORE_URLS and friends must not add listeners behind the operator's back.
                 options => options.SuppressEnvironmentConfiguration = true)
+            // After the web host: the management listener starts once the MQTT listeners are bound.
+            .ConfigureServices(services =>
+            {
+                if (configuration.Management.Enabled)
+                    services.AddHostedService(_ => security.Management ?? throw new InvalidOperationException("Management is not set up."));
+            })
             .UseConsoleLifetime(options => options.SuppressStatusMessages = true)
             .Build();
 

@@ -23,6 +23,9 @@ internal sealed record ListenerSecurity(ListenerOptions Listener, bool AllowAnon
 /// a listener that is not reachable from the network.
 internal static class SecuritySetup
 {
+    /// The listener name whose ACL applies to what the management API publishes (Kirisame.Management uses it).
+    public const string ManagementAclListener = Management.Api.ManagementAcl.ListenerName;
+
     /// Decides each listener's settings; null (with an error per exposed listener) when the server must not
     /// start because a listener reachable from the network would admit anyone.
     public static IReadOnlyList<ListenerSecurity>? Resolve(ServerConfiguration configuration, List<string> errors)
@@ -108,6 +111,11 @@ internal static class SecuritySetup
                     acl is null ? "everything allowed (no ACL file)" : $"ACL file {acl.Path}");
             });
         }
+
+        // Messages published through the management API (in-process clients naming this listener) are held to the
+        // Security section's ACL: the rules that are not any one listener's.
+        var globalAcl = Load(security.AclFile, AclFile.Parse, aclFiles, $"{SecurityOptions.SectionName}:AclFile", logger, errors);
+        authorizers[ManagementAclListener] = globalAcl is null ? AllowAll.Instance : new AclAuthorizer(globalAcl);
 
         if (errors.Count > 0)
             return null;

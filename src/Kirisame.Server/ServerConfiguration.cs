@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Reflection;
 using Kirisame.Broker;
 using Kirisame.Broker.Security;
+using Kirisame.Management;
+using Kirisame.Management.Telemetry;
 using Kirisame.Transport;
 using Kirisame.Transport.Listeners;
 using Microsoft.Extensions.Configuration;
@@ -17,7 +19,7 @@ internal sealed class ServerConfiguration
 
     private static readonly string[] s_knownSections =
         ["Broker", TransportOptions.SectionName, ListenerOptions.SectionName, SecurityOptions.SectionName, StorageOptions.SectionName,
-            AuthenticationConfiguration.SectionName, "Logging"];
+            AuthenticationConfiguration.SectionName, ManagementOptions.SectionName, TelemetryOptions.SectionName, "Logging"];
 
     private static readonly Dictionary<string, string?> s_defaults = new()
     {
@@ -36,8 +38,11 @@ internal sealed class ServerConfiguration
     };
 
     private ServerConfiguration(IConfigurationRoot root, BrokerOptions broker, TransportOptions transport,
-        List<ListenerOptions> listeners, SecurityOptions security, StorageOptions storage, AuthenticationConfiguration authentication)
+        List<ListenerOptions> listeners, SecurityOptions security, StorageOptions storage, AuthenticationConfiguration authentication,
+        ManagementOptions management, TelemetryOptions telemetry)
     {
+        Management = management;
+        Telemetry = telemetry;
         Root = root;
         Broker = broker;
         Transport = transport;
@@ -64,6 +69,24 @@ internal sealed class ServerConfiguration
     public StorageOptions Storage { get; }
 
     public AuthenticationConfiguration Authentication { get; }
+
+    public ManagementOptions Management { get; }
+
+    public TelemetryOptions Telemetry { get; }
+
+    /// What /api/v1/configuration shows: every section's options, defaults included (passwords are redacted
+    /// there); SCRAM users by name only.
+    public IReadOnlyDictionary<string, object?> Effective() => new Dictionary<string, object?>
+    {
+        ["Broker"] = Broker,
+        [TransportOptions.SectionName] = Transport,
+        [ListenerOptions.SectionName] = Listeners.ToDictionary(l => l.Name, l => (object)l),
+        [SecurityOptions.SectionName] = Security,
+        [StorageOptions.SectionName] = Storage,
+        [ManagementOptions.SectionName] = Management,
+        [TelemetryOptions.SectionName] = Telemetry,
+        [AuthenticationConfiguration.SectionName] = new Dictionary<string, object?> { ["ScramUsers"] = Authentication.ScramUsers.Select(u => u.Key).ToList() },
+    };
 
     public static ServerConfiguration? Load(CommandLine commandLine, IDictionary<string, string?>? environment, List<string> errors)
     {
@@ -114,6 +137,8 @@ internal sealed class ServerConfiguration
 
         var storage = Bind<StorageOptions>(root, StorageOptions.SectionName, errors);
         var authentication = AuthenticationConfiguration.Read(root, errors);
+        var management = Bind<ManagementOptions>(root, ManagementOptions.SectionName, errors);
+        var telemetry = Bind<TelemetryOptions>(root, TelemetryOptions.SectionName, errors);
         errors.AddRange(CheckLogging(root));
 
         if (errors.Count > 0)
@@ -125,7 +150,9 @@ internal sealed class ServerConfiguration
         foreach (var listener in listeners)
             errors.AddRange(listener.Validate());
         errors.AddRange(storage.Validate());
-        var configuration = new ServerConfiguration(root, broker, transport, listeners, security, storage, authentication);
+        errors.AddRange(management.Validate());
+        errors.AddRange(telemetry.Validate());
+        var configuration = new ServerConfiguration(root, broker, transport, listeners, security, storage, authentication, management, telemetry);
         if (errors.Count == 0)
             errors.AddRange(configuration.CheckEndPoints());
         return errors.Count > 0 ? null : configuration;
@@ -200,6 +227,9 @@ internal sealed class ServerConfiguration
             else
                 seen[endPoint] = key;
         }
+
+        if (Management.Enabled && Management.Port != 0 && seen.TryGetValue(Management.EndPoint.ToString(), out var mqtt))
+            yield return $"{mqtt} and {ManagementOptions.SectionName} both listen on {Management.EndPoint}: give the management listener another Port.";
     }
 
     private static T Bind<T>(IConfiguration root, string sectionName, List<string> errors, string? ignore = null) where T : new()
@@ -217,6 +247,11 @@ internal sealed class ServerConfiguration
                 errors.Add($"Unknown option {key}. Known keys in {sectionName}: {string.Join(", ", properties.Keys)}.");
                 continue;
             }
+            if (property.PropertyType == typeof(Dictionary<string, string>))
+            {
+                BindDictionary(child, key, (Dictionary<string, string>)property.GetValue(options)!, errors);
+                continue;
+            }
             if (child.Value is null)
             {
                 errors.Add($"{key} must be a single value, not a section.");
@@ -232,6 +267,20 @@ internal sealed class ServerConfiguration
             }
         }
         return options;
+    }
+
+    /// A section of NAME = value pairs, such as Management:Roles:alice = administrator.
+    private static void BindDictionary(IConfigurationSection section, string key, Dictionary<string, string> target, List<string> errors)
+    {
+        if (section.Value is { Length: > 0 })
+            errors.Add($"{key} must be a section of NAME = value pairs (e.g. {key}:alice), not a single value.");
+        foreach (var entry in section.GetChildren())
+        {
+            if (entry.Value is null)
+                errors.Add($"{key}:{entry.Key} must be a single value, not a section.");
+            else
+                target[entry.Key] = entry.Value;
+        }
     }
 
     private static object? Convert(string value, Type type)

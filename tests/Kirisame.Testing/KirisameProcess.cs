@@ -88,6 +88,9 @@ public sealed class KirisameProcess : IBrokerProcess
             // Tests that do not name a data folder get none: parallel servers must not share ./data.
             if (!extra.Any(a => a is "--data-dir" or "--in-memory" || a.StartsWith("--Storage:", StringComparison.OrdinalIgnoreCase)))
                 extra = [.. extra, "--in-memory"];
+            // Nor a management listener on its fixed port (parallel servers would fight over it), unless asked for.
+            if (!extra.Any(a => a == "--management-port" || a.StartsWith("--Management:", StringComparison.OrdinalIgnoreCase)))
+                extra = [.. extra, "--Management:Enabled", "false"];
             var process = ExternalProcess.Start(launcher[0],
                 [.. launcher[1..], ServerDll, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", .. extra],
                 environment);

@@ -1,4 +1,5 @@
 using Kirisame.Broker.Diagnostics;
+using Kirisame.Protocol.Packets;
 
 namespace Kirisame.Broker.Admin;
 
@@ -9,6 +10,10 @@ namespace Kirisame.Broker.Admin;
 /// Listeners are not here: they belong to the transport (Kirisame.Transport), which the broker does not know.
 public interface IBrokerAdmin
 {
+    /// The broker as a whole: version, start time, counts and the totals since start (the figures $SYS and the
+    /// meter report), for an overview page. Rates are for the reader to compute from two overviews.
+    public BrokerOverview GetOverview();
+
     /// Every client the broker holds a session for, connected or not (the broker's own $SYS client left out).
     public IReadOnlyList<ClientSnapshot> GetClients();
 
@@ -22,6 +27,17 @@ public interface IBrokerAdmin
 
     /// The session's subscriptions, or null when there is no such session.
     public IReadOnlyList<SubscriptionSnapshot>? GetSubscriptions(string clientId);
+
+    /// Adds (or replaces) a subscription of the session on an administrator's behalf, with the rules a SUBSCRIBE
+    /// goes through (filter validity, topic limits, shared and wildcard availability, the per-client quota,
+    /// the broker's maximum QoS) except the ACL: the administrator decides. Matching retained messages are
+    /// delivered as after a SUBACK. Null when there is no such session; otherwise the v5 SUBACK code (the granted
+    /// QoS, or why not) and a reason when refused.
+    public (Protocol.ReasonCode Code, string? Reason)? Subscribe(string clientId, TopicSubscription subscription);
+
+    /// Removes a subscription of the session. Null when there is no such session; otherwise Success or No
+    /// subscription existed (0x11).
+    public Protocol.ReasonCode? Unsubscribe(string clientId, string filter);
 
     /// Subscriptions across all sessions (the topic tree's count).
     public int SubscriptionCount { get; }

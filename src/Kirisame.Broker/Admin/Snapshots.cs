@@ -46,3 +46,23 @@ public sealed record SubscriptionSnapshot(
 
 /// A retained message: a copy of its payload, and when it was received.
 public sealed record RetainedSnapshot(string Topic, QualityOfService QoS, byte[] Payload, uint? MessageExpiryInterval, string? PublisherClientId);
+
+/// The broker at one moment: counts now, and totals since <paramref name="StartedAt"/> (the same figures as
+/// $SYS and the `Kirisame` meter). <paramref name="ConnectedClients"/> counts network clients;
+/// <paramref name="Sessions"/> and <paramref name="Subscriptions"/> leave the broker's own $SYS client out.
+/// <paramref name="StoreHealthy"/> is false while the store cannot write (QoS 1/2 messages are refused then).
+public sealed record BrokerOverview(
+    string Version,
+    DateTimeOffset StartedAt,
+    long ConnectedClients,
+    long MaximumConnectedClients,
+    long ConnectionsOpened,
+    int Sessions,
+    int Subscriptions,
+    int RetainedMessages,
+    long MessagesReceived,
+    long MessagesSent,
+    long MessagesDropped,
+    long BytesReceived,
+    long BytesSent,
+    bool StoreHealthy);

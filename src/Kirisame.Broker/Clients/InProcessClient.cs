@@ -38,7 +38,11 @@ public sealed class InProcessClient : IAsyncDisposable
         ClientId = clientId;
         LogName = MqttText.Quote(clientId);
         _target = new Target(this);
+        _authorizer = options.Listener is { } listener ? broker.Authorizer.ForListener(listener) : broker.Authorizer;
     }
+
+    /// The rules this client is held to (its listener's, when it names one).
+    private readonly Security.IAuthorizer _authorizer;
 
     public string ClientId { get; }
 
@@ -132,7 +136,7 @@ public sealed class InProcessClient : IAsyncDisposable
         if (TopicRules.ValidateTopicName(topic) != DecodeError.None)
             return ReasonCode.TopicNameInvalid;
         var topicUtf8 = System.Text.Encoding.UTF8.GetBytes(topic);
-        var publisher = new Publisher(ClientId, _options.UserName, _broker.Authorizer, _options.IsBroker);
+        var publisher = new Publisher(ClientId, _options.UserName, _authorizer, _options.IsBroker);
         var verdict = _broker.AdmitPublish(publisher, topic, topicUtf8, qos, retain, properties, payload.Span, out _);
         if (verdict != ReasonCode.Success)
             return verdict;
@@ -177,7 +181,7 @@ public sealed class InProcessClient : IAsyncDisposable
         return Task.FromResult<IReadOnlyList<ReasonCode>>(_broker.Unsubscribe(Session, AsSubscriber, filters).Codes);
     }
 
-    private Subscriber AsSubscriber => new(ClientId, _options.UserName, _broker.Authorizer, V5: true, WantsReasonString: false);
+    private Subscriber AsSubscriber => new(ClientId, _options.UserName, _authorizer, V5: true, WantsReasonString: false);
 
     /// The next delivery, waiting for one. Throws <see cref="ChannelClosedException"/> once the client is
     /// disconnected and what was delivered before has been read.

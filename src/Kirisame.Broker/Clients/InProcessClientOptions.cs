@@ -14,6 +14,11 @@ public sealed record InProcessClientOptions
     /// The user name the authorizer (ACL) sees.
     public string? UserName { get; init; }
 
+    /// Whose authorization rules apply: those the authorizer gives a network client accepted on the listener of
+    /// this name (IAuthorizer.ForListener), e.g. a server with an ACL per listener. Unset: the broker's
+    /// authorizer as it is.
+    public string? Listener { get; init; }
+
     /// Start a new session, or continue the stored one [MQTT-3.1.2-4].
     public bool CleanStart { get; init; } = true;
 

@@ -28,3 +28,12 @@ public enum DropReason
     /// Refused on the way in: QoS 1/2 while the store cannot write (0x97).
     StorageUnavailable,
 }
+
+/// The names of drop reasons as the meter's `reason` tag, $SYS and the management API write them (snake case).
+public static class DropReasonNames
+{
+    private static readonly string[] s_names = [.. Enum.GetValues<DropReason>().Select(r => BrokerMetrics.TagValue(r.ToString()))];
+
+    /// QueueFull → "queue_full".
+    public static string Of(DropReason reason) => s_names[(int)reason];
+}

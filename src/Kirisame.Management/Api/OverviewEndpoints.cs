@@ -1,0 +1,53 @@
+using Kirisame.Broker.Admin;
+using Kirisame.Management.Security;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+
+namespace Kirisame.Management.Api;
+
+/// /api/v1/overview (the broker as a whole), /api/v1/subscriptions (across sessions) and
+/// /api/v1/configuration (the effective configuration, secrets redacted).
+internal static class OverviewEndpoints
+{
+    public static void Map(RouteGroupBuilder api)
+    {
+        api.MapGet("/overview", Overview).WithTags("Overview").WithName("GetOverview")
+            .WithSummary("Version, uptime, node, counts, totals since start, message rates over the last minute, drops by reason, listeners.");
+        api.MapGet("/subscriptions", Subscriptions).WithTags("Subscriptions").WithName("ListSubscriptions")
+            .WithSummary("Subscriptions of every session, sorted by client id and filter. Filters: clientId (part of it), filter (exact).");
+        api.MapGet("/configuration", (ManagementState state) => TypedResults.Ok(state.Configuration()))
+            .WithTags("Configuration").WithName("GetConfiguration")
+            .WithSummary("The configuration in force, defaults included; passwords are shown as \"***\".")
+            .RequireAuthorization(ManagementRoles.Monitoring);
+    }
+
+    private static Ok<OverviewView> Overview(IBrokerAdmin admin, RateSampler rates, ManagementState state, TimeProvider time)
+    {
+        var overview = admin.GetOverview();
+        var uptime = (long)(time.GetUtcNow() - overview.StartedAt).TotalSeconds;
+        return TypedResults.Ok(new OverviewView(overview.Version, Environment.MachineName, overview.StartedAt, Math.Max(0, uptime),
+            new ConnectionCounts(overview.ConnectedClients, overview.MaximumConnectedClients, overview.ConnectionsOpened),
+            overview.Sessions, overview.Subscriptions, overview.RetainedMessages,
+            new MessageCounts(overview.MessagesReceived, overview.MessagesSent, overview.MessagesDropped),
+            new ByteCounts(overview.BytesReceived, overview.BytesSent), rates.Measure(overview),
+            SessionView.DropsByName(admin.GetDrops()), overview.StoreHealthy, state.Listeners()));
+    }
+
+    private static Results<Ok<Page<SubscriptionView>>, ProblemHttpResult> Subscriptions(IBrokerAdmin admin, string? clientId, string? filter,
+        int? offset, int? limit)
+    {
+        if (!Paging.TryCreate(offset, limit, out var paging, out var problem))
+            return problem!;
+        var matching = admin.GetSessions()
+            .Where(s => clientId is null || s.ClientId.Contains(clientId, StringComparison.Ordinal))
+            .OrderBy(s => s.ClientId, StringComparer.Ordinal)
+            .SelectMany(s => (admin.GetSubscriptions(s.ClientId) ?? [])
+                .Where(sub => filter is null || sub.Filter == filter)
+                .OrderBy(sub => sub.Filter, StringComparer.Ordinal)
+                .Select(sub => SubscriptionView.Of(s.ClientId, sub)))
+            .ToList();
+        return TypedResults.Ok(paging.Apply(matching));
+    }
+}

@@ -1,0 +1,43 @@
+using System.Net.Security;
+using Kirisame.Broker;
+using Kirisame.Broker.Security;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+
+namespace Kirisame.Management;
+
+/// What the management listener needs from the process that hosts it. The broker is the one source of what
+/// it shows (its admin seam); what the broker does not know — listeners, start-up, configuration — comes from
+/// the host as functions, read at each request.
+public sealed class ManagementContext
+{
+    public required MqttBroker Broker { get; init; }
+
+    public required ILoggerFactory LoggerFactory { get; init; }
+
+    /// Exports the `Kirisame` meter at /metrics (<see cref="Telemetry.KirisameTelemetry"/>); /metrics answers 404 without it.
+    public MeterProvider? Metrics { get; init; }
+
+    /// Slowing and banning password guessing: the Security section's FailedLogin* settings, as for MQTT.
+    public SecurityOptions LoginGuard { get; init; } = new();
+
+    /// The MQTT listeners, for the overview.
+    public Func<IReadOnlyList<ListenerDescription>> Listeners { get; init; } = () => [];
+
+    /// What /health/ready checks besides the store: for the server, that it has started (every listener bound)
+    /// and is not stopping.
+    public Func<IReadOnlyList<ReadinessCheck>> Readiness { get; init; } = () => [];
+
+    /// Section name → options object (or list of them), shown by /api/v1/configuration with passwords redacted.
+    public Func<IReadOnlyDictionary<string, object?>> Configuration { get; init; } = () => new Dictionary<string, object?>();
+
+    /// HTTPS: the TLS options of each new connection (the MQTT listeners' certificate handling, reloaded when the
+    /// files change). Required when ManagementOptions.Certificate is set.
+    public Func<SslServerAuthenticationOptions>? Tls { get; init; }
+}
+
+/// An MQTT listener as the overview shows it.
+public sealed record ListenerDescription(string Name, string Protocol, string EndPoint);
+
+/// One line of /health/ready: <paramref name="Detail"/> says what is wrong, or what was checked.
+public sealed record ReadinessCheck(string Name, bool Ready, string Detail);

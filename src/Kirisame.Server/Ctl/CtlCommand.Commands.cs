@@ -1,0 +1,147 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Kirisame.Server.Ctl;
+
+/// The commands of `kirisame ctl`: the words that name each, how many arguments follow, which options it
+/// takes, the API call it makes and how its answer is printed.
+internal static partial class CtlCommand
+{
+    private sealed record Command(string[] Words, int Arguments, string[] Options,
+        Func<ManagementClient, Args, Task<ApiResponse>> Call, Action<TextWriter, JsonElement?> Print)
+    {
+        public Task<ApiResponse> Run(ManagementClient client, CtlArguments arguments) =>
+            Call(client, new Args([.. arguments.Words.Skip(Words.Length)], arguments.Options));
+
+        /// A problem with the arguments, or null.
+        public string? Check(CtlArguments arguments)
+        {
+            var name = string.Join(' ', Words);
+            foreach (var option in arguments.Options.Keys.Where(o => !Options.Contains(o)))
+                return $"'{name}' does not take --{option}.";
+            foreach (var number in new[] { "limit", "offset", "qos" })
+            {
+                if (arguments.Options.TryGetValue(number, out var text) && !int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+                    return $"--{number} must be a whole number (was '{text}').";
+            }
+
+            if (arguments.Options.TryGetValue("connected", out var connected) && connected is not ("true" or "false"))
+                return $"--connected must be true or false (was '{connected}').";
+            return null;
+        }
+    }
+
+    /// The positional arguments after the command's words, and its options.
+    private sealed record Args(string[] Values, IReadOnlyDictionary<string, string> Options)
+    {
+        public string this[int index] => Values[index];
+
+        /// "?name=value&…" of the options that are given, under the API's parameter names.
+        public string Query(params (string Option, string Parameter)[] map)
+        {
+            var parts = map.Where(m => Options.ContainsKey(m.Option))
+                .Select(m => $"{m.Parameter}={Uri.EscapeDataString(Options[m.Option])}")
+                .ToList();
+            return parts.Count == 0 ? "" : "?" + string.Join('&', parts);
+        }
+
+        public int? Int(string option) => Options.TryGetValue(option, out var text) ? int.Parse(text, CultureInfo.InvariantCulture) : null;
+    }
+
+    private static readonly string[] s_paging = ["limit", "offset"];
+
+    private static readonly (string, string)[] s_pagingQuery = [("limit", "limit"), ("offset", "offset")];
+
+    private static string Id(string clientId) => Uri.EscapeDataString(clientId);
+
+    private static readonly (string, string)[] s_clientColumns =
+        [("CLIENT ID", "clientId"), ("CONNECTED", "connected"), ("ADDRESS", "address"), ("LISTENER", "listener"), ("VERSION", "protocolVersion"), ("USER", "userName"), ("SINCE", "connectedSince")];
+
+    private static readonly (string, string)[] s_sessionColumns =
+        [("CLIENT ID", "clientId"), ("CONNECTED", "connected"), ("PENDING", "pendingMessages"), ("PENDING BYTES", "pendingBytes"), ("IN FLIGHT", "inflightMessages"),
+            ("SUBSCRIPTIONS", "subscriptionCount"), ("EXPIRY S", "expiryInterval"), ("EXPIRES AT", "expiresAt"), ("DROPS", "drops")];
+
+    private static readonly (string, string)[] s_subscriptionColumns =
+        [("CLIENT ID", "clientId"), ("FILTER", "filter"), ("QOS", "qos"), ("NO LOCAL", "noLocal"), ("RETAIN AS PUBLISHED", "retainAsPublished"), ("RETAIN HANDLING", "retainHandling")];
+
+    private static readonly (string, string)[] s_retainedColumns =
+        [("TOPIC", "topic"), ("QOS", "qos"), ("BYTES", "payloadBytes"), ("EXPIRY S", "messageExpiryInterval"), ("PUBLISHER", "publisherClientId")];
+
+    private static readonly Command[] s_commands = Build();
+
+    private static Command[] Build()
+    {
+        string[] clientFilters = ["id", "user-name", "address", "listener", "connected", .. s_paging];
+        string[] sessionFilters = ["id", "connected", .. s_paging];
+        string[] subscriptionFilters = ["client", "filter", .. s_paging];
+        string[] retainedFilters = ["filter", .. s_paging];
+        Func<ManagementClient, Args, Task<ApiResponse>> listClients = (c, a) =>
+            c.GetAsync("/api/v1/clients" + a.Query([("id", "id"), ("user-name", "user"), ("address", "address"), ("listener", "listener"), ("connected", "connected"), .. s_pagingQuery]));
+        Func<ManagementClient, Args, Task<ApiResponse>> listSessions = (c, a) =>
+            c.GetAsync("/api/v1/sessions" + a.Query([("id", "id"), ("connected", "connected"), .. s_pagingQuery]));
+        Func<ManagementClient, Args, Task<ApiResponse>> listSubscriptions = (c, a) =>
+            c.GetAsync("/api/v1/subscriptions" + a.Query([("client", "clientId"), ("filter", "filter"), .. s_pagingQuery]));
+        Func<ManagementClient, Args, Task<ApiResponse>> listRetained = (c, a) =>
+            c.GetAsync("/api/v1/retained" + a.Query([("filter", "filter"), .. s_pagingQuery]));
+        return
+        [
+            new(["status"], 0, [], (c, _) => c.GetAsync("/api/v1/overview"), PrintStatus),
+            new(["clients"], 0, clientFilters, listClients, Page(s_clientColumns)),
+            new(["clients", "list"], 0, clientFilters, listClients, Page(s_clientColumns)),
+            new(["clients", "show"], 1, [], (c, a) => c.GetAsync($"/api/v1/clients/{Id(a[0])}"), PrintObject),
+            new(["clients", "kick"], 1, [], (c, a) => c.PostAsync($"/api/v1/clients/{Id(a[0])}/disconnect", null), Done("disconnected")),
+            new(["sessions"], 0, sessionFilters, listSessions, Page(s_sessionColumns)),
+            new(["sessions", "list"], 0, sessionFilters, listSessions, Page(s_sessionColumns)),
+            new(["sessions", "show"], 1, [], (c, a) => c.GetAsync($"/api/v1/sessions/{Id(a[0])}"), PrintObject),
+            new(["sessions", "delete"], 1, [], (c, a) => c.DeleteAsync($"/api/v1/sessions/{Id(a[0])}"), Done("deleted")),
+            new(["subscriptions"], 0, subscriptionFilters, listSubscriptions, Page(s_subscriptionColumns)),
+            new(["subscriptions", "list"], 0, subscriptionFilters, listSubscriptions, Page(s_subscriptionColumns)),
+            new(["subscriptions", "add"], 2, ["qos"], (c, a) => c.PostAsync($"/api/v1/sessions/{Id(a[0])}/subscriptions", new { filter = a[1], qos = a.Int("qos") ?? 0 }), PrintObject),
+            new(["subscriptions", "remove"], 2, [], (c, a) => c.DeleteAsync($"/api/v1/sessions/{Id(a[0])}/subscriptions?filter={Uri.EscapeDataString(a[1])}"), Done("removed")),
+            new(["retained"], 0, retainedFilters, listRetained, Page(s_retainedColumns)),
+            new(["retained", "list"], 0, retainedFilters, listRetained, Page(s_retainedColumns)),
+            new(["retained", "show"], 1, [], (c, a) => c.GetAsync($"/api/v1/retained/message?topic={Uri.EscapeDataString(a[0])}"), PrintObject),
+            new(["retained", "delete"], 1, [], (c, a) => c.DeleteAsync($"/api/v1/retained/message?topic={Uri.EscapeDataString(a[0])}"), Done("deleted")),
+            new(["publish"], 2, ["qos", "retain"], (c, a) => c.PostAsync("/api/v1/publish",
+                new { topic = a[0], payload = a[1], qos = a.Int("qos") ?? 0, retain = a.Options.ContainsKey("retain") }), PrintObject),
+            new(["configuration"], 0, [], (c, _) => c.GetAsync("/api/v1/configuration"), (o, body) => o.WriteLine(JsonSerializer.Serialize(body, s_indented))),
+        ];
+    }
+
+    /// The command whose words start <paramref name="words"/> and whose argument count matches the rest.
+    private static Command? Find(List<string> words) =>
+        s_commands.Where(c => words.Count == c.Words.Length + c.Arguments && words.Take(c.Words.Length).SequenceEqual(c.Words))
+            .MaxBy(c => c.Words.Length);
+
+    private static Action<TextWriter, JsonElement?> Page((string, string)[] columns) => (output, body) =>
+    {
+        if (body is not { } page)
+            return;
+        TableWriter.Table(output, page.GetProperty("items"), columns);
+        var total = page.GetProperty("total").GetInt32();
+        var shown = page.GetProperty("items").GetArrayLength();
+        if (shown < total)
+            output.WriteLine($"({shown} of {total} from {page.GetProperty("offset").GetInt32()}; --offset and --limit show others)");
+    };
+
+    private static void PrintObject(TextWriter output, JsonElement? body)
+    {
+        if (body is { } element)
+            TableWriter.Properties(output, element);
+    }
+
+    private static Action<TextWriter, JsonElement?> Done(string what) => (output, _) => output.WriteLine(what);
+
+    private static void PrintStatus(TextWriter output, JsonElement? body)
+    {
+        if (body is not { } overview)
+            return;
+        var listeners = overview.GetProperty("listeners");
+        foreach (var property in overview.EnumerateObject().Where(p => p.Name != "listeners"))
+            output.WriteLine($"{property.Name}: {TableWriter.Format(property.Value)}");
+
+        output.WriteLine("listeners:");
+        foreach (var listener in listeners.EnumerateArray())
+            output.WriteLine($"  {listener.GetProperty("name").GetString()} {listener.GetProperty("protocol").GetString()}://{listener.GetProperty("endPoint").GetString()}");
+    }
+}
