@@ -209,16 +209,18 @@ public sealed partial class MqttBroker
             return;
         foreach (var queued in moved)
         {
-            var member = queued.Group!.Pick(exclude: session);
+            // The live group: the one routing put there, or (read back from a store) the tree's by name and filter.
+            var group = queued.Group as SharedGroup ?? Subscriptions.FindSharedGroup(queued.Group!.Name, queued.Group.TopicFilter);
+            var member = group?.Pick(exclude: session);
             if (member is null)
             {
                 // Nobody else in the group: the message stays with this session.
-                Deliver(session, queued.Message, queued.QoS, queued.Retain, queued.SubscriptionIds, queued.Group);
+                Deliver(session, queued.Message, queued.QoS, queued.Retain, queued.SubscriptionIds, group);
                 continue;
             }
 
             var qos = queued.Message.QoS < member.GrantedQoS ? queued.Message.QoS : member.GrantedQoS;
-            Deliver(member.Session, queued.Message, qos, queued.Retain, member.SubscriptionIds, queued.Group);
+            Deliver(member.Session, queued.Message, qos, queued.Retain, member.SubscriptionIds, group);
         }
     }
 }

@@ -236,7 +236,7 @@ public sealed partial class RocksDbStore : IBrokerStore
 
         public uint[] SubscriptionIds { get; init; } = [];
 
-        public SharedGroup? Group { get; init; }
+        public IDeliveryGroup? Group { get; init; }
 
         public ushort PacketId { get; init; }
 

@@ -126,7 +126,7 @@ internal static class StorageFormat
 
     /// One entry of a session queue; the message itself is the body <paramref name="bodyId"/>, of
     /// <paramref name="size"/> bytes (<see cref="BrokerMessage.Size"/>).
-    public static byte[] EncodeQueueEntry(long bodyId, int size, QualityOfService qos, bool retain, uint[] subscriptionIds, SharedGroup? group,
+    public static byte[] EncodeQueueEntry(long bodyId, int size, QualityOfService qos, bool retain, uint[] subscriptionIds, IDeliveryGroup? group,
         ushort packetId, InflightState state)
     {
         var w = new ArrayBufferWriter<byte>(36);

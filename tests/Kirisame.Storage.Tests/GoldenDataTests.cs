@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Kirisame.Broker.Delivery;
 using Kirisame.Broker.Routing;
 using Kirisame.Broker.Sessions;
 using Kirisame.Broker.Storage;

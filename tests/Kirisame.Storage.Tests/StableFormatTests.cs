@@ -1,3 +1,4 @@
+using Kirisame.Broker.Delivery;
 using Kirisame.Broker.Routing;
 using Kirisame.Broker.Sessions;
 using Kirisame.Broker.Storage;

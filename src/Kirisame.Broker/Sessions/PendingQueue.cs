@@ -1,3 +1,4 @@
+using Kirisame.Broker.Delivery;
 namespace Kirisame.Broker.Sessions;
 
 /// A session's QoS 1/2 messages waiting for room in its in-flight window or for its client to come back, oldest

@@ -187,19 +187,6 @@ internal sealed class Session(string clientId, IBrokerStore? store = null) : IDr
     }
 }
 
-/// A message queued for one session with the delivery details fixed at match time.
-/// <see cref="Sequence"/> orders a session's queue, in memory and in the store.
-public readonly record struct QueuedMessage(BrokerMessage Message, QualityOfService QoS, bool Retain, uint[] SubscriptionIds, SharedGroup? Group = null, long Sequence = 0);
-
-public enum InflightState : byte
-{
-    /// PUBLISH sent, waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
-    AwaitingAck,
-
-    /// PUBREL sent, waiting for PUBCOMP.
-    AwaitingComp,
-}
-
 internal sealed class InflightMessage(QueuedMessage queued, ushort packetId)
 {
     public QueuedMessage Queued { get; } = queued;

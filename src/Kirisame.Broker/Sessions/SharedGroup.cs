@@ -1,7 +1,9 @@
+using Kirisame.Broker.Delivery;
+
 namespace Kirisame.Broker.Sessions;
 
 /// Subscribers of one "$share/{name}/{filter}": each message goes to one of them.
-public sealed class SharedGroup(string name, string topicFilter)
+public sealed class SharedGroup(string name, string topicFilter) : IDeliveryGroup
 {
     private int _next;
 

@@ -1,5 +1,4 @@
 using Kirisame.Broker.Delivery;
-using Kirisame.Broker.Sessions;
 
 namespace Kirisame.Broker.Storage;
 
