@@ -81,10 +81,8 @@ internal sealed partial class ClientConnection
             var method = _broker.FindAuthenticationMethod(methodName);
             if (method is null)
                 return Refuse(ReasonCode.BadAuthenticationMethod, $"authentication method {MqttText.Quote(methodName)} is not supported");
-            _authMethod = methodName;
-            _authExchange = method.Begin(context);
-            _pendingConnect = (connect, assignedId);
-            var step = _authExchange.Step(connect.Properties.AuthenticationData ?? []);
+            var auth = _auth = new EnhancedAuthentication(methodName) { Exchange = method.Begin(context), PendingConnect = (connect, assignedId) };
+            var step = auth.Exchange.Step(connect.Properties.AuthenticationData ?? []);
             return await ApplyAuthStepAsync(step, reauthenticating: false);
         }
 
@@ -123,7 +121,7 @@ internal sealed partial class ClientConnection
                 WildcardSubscriptionAvailable = options.WildcardSubscriptionAvailable ? null : (byte)0,
                 SubscriptionIdentifierAvailable = options.SubscriptionIdentifiersAvailable ? null : (byte)0,
                 SharedSubscriptionAvailable = options.SharedSubscriptionAvailable ? null : (byte)0,
-                AuthenticationMethod = _authMethod,
+                AuthenticationMethod = _auth?.Method,
                 AuthenticationData = authenticationData,
             };
             if (options.ServerKeepAlive is { } serverKeepAlive)
@@ -196,9 +194,21 @@ internal sealed partial class ClientConnection
     /// The lease to present when letting go of the session.
     internal SessionLease Lease => new(ClientId, SessionEpoch, new SessionHolder(SessionHolder.LocalNode, Info.ConnectionId));
 
-    private string? _authMethod;
-    private IAuthenticationExchange? _authExchange;
-    private (ConnectPacket Connect, string? AssignedId)? _pendingConnect;
+    /// Made only by a client that authenticates over AUTH (section 4.12): most never do, so idle connections
+    /// do not carry its fields.
+    private EnhancedAuthentication? _auth;
+
+    private sealed class EnhancedAuthentication(string method)
+    {
+        /// The method chosen in CONNECT; re-authentication must use it too.
+        public string Method { get; } = method;
+
+        /// The exchange in progress, if any.
+        public IAuthenticationExchange? Exchange { get; set; }
+
+        /// The CONNECT being authenticated, answered once the exchange succeeds.
+        public (ConnectPacket Connect, string? AssignedId)? PendingConnect { get; set; }
+    }
 
     private async ValueTask<bool> HandleAuthAsync(RawPacket raw)
     {
@@ -212,7 +222,7 @@ internal sealed partial class ClientConnection
         var auth = (AuthPacket)packet!;
         var method = auth.Properties?.AuthenticationMethod;
         // AUTH only continues the method chosen in CONNECT [MQTT-4.12.0-5]; 0x19 starts a re-authentication [MQTT-4.12.1-1].
-        if (_authMethod is null || method != _authMethod)
+        if (_auth is not { } state || method != state.Method)
         {
             RequestClose(ReasonCode.ProtocolError, "AUTH for a method other than the one in CONNECT");
             return false;
@@ -227,47 +237,48 @@ internal sealed partial class ClientConnection
             }
 
             var context = new ConnectContext(ClientId, UserName, null, Info.RemoteEndPoint, Info.Listener, Version);
-            _authExchange = _broker.FindAuthenticationMethod(_authMethod)!.Begin(context);
+            state.Exchange = _broker.FindAuthenticationMethod(state.Method)!.Begin(context);
         }
-        else if (auth.ReasonCode != ReasonCode.ContinueAuthentication || _authExchange is null)
+        else if (auth.ReasonCode != ReasonCode.ContinueAuthentication || state.Exchange is null)
         {
             RequestClose(ReasonCode.ProtocolError, "unexpected AUTH");
             return false;
         }
 
-        var step = _authExchange!.Step(auth.Properties?.AuthenticationData ?? []);
+        var step = state.Exchange!.Step(auth.Properties?.AuthenticationData ?? []);
         return await ApplyAuthStepAsync(step, reauthenticating: IsEstablished);
     }
 
     private async ValueTask<bool> ApplyAuthStepAsync(AuthenticationStep step, bool reauthenticating)
     {
+        var state = _auth!;
         switch (step.Outcome)
         {
             case AuthenticationOutcome.Continue:
                 EnqueuePacket(new AuthPacket
                 {
                     ReasonCode = ReasonCode.ContinueAuthentication,
-                    Properties = new MqttProperties { AuthenticationMethod = _authMethod, AuthenticationData = step.Data },
+                    Properties = new MqttProperties { AuthenticationMethod = state.Method, AuthenticationData = step.Data },
                 });
                 return true;
             case AuthenticationOutcome.Success:
-                UserName = _authExchange!.UserName ?? UserName;
-                _authExchange = null;
+                UserName = state.Exchange!.UserName ?? UserName;
+                state.Exchange = null;
                 if (reauthenticating)
                 {
                     EnqueuePacket(new AuthPacket
                     {
                         ReasonCode = ReasonCode.Success,
-                        Properties = new MqttProperties { AuthenticationMethod = _authMethod, AuthenticationData = step.Data },
+                        Properties = new MqttProperties { AuthenticationMethod = state.Method, AuthenticationData = step.Data },
                     });
                     return true;
                 }
 
-                var (connect, assignedId) = _pendingConnect!.Value;
-                _pendingConnect = null;
+                var (connect, assignedId) = state.PendingConnect!.Value;
+                state.PendingConnect = null;
                 return await CompleteConnectAsync(connect, assignedId, step.Data);
             default:
-                _authExchange = null;
+                state.Exchange = null;
                 if (reauthenticating)
                 {
                     // A failed re-authentication ends the connection [MQTT-4.12.1-2].

@@ -24,9 +24,9 @@ internal sealed partial class ClientConnection
     {
         if (!IsEstablished)
         {
-            if (raw.Type == PacketType.Auth && _authExchange is not null)
+            if (raw.Type == PacketType.Auth && _auth?.Exchange is not null)
                 return HandleAuthAsync(raw);
-            if (_pendingConnect is not null)
+            if (_auth?.PendingConnect is not null)
             {
                 // While authenticating only AUTH may come (section 4.12); a second CONNECT is a protocol error [MQTT-3.1.0-2].
                 RequestClose(ReasonCode.ProtocolError);

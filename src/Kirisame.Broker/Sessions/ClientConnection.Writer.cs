@@ -152,10 +152,20 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     private void RecycleBatch(List<Outbound> batch)
     {
         // A busy connection keeps its lists (no allocation per batch); housekeeping trims idle ones (TrimIdle).
+        // Not after the first batch, the CONNACK: most idle connections never get a second one, and a list kept
+        // until housekeeping trims it is what a burst of connects measures (184 bytes each).
         batch.Clear();
+        if (!_keepLists)
+        {
+            _keepLists = true;
+            return;
+        }
+
         lock (_outboundLock)
             _spare ??= batch;
     }
+
+    private bool _keepLists;
 
     /// Lets go of the outbound lists once the connection has gone quiet, so an idle connection holds none (a
     /// burst's grown lists included). Called by housekeeping.
@@ -227,9 +237,20 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         Drain();
     }
 
-    private ValueTask<FlushResult> _pendingFlush;
-    private bool _pendingClosing;
-    private Action? _onFlushed;
+    /// A flush that has to wait and what comes after it; made at the first such wait and kept (most idle
+    /// connections never have one).
+    private FlushWait? _flushWait;
+
+    private sealed class FlushWait(Action onFlushed)
+    {
+        public ValueTask<FlushResult> Flush { get; set; }
+
+        /// The batch ended with a Close: the writer finishes after this flush.
+        public bool Closing { get; set; }
+
+        /// Resumes the writer (OnFlushed), made once.
+        public Action OnFlushed { get; } = onFlushed;
+    }
 
     /// Bytes the writer hands the transport before it flushes (a packet larger than this goes alone). A batch
     /// taken from the queue is written in slices of this size, each flushed before the next: what a client
@@ -290,9 +311,10 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
                 if (!flush.IsCompleted)
                 {
                     Volatile.Write(ref _flushWaiting, true);
-                    _pendingFlush = flush;
-                    _pendingClosing = closing;
-                    flush.GetAwaiter().UnsafeOnCompleted(_onFlushed ??= OnFlushed);
+                    var wait = _flushWait ??= new FlushWait(OnFlushed);
+                    wait.Flush = flush;
+                    wait.Closing = closing;
+                    flush.GetAwaiter().UnsafeOnCompleted(wait.OnFlushed);
                     return;
                 }
 
@@ -329,11 +351,12 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         {
             // Called by the flush's completion, so the ValueTask has completed.
 #pragma warning disable CA2012
-            var result = _pendingFlush.GetAwaiter().GetResult();
+            var wait = _flushWait!;
+            var result = wait.Flush.GetAwaiter().GetResult();
 #pragma warning restore CA2012
-            _pendingFlush = default;
+            wait.Flush = default;
             Volatile.Write(ref _flushWaiting, false);
-            if (ContinueAfterFlush(result, _pendingClosing))
+            if (ContinueAfterFlush(result, wait.Closing))
                 Drain();
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)

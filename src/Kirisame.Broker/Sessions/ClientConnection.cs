@@ -48,20 +48,11 @@ internal sealed partial class ClientConnection : IDeliveryTarget
 
     public ProtocolVersion Version { get; private set; }
 
-    public string ClientId
-    {
-        get => _clientId;
-        private set
-        {
-            _clientId = value;
-            LogName = MqttText.Quote(value);
-        }
-    }
-
-    private string _clientId = "";
+    public string ClientId { get; private set; } = "";
 
     /// The client id as log lines and reason strings quote it: cut short, since a client id may be 64 KiB.
-    public string LogName { get; private set; } = "";
+    /// Made when asked (for a log line): the same string unless the id is long, so no field for it.
+    public string LogName => MqttText.Quote(ClientId);
 
     public string Origin => Info.RemoteEndPoint?.ToString() ?? "unknown";
 
@@ -98,11 +89,19 @@ internal sealed partial class ClientConnection : IDeliveryTarget
 
     /// Serves the connection: reads and handles packets until it closes, then cleans up. One async method
     /// (not a chain of them) so an idle connection holds one state machine.
-    internal Task RunAsync(CancellationToken cancellationToken) => Finished = ServeAsync(cancellationToken);
-
-    private async Task ServeAsync(CancellationToken cancellationToken)
+    internal Task RunAsync(CancellationToken cancellationToken)
     {
-        var registration = cancellationToken.Register(static state => ((ClientConnection)state!).OnTransportClosed(), this);
+        // Kestrel's connections have a "closed" token; our own transport's do not (it ends the input instead).
+        // The registration is kept here, not in the read loop's state machine, which would carry it for all.
+        if (cancellationToken.CanBeCanceled)
+            _transportClosed = cancellationToken.Register(static state => ((ClientConnection)state!).OnTransportClosed(), this);
+        return Finished = ServeAsync();
+    }
+
+    private CancellationTokenRegistration _transportClosed;
+
+    private async Task ServeAsync()
+    {
         try
         {
             // Locals that live across an await are fields of the state machine every idle connection holds:
@@ -202,7 +201,6 @@ internal sealed partial class ClientConnection : IDeliveryTarget
         }
         finally
         {
-            await registration.DisposeAsync();
             try
             {
                 await CloseAsync();
@@ -277,9 +275,8 @@ internal sealed partial class ClientConnection : IDeliveryTarget
 
     private TaskCompletionSource CloseRequested =>
         _closeRequested ?? Interlocked.CompareExchange(ref _closeRequested, new(TaskCreationOptions.RunContinuationsAsynchronously), null) ?? _closeRequested!;
-    private double _publishTokens = double.NaN;
-    private double _publishByteTokens;
-    private long _publishTokensTicks;
+    /// Made at the first PUBLISH when Broker:MaxPublishRate or MaxPublishBytesRate is set (most brokers set neither).
+    private PublishBuckets? _publishBuckets;
 
     /// Token buckets for Broker:MaxPublishRate and MaxPublishBytesRate, each holding one second's worth. A
     /// PUBLISH always takes its tokens (the bucket may go negative); the returned time is how long it takes
@@ -288,25 +285,35 @@ internal sealed partial class ClientConnection : IDeliveryTarget
     {
         var options = _broker.Options;
         var now = _broker.TimeProvider.GetTimestamp();
-        if (double.IsNaN(_publishTokens))
+        var buckets = _publishBuckets;
+        if (buckets is null)
         {
-            _publishTokens = options.MaxPublishRate;
-            _publishByteTokens = options.MaxPublishBytesRate;
+            _publishBuckets = buckets = new PublishBuckets { Messages = options.MaxPublishRate, Bytes = options.MaxPublishBytesRate };
         }
         else
         {
-            var elapsed = _broker.TimeProvider.GetElapsedTime(_publishTokensTicks, now).TotalSeconds;
-            _publishTokens = Math.Min(options.MaxPublishRate, _publishTokens + elapsed * options.MaxPublishRate);
-            _publishByteTokens = Math.Min(options.MaxPublishBytesRate, _publishByteTokens + elapsed * options.MaxPublishBytesRate);
+            var elapsed = _broker.TimeProvider.GetElapsedTime(buckets.Ticks, now).TotalSeconds;
+            buckets.Messages = Math.Min(options.MaxPublishRate, buckets.Messages + elapsed * options.MaxPublishRate);
+            buckets.Bytes = Math.Min(options.MaxPublishBytesRate, buckets.Bytes + elapsed * options.MaxPublishBytesRate);
         }
 
-        _publishTokensTicks = now;
+        buckets.Ticks = now;
         var wait = 0.0;
-        if (options.MaxPublishRate > 0 && --_publishTokens < 0)
-            wait = -_publishTokens / options.MaxPublishRate;
-        if (options.MaxPublishBytesRate > 0 && (_publishByteTokens -= bytes) < 0)
-            wait = Math.Max(wait, -_publishByteTokens / options.MaxPublishBytesRate);
+        if (options.MaxPublishRate > 0 && --buckets.Messages < 0)
+            wait = -buckets.Messages / options.MaxPublishRate;
+        if (options.MaxPublishBytesRate > 0 && (buckets.Bytes -= bytes) < 0)
+            wait = Math.Max(wait, -buckets.Bytes / options.MaxPublishBytesRate);
         return TimeSpan.FromSeconds(wait);
+    }
+
+    private sealed class PublishBuckets
+    {
+        public double Messages { get; set; }
+
+        public double Bytes { get; set; }
+
+        /// When they were last filled up (TimeProvider timestamp).
+        public long Ticks { get; set; }
     }
 
     public Admin.ClientSnapshot Describe(string clientId) =>
@@ -350,6 +357,7 @@ internal sealed partial class ClientConnection : IDeliveryTarget
 
     private async Task CloseAsync()
     {
+        await _transportClosed.DisposeAsync();
         if (Interlocked.Exchange(ref _closing, 1) == 0)
             EnqueueClose();
         // Give the writer a moment to flush what is queued (DISCONNECT included); a client that does not read

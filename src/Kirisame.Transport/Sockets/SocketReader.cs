@@ -17,7 +17,10 @@ internal abstract class SocketReader : PipeReader, IValueTaskSource<ReadResult>,
     private bool _completed;
     private int _cancelRequested;
     private int _waiting;
-    private ManualResetValueTaskSourceCore<ReadResult> _source; // continuations run inline, on the completing thread
+    // Continuations run inline, on the completing thread. The source carries only whether the read was cancelled:
+    // GetResult builds the ReadResult from the buffer, which nothing changes between completion and GetResult (the
+    // one consumer is waiting for it). A source of ReadResult would carry 32 bytes more on every idle connection.
+    private ManualResetValueTaskSourceCore<bool> _source;
 
     protected ref ReceiveBuffer Buffer => ref _buffer;
 
@@ -86,7 +89,7 @@ internal abstract class SocketReader : PipeReader, IValueTaskSource<ReadResult>,
     {
         var cancelled = Interlocked.Exchange(ref _cancelRequested, 0) == 1;
         Volatile.Write(ref _waiting, NotWaiting);
-        _source.SetResult(new ReadResult(_buffer.Bytes, cancelled, isCompleted: Ended && !cancelled));
+        _source.SetResult(cancelled);
     }
 
     void IThreadPoolWorkItem.Execute() => ResumeRead();
@@ -123,7 +126,7 @@ internal abstract class SocketReader : PipeReader, IValueTaskSource<ReadResult>,
             return;
         OnReadCancelled();
         Interlocked.Exchange(ref _cancelRequested, 0);
-        ThreadPool.UnsafeQueueUserWorkItem(static reader => reader._source.SetResult(new ReadResult(reader._buffer.Bytes, isCanceled: true, isCompleted: false)), this, preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(static reader => reader._source.SetResult(true), this, preferLocal: false);
     }
 
     public override void Complete(Exception? exception = null)
@@ -136,7 +139,11 @@ internal abstract class SocketReader : PipeReader, IValueTaskSource<ReadResult>,
         OnReaderCompleted();
     }
 
-    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _source.GetResult(token);
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token)
+    {
+        var cancelled = _source.GetResult(token);
+        return new ReadResult(_buffer.Bytes, cancelled, isCompleted: Ended && !cancelled);
+    }
 
     ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _source.GetStatus(token);
 
