@@ -67,48 +67,22 @@ public sealed class PasswordFile
         if (!PasswordHash.IsValid(hash, out var problem))
             throw new ArgumentException(problem, nameof(hash));
         var entry = userName + ":" + hash;
-        var lines = replaceFile ? [] : ReadLines(path);
+        var lines = replaceFile ? [] : LineFile.ReadLines(path);
         var index = lines.FindIndex(l => l.StartsWith(userName + ":", StringComparison.Ordinal));
         if (index >= 0)
             lines[index] = entry;
         else
             lines.Add(entry);
-        Replace(path, lines);
+        LineFile.Replace(path, lines);
     }
 
     /// Removes the user's entry, keeping every other line; false when there was none. Replaced atomically.
     public static bool RemoveEntry(string path, string userName)
     {
-        var lines = ReadLines(path);
+        var lines = LineFile.ReadLines(path);
         if (lines.RemoveAll(l => l.StartsWith(userName + ":", StringComparison.Ordinal)) == 0)
             return false;
-        Replace(path, lines);
+        LineFile.Replace(path, lines);
         return true;
-    }
-
-    private static List<string> ReadLines(string path)
-    {
-        var lines = File.Exists(path) ? File.ReadAllText(path).Split('\n').Select(l => l.TrimEnd('\r')).ToList() : [];
-        if (lines.Count > 0 && lines[^1].Length == 0)
-            lines.RemoveAt(lines.Count - 1);
-        return lines;
-    }
-
-    /// Writes a temporary file beside it and renames it over the file: readers see the old or the new contents.
-    private static void Replace(string path, List<string> lines)
-    {
-        var full = Path.GetFullPath(path);
-        var temporary = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + ".tmp");
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-            options.UnixCreateMode = File.Exists(full) ? File.GetUnixFileMode(full) : UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using (var stream = new FileStream(temporary, options))
-        using (var writer = new StreamWriter(stream, new UTF8Encoding(false)))
-        {
-            foreach (var line in lines)
-                writer.Write(line + "\n");
-        }
-
-        File.Move(temporary, full, overwrite: true);
     }
 }

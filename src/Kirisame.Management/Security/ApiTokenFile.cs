@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Kirisame.Broker.Security;
 
 namespace Kirisame.Management.Security;
 
@@ -65,20 +66,20 @@ public sealed class ApiTokenFile
         if (name.Length == 0 || name.AsSpan().ContainsAny(":\r\n") || name.Trim() != name)
             throw new ArgumentException("A token name must not be empty, contain ':' or a line break, or start or end with a space.", nameof(name));
         var token = Prefix + Base64Url(RandomNumberGenerator.GetBytes(32));
-        var lines = ReadLines(path);
+        var lines = LineFile.ReadLines(path);
         lines.RemoveAll(l => l.StartsWith(name + ":", StringComparison.Ordinal));
         lines.Add($"{name}:{ManagementRoles.Name(role)}:{Hash(token)}");
-        Replace(path, lines);
+        LineFile.Replace(path, lines);
         return token;
     }
 
     /// Removes the named token; false when there was none.
     public static bool Remove(string path, string name)
     {
-        var lines = ReadLines(path);
+        var lines = LineFile.ReadLines(path);
         if (lines.RemoveAll(l => l.StartsWith(name + ":", StringComparison.Ordinal)) == 0)
             return false;
-        Replace(path, lines);
+        LineFile.Replace(path, lines);
         return true;
     }
 
@@ -87,30 +88,4 @@ public sealed class ApiTokenFile
 
     private static string Base64Url(byte[] bytes) =>
         Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-
-    private static List<string> ReadLines(string path)
-    {
-        var lines = File.Exists(path) ? File.ReadAllText(path).Split('\n').Select(l => l.TrimEnd('\r')).ToList() : [];
-        if (lines.Count > 0 && lines[^1].Length == 0)
-            lines.RemoveAt(lines.Count - 1);
-        return lines;
-    }
-
-    /// A temporary file beside it, renamed over it: a broker re-reading the file sees the old or the new one.
-    private static void Replace(string path, List<string> lines)
-    {
-        var full = Path.GetFullPath(path);
-        var temporary = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + ".tmp");
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-            options.UnixCreateMode = File.Exists(full) ? File.GetUnixFileMode(full) : UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using (var stream = new FileStream(temporary, options))
-        using (var writer = new StreamWriter(stream, new UTF8Encoding(false)))
-        {
-            foreach (var line in lines)
-                writer.Write(line + "\n");
-        }
-
-        File.Move(temporary, full, overwrite: true);
-    }
 }

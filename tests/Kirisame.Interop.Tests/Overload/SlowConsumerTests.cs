@@ -85,33 +85,19 @@ public sealed class SlowConsumerTests
     private static byte[] Connect(string clientId)
     {
         var body = new List<byte>();
-        AddString(body, "MQTT");
+        WireBytes.AddString(body, "MQTT");
         body.AddRange([4, 0x02, 0x00, 0x3C]); // 3.1.1, clean session, keep alive 60 s
-        AddString(body, clientId);
-        return Packet(0x10, body);
+        WireBytes.AddString(body, clientId);
+        return WireBytes.Packet(0x10, body);
     }
 
     private static byte[] Subscribe(string filter, byte qos)
     {
         var body = new List<byte> { 0x00, 0x01 };
-        AddString(body, filter);
+        WireBytes.AddString(body, filter);
         body.Add(qos);
-        return Packet(0x82, body);
+        return WireBytes.Packet(0x82, body);
     }
 
-    private static byte[] Packet(byte header, List<byte> body)
-    {
-        var packet = new List<byte> { header };
-        WireBytes.AddVariableByteInteger(packet, body.Count);
-        packet.AddRange(body);
-        return [.. packet];
-    }
 
-    private static void AddString(List<byte> buffer, string value)
-    {
-        var bytes = Encoding.UTF8.GetBytes(value);
-        buffer.Add((byte)(bytes.Length >> 8));
-        buffer.Add((byte)bytes.Length);
-        buffer.AddRange(bytes);
-    }
 }

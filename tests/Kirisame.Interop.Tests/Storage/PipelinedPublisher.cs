@@ -24,10 +24,10 @@ internal sealed class PipelinedPublisher : IDisposable
         {
             await socket.ConnectAsync("127.0.0.1", port, cancellationToken);
             var body = new List<byte>();
-            AddString(body, "MQTT");
+            WireBytes.AddString(body, "MQTT");
             body.AddRange([4, 0x02, 0x00, 0x3C]); // 3.1.1, clean session, keep alive 60 s
-            AddString(body, clientId);
-            await socket.SendAsync(Packet(0x10, body), cancellationToken);
+            WireBytes.AddString(body, clientId);
+            await socket.SendAsync(WireBytes.Packet(0x10, body), cancellationToken);
             var connack = new byte[4];
             for (var read = 0; read < connack.Length;)
             {
@@ -132,7 +132,7 @@ internal sealed class PipelinedPublisher : IDisposable
     private static byte[] Publish(string topic, ushort packetId, int number, int payloadBytes)
     {
         var body = new List<byte>(payloadBytes + topic.Length + 8);
-        AddString(body, topic);
+        WireBytes.AddString(body, topic);
         body.Add((byte)(packetId >> 8));
         body.Add((byte)packetId);
         var text = Encoding.ASCII.GetBytes(number.ToString(System.Globalization.CultureInfo.InvariantCulture) + " ");
@@ -140,28 +140,14 @@ internal sealed class PipelinedPublisher : IDisposable
         var fill = Math.Max(0, payloadBytes - text.Length);
         var offset = (int)((uint)(number * 7919) % (uint)(s_noise.Length - fill));
         body.AddRange(s_noise.AsSpan(offset, fill));
-        return Packet(0x32, body);
+        return WireBytes.Packet(0x32, body);
     }
 
     /// The number a payload made by this publisher carries.
     public static int Number(ReadOnlySpan<byte> payload) =>
         int.Parse(Encoding.ASCII.GetString(payload[..payload.IndexOf((byte)' ')]), System.Globalization.CultureInfo.InvariantCulture);
 
-    private static byte[] Packet(byte first, List<byte> body)
-    {
-        var packet = new List<byte>(body.Count + 5) { first };
-        WireBytes.AddVariableByteInteger(packet, body.Count);
-        packet.AddRange(body);
-        return [.. packet];
-    }
 
-    private static void AddString(List<byte> buffer, string value)
-    {
-        var bytes = Encoding.UTF8.GetBytes(value);
-        buffer.Add((byte)(bytes.Length >> 8));
-        buffer.Add((byte)bytes.Length);
-        buffer.AddRange(bytes);
-    }
 
     public void Dispose()
     {

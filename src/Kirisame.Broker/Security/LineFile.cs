@@ -1,0 +1,36 @@
+using System.Text;
+
+namespace Kirisame.Broker.Security;
+
+/// A small text file of one entry per line that tools edit while a broker may be reading it (a password file, the
+/// management API's token file): read as lines, written whole and atomically.
+public static class LineFile
+{
+    /// The file's lines (none when it does not exist), without line ends or a trailing empty line.
+    public static List<string> ReadLines(string path)
+    {
+        var lines = File.Exists(path) ? File.ReadAllText(path).Split('\n').Select(l => l.TrimEnd('\r')).ToList() : [];
+        if (lines.Count > 0 && lines[^1].Length == 0)
+            lines.RemoveAt(lines.Count - 1);
+        return lines;
+    }
+
+    /// Writes a temporary file beside it and renames it over the file: a broker re-reading it sees the old or the new
+    /// contents, never half of them. The file keeps its mode; a new one is made readable by its owner only.
+    public static void Replace(string path, IEnumerable<string> lines)
+    {
+        var full = Path.GetFullPath(path);
+        var temporary = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + ".tmp");
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+            options.UnixCreateMode = File.Exists(full) ? File.GetUnixFileMode(full) : UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using (var stream = new FileStream(temporary, options))
+        using (var writer = new StreamWriter(stream, new UTF8Encoding(false)))
+        {
+            foreach (var line in lines)
+                writer.Write(line + "\n");
+        }
+
+        File.Move(temporary, full, overwrite: true);
+    }
+}
