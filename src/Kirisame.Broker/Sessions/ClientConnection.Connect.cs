@@ -177,6 +177,7 @@ internal sealed partial class ClientConnection
         // an accepted client for one that sent no CONNECT within ConnectTimeout and close it.
         IsEstablished = true;
         _broker.Established(this);
+        (_transport.Input as IInlineReads)?.AllowInlineReads(); // no more password hashing on this connection's reads
         EnqueuePacket(connAck);
         if (_logger.IsEnabled(LogLevel.Debug)) // the arguments would be boxed on every connect otherwise
         {

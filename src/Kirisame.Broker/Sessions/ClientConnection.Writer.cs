@@ -194,7 +194,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
                     {
                         if (t_reading == this)
                             _writerDeferred = true; // the read loop writes it when done with its bytes
-                        else
+                        else if (t_reading is null || !TryDeferToReadLoop()) // another connection's read loop may run it
                             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
                         return;
                     }
@@ -218,14 +218,18 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
 
     private bool _writerDeferred;
 
-    /// Runs the writer that <see cref="Schedule"/> left to the read loop; leaves this thread's read-loop mark.
+    /// Runs the writers that <see cref="Schedule"/> left to the read loop (its own, then those of the connections
+    /// it published to); leaves this thread's read-loop mark.
     private void WriteDeferred()
     {
         t_reading = null;
-        if (!_writerDeferred)
-            return;
-        _writerDeferred = false;
-        ((IThreadPoolWorkItem)this).Execute();
+        if (_writerDeferred)
+        {
+            _writerDeferred = false;
+            ((IThreadPoolWorkItem)this).Execute();
+        }
+
+        RunInlineWriters();
     }
 
     /// The writer: drains the queue into the transport and flushes once per batch (or slice). Only one runs at a time.

@@ -119,6 +119,7 @@ internal sealed partial class ClientConnection : IDeliveryTarget
                     if (result.IsCanceled || IsClosing)
                         break;
                     t_reading = this; // what this thread queues for this connection is written at the end (see Schedule)
+                    BeginBatch(buffer.Length); // and a small batch's subscribers' writers too (InlineWriters)
                     _readTicks = 0; // the clock is read once per batch, at its first whole packet
                     while (!stop)
                     {
