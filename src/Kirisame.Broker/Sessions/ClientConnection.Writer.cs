@@ -328,7 +328,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
         {
-            _logger.LogDebug("Connection {ConnectionId}: write failed: {Message}", Info.ConnectionId, ex.Message);
+            Logger.LogDebug("Connection {ConnectionId}: write failed: {Message}", Info.ConnectionId, ex.Message);
             FinishWriter();
         }
         catch (Exception ex)
@@ -344,7 +344,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     {
         Interlocked.Increment(ref _broker.Statistics.ConnectionFaults);
         if (MayLog("connection fault"))
-            _logger.LogError(ex, "Connection {ConnectionId} (client {ClientId}): writing failed; closing the connection", Info.ConnectionId, LogName);
+            Logger.LogError(ex, "Connection {ConnectionId} (client {ClientId}): writing failed; closing the connection", Info.ConnectionId, LogName);
         FinishWriter();
         RequestClose(null);
     }
@@ -365,7 +365,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
         {
-            _logger.LogDebug("Connection {ConnectionId}: write failed: {Message}", Info.ConnectionId, ex.Message);
+            Logger.LogDebug("Connection {ConnectionId}: write failed: {Message}", Info.ConnectionId, ex.Message);
             FinishWriter();
         }
         catch (Exception ex)
