@@ -4,7 +4,7 @@ namespace Kirisame.Transport.Tests;
 
 /// What an idle connection of the epoll engine carries in the transport: the connection, its reader and its writer,
 /// and no buffer (those are rented while bytes are in flight). Measured as the bytes the constructor allocates on
-/// this thread, deterministic; docs/adr/0011 has the RSS per idle connection these are part of.
+/// this thread, deterministic; docs/adr/0012 has the RSS per idle connection these are part of.
 public sealed class EpollConnectionFootprintTests
 {
     /// EpollConnection 72, EpollPipeReader 120 (its completion source carries a bool, not a ReadResult), EpollPipeWriter 112.

@@ -8,7 +8,7 @@ namespace Kirisame.Broker.Sessions;
 /// <see cref="SmallBatchBytes"/> read): a large one means the broker is busy, and its writers are better left to
 /// the pool, where they run beside the read loops and gather what several publishers sent into one write. And at
 /// most <see cref="MaxInlineWriters"/> per batch: a fan-out to many subscribers still spreads over the pool, so one
-/// publisher's thread does not encode for all of them in turn. docs/adr/0011.
+/// publisher's thread does not encode for all of them in turn. docs/adr/0012.
 internal sealed partial class ClientConnection
 {
     /// How many other connections' writers one read batch runs itself; the rest go to the thread pool.
@@ -18,7 +18,7 @@ internal sealed partial class ClientConnection
     internal const int SmallBatchBytes = 4 * 1024;
 
     /// KIRISAME_NO_INLINE_WRITERS=1 queues every writer to the thread pool as before, so that the effect can be
-    /// measured with one build (docs/adr/0011).
+    /// measured with one build (docs/adr/0012).
     private static readonly bool s_inlineWriters = Environment.GetEnvironmentVariable("KIRISAME_NO_INLINE_WRITERS") != "1";
 
     // This thread's read loop's share: the writers it has taken, in order. Thread-static, so no lock; made once

@@ -23,7 +23,7 @@ internal sealed unsafe class EpollEngine : IDisposable
     /// Off unless KIRISAME_INLINE_READS=1: handling small reads on this thread takes the last thread-pool hop off a
     /// PUBLISH at light load, but on this project's shared 2-core machine unthrottled fan-in fell into its slow mode
     /// (a write per small read) about twice as often with it. To be measured on a quiet machine before it is the
-    /// default (docs/adr/0011).
+    /// default (docs/adr/0012).
     internal static readonly bool InlineReads = Environment.GetEnvironmentVariable("KIRISAME_INLINE_READS") == "1";
 
     private readonly int _epoll;

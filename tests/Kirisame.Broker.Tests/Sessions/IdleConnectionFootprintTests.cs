@@ -5,7 +5,7 @@ namespace Kirisame.Broker.Tests.Sessions;
 
 /// What every connection carries while idle, measured as the bytes its constructor allocates on this thread (a count,
 /// not a timing: deterministic). Issue 13 asks for at most 1.5 KB of broker RSS per idle connection; the RSS figure
-/// itself comes from `kirisame bench --scenario conn` (docs/adr/0011), and these guard its largest parts against
+/// itself comes from `kirisame bench --scenario conn` (docs/adr/0012), and these guard its largest parts against
 /// growing back: a field added to <see cref="ClientConnection"/> is paid 15,000 times at 15,000 connections.
 public sealed class IdleConnectionFootprintTests
 {
