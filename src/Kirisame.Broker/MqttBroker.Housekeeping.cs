@@ -68,9 +68,9 @@ public sealed partial class MqttBroker
 
     private void CheckTimeouts(long now)
     {
-        foreach (var connection in _connections.Keys)
+        foreach (var connection in _connections.Slots)
         {
-            if (connection.IsClosing)
+            if (connection is null || connection.IsClosing)
                 continue;
             if (!connection.IsEstablished)
             {

@@ -292,7 +292,7 @@ public sealed partial class MqttBroker
 
     internal async Task ConnectionClosedAsync(ClientConnection connection, bool publishWill, ReasonCode? reason)
     {
-        _connections.TryRemove(connection, out _);
+        _connections.Remove(connection);
         if (!connection.IsEstablished)
             return;
         Statistics.ClientDisconnected();

@@ -20,7 +20,10 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
 {
     private readonly ILogger _logger;
     private readonly ILogger _connectionLogger;
-    private readonly ConcurrentDictionary<ClientConnection, byte> _connections = new();
+
+    /// The logger of every client connection (each one refers to the broker, so it does not keep one of its own).
+    internal ILogger ConnectionLogger => _connectionLogger;
+    private readonly ConnectionTable _connections = new();
     private readonly ConcurrentDictionary<InProcessClient, byte> _inProcessClients = new();
     private int _stopping;
     private readonly Dictionary<string, IEnhancedAuthenticationMethod> _authenticationMethods;
@@ -97,8 +100,8 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
     {
         if (Volatile.Read(ref _stopping) != 0)
             return Task.CompletedTask;
-        var connection = new ClientConnection(this, transport, info, _connectionLogger);
-        _connections.TryAdd(connection, 0);
+        var connection = new ClientConnection(this, transport, info);
+        _connections.Add(connection);
         return connection.RunAsync(cancellationToken);
     }
 
@@ -115,8 +118,10 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
             return;
         _housekeeping?.Dispose();
         var closing = new List<Task>();
-        foreach (var connection in _connections.Keys)
+        foreach (var connection in _connections.Slots)
         {
+            if (connection is null)
+                continue;
             connection.SuppressWill();
             connection.RequestClose(Protocol.ReasonCode.ServerShuttingDown);
             closing.Add(connection.Finished);

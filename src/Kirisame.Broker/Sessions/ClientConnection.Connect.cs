@@ -28,7 +28,7 @@ internal sealed partial class ClientConnection
             Version = level == 5 ? ProtocolVersion.V500 : ProtocolVersion.V311;
             var reason = DecodeErrors.ToReasonCode(error);
             if (MayLog("bad CONNECT"))
-                _logger.LogInformation("Connection {ConnectionId} from {Remote} sent a bad CONNECT: {Error}", Info.ConnectionId, Info.RemoteEndPoint, error);
+                Logger.LogInformation("Connection {ConnectionId} from {Remote} sent a bad CONNECT: {Error}", Info.ConnectionId, Info.RemoteEndPoint, error);
             // Unsupported versions get CONNACK 0x01 (v3) / 0x84 (v5) [MQTT-3.1.2-2]; v5 clients learn other reasons too.
             if (reason == ReasonCode.UnsupportedProtocolVersion || Version == ProtocolVersion.V500)
                 EnqueuePacket(new ConnAckPacket { ReasonCode = reason });
@@ -62,7 +62,7 @@ internal sealed partial class ClientConnection
             // Server redirection (section 4.11): v5 clients are told where to go; v3 ones only that we are unavailable.
             var redirect = options.RedirectReason == ServerRedirect.ServerMoved ? ReasonCode.ServerMoved : ReasonCode.UseAnotherServer;
             _broker.Metrics.Refused(redirect);
-            _logger.LogInformation("Redirecting client {ClientId} to {Reference}", LogName, reference);
+            Logger.LogInformation("Redirecting client {ClientId} to {Reference}", LogName, reference);
             EnqueuePacket(new ConnAckPacket
             {
                 ReasonCode = v5 ? redirect : ReasonCode.ServerUnavailable,
@@ -177,10 +177,11 @@ internal sealed partial class ClientConnection
         // an accepted client for one that sent no CONNECT within ConnectTimeout and close it.
         IsEstablished = true;
         _broker.Established(this);
+        (_transport.Input as IInlineReads)?.AllowInlineReads(); // no more password hashing on this connection's reads
         EnqueuePacket(connAck);
-        if (_logger.IsEnabled(LogLevel.Debug)) // the arguments would be boxed on every connect otherwise
+        if (Logger.IsEnabled(LogLevel.Debug)) // the arguments would be boxed on every connect otherwise
         {
-            _logger.LogDebug("Client {ClientId} connected from {Remote} (MQTT {Version}, clean {Clean}, keep alive {KeepAlive})",
+            Logger.LogDebug("Client {ClientId} connected from {Remote} (MQTT {Version}, clean {Clean}, keep alive {KeepAlive})",
                 LogName, Info.RemoteEndPoint, Version, connect.CleanStart, KeepAlive);
         }
         _broker.Resume(session, this);
@@ -294,7 +295,7 @@ internal sealed partial class ClientConnection
     {
         _broker.Metrics.Refused(reason);
         if (MayLog("refused CONNECT"))
-            _logger.LogInformation("Refused connection {ConnectionId} from {Remote} (client {ClientId}): {Why} → {Reason}",
+            Logger.LogInformation("Refused connection {ConnectionId} from {Remote} (client {ClientId}): {Why} → {Reason}",
             Info.ConnectionId, Info.RemoteEndPoint, LogName, why, reason);
         EnqueuePacket(new ConnAckPacket
         {

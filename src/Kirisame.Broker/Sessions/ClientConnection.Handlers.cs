@@ -37,7 +37,7 @@ internal sealed partial class ClientConnection
             {
                 // The first packet must be CONNECT [MQTT-3.1.0-1].
                 if (MayLog("packet before CONNECT"))
-                    _logger.LogInformation("Connection {ConnectionId} from {Remote} sent {Type} before CONNECT; closing", Info.ConnectionId, Info.RemoteEndPoint, raw.Type);
+                    Logger.LogInformation("Connection {ConnectionId} from {Remote} sent {Type} before CONNECT; closing", Info.ConnectionId, Info.RemoteEndPoint, raw.Type);
                 return ValueTask.FromResult(false);
             }
 
@@ -71,12 +71,12 @@ internal sealed partial class ClientConnection
             case PacketType.Connect:
                 // A second CONNECT is a protocol violation [MQTT-3.1.0-2].
                 if (MayLog("protocol error"))
-                    _logger.LogInformation("Client {ClientId} sent a second CONNECT; closing", LogName);
+                    Logger.LogInformation("Client {ClientId} sent a second CONNECT; closing", LogName);
                 RequestClose(ReasonCode.ProtocolError, "second CONNECT");
                 return ValueTask.FromResult(false);
             default:
                 if (MayLog("protocol error"))
-                    _logger.LogInformation("Client {ClientId} sent {Type}, which only a server sends; closing", LogName, raw.Type);
+                    Logger.LogInformation("Client {ClientId} sent {Type}, which only a server sends; closing", LogName, raw.Type);
                 RequestClose(ReasonCode.ProtocolError, $"{raw.Type} is sent only by a server");
                 return ValueTask.FromResult(false);
         }
@@ -128,12 +128,12 @@ internal sealed partial class ClientConnection
                 if (options.PublishRateAction == PublishRateAction.Disconnect)
                 {
                     if (MayLog("publish rate"))
-                        _logger.LogInformation("Client {ClientId} ({Remote}) publishes faster than allowed; closing", LogName, Info.RemoteEndPoint);
+                        Logger.LogInformation("Client {ClientId} ({Remote}) publishes faster than allowed; closing", LogName, Info.RemoteEndPoint);
                     RequestClose(ReasonCode.MessageRateTooHigh, "publish rate above the limit");
                     return false;
                 }
 
-                _readPause = debt;
+                _publishBuckets!.Pause = debt; // made by TakePublishTokens
             }
         }
 
@@ -151,8 +151,8 @@ internal sealed partial class ClientConnection
                     // message that could not be kept.
                     RequestClose(ReasonCode.UnspecifiedError, why);
                     return false;
-                case ReasonCode.NotAuthorized when _logger.IsEnabled(LogLevel.Debug):
-                    _logger.LogDebug("Client {ClientId} may not publish to {Topic}; dropped", LogName, MqttText.Quote(topic));
+                case ReasonCode.NotAuthorized when Logger.IsEnabled(LogLevel.Debug):
+                    Logger.LogDebug("Client {ClientId} may not publish to {Topic}; dropped", LogName, MqttText.Quote(topic));
                     break;
             }
 
@@ -390,8 +390,8 @@ internal sealed partial class ClientConnection
 
         // 0x04 asks for the will to be published anyway; any other DISCONNECT discards it [MQTT-3.14.4-3].
         _disconnectedNormally = disconnect.ReasonCode != ReasonCode.DisconnectWithWillMessage;
-        if (_logger.IsEnabled(LogLevel.Debug))
-            _logger.LogDebug("Client {ClientId} disconnected ({Reason})", LogName, disconnect.ReasonCode);
+        if (Logger.IsEnabled(LogLevel.Debug))
+            Logger.LogDebug("Client {ClientId} disconnected ({Reason})", LogName, disconnect.ReasonCode);
         return false;
     }
 }

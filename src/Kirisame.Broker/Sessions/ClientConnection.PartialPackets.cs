@@ -52,7 +52,7 @@ internal sealed partial class ClientConnection
 
         if (MayLog("partial packet budget"))
         {
-            _logger.LogWarning("{Who} ({Remote}) is sending a {Bytes}-byte packet, but packets being received already hold "
+            Logger.LogWarning("{Who} ({Remote}) is sending a {Bytes}-byte packet, but packets being received already hold "
                 + "Broker:MaxPartialPacketBytes ({Budget} bytes) and no room came free within {Timeout}; closing",
                 IsEstablished ? "Client " + LogName : "Connection " + Info.ConnectionId, Info.RemoteEndPoint, bytes, budget.Capacity, timeout);
         }

@@ -194,7 +194,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
                     {
                         if (t_reading == this)
                             _writerDeferred = true; // the read loop writes it when done with its bytes
-                        else
+                        else if (t_reading is null || !TryDeferToReadLoop()) // another connection's read loop may run it
                             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
                         return;
                     }
@@ -218,14 +218,18 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
 
     private bool _writerDeferred;
 
-    /// Runs the writer that <see cref="Schedule"/> left to the read loop; leaves this thread's read-loop mark.
+    /// Runs the writers that <see cref="Schedule"/> left to the read loop (its own, then those of the connections
+    /// it published to); leaves this thread's read-loop mark.
     private void WriteDeferred()
     {
         t_reading = null;
-        if (!_writerDeferred)
-            return;
-        _writerDeferred = false;
-        ((IThreadPoolWorkItem)this).Execute();
+        if (_writerDeferred)
+        {
+            _writerDeferred = false;
+            ((IThreadPoolWorkItem)this).Execute();
+        }
+
+        RunInlineWriters();
     }
 
     /// The writer: drains the queue into the transport and flushes once per batch (or slice). Only one runs at a time.
@@ -324,7 +328,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
         {
-            _logger.LogDebug("Connection {ConnectionId}: write failed: {Message}", Info.ConnectionId, ex.Message);
+            Logger.LogDebug("Connection {ConnectionId}: write failed: {Message}", Info.ConnectionId, ex.Message);
             FinishWriter();
         }
         catch (Exception ex)
@@ -340,7 +344,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     {
         Interlocked.Increment(ref _broker.Statistics.ConnectionFaults);
         if (MayLog("connection fault"))
-            _logger.LogError(ex, "Connection {ConnectionId} (client {ClientId}): writing failed; closing the connection", Info.ConnectionId, LogName);
+            Logger.LogError(ex, "Connection {ConnectionId} (client {ClientId}): writing failed; closing the connection", Info.ConnectionId, LogName);
         FinishWriter();
         RequestClose(null);
     }
@@ -361,7 +365,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
         {
-            _logger.LogDebug("Connection {ConnectionId}: write failed: {Message}", Info.ConnectionId, ex.Message);
+            Logger.LogDebug("Connection {ConnectionId}: write failed: {Message}", Info.ConnectionId, ex.Message);
             FinishWriter();
         }
         catch (Exception ex)

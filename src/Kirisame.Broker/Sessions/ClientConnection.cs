@@ -19,7 +19,6 @@ internal sealed partial class ClientConnection : IDeliveryTarget
 {
     private readonly MqttBroker _broker;
     private readonly IDuplexPipe _transport;
-    private readonly ILogger _logger;
     private readonly MqttFrameReader _frameReader;
     private long _lastActivityTicks;
 
@@ -29,19 +28,23 @@ internal sealed partial class ClientConnection : IDeliveryTarget
     private int _closing;
     private ReasonCode? _closeReason;
 
-    internal ClientConnection(MqttBroker broker, IDuplexPipe transport, ConnectionInfo info, ILogger logger)
+    internal ClientConnection(MqttBroker broker, IDuplexPipe transport, ConnectionInfo info)
     {
         _broker = broker;
         _transport = transport;
         Info = info;
         Authorizer = broker.Authorizer.ForListener(info.Listener);
-        _logger = logger;
         _frameReader = new MqttFrameReader(broker.Options.MaximumPacketSize);
         ConnectedAtTicks = broker.TimeProvider.GetTimestamp();
         _lastActivityTicks = ConnectedAtTicks;
     }
 
     public ConnectionInfo Info { get; }
+
+    private ILogger Logger => _broker.ConnectionLogger;
+
+    /// Where the broker's connection table keeps this connection (-1: not there); see ConnectionTable.
+    internal int TableSlot { get; set; } = -1;
 
     /// The broker's authorizer as it applies to this connection's listener.
     internal IAuthorizer Authorizer { get; }
@@ -119,6 +122,7 @@ internal sealed partial class ClientConnection : IDeliveryTarget
                     if (result.IsCanceled || IsClosing)
                         break;
                     t_reading = this; // what this thread queues for this connection is written at the end (see Schedule)
+                    BeginBatch(buffer.Length); // and a small batch's subscribers' writers too (InlineWriters)
                     _readTicks = 0; // the clock is read once per batch, at its first whole packet
                     while (!stop)
                     {
@@ -167,11 +171,11 @@ internal sealed partial class ClientConnection : IDeliveryTarget
                 if (_gate is { MustWait: true })
                 {
                     await WaitForSubscribersAsync();
-                    if (_readPause == TimeSpan.Zero)
+                    if (_publishBuckets is not { Pause.Ticks: > 0 })
                         continue;
                 }
 
-                if (_readPause > TimeSpan.Zero)
+                if (_publishBuckets is { Pause.Ticks: > 0 })
                 {
                     await PauseReadingAsync();
                     continue;
@@ -180,7 +184,7 @@ internal sealed partial class ClientConnection : IDeliveryTarget
                 if (ended)
                 {
                     if (!buffer.IsEmpty)
-                        _logger.LogDebug("Connection {ConnectionId} closed mid-packet", Info.ConnectionId);
+                        Logger.LogDebug("Connection {ConnectionId} closed mid-packet", Info.ConnectionId);
                     break;
                 }
             }
@@ -188,7 +192,7 @@ internal sealed partial class ClientConnection : IDeliveryTarget
         catch (Exception ex) when (ex is IOException or OperationCanceledException)
         {
             // Kestrel reports resets and aborts as these.
-            _logger.LogDebug("Connection {ConnectionId} ended: {Message}", Info.ConnectionId, ex.Message);
+            Logger.LogDebug("Connection {ConnectionId} ended: {Message}", Info.ConnectionId, ex.Message);
         }
         catch (Exception ex)
         {
@@ -196,7 +200,7 @@ internal sealed partial class ClientConnection : IDeliveryTarget
             // and closed (v5 clients are told 0x80 Unspecified error when the writer still can).
             Interlocked.Increment(ref _broker.Statistics.ConnectionFaults);
             if (MayLog("connection fault"))
-                _logger.LogError(ex, "Connection {ConnectionId} (client {ClientId}) failed; closing it", Info.ConnectionId, LogName);
+                Logger.LogError(ex, "Connection {ConnectionId} (client {ClientId}) failed; closing it", Info.ConnectionId, LogName);
             RequestClose(ReasonCode.UnspecifiedError, "internal error");
         }
         finally
@@ -208,7 +212,7 @@ internal sealed partial class ClientConnection : IDeliveryTarget
             catch (Exception ex)
             {
                 Interlocked.Increment(ref _broker.Statistics.ConnectionFaults);
-                _logger.LogError(ex, "Connection {ConnectionId} (client {ClientId}): clean-up failed", Info.ConnectionId, LogName);
+                Logger.LogError(ex, "Connection {ConnectionId} (client {ClientId}): clean-up failed", Info.ConnectionId, LogName);
             }
         }
     }
@@ -230,13 +234,12 @@ internal sealed partial class ClientConnection : IDeliveryTarget
         if (MayLog("bad packet"))
         {
             // Before CONNECT there is no client id: the connection is named instead.
-            _logger.LogInformation("{Who} ({Remote}) sent a bad {What}: {Error}; closing with {Reason}",
+            Logger.LogInformation("{Who} ({Remote}) sent a bad {What}: {Error}; closing with {Reason}",
                 IsEstablished ? "Client " + LogName : "Connection " + Info.ConnectionId, Info.RemoteEndPoint, what, error, reason);
         }
         RequestClose(reason, $"bad {what}: {error}");
     }
 
-    private TimeSpan _readPause;
 
     /// The sessions this client's last PUBLISH found behind (back-pressure); made at its first PUBLISH.
     private IngestGate? _gate;
@@ -244,7 +247,7 @@ internal sealed partial class ClientConnection : IDeliveryTarget
     private IngestGate Gate => _gate ??= new IngestGate(Session);
 
     /// Reading stops after the current packet: for the publish rate, or for subscribers that are behind.
-    private bool Paused => _readPause > TimeSpan.Zero || _gate is { MustWait: true };
+    private bool Paused => _publishBuckets is { Pause.Ticks: > 0 } || _gate is { MustWait: true };
 
     /// Back-pressure: the subscribers this client publishes to are behind, so it is not read from until they have
     /// caught up (or turned out to be slow consumers, see BackPressure). TCP then slows the client down. The wait is
@@ -263,8 +266,9 @@ internal sealed partial class ClientConnection : IDeliveryTarget
     /// the keep-alive clock runs from its last packet, which it did send. Closing ends the pause.
     private async Task PauseReadingAsync()
     {
-        var pause = _readPause;
-        _readPause = TimeSpan.Zero;
+        var buckets = _publishBuckets!;
+        var pause = buckets.Pause;
+        buckets.Pause = TimeSpan.Zero;
         var closeRequested = CloseRequested; // made before IsClosing is read, so a close from now on completes it
         if (!IsClosing)
             await Task.WhenAny(Task.Delay(pause, _broker.TimeProvider), closeRequested.Task);
@@ -314,6 +318,9 @@ internal sealed partial class ClientConnection : IDeliveryTarget
 
         /// When they were last filled up (TimeProvider timestamp).
         public long Ticks { get; set; }
+
+        /// How long the read loop stops reading after the current packet (the debt of the last PUBLISH), or zero.
+        public TimeSpan Pause { get; set; }
     }
 
     public Admin.ClientSnapshot Describe(string clientId) =>

@@ -37,14 +37,14 @@ internal sealed unsafe class EpollAcceptor : EpollItem
         _engine = engine;
         _accepted = accepted;
         _failed = failed;
-        _retry = TimeProvider.System.CreateTimer(_ => OnEvents(0), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _retry = TimeProvider.System.CreateTimer(_ => OnEvents(0, quiet: false), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         socket.Blocking = false;
         _fd = (int)socket.SafeHandle.DangerousGetHandle();
         engine.Register(this, _fd);
     }
 
     /// On the epoll thread, or on the retry timer's after a failed accept (the lock keeps them apart).
-    public override void OnEvents(uint events)
+    public override void OnEvents(uint events, bool quiet)
     {
         var address = stackalloc byte[128];
         lock (_lock)

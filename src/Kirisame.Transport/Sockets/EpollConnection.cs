@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
+using Kirisame.Broker;
 using Kirisame.Native;
 
 namespace Kirisame.Transport.Sockets;
@@ -35,13 +36,13 @@ internal sealed class EpollConnection : EpollItem, IDuplexPipe
 
     public PipeWriter Output => _writer;
 
-    public override void OnEvents(uint events)
+    public override void OnEvents(uint events, bool quiet)
     {
         const uint failure = Epoll.EpollErr | Epoll.EpollHup;
         if ((events & (Epoll.EpollRdHup | failure)) != 0)
             _reader.OnPeerClosed();
         if ((events & (Epoll.EpollIn | Epoll.EpollRdHup | failure)) != 0)
-            _reader.OnReadable();
+            _reader.OnReadable(quiet);
         if ((events & (Epoll.EpollOut | failure)) != 0)
             _writer.OnWritable();
     }
@@ -88,8 +89,10 @@ internal sealed class EpollConnection : EpollItem, IDuplexPipe
 
 /// The receiving half of an <see cref="EpollConnection"/>: non-blocking recv into a pooled buffer; when the
 /// socket has nothing, the read waits for the epoll thread's readiness event (on the thread pool).
-internal sealed unsafe class EpollPipeReader(EpollConnection connection) : SocketReader
+internal sealed unsafe class EpollPipeReader(EpollConnection connection) : SocketReader, IInlineReads
 {
+    private volatile bool _inlineAllowed;
+
     // The last recv returned less than it asked for: the socket was empty then, and anything that came since
     // has raised an event (kept as Signalled if nobody waited), so the next read arms first instead of
     // trying a recv that would almost always fail. True at first: epoll reports a socket that is readable
@@ -130,15 +133,49 @@ internal sealed unsafe class EpollPipeReader(EpollConnection connection) : Socke
     /// On the epoll thread, before <see cref="OnReadable"/>.
     public void OnPeerClosed() => _peerClosed = true;
 
-    /// On the epoll thread.
-    public void OnReadable()
+    /// What a read handled on the epoll thread may bring: a few small packets (a sensor's reading, a PINGREQ, a
+    /// handful of PUBLISHes). More goes to the pool, so that this thread, which serves every socket, stays short.
+    internal const int InlineReadBytes = 4 * 1024;
+
+    public void AllowInlineReads() => _inlineAllowed = EpollEngine.InlineReads; // off by default, see there
+
+    /// On the epoll thread. When the broker allows it (IInlineReads) and the turn is quiet, the bytes are received
+    /// here and, if they are few, the read completes here too: the broker's read loop handles them on this thread
+    /// until it waits again, without waking a pool thread. Otherwise the read completes on the pool.
+    public void OnReadable(bool quiet)
     {
         if (!Readiness.Signal(ref _readiness))
             return;
         if (Interlocked.CompareExchange(ref WaitState, Completing, Waiting) == Waiting)
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        {
+            if (quiet && _inlineAllowed)
+                ReceiveHere();
+            else
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
         else
             Volatile.Write(ref _readiness, Readiness.Signalled); // the read was cancelled: keep the news
+    }
+
+    /// <see cref="ResumeRead"/> on the epoll thread, for a read taken there: a small batch completes here, a large
+    /// one (or the end of the stream) on the pool, with what was received.
+    private void ReceiveHere()
+    {
+        while (true)
+        {
+            if (Buffer.HasUnexamined || Ended || TryReceive())
+            {
+                if (!Ended && Buffer.Length <= InlineReadBytes)
+                    CompleteRead();
+                else
+                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                return;
+            }
+
+            if (Wait())
+                return;
+            Volatile.Write(ref WaitState, Completing);
+        }
     }
 
     /// Completes the taken read on the thread pool: with what is buffered, or after receiving more.

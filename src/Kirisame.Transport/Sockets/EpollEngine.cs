@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Kirisame.Native;
 
@@ -10,6 +11,20 @@ namespace Kirisame.Transport.Sockets;
 internal sealed unsafe class EpollEngine : IDisposable
 {
     private const int MaxEvents = 256;
+
+    /// A turn is quiet when it brings at most this many events after epoll_wait had to wait for them at least
+    /// <see cref="QuietWait"/>: readers may then handle small reads on this thread (<see cref="EpollPipeReader.OnReadable"/>).
+    /// Events already waiting, or many at once, mean the broker is busy: their work goes to the pool, where it
+    /// gathers into larger batches (handling every small read at once under load costs a write per read).
+    private const int QuietTurnEvents = 4;
+
+    private static readonly long QuietWait = Stopwatch.Frequency / 20_000; // 50 µs
+
+    /// Off unless KIRISAME_INLINE_READS=1: handling small reads on this thread takes the last thread-pool hop off a
+    /// PUBLISH at light load, but on this project's shared 2-core machine unthrottled fan-in fell into its slow mode
+    /// (a write per small read) about twice as often with it. To be measured on a quiet machine before it is the
+    /// default (docs/adr/0012).
+    internal static readonly bool InlineReads = Environment.GetEnvironmentVariable("KIRISAME_INLINE_READS") == "1";
 
     private readonly int _epoll;
     private readonly Thread _thread;
@@ -86,6 +101,7 @@ internal sealed unsafe class EpollEngine : IDisposable
         var events = stackalloc Epoll.Event[MaxEvents];
         while (!_stopping)
         {
+            var waitStart = InlineReads ? Stopwatch.GetTimestamp() : 0;
             var count = Epoll.Wait(_epoll, events, MaxEvents, 500);
             if (count < 0)
             {
@@ -95,11 +111,15 @@ internal sealed unsafe class EpollEngine : IDisposable
             }
 
             var table = Volatile.Read(ref _table);
+            // A quiet turn: this thread has little else to do, so a reader may handle a small read here (IInlineReads)
+            // instead of waking a pool thread. When the broker is busy the work goes to the pool, so that one thread
+            // never serves a busy broker alone.
+            var quiet = InlineReads && count <= QuietTurnEvents && Stopwatch.GetTimestamp() - waitStart >= QuietWait;
             for (var i = 0; i < count; i++)
             {
                 var id = (int)events[i].Data;
                 var connection = (uint)id < (uint)table.Length ? Volatile.Read(ref table[id]) : null;
-                connection?.OnEvents(events[i].Events);
+                connection?.OnEvents(events[i].Events, quiet);
             }
         }
     }
@@ -118,8 +138,8 @@ internal abstract class EpollItem
     /// Index in the engine's table; the kernel reports events with it.
     public int Id { get; set; }
 
-    /// Called on the epoll thread.
-    public abstract void OnEvents(uint events);
+    /// Called on the epoll thread; <paramref name="quiet"/>: one of few events in its turn (see <see cref="EpollEngine"/>).
+    public abstract void OnEvents(uint events, bool quiet);
 }
 
 /// The readiness of one direction of a socket, shared by the epoll thread (which signals) and the reader

@@ -21,6 +21,9 @@ internal struct ReceiveBuffer
 
     public readonly bool HasUnexamined => _end > _start && !ExaminedEverything;
 
+    /// Bytes held: received and not consumed.
+    public readonly int Length => _end - _start;
+
     public readonly ReadOnlySequence<byte> Bytes =>
         _array is null || _end == _start ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(_array, _start, _end - _start);
 
