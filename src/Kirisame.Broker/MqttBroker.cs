@@ -102,7 +102,15 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
             return Task.CompletedTask;
         var connection = new ClientConnection(this, transport, info);
         _connections.Add(connection);
-        return connection.RunAsync(cancellationToken);
+        return cancellationToken.CanBeCanceled ? RunUntilClosedAsync(connection, cancellationToken) : connection.RunAsync();
+
+        // Kestrel's connections have a "closed" token; our own transport's do not (it ends the input instead). Only
+        // those that have one pay for its registration, held here rather than by every connection.
+        static async Task RunUntilClosedAsync(ClientConnection connection, CancellationToken transportClosed)
+        {
+            await using var registration = transportClosed.Register(static state => ((ClientConnection)state!).OnTransportClosed(), connection);
+            await connection.RunAsync();
+        }
     }
 
     internal bool IsStopping => Volatile.Read(ref _stopping) != 0;

@@ -149,6 +149,9 @@ public sealed class BrokerMessage
         return message;
     }
 
+    /// The references held now (for tests: a holder that forgets to release shows up here).
+    internal int References => Volatile.Read(ref _references);
+
     public void AddReference() => Interlocked.Increment(ref _references);
 
     /// Keeps the message out of the pool for good (it is stored somewhere that does not count references).

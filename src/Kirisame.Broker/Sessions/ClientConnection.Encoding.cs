@@ -16,21 +16,13 @@ namespace Kirisame.Broker.Sessions;
 internal sealed partial class ClientConnection
 #pragma warning restore CA1001
 {
-    /// Writes one entry; returns the bytes it wrote.
-    private int Write(PipeWriter output, in Outbound item)
+    private protected override int Write(PipeWriter output, in Outbound item)
     {
         var statistics = _broker.Statistics;
         switch (item.Kind)
         {
             case OutboundKind.Publish:
-                try
-                {
-                    return WritePublish(output, item);
-                }
-                finally
-                {
-                    item.Message!.Release();
-                }
+                return WritePublish(output, item);
 
             case OutboundKind.Ack:
                 var written = MqttEncoder.WritePublishAck(output.GetSpan(5), item.AckType, item.PacketId, item.Reason, Version);
@@ -59,8 +51,6 @@ internal sealed partial class ClientConnection
     {
         var statistics = _broker.Statistics;
         var message = item.Message!;
-        Interlocked.Decrement(ref _queuedCount);
-        Interlocked.Add(ref _queuedBytes, -message.Size);
         var remaining = message.RemainingExpiry(_broker.TimeProvider);
         if (remaining == 0 && !item.Dup)
         {
@@ -218,5 +208,23 @@ internal sealed partial class ClientConnection
         alias = (ushort)(_outboundAliases.Count + 1);
         _outboundAliases[topic] = alias;
         return true;
+    }
+
+    private protected override void OnBatchWritten()
+    {
+        if (Session is { DrainWatched: true } session)
+            _broker.BackPressure.Drained(session);
+    }
+
+    private protected override void OnWriteFailed(Exception exception) =>
+        Logger.LogDebug("Connection {ConnectionId}: write failed: {Message}", Info.ConnectionId, exception.Message);
+
+    /// Nothing more can be written: the read loop is told to stop, and the fault logged and counted.
+    private protected override void OnWriterFaulted(Exception exception)
+    {
+        Interlocked.Increment(ref _broker.Statistics.ConnectionFaults);
+        if (MayLog("connection fault"))
+            Logger.LogError(exception, "Connection {ConnectionId} (client {ClientId}): writing failed; closing the connection", Info.ConnectionId, LogName);
+        RequestClose(null);
     }
 }

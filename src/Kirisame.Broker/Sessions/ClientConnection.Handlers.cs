@@ -23,26 +23,7 @@ internal sealed partial class ClientConnection
     private ValueTask<bool> HandlePacketAsync(in RawPacket raw)
     {
         if (!IsEstablished)
-        {
-            if (raw.Type == PacketType.Auth && _auth?.Exchange is not null)
-                return HandleAuthAsync(raw);
-            if (_auth?.PendingConnect is not null)
-            {
-                // While authenticating only AUTH may come (section 4.12); a second CONNECT is a protocol error [MQTT-3.1.0-2].
-                RequestClose(ReasonCode.ProtocolError);
-                return ValueTask.FromResult(false);
-            }
-
-            if (raw.Type != PacketType.Connect)
-            {
-                // The first packet must be CONNECT [MQTT-3.1.0-1].
-                if (MayLog("packet before CONNECT"))
-                    Logger.LogInformation("Connection {ConnectionId} from {Remote} sent {Type} before CONNECT; closing", Info.ConnectionId, Info.RemoteEndPoint, raw.Type);
-                return ValueTask.FromResult(false);
-            }
-
-            return HandleConnectAsync(raw.Flags, raw.Body);
-        }
+            return HandleHandshakePacketAsync(raw);
 
         switch (raw.Type)
         {
@@ -54,7 +35,7 @@ internal sealed partial class ClientConnection
             case PacketType.PubComp:
                 return ValueTask.FromResult(HandleAck(raw));
             case PacketType.Auth:
-                return HandleAuthAsync(raw);
+                return ValueTask.FromResult(HandleReauthentication(raw));
             case PacketType.Subscribe:
             case PacketType.Unsubscribe:
             case PacketType.Disconnect:

@@ -13,12 +13,12 @@ using Microsoft.Extensions.Logging;
 namespace Kirisame.Broker.Sessions;
 
 #pragma warning disable CA1001 // The frame reader's scratch buffer is returned in CloseAsync.
-/// One network connection speaking MQTT: reads and handles packets, and owns the writer that drains the
-/// outbound queue into the transport. Partial files: Handlers (per packet type), Writer (outbound).
-internal sealed partial class ClientConnection : IDeliveryTarget
+/// One network connection speaking MQTT: the read loop and the protocol state after CONNECT. Its parts: the
+/// handshake (ClientConnection.Handshake, an object only while connecting), re-authentication, the handlers per
+/// packet type (Handlers: PUBLISH in, acknowledgements, SUBSCRIBE/UNSUBSCRIBE/DISCONNECT), the encoding of what it
+/// sends (Encoding), and the writer that drains its outbound queue (the base class, OutboundWriter).
+internal sealed partial class ClientConnection : OutboundWriter, IDeliveryTarget
 {
-    private readonly MqttBroker _broker;
-    private readonly IDuplexPipe _transport;
     private readonly MqttFrameReader _frameReader;
     private long _lastActivityTicks;
 
@@ -29,9 +29,8 @@ internal sealed partial class ClientConnection : IDeliveryTarget
     private ReasonCode? _closeReason;
 
     internal ClientConnection(MqttBroker broker, IDuplexPipe transport, ConnectionInfo info)
+        : base(broker, transport)
     {
-        _broker = broker;
-        _transport = transport;
         Info = info;
         Authorizer = broker.Authorizer.ForListener(info.Listener);
         _frameReader = new MqttFrameReader(broker.Options.MaximumPacketSize);
@@ -92,16 +91,7 @@ internal sealed partial class ClientConnection : IDeliveryTarget
 
     /// Serves the connection: reads and handles packets until it closes, then cleans up. One async method
     /// (not a chain of them) so an idle connection holds one state machine.
-    internal Task RunAsync(CancellationToken cancellationToken)
-    {
-        // Kestrel's connections have a "closed" token; our own transport's do not (it ends the input instead).
-        // The registration is kept here, not in the read loop's state machine, which would carry it for all.
-        if (cancellationToken.CanBeCanceled)
-            _transportClosed = cancellationToken.Register(static state => ((ClientConnection)state!).OnTransportClosed(), this);
-        return Finished = ServeAsync();
-    }
-
-    private CancellationTokenRegistration _transportClosed;
+    internal Task RunAsync() => Finished = ServeAsync();
 
     private async Task ServeAsync()
     {
@@ -121,8 +111,7 @@ internal sealed partial class ClientConnection : IDeliveryTarget
                 {
                     if (result.IsCanceled || IsClosing)
                         break;
-                    t_reading = this; // what this thread queues for this connection is written at the end (see Schedule)
-                    BeginBatch(buffer.Length); // and a small batch's subscribers' writers too (InlineWriters)
+                    BeginReading(buffer.Length); // what it queues is written at the end of the batch (OutboundWriter)
                     _readTicks = 0; // the clock is read once per batch, at its first whole packet
                     while (!stop)
                     {
@@ -153,7 +142,7 @@ internal sealed partial class ClientConnection : IDeliveryTarget
                         {
                             WriteDeferred();
                             stop = !await handled;
-                            t_reading = this;
+                            ResumeReading();
                         }
                         if (Paused)
                             break;
@@ -221,7 +210,7 @@ internal sealed partial class ClientConnection : IDeliveryTarget
     /// signal can come before the read loop has handled the last bytes the client sent (a PUBLISH, then DISCONNECT,
     /// then the end of the stream), so it does not close anything itself: the input ends after those bytes, and
     /// the read loop with it. Only a pause for the publish rate is cut short, so that the end is read at once.
-    private void OnTransportClosed() => CloseRequested.TrySetResult();
+    internal void OnTransportClosed() => CloseRequested.TrySetResult();
 
     /// Whether a line this client's input caused may be written now (at most one a minute per kind and address;
     /// the rest are summed up, see <see cref="Diagnostics.LogThrottle"/>).
@@ -364,7 +353,6 @@ internal sealed partial class ClientConnection : IDeliveryTarget
 
     private async Task CloseAsync()
     {
-        await _transportClosed.DisposeAsync();
         if (Interlocked.Exchange(ref _closing, 1) == 0)
             EnqueueClose();
         // Give the writer a moment to flush what is queued (DISCONNECT included); a client that does not read

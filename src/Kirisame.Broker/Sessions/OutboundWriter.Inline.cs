@@ -9,7 +9,7 @@ namespace Kirisame.Broker.Sessions;
 /// the pool, where they run beside the read loops and gather what several publishers sent into one write. And at
 /// most <see cref="MaxInlineWriters"/> per batch: a fan-out to many subscribers still spreads over the pool, so one
 /// publisher's thread does not encode for all of them in turn. docs/adr/0012.
-internal sealed partial class ClientConnection
+internal abstract partial class OutboundWriter
 {
     /// How many other connections' writers one read batch runs itself; the rest go to the thread pool.
     internal const int MaxInlineWriters = 4;
@@ -24,7 +24,7 @@ internal sealed partial class ClientConnection
     // This thread's read loop's share: the writers it has taken, in order. Thread-static, so no lock; made once
     // per thread.
     [ThreadStatic]
-    private static ClientConnection?[]? t_inline;
+    private static OutboundWriter?[]? t_inline;
 
     [ThreadStatic]
     private static int t_inlineCount;
@@ -43,7 +43,7 @@ internal sealed partial class ClientConnection
         if (t_inlineRoom == 0 || t_inlineCount == MaxInlineWriters)
             return false;
         t_inlineRoom--;
-        (t_inline ??= new ClientConnection?[MaxInlineWriters])[t_inlineCount++] = this;
+        (t_inline ??= new OutboundWriter?[MaxInlineWriters])[t_inlineCount++] = this;
         return true;
     }
 

@@ -1,21 +1,45 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using Kirisame.Broker.Delivery;
-using Kirisame.Broker.Diagnostics;
 using Kirisame.Protocol;
-using Kirisame.Protocol.Codec;
 using Kirisame.Protocol.Packets;
-using Kirisame.Protocol.Properties;
-using Microsoft.Extensions.Logging;
 
 namespace Kirisame.Broker.Sessions;
 
-/// The outbound side: any thread enqueues; the writer, a thread-pool work item scheduled on demand, drains
-/// the queue into the transport and flushes once per batch, or per FlushThreshold bytes of a larger one. The queue is
-/// bounded for QoS 0 (dropped and counted beyond the bound); QoS 1/2 are bounded upstream by the in-flight window
-/// and the session's pending queue. So a client that stops reading holds its queue limit plus one flush slice.
-internal sealed partial class ClientConnection : IThreadPoolWorkItem
+/// The outbound side of a connection: any thread enqueues; the writer, a thread-pool work item scheduled on
+/// demand, drains the queue into the transport and flushes once per batch, or per FlushThreshold bytes of a larger
+/// one. The queue is bounded for QoS 0 (dropped and counted beyond the bound); QoS 1/2 are bounded upstream by the
+/// in-flight window and the session's pending queue. So a client that stops reading holds its queue limit plus one
+/// flush slice.
+///
+/// What an entry becomes on the wire is the connection's business (<see cref="Write"/>: its protocol version,
+/// topic aliases, packet size limit); when to write, how much, and what a slow or failed socket means is this
+/// class's. A base class rather than a member, because a member would cost every idle connection another object
+/// (its header and a reference, ~32 bytes at 15,000 connections is ~0.5 MB; see IdleConnectionFootprintTests).
+internal abstract partial class OutboundWriter : IThreadPoolWorkItem
 {
+    private protected readonly MqttBroker _broker;
+    private protected readonly IDuplexPipe _transport;
+
+    private protected OutboundWriter(MqttBroker broker, IDuplexPipe transport)
+    {
+        _broker = broker;
+        _transport = transport;
+    }
+
+    /// Writes one entry in the client's encoding; returns the bytes it wrote. A PUBLISH's message is released by
+    /// the caller afterwards.
+    private protected abstract int Write(PipeWriter output, in Outbound item);
+
+    /// A batch has been handed to the transport: what waits for this client's backlog to shrink may go on.
+    private protected abstract void OnBatchWritten();
+
+    /// Writing failed the ordinary way (the peer reset or closed the socket): nothing more will be written.
+    private protected abstract void OnWriteFailed(Exception exception);
+
+    /// Writing failed for a reason that is a bug or a surprise: nothing more will be written; the connection
+    /// must close.
+    private protected abstract void OnWriterFaulted(Exception exception);
+
     // The outbound queue: producers append to _incoming under the lock; the writer swaps it for the spare list
     // and drains it without the lock. Two small lists instead of a ConcurrentQueue, whose first segment alone
     // costs an idle connection over a kilobyte.
@@ -26,7 +50,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     private int _queuedCount;
     private long _queuedBytes;
 
-    private enum OutboundKind : byte
+    private protected enum OutboundKind : byte
     {
         Publish,
         Ack,
@@ -35,7 +59,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         Close,
     }
 
-    private readonly record struct Outbound(
+    private protected readonly record struct Outbound(
         OutboundKind Kind,
         BrokerMessage? Message = null,
         QualityOfService QoS = QualityOfService.AtMostOnce,
@@ -76,7 +100,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
 
     public void EnqueueRelease(ushort packetId, ReasonCode reason) => EnqueueAck(PacketType.PubRel, packetId, reason);
 
-    internal void EnqueueAck(PacketType type, ushort packetId, ReasonCode reason = ReasonCode.Success)
+    private protected void EnqueueAck(PacketType type, ushort packetId, ReasonCode reason = ReasonCode.Success)
     {
         Append(new Outbound(OutboundKind.Ack, PacketId: packetId, AckType: type, Reason: reason));
         Schedule();
@@ -88,13 +112,13 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         Schedule();
     }
 
-    private void EnqueuePingResp()
+    private protected void EnqueuePingResp()
     {
         Append(new Outbound(OutboundKind.PingResp));
         Schedule();
     }
 
-    private void EnqueueClose()
+    private protected void EnqueueClose()
     {
         Append(new Outbound(OutboundKind.Close));
         Schedule();
@@ -214,13 +238,24 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     /// client (CONNACK, SUBACK, PUBACK, …) is written by the loop itself once it is done with the bytes it
     /// read (or before it waits), instead of by a work item: one thread-pool hop less per exchange.
     [ThreadStatic]
-    private static ClientConnection? t_reading;
+    private static OutboundWriter? t_reading;
 
     private bool _writerDeferred;
 
+    /// The read loop starts on a batch of <paramref name="bytes"/>: what this thread queues for this connection is
+    /// written at the end of it (see <see cref="Schedule"/>), and a small batch's subscribers' writers too.
+    private protected void BeginReading(long bytes)
+    {
+        t_reading = this;
+        BeginBatch(bytes);
+    }
+
+    /// The read loop goes on with its batch after waiting (see <see cref="WriteDeferred"/>, called before the wait).
+    private protected void ResumeReading() => t_reading = this;
+
     /// Runs the writers that <see cref="Schedule"/> left to the read loop (its own, then those of the connections
     /// it published to); leaves this thread's read-loop mark.
-    private void WriteDeferred()
+    private protected void WriteDeferred()
     {
         t_reading = null;
         if (_writerDeferred)
@@ -267,6 +302,24 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     private List<Outbound>? _batch;
     private int _batchNext;
 
+    /// Writes one entry; a PUBLISH leaves the queue's counts as it is written, and its message is released.
+    private int WriteEntry(PipeWriter output, in Outbound item)
+    {
+        if (item.Kind != OutboundKind.Publish)
+            return Write(output, item);
+        var message = item.Message!;
+        Interlocked.Decrement(ref _queuedCount);
+        Interlocked.Add(ref _queuedBytes, -message.Size);
+        try
+        {
+            return Write(output, item);
+        }
+        finally
+        {
+            message.Release();
+        }
+    }
+
     private void Drain()
     {
         var output = _transport.Output;
@@ -289,12 +342,11 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
                             break;
                         }
 
-                        written += Write(output, item);
+                        written += WriteEntry(output, item);
                     }
 
                     // Publishers may be waiting for this client's backlog to shrink (back-pressure).
-                    if (Session is { DrainWatched: true } session)
-                        _broker.BackPressure.Drained(session);
+                    OnBatchWritten();
 
                     if (next < batch.Count && !closing)
                     {
@@ -326,27 +378,21 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
                     return;
             }
         }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
-        {
-            Logger.LogDebug("Connection {ConnectionId}: write failed: {Message}", Info.ConnectionId, ex.Message);
-            FinishWriter();
-        }
         catch (Exception ex)
         {
-            WriterFaulted(ex);
+            Failed(ex);
         }
     }
 
     /// The writer runs on a thread-pool thread (or a flush's completion), where an exception would end the process:
-    /// whatever it throws ends this connection only. Nothing more can be written, so the output is completed, the
-    /// read loop told to stop, and the fault logged and counted.
-    private void WriterFaulted(Exception ex)
+    /// whatever it throws ends this connection only, and nothing more is written.
+    private void Failed(Exception exception)
     {
-        Interlocked.Increment(ref _broker.Statistics.ConnectionFaults);
-        if (MayLog("connection fault"))
-            Logger.LogError(ex, "Connection {ConnectionId} (client {ClientId}): writing failed; closing the connection", Info.ConnectionId, LogName);
         FinishWriter();
-        RequestClose(null);
+        if (exception is IOException or OperationCanceledException or InvalidOperationException)
+            OnWriteFailed(exception); // the peer reset or closed the socket
+        else
+            OnWriterFaulted(exception);
     }
 
     private void OnFlushed()
@@ -363,14 +409,9 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
             if (ContinueAfterFlush(result, wait.Closing))
                 Drain();
         }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
-        {
-            Logger.LogDebug("Connection {ConnectionId}: write failed: {Message}", Info.ConnectionId, ex.Message);
-            FinishWriter();
-        }
         catch (Exception ex)
         {
-            WriterFaulted(ex);
+            Failed(ex);
         }
     }
 
@@ -407,7 +448,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     }
 
     /// Stops waiting on a client that does not read: cancels a pending flush so the writer can finish.
-    private void AbandonOutbound()
+    private protected void AbandonOutbound()
     {
         try
         {

@@ -1,0 +1,69 @@
+using Kirisame.Broker.Security;
+using Kirisame.Protocol;
+using Kirisame.Protocol.Framing;
+using Kirisame.Protocol.Packets;
+using Kirisame.Protocol.Properties;
+
+namespace Kirisame.Broker.Sessions;
+
+/// Re-authentication (section 4.12.1): a client that connected with enhanced authentication may run a new exchange
+/// of the same method at any time after CONNACK, starting with AUTH 0x19 Re-authenticate.
+internal sealed partial class ClientConnection
+{
+    /// Made at CONNACK only for a client that connected with enhanced authentication (most do not, and carry
+    /// nothing for it): the method, which a re-authentication must use [MQTT-4.12.0-5], and the exchange in
+    /// progress.
+    private Reauthentication? _reauthentication;
+
+    private sealed class Reauthentication(string method)
+    {
+        public string Method { get; } = method;
+
+        public IAuthenticationExchange? Exchange { get; set; }
+    }
+
+    /// An AUTH after CONNACK. Returns false when the connection must close.
+    private bool HandleReauthentication(in RawPacket raw)
+    {
+        if (ReadAuth(raw, _reauthentication?.Method) is not { } auth)
+            return false;
+        var state = _reauthentication!;
+        if (auth.ReasonCode == ReasonCode.ReAuthenticate)
+        {
+            // [MQTT-4.12.1-1]: a new exchange of the method chosen in CONNECT (ReadAuth checked it).
+            var context = new ConnectContext(ClientId, UserName, null, Info.RemoteEndPoint, Info.Listener, Version);
+            state.Exchange = _broker.FindAuthenticationMethod(state.Method)!.Begin(context);
+        }
+        else if (auth.ReasonCode != ReasonCode.ContinueAuthentication || state.Exchange is null)
+        {
+            RequestClose(ReasonCode.ProtocolError, "unexpected AUTH");
+            return false;
+        }
+
+        var step = state.Exchange.Step(auth.Properties?.AuthenticationData ?? []);
+        switch (step.Outcome)
+        {
+            case AuthenticationOutcome.Continue:
+                EnqueuePacket(new AuthPacket
+                {
+                    ReasonCode = ReasonCode.ContinueAuthentication,
+                    Properties = new MqttProperties { AuthenticationMethod = state.Method, AuthenticationData = step.Data },
+                });
+                return true;
+            case AuthenticationOutcome.Success:
+                UserName = state.Exchange.UserName ?? UserName;
+                state.Exchange = null;
+                EnqueuePacket(new AuthPacket
+                {
+                    ReasonCode = ReasonCode.Success,
+                    Properties = new MqttProperties { AuthenticationMethod = state.Method, AuthenticationData = step.Data },
+                });
+                return true;
+            default:
+                state.Exchange = null;
+                // A failed re-authentication ends the connection [MQTT-4.12.1-2].
+                RequestClose(step.Failure == ReasonCode.BadUserNameOrPassword ? ReasonCode.NotAuthorized : step.Failure, "re-authentication failed");
+                return false;
+        }
+    }
+}
