@@ -96,6 +96,7 @@ internal static class ManagementApplication
         SessionEndpoints.Map(api);
         RetainedEndpoints.Map(api);
         PublishEndpoint.Map(api);
+        OperationsEndpoints.Map(api);
         app.MapOpenApi(OpenApiPath).RequireAuthorization(ManagementRoles.Viewer);
         if (context.Metrics is { } metrics)
             app.MapPrometheusScrapingEndpoint("/metrics", metrics, configureBranchedPipeline: null, optionsName: null).RequireAuthorization(ManagementRoles.Monitoring);

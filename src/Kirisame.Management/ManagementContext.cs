@@ -31,6 +31,12 @@ public sealed class ManagementContext
     /// Section name → options object (or list of them), shown by /api/v1/configuration with passwords redacted.
     public Func<IReadOnlyDictionary<string, object?>> Configuration { get; init; } = () => new Dictionary<string, object?>();
 
+    /// Users, ACL reload and bans for /api/v1/security; those endpoints answer 404 without it.
+    public ISecurityAdmin? Security { get; init; }
+
+    /// Log levels at runtime for /api/v1/logging; it answers 404 without it.
+    public IRuntimeLogLevels? Logging { get; init; }
+
     /// HTTPS: the TLS options of each new connection (the MQTT listeners' certificate handling, reloaded when the
     /// files change). Required when ManagementOptions.Certificate is set.
     public Func<SslServerAuthenticationOptions>? Tls { get; init; }

@@ -112,8 +112,8 @@ internal static class KirisameCommand
             return Fail(stderr, errors, ExitUsage, hint: false);
         }
 
-        (security.Authenticator, security.Authorizer, security.AuthenticationMethods) = built.Value;
-        security.Management = ManagementSetup.Create(configuration, host.Services, metrics, errors);
+        (security.Authenticator, security.Authorizer, security.AuthenticationMethods, security.Admin) = built.Value;
+        security.Management = ManagementSetup.Create(configuration, host.Services, metrics, security.Admin, errors);
         if (errors.Count > 0)
         {
             host.Dispose();
@@ -169,6 +169,8 @@ internal static class KirisameCommand
         public IReadOnlyList<IEnhancedAuthenticationMethod> AuthenticationMethods { get; set; } = [];
 
         public ManagementServer? Management { get; set; }
+
+        public SecurityAdministration? Admin { get; set; }
     }
 
     private static IHost BuildHost(ServerConfiguration configuration, IBrokerStore store, StoredState state, TimeSpan loadTime,

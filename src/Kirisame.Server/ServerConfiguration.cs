@@ -54,6 +54,9 @@ internal sealed class ServerConfiguration
 
     public IConfigurationRoot Root { get; }
 
+    /// Settings changed while the process runs (log levels, through the management API).
+    public Logging.RuntimeSettingsProvider Runtime { get; private init; } = new();
+
     public BrokerOptions Broker { get; }
 
     public TransportOptions Transport { get; }
@@ -106,6 +109,8 @@ internal sealed class ServerConfiguration
         else
             builder.AddInMemoryCollection(FromEnvironment(environment));
         builder.AddInMemoryCollection(commandLine.Overrides);
+        var runtime = new Logging.RuntimeSettingsSource(); // last: what an operator sets while the process runs
+        builder.Add(runtime);
 
         IConfigurationRoot root;
         try
@@ -152,7 +157,10 @@ internal sealed class ServerConfiguration
         errors.AddRange(storage.Validate());
         errors.AddRange(management.Validate());
         errors.AddRange(telemetry.Validate());
-        var configuration = new ServerConfiguration(root, broker, transport, listeners, security, storage, authentication, management, telemetry);
+        var configuration = new ServerConfiguration(root, broker, transport, listeners, security, storage, authentication, management, telemetry)
+        {
+            Runtime = runtime.Provider,
+        };
         if (errors.Count == 0)
             errors.AddRange(configuration.CheckEndPoints());
         return errors.Count > 0 ? null : configuration;

@@ -50,6 +50,41 @@ public sealed class FailedLoginGuard(IAuthenticator inner, SecurityOptions optio
 
     private long Now() => time.GetTimestamp();
 
+    /// The addresses banned now, with when each ban ends (for an operator: the management API's bans).
+    public IReadOnlyList<BannedAddress> Bans()
+    {
+        var now = Now();
+        var bans = new List<BannedAddress>();
+        foreach (var (address, failures) in _failures)
+        {
+            long until;
+            lock (failures)
+                until = failures.BannedUntil;
+            if (until > now)
+                bans.Add(new BannedAddress(address, time.GetUtcNow() + time.GetElapsedTime(now, until)));
+        }
+
+        return bans;
+    }
+
+    /// Lifts the ban of <paramref name="address"/> and forgets its failed logins. False when it was not banned.
+    public bool Lift(IPAddress address)
+    {
+        if (!_failures.TryGetValue(address, out var failures))
+            return false;
+        bool banned;
+        lock (failures)
+        {
+            banned = failures.BannedUntil > Now();
+            failures.BannedUntil = 0;
+            failures.Count = 0;
+        }
+
+        if (banned)
+            logger.LogWarning("Lifted the ban of {Address}", address);
+        return banned;
+    }
+
     private bool IsBanned(IPAddress? address, long now)
     {
         if (address is null || !_failures.TryGetValue(address, out var known))
@@ -142,3 +177,6 @@ public sealed class FailedLoginGuard(IAuthenticator inner, SecurityOptions optio
         public AuthenticationStep Step(ReadOnlySpan<byte> clientData) => AuthenticationStep.Fail(ReasonCode.Banned);
     }
 }
+
+/// An address refused outright after too many failed logins, until <paramref name="Until"/>.
+public sealed record BannedAddress(IPAddress Address, DateTimeOffset Until);

@@ -58,6 +58,29 @@ public sealed class WatchedFile<T> where T : class
         }
     }
 
+    /// Re-reads the file now, changed or not (an operator's "reload"): null when its contents are in force, else why
+    /// not (the previous contents stay in force).
+    public string? ReloadNow()
+    {
+        lock (_reload)
+        {
+            try
+            {
+                var stamp = Stamp(Path);
+                var value = _parse(File.ReadAllText(Path));
+                Volatile.Write(ref _current, value);
+                _stamp = stamp;
+                _logger.LogInformation("Reloaded {Path}", Path);
+                return null;
+            }
+            catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException)
+            {
+                _logger.LogError("{Path} cannot be used ({Message}); keeping the previous contents", Path, ex.Message);
+                return ex.Message;
+            }
+        }
+    }
+
     private void Refresh(long now)
     {
         if (!_reload.TryEnter())

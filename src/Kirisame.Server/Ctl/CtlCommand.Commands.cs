@@ -67,6 +67,10 @@ internal static partial class CtlCommand
     private static readonly (string, string)[] s_retainedColumns =
         [("TOPIC", "topic"), ("QOS", "qos"), ("BYTES", "payloadBytes"), ("EXPIRY S", "messageExpiryInterval"), ("PUBLISHER", "publisherClientId")];
 
+    private static readonly (string, string)[] s_listenerColumns = [("NAME", "name"), ("PROTOCOL", "protocol"), ("ADDRESS", "endPoint")];
+
+    private static readonly (string, string)[] s_banColumns = [("ADDRESS", "address"), ("UNTIL", "until")];
+
     private static readonly Command[] s_commands = Build();
 
     private static Command[] Build()
@@ -104,6 +108,19 @@ internal static partial class CtlCommand
             new(["retained", "delete"], 1, [], (c, a) => c.DeleteAsync($"/api/v1/retained/message?topic={Uri.EscapeDataString(a[0])}"), Done("deleted")),
             new(["publish"], 2, ["qos", "retain"], (c, a) => c.PostAsync("/api/v1/publish",
                 new { topic = a[0], payload = a[1], qos = a.Int("qos") ?? 0, retain = a.Options.ContainsKey("retain") }), PrintObject),
+            new(["listeners"], 0, [], (c, _) => c.GetAsync("/api/v1/listeners"), List(s_listenerColumns)),
+            new(["users"], 0, [], (c, _) => c.GetAsync("/api/v1/security/users"), Lines),
+            new(["users", "list"], 0, [], (c, _) => c.GetAsync("/api/v1/security/users"), Lines),
+            new(["users", "add"], 2, [], (c, a) => c.PostAsync("/api/v1/security/users", new { userName = a[0], password = a[1] }), Done("added")),
+            new(["users", "passwd"], 2, [], (c, a) => c.PutAsync($"/api/v1/security/users/{Id(a[0])}/password", new { password = a[1] }), Done("changed")),
+            new(["users", "delete"], 1, [], (c, a) => c.DeleteAsync($"/api/v1/security/users/{Id(a[0])}"), Done("deleted")),
+            new(["acl", "reload"], 0, [], (c, _) => c.PostAsync("/api/v1/security/acl/reload", null), Done("reloaded")),
+            new(["bans"], 0, [], (c, _) => c.GetAsync("/api/v1/security/bans"), List(s_banColumns)),
+            new(["bans", "list"], 0, [], (c, _) => c.GetAsync("/api/v1/security/bans"), List(s_banColumns)),
+            new(["bans", "lift"], 1, [], (c, a) => c.DeleteAsync($"/api/v1/security/bans/{Id(a[0])}"), Done("lifted")),
+            new(["log-level"], 0, [], (c, _) => c.GetAsync("/api/v1/logging"), PrintObject),
+            new(["log-level"], 1, ["category"], (c, a) => c.PutAsync("/api/v1/logging",
+                new { level = a[0], category = a.Options.GetValueOrDefault("category") }), PrintObject),
             new(["configuration"], 0, [], (c, _) => c.GetAsync("/api/v1/configuration"), (o, body) => o.WriteLine(JsonSerializer.Serialize(body, s_indented))),
         ];
     }
@@ -123,6 +140,20 @@ internal static partial class CtlCommand
         if (shown < total)
             output.WriteLine($"({shown} of {total} from {page.GetProperty("offset").GetInt32()}; --offset and --limit show others)");
     };
+
+    /// An answer that is a plain array of objects (not a page).
+    private static Action<TextWriter, JsonElement?> List((string, string)[] columns) => (output, body) =>
+    {
+        if (body is { } items)
+            TableWriter.Table(output, items, columns);
+    };
+
+    /// An answer that is an array of strings: one per line.
+    private static void Lines(TextWriter output, JsonElement? body)
+    {
+        foreach (var item in body?.EnumerateArray() ?? default)
+            output.WriteLine(item.GetString());
+    }
 
     private static void PrintObject(TextWriter output, JsonElement? body)
     {

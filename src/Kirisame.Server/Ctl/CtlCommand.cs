@@ -32,6 +32,16 @@ internal static partial class CtlCommand
           retained delete TOPIC
           publish TOPIC MESSAGE [--qos N] [--retain]
           configuration                          the effective configuration (JSON; passwords redacted)
+          listeners                              the MQTT listeners and their addresses
+          users [list]                           users of the MQTT password file (Security:PasswordFile)
+          users add USER PASSWORD                add a user (or change its password); in force within a second
+          users passwd USER PASSWORD             change a user's password
+          users delete USER
+          acl reload                             re-read the ACL files now
+          bans [list]                            addresses banned after failed logins
+          bans lift ADDRESS
+          log-level                              the log levels in force
+          log-level LEVEL [--category NAME]      set Default's (or a category's) level: Trace … Critical, None
 
         Options:
           --url URL          the management API (default http://127.0.0.1:8081, or KIRISAME_URL)

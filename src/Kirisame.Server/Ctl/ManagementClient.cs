@@ -52,6 +52,8 @@ internal sealed class ManagementClient : IDisposable
 
     public Task<ApiResponse> PostAsync(string path, object? body) => SendAsync(HttpMethod.Post, path, body);
 
+    public Task<ApiResponse> PutAsync(string path, object? body) => SendAsync(HttpMethod.Put, path, body);
+
     public Task<ApiResponse> DeleteAsync(string path) => SendAsync(HttpMethod.Delete, path, null);
 
     private async Task<ApiResponse> SendAsync(HttpMethod method, string path, object? body)
