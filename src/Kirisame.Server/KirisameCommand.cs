@@ -204,6 +204,7 @@ internal static class KirisameCommand
                     broker.Restore(state);
                     return broker;
                 });
+                services.AddSingleton(new Bridges.BridgeHost(configuration.Bridges));
                 services.AddHostedService<BrokerLifecycle>();
             })
             .ConfigureWebHost(

@@ -38,7 +38,8 @@ public sealed class InProcessClient : IAsyncDisposable
         ClientId = clientId;
         LogName = MqttText.Quote(clientId);
         _target = new Target(this);
-        _authorizer = options.Listener is { } listener ? broker.Authorizer.ForListener(listener) : broker.Authorizer;
+        _authorizer = options.Trusted ? Security.AllowAll.Instance
+            : options.Listener is { } listener ? broker.Authorizer.ForListener(listener) : broker.Authorizer;
     }
 
     /// The rules this client is held to (its listener's, when it names one).

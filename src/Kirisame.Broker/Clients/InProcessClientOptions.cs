@@ -39,4 +39,8 @@ public sealed record InProcessClientOptions
 
     /// The broker's own publisher ($SYS): may publish to $SYS topics; its messages are not counted as received.
     internal bool IsBroker { get; init; }
+
+    /// Held to no authorization rules: a bridge configured by the operator, as Mosquitto's bridges are not held to
+    /// its ACL. (A server's authorizer allows an in-process client nothing unless it names a listener.)
+    internal bool Trusted { get; init; }
 }
