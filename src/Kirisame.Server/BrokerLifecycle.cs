@@ -8,7 +8,9 @@ namespace Kirisame.Server;
 /// Ties the broker to the host. The Starting/Stopping hooks run before any hosted service starts or stops,
 /// so the broker is up before Kestrel accepts and says goodbye to clients (v5 DISCONNECT 0x8B) before
 /// Kestrel tears the sockets down.
-internal sealed partial class BrokerLifecycle(MqttBroker broker, MqttListeners listeners, StartupSummary summary, ILogger<BrokerLifecycle> logger)
+/// Bridges start once the listeners are bound and stop before the broker does.
+internal sealed partial class BrokerLifecycle(MqttBroker broker, MqttListeners listeners, StartupSummary summary, Bridges.BridgeHost bridges,
+    ILoggerFactory loggers, ILogger<BrokerLifecycle> logger)
     : IHostedLifecycleService
 {
     public Task StartingAsync(CancellationToken cancellationToken)
@@ -26,12 +28,14 @@ internal sealed partial class BrokerLifecycle(MqttBroker broker, MqttListeners l
             LogListening(logger, protocol.ToString().ToLowerInvariant(), endPoint, path ?? "", name);
         LogReady(logger, summary.Describe(KirisameCommand.Version,
             listeners.Bound.Select(l => (l.Name, l.Protocol.ToString().ToLowerInvariant(), $"{l.EndPoint}{l.Path}"))));
+        bridges.Start(broker, loggers);
         return Task.CompletedTask;
     }
 
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         LogStopping(logger);
+        await bridges.StopAsync(cancellationToken);
         await broker.StopAsync(cancellationToken);
     }
 

@@ -206,6 +206,7 @@ internal static class KirisameCommand
                     broker.Restore(state);
                     return broker;
                 });
+                services.AddSingleton(new Bridges.BridgeHost(configuration.Bridges));
                 services.AddHostedService<BrokerLifecycle>();
             })
             .ConfigureWebHost(

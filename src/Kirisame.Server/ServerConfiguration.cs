@@ -19,7 +19,8 @@ internal sealed class ServerConfiguration
 
     private static readonly string[] s_knownSections =
         ["Broker", TransportOptions.SectionName, ListenerOptions.SectionName, SecurityOptions.SectionName, StorageOptions.SectionName,
-            AuthenticationConfiguration.SectionName, ManagementOptions.SectionName, TelemetryOptions.SectionName, "Logging"];
+            AuthenticationConfiguration.SectionName, ManagementOptions.SectionName, TelemetryOptions.SectionName, "Logging",
+            Kirisame.Bridges.BridgeConfiguration.SectionName];
 
     private static readonly Dictionary<string, string?> s_defaults = new()
     {
@@ -76,6 +77,9 @@ internal sealed class ServerConfiguration
     public ManagementOptions Management { get; }
 
     public TelemetryOptions Telemetry { get; }
+
+    /// The bridges to other brokers (section Bridges), checked.
+    public IReadOnlyList<Bridges.BridgeOptions> Bridges { get; private init; } = [];
 
     /// What /api/v1/configuration shows: every section's options, defaults included (passwords are redacted
     /// there); SCRAM users by name only.
@@ -145,6 +149,8 @@ internal sealed class ServerConfiguration
         var management = Bind<ManagementOptions>(root, ManagementOptions.SectionName, errors);
         var telemetry = Bind<TelemetryOptions>(root, TelemetryOptions.SectionName, errors);
         errors.AddRange(CheckLogging(root));
+        var bridges = Kirisame.Bridges.BridgeConfiguration.Parse(root.GetSection(Kirisame.Bridges.BridgeConfiguration.SectionName).AsEnumerable(makePathsRelative: true),
+            System.Net.Dns.GetHostName(), errors);
 
         if (errors.Count > 0)
             return null;
@@ -160,6 +166,7 @@ internal sealed class ServerConfiguration
         var configuration = new ServerConfiguration(root, broker, transport, listeners, security, storage, authentication, management, telemetry)
         {
             Runtime = runtime.Provider,
+            Bridges = bridges,
         };
         if (errors.Count == 0)
             errors.AddRange(configuration.CheckEndPoints());

@@ -24,13 +24,15 @@ public sealed class MosquittoProcess : IBrokerProcess
 
     public static string Executable => Tools.Find("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto");
 
-    /// Starts mosquitto with an anonymous loopback listener plus extra configuration lines.
-    public static async Task<MosquittoProcess> StartAsync(IEnumerable<string>? configurationLines = null)
+    /// Starts mosquitto with an anonymous loopback listener plus extra configuration lines (later lines win, e.g.
+    /// "persistence true"). <paramref name="fixedPort"/>: that port instead of a free one (a remote broker restarted
+    /// where its clients expect it).
+    public static async Task<MosquittoProcess> StartAsync(IEnumerable<string>? configurationLines = null, int fixedPort = 0)
     {
         string[] extra = [.. configurationLines ?? []];
         for (var attempt = 1; ; attempt++)
         {
-            var port = FreePort.GetLoopbackPort();
+            var port = fixedPort > 0 ? fixedPort : FreePort.GetLoopbackPort();
             var directory = Directory.CreateTempSubdirectory("kirisame-mosquitto-").FullName;
             var configuration = Path.Combine(directory, "mosquitto.conf");
             await File.WriteAllLinesAsync(configuration,
@@ -48,7 +50,7 @@ public sealed class MosquittoProcess : IBrokerProcess
             var description = process.Describe();
             await process.DisposeAsync();
             Directory.Delete(directory, recursive: true);
-            if (attempt < 3 && description.Contains("Address already in use", StringComparison.Ordinal))
+            if (fixedPort == 0 && attempt < 3 && description.Contains("Address already in use", StringComparison.Ordinal))
                 continue;
             throw new InvalidOperationException($"mosquitto did not accept connections on port {port}.\n{description}");
         }

@@ -28,10 +28,19 @@ public sealed record InProcessClientOptions
     /// QoS 1/2 messages delivered and not yet read, at most (the window's other bound is Broker:MaxInflightMessages).
     public ushort ReceiveMaximum { get; init; } = 100;
 
+    /// True: a QoS 1/2 delivery is acknowledged when it is read. False: the reader acknowledges it with
+    /// <see cref="InProcessClient.Acknowledge"/> once it is done with it (a bridge, once the remote broker has it), so
+    /// one read and not acknowledged stays in the session's window and is delivered again after a reconnect.
+    public bool AcknowledgeOnRead { get; init; } = true;
+
     /// Published when the client goes away without <see cref="InProcessClient.DisconnectAsync"/>, or with it when
     /// asked to.
     public WillMessage? Will { get; init; }
 
     /// The broker's own publisher ($SYS): may publish to $SYS topics; its messages are not counted as received.
     internal bool IsBroker { get; init; }
+
+    /// Held to no authorization rules: a bridge configured by the operator, as Mosquitto's bridges are not held to
+    /// its ACL. (A server's authorizer allows an in-process client nothing unless it names a listener.)
+    internal bool Trusted { get; init; }
 }
