@@ -16,6 +16,8 @@ public sealed class DependencyDirectionTests
         ["Kirisame.Cluster"] = ["Kirisame.Broker", "Kirisame.Protocol"],
         // The load generator is a client: it speaks the codec and knows nothing of the broker.
         ["Kirisame.Bench"] = ["Kirisame.Protocol", "Kirisame.Native"],
+        // The MQTT client library speaks the codec and knows nothing of the broker.
+        ["Kirisame.Client"] = ["Kirisame.Protocol"],
         ["Kirisame.Server"] = ["*"],
         // A fuzz target (fuzz/) references the layer it fuzzes and nothing above it.
         ["Kirisame.Protocol.Fuzz"] = ["Kirisame.Protocol"],

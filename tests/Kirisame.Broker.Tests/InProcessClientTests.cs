@@ -155,6 +155,32 @@ public sealed class InProcessClientTests
         Assert.Equal("while away", Text(await ReceiveAsync(again)));
     }
 
+    [Theory]
+    [InlineData(QualityOfService.AtLeastOnce)]
+    [InlineData(QualityOfService.ExactlyOnce)]
+    public async Task WithoutAcknowledgeOnRead_AnUnacknowledgedDelivery_IsDeliveredAgainAfterAReconnect(QualityOfService qos)
+    {
+        await using var broker = TestBroker.Create();
+        InProcessClientOptions Configure(InProcessClientOptions o) => o with { CleanStart = false, SessionExpiryInterval = 600, AcknowledgeOnRead = false };
+        var first = await ConnectAsync(broker, "forwarder", Configure);
+        await first.SubscribeAsync("out/#", qos);
+        await using var publisher = await ConnectAsync(broker, "publisher");
+        await publisher.PublishAsync("out/1", Bytes("kept"), qos);
+        await publisher.PublishAsync("out/2", Bytes("done"), qos);
+        var kept = await ReceiveAsync(first);
+        var done = await ReceiveAsync(first);
+        first.Acknowledge(done);
+        await first.DisconnectAsync();
+
+        await using var again = await ConnectAsync(broker, "forwarder", Configure);
+        var redelivered = await ReceiveAsync(again);
+        again.Acknowledge(redelivered);
+
+        Assert.Equal(("out/1", "kept"), (kept.Topic, Text(kept)));
+        Assert.Equal(("out/1", "kept", true), (redelivered.Topic, Text(redelivered), redelivered.Duplicate));
+        Assert.False(again.TryReceive(out var extra), $"only the unacknowledged one comes again, not {extra?.Topic}");
+    }
+
     private sealed class Acl : IAuthorizer
     {
         public bool CanPublish(string clientId, string? userName, string topic) => userName != "bob" || !topic.StartsWith("secret/", StringComparison.Ordinal);

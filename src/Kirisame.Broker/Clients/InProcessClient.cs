@@ -226,23 +226,33 @@ public sealed class InProcessClient : IAsyncDisposable
     private InProcessMessage? Take(in Entry entry)
     {
         var message = entry.Message;
-        switch (message.QoS)
+        if (message.QoS == QualityOfService.AtMostOnce)
         {
-            case QualityOfService.AtMostOnce:
-                Interlocked.Decrement(ref _queuedQoS0);
-                if (_session is { DrainWatched: true } session)
-                    _broker.BackPressure.Drained(session);
-                break;
-            case QualityOfService.AtLeastOnce:
-                _broker.Acknowledged(Session, _target, entry.PacketId, PacketType.PubAck, ReasonCode.Success);
-                break;
-            default:
-                _broker.Acknowledged(Session, _target, entry.PacketId, PacketType.PubRec, ReasonCode.Success);
-                break;
+            Interlocked.Decrement(ref _queuedQoS0);
+            if (_session is { DrainWatched: true } session)
+                _broker.BackPressure.Drained(session);
+        }
+        else if (_options.AcknowledgeOnRead)
+        {
+            Acknowledge(message.QoS, entry.PacketId);
         }
 
         return message;
     }
+
+    /// Acknowledges a QoS 1/2 delivery read with <see cref="InProcessClientOptions.AcknowledgeOnRead"/> off: it leaves
+    /// the session's window and is not delivered again. Does nothing for QoS 0, once disconnected (the session keeps
+    /// it for the next connection), or when <see cref="InProcessClientOptions.AcknowledgeOnRead"/> is on.
+    public void Acknowledge(InProcessMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (message.QoS == QualityOfService.AtMostOnce || _options.AcknowledgeOnRead || _target.IsClosing)
+            return;
+        Acknowledge(message.QoS, message.PacketId);
+    }
+
+    private void Acknowledge(QualityOfService qos, ushort packetId) =>
+        _broker.Acknowledged(Session, _target, packetId, qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec, ReasonCode.Success);
 
     /// Disconnects. Without <paramref name="publishWill"/> the will is discarded, as after a DISCONNECT 0x00
     /// [MQTT-3.14.4-3]. Deliveries already queued can still be read.
@@ -310,7 +320,7 @@ public sealed class InProcessClient : IAsyncDisposable
             }
 
             var properties = message.Properties with { MessageExpiryInterval = remaining };
-            var delivered = new InProcessMessage(message.Topic, message.Payload.ToArray(), qos, retain, dup, properties, subscriptionIds);
+            var delivered = new InProcessMessage(message.Topic, message.Payload.ToArray(), qos, retain, dup, properties, subscriptionIds) { PacketId = packetId };
             broker.Metrics.Sent(qos, message.Payload.Length);
             return client._deliveries.Writer.TryWrite(new Entry(delivered, packetId)) || qos != QualityOfService.AtMostOnce;
         }

@@ -28,6 +28,11 @@ public sealed record InProcessClientOptions
     /// QoS 1/2 messages delivered and not yet read, at most (the window's other bound is Broker:MaxInflightMessages).
     public ushort ReceiveMaximum { get; init; } = 100;
 
+    /// True: a QoS 1/2 delivery is acknowledged when it is read. False: the reader acknowledges it with
+    /// <see cref="InProcessClient.Acknowledge"/> once it is done with it (a bridge, once the remote broker has it), so
+    /// one read and not acknowledged stays in the session's window and is delivered again after a reconnect.
+    public bool AcknowledgeOnRead { get; init; } = true;
+
     /// Published when the client goes away without <see cref="InProcessClient.DisconnectAsync"/>, or with it when
     /// asked to.
     public WillMessage? Will { get; init; }

@@ -13,4 +13,8 @@ public sealed record InProcessMessage(
     bool Retain,
     bool Duplicate,
     PublishProperties Properties,
-    IReadOnlyList<uint> SubscriptionIdentifiers);
+    IReadOnlyList<uint> SubscriptionIdentifiers)
+{
+    /// The session's packet identifier of a QoS 1/2 delivery, for <see cref="InProcessClient.Acknowledge"/>.
+    internal ushort PacketId { get; init; }
+}
