@@ -11,6 +11,8 @@ internal enum CommandKind
     Ctl,
     Token,
     Config,
+    Pub,
+    Sub,
 }
 
 /// The parsed command line. Anything that names a configuration key becomes an override; the rest is
@@ -68,6 +70,9 @@ internal sealed class CommandLine
                                          prompts for the password unless -b gives it as an argument;
                                          --scram writes a SCRAM-SHA-256 entry, usable for MQTT 5
                                          enhanced authentication and plain logins alike
+          kirisame pub -t TOPIC -m MESSAGE …
+                                         publish, as mosquitto_pub (kirisame pub --help)
+          kirisame sub -t FILTER … [-v]  subscribe and print, as mosquitto_sub (kirisame sub --help)
           kirisame config convert FILE   print the JSON configuration equivalent to a mosquitto.conf
           kirisame ctl COMMAND …         manage a running broker over its management API (kirisame ctl --help)
           kirisame token [-D] FILE NAME [ROLE]
@@ -124,9 +129,16 @@ internal sealed class CommandLine
             return result;
         }
 
-        if (args.Count > 0 && args[0] is "ctl" or "token" or "config")
+        if (args.Count > 0 && args[0] is "ctl" or "token" or "config" or "pub" or "sub")
         {
-            result.Command = args[0] switch { "ctl" => CommandKind.Ctl, "token" => CommandKind.Token, _ => CommandKind.Config };
+            result.Command = args[0] switch
+            {
+                "ctl" => CommandKind.Ctl,
+                "token" => CommandKind.Token,
+                "pub" => CommandKind.Pub,
+                "sub" => CommandKind.Sub,
+                _ => CommandKind.Config,
+            };
             result.SubcommandArguments = [.. args.Skip(1)];
             return result;
         }
@@ -150,7 +162,7 @@ internal sealed class CommandLine
             if (!token.StartsWith("--", StringComparison.Ordinal) || token.Length == 2)
             {
                 result.Errors.Add(i == 0
-                    ? $"Unknown command '{token}'. Commands: serve, ctl, passwd, token, config, bench."
+                    ? $"Unknown command '{token}'. Commands: serve, pub, sub, ctl, passwd, token, config, bench."
                     : $"Unexpected argument '{token}'.");
                 continue;
             }

@@ -52,6 +52,11 @@ internal static class KirisameCommand
                 return await Ctl.CtlCommand.RunAsync(commandLine.SubcommandArguments, stdout, stderr);
             case CommandKind.Token:
                 return await TokenCommand.RunAsync(commandLine.SubcommandArguments, stdout, stderr);
+            case CommandKind.Pub:
+                return await PubSub.PubCommand.RunAsync(commandLine.SubcommandArguments, Console.In, stdout, stderr);
+            case CommandKind.Sub:
+                await using (var output = Console.OpenStandardOutput())
+                    return await PubSub.SubCommand.RunAsync(commandLine.SubcommandArguments, output, stdout, stderr);
             case CommandKind.Config:
                 return await MosquittoConf.ConfigCommand.RunAsync(commandLine.SubcommandArguments, stdout, stderr);
         }
