@@ -10,6 +10,9 @@ internal enum CommandKind
     PasswdHelp,
     Ctl,
     Token,
+    Config,
+    Pub,
+    Sub,
 }
 
 /// The parsed command line. Anything that names a configuration key becomes an override; the rest is
@@ -19,6 +22,9 @@ internal sealed class CommandLine
     public CommandKind Command { get; private set; } = CommandKind.Serve;
 
     public string? ConfigFile { get; private set; }
+
+    /// --mosquitto-conf: a mosquitto.conf read in place of (or before) the JSON file (MosquittoConf/).
+    public string? MosquittoConfFile { get; private set; }
 
     /// Configuration keys in "Section:Key" form, applied after the JSON file and the environment.
     public Dictionary<string, string?> Overrides { get; } = new(StringComparer.OrdinalIgnoreCase);
@@ -50,7 +56,7 @@ internal sealed class CommandLine
     /// For `kirisame bench`: everything after the word, parsed by Kirisame.Bench.
     public IReadOnlyList<string> BenchArguments { get; private set; } = [];
 
-    /// For `kirisame ctl` and `kirisame token`: everything after the word, parsed by their commands.
+    /// For `kirisame ctl`, `kirisame token` and `kirisame config`: everything after the word, parsed by their commands.
     public IReadOnlyList<string> SubcommandArguments { get; private set; } = [];
 
     public const string Usage = """
@@ -64,6 +70,10 @@ internal sealed class CommandLine
                                          prompts for the password unless -b gives it as an argument;
                                          --scram writes a SCRAM-SHA-256 entry, usable for MQTT 5
                                          enhanced authentication and plain logins alike
+          kirisame pub -t TOPIC -m MESSAGE …
+                                         publish, as mosquitto_pub (kirisame pub --help)
+          kirisame sub -t FILTER … [-v]  subscribe and print, as mosquitto_sub (kirisame sub --help)
+          kirisame config convert FILE   print the JSON configuration equivalent to a mosquitto.conf
           kirisame ctl COMMAND …         manage a running broker over its management API (kirisame ctl --help)
           kirisame token [-D] FILE NAME [ROLE]
                                          make (or replace) the API token NAME in FILE with ROLE
@@ -79,6 +89,8 @@ internal sealed class CommandLine
                                  batched (fsync every 100 ms, acknowledge before it) or none
           --in-memory            keep nothing across restarts (no data folder)
           --config FILE          JSON configuration file
+          --mosquitto-conf FILE  read a Mosquitto configuration file (applied before --config FILE); what
+                                 it cannot honour is reported with its line (README: migrating)
           --tls-port N           add an MQTT over TLS listener "tls" (Listeners:tls:Port)
           --cert FILE --key FILE its certificate and private key, PEM (Listeners:tls:Certificate, :PrivateKey)
           --cafile FILE          CA for client certificates on it (Listeners:tls:ClientCaFile)
@@ -117,9 +129,16 @@ internal sealed class CommandLine
             return result;
         }
 
-        if (args.Count > 0 && args[0] is "ctl" or "token")
+        if (args.Count > 0 && args[0] is "ctl" or "token" or "config" or "pub" or "sub")
         {
-            result.Command = args[0] == "ctl" ? CommandKind.Ctl : CommandKind.Token;
+            result.Command = args[0] switch
+            {
+                "ctl" => CommandKind.Ctl,
+                "token" => CommandKind.Token,
+                "pub" => CommandKind.Pub,
+                "sub" => CommandKind.Sub,
+                _ => CommandKind.Config,
+            };
             result.SubcommandArguments = [.. args.Skip(1)];
             return result;
         }
@@ -143,7 +162,7 @@ internal sealed class CommandLine
             if (!token.StartsWith("--", StringComparison.Ordinal) || token.Length == 2)
             {
                 result.Errors.Add(i == 0
-                    ? $"Unknown command '{token}'. Commands: serve, ctl, passwd, token, bench."
+                    ? $"Unknown command '{token}'. Commands: serve, pub, sub, ctl, passwd, token, config, bench."
                     : $"Unexpected argument '{token}'.");
                 continue;
             }
@@ -164,7 +183,7 @@ internal sealed class CommandLine
             }
 
             var isKey = name.Contains(':', StringComparison.Ordinal) && !name.StartsWith(':') && !name.EndsWith(':');
-            if (name != "config" && !s_shorthands.ContainsKey(name) && !isKey)
+            if (name is not ("config" or "mosquitto-conf") && !s_shorthands.ContainsKey(name) && !isKey)
             {
                 result.Errors.Add($"Unknown option '--{name}'.");
                 continue;
@@ -181,6 +200,8 @@ internal sealed class CommandLine
 
             if (name == "config")
                 result.ConfigFile = value;
+            else if (name == "mosquitto-conf")
+                result.MosquittoConfFile = value;
             else if (s_shorthands.TryGetValue(name, out var keys))
                 foreach (var key in keys)
                     result.Overrides[key] = value;

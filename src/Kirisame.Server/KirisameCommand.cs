@@ -52,10 +52,20 @@ internal static class KirisameCommand
                 return await Ctl.CtlCommand.RunAsync(commandLine.SubcommandArguments, stdout, stderr);
             case CommandKind.Token:
                 return await TokenCommand.RunAsync(commandLine.SubcommandArguments, stdout, stderr);
+            case CommandKind.Pub:
+                return await PubSub.PubCommand.RunAsync(commandLine.SubcommandArguments, Console.In, stdout, stderr);
+            case CommandKind.Sub:
+                await using (var output = Console.OpenStandardOutput())
+                    return await PubSub.SubCommand.RunAsync(commandLine.SubcommandArguments, output, stdout, stderr);
+            case CommandKind.Config:
+                return await MosquittoConf.ConfigCommand.RunAsync(commandLine.SubcommandArguments, stdout, stderr);
         }
 
         var errors = new List<string>();
-        var configuration = ServerConfiguration.Load(commandLine, environment: null, errors);
+        var (mosquittoConf, confFailed) = await MosquittoConf.ConfigCommand.ReadForServerAsync(commandLine.MosquittoConfFile, stderr);
+        if (confFailed)
+            return ExitUsage;
+        var configuration = ServerConfiguration.Load(commandLine, environment: null, errors, mosquittoConf);
         if (configuration is null)
             return Fail(stderr, errors, ExitUsage, hint: false);
 

@@ -95,9 +95,13 @@ internal sealed class ServerConfiguration
         [AuthenticationConfiguration.SectionName] = new Dictionary<string, object?> { ["ScramUsers"] = Authentication.ScramUsers.Select(u => u.Key).ToList() },
     };
 
-    public static ServerConfiguration? Load(CommandLine commandLine, IDictionary<string, string?>? environment, List<string> errors)
+    /// <paramref name="mosquittoConf"/>: the keys a mosquitto.conf converted to (--mosquitto-conf), read before the JSON file.
+    public static ServerConfiguration? Load(CommandLine commandLine, IDictionary<string, string?>? environment, List<string> errors,
+        IReadOnlyDictionary<string, string?>? mosquittoConf = null)
     {
         var builder = new ConfigurationBuilder().AddInMemoryCollection(s_defaults);
+        if (mosquittoConf is not null)
+            builder.AddInMemoryCollection(mosquittoConf);
         if (commandLine.ConfigFile is { } file)
         {
             var path = Path.GetFullPath(file);
@@ -124,6 +128,8 @@ internal sealed class ServerConfiguration
         catch (Exception ex) when (ex is FormatException or InvalidDataException or IOException)
         {
             errors.Add($"Configuration file '{commandLine.ConfigFile}' could not be read: {Describe(ex)}");
+            if (commandLine.ConfigFile is { } given && MosquittoConf.MosquittoConfReader.LooksLikeMosquittoConf(given))
+                errors.Add($"'{given}' looks like a mosquitto.conf: use --mosquitto-conf {given} (or 'kirisame config convert {given}' to see it as JSON).");
             return null;
         }
 
