@@ -205,6 +205,9 @@ internal static class KirisameCommand
                     return broker;
                 });
                 services.AddHostedService<BrokerLifecycle>();
+                if (configuration.MqttSn.Enabled)
+                    services.AddHostedService(provider => new MqttSnService(provider.GetRequiredService<MqttBroker>(), configuration.MqttSn,
+                        provider.GetRequiredService<ILoggerFactory>()));
             })
             .ConfigureWebHost(
                 web => web.UseKirisameTransport(configuration.Transport, configuration.Listeners,
