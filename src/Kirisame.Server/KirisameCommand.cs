@@ -218,6 +218,9 @@ internal static class KirisameCommand
                 });
                 services.AddSingleton(new Bridges.BridgeHost(configuration.Bridges));
                 services.AddHostedService<BrokerLifecycle>();
+                if (configuration.MqttSn.Enabled)
+                    services.AddHostedService(provider => new MqttSnService(provider.GetRequiredService<MqttBroker>(), configuration.MqttSn,
+                        provider.GetRequiredService<ILoggerFactory>()));
             })
             .ConfigureWebHost(
                 web => web.UseKirisameTransport(configuration.Transport, configuration.Listeners,

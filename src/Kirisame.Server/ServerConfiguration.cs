@@ -4,6 +4,7 @@ using Kirisame.Broker;
 using Kirisame.Broker.Security;
 using Kirisame.Management;
 using Kirisame.Management.Telemetry;
+using Kirisame.MqttSn;
 using Kirisame.Transport;
 using Kirisame.Transport.Listeners;
 using Microsoft.Extensions.Configuration;
@@ -19,7 +20,7 @@ internal sealed class ServerConfiguration
 
     private static readonly string[] s_knownSections =
         ["Broker", TransportOptions.SectionName, ListenerOptions.SectionName, SecurityOptions.SectionName, StorageOptions.SectionName,
-            AuthenticationConfiguration.SectionName, ManagementOptions.SectionName, TelemetryOptions.SectionName, "Logging",
+            AuthenticationConfiguration.SectionName, ManagementOptions.SectionName, TelemetryOptions.SectionName, MqttSnOptions.SectionName, "Logging",
             Kirisame.Bridges.BridgeConfiguration.SectionName];
 
     private static readonly Dictionary<string, string?> s_defaults = new()
@@ -40,8 +41,9 @@ internal sealed class ServerConfiguration
 
     private ServerConfiguration(IConfigurationRoot root, BrokerOptions broker, TransportOptions transport,
         List<ListenerOptions> listeners, SecurityOptions security, StorageOptions storage, AuthenticationConfiguration authentication,
-        ManagementOptions management, TelemetryOptions telemetry)
+        ManagementOptions management, TelemetryOptions telemetry, MqttSnOptions mqttSn)
     {
+        MqttSn = mqttSn;
         Management = management;
         Telemetry = telemetry;
         Root = root;
@@ -81,6 +83,8 @@ internal sealed class ServerConfiguration
     /// The bridges to other brokers (section Bridges), checked.
     public IReadOnlyList<Bridges.BridgeOptions> Bridges { get; private init; } = [];
 
+    public MqttSnOptions MqttSn { get; }
+
     /// What /api/v1/configuration shows: every section's options, defaults included (passwords are redacted
     /// there); SCRAM users by name only.
     public IReadOnlyDictionary<string, object?> Effective() => new Dictionary<string, object?>
@@ -92,6 +96,7 @@ internal sealed class ServerConfiguration
         [StorageOptions.SectionName] = Storage,
         [ManagementOptions.SectionName] = Management,
         [TelemetryOptions.SectionName] = Telemetry,
+        [MqttSnOptions.SectionName] = MqttSn,
         [AuthenticationConfiguration.SectionName] = new Dictionary<string, object?> { ["ScramUsers"] = Authentication.ScramUsers.Select(u => u.Key).ToList() },
     };
 
@@ -154,6 +159,7 @@ internal sealed class ServerConfiguration
         var authentication = AuthenticationConfiguration.Read(root, errors);
         var management = Bind<ManagementOptions>(root, ManagementOptions.SectionName, errors);
         var telemetry = Bind<TelemetryOptions>(root, TelemetryOptions.SectionName, errors);
+        var mqttSn = Bind<MqttSnOptions>(root, MqttSnOptions.SectionName, errors);
         errors.AddRange(CheckLogging(root));
         var bridges = Kirisame.Bridges.BridgeConfiguration.Parse(root.GetSection(Kirisame.Bridges.BridgeConfiguration.SectionName).AsEnumerable(makePathsRelative: true),
             System.Net.Dns.GetHostName(), errors);
@@ -169,7 +175,8 @@ internal sealed class ServerConfiguration
         errors.AddRange(storage.Validate());
         errors.AddRange(management.Validate());
         errors.AddRange(telemetry.Validate());
-        var configuration = new ServerConfiguration(root, broker, transport, listeners, security, storage, authentication, management, telemetry)
+        errors.AddRange(mqttSn.Validate());
+        var configuration = new ServerConfiguration(root, broker, transport, listeners, security, storage, authentication, management, telemetry, mqttSn)
         {
             Runtime = runtime.Provider,
             Bridges = bridges,
@@ -249,6 +256,8 @@ internal sealed class ServerConfiguration
                 seen[endPoint] = key;
         }
 
+        if (MqttSn.Enabled && !AllListeners.Any(l => string.Equals(l.Name, MqttSn.Listener, StringComparison.Ordinal)))
+            yield return $"{MqttSnOptions.SectionName}:Listener: no listener is named '{MqttSn.Listener}' (MQTT-SN clients are held to that listener's ACL).";
         if (Management.Enabled && Management.Port != 0 && seen.TryGetValue(Management.EndPoint.ToString(), out var mqtt))
             yield return $"{mqtt} and {ManagementOptions.SectionName} both listen on {Management.EndPoint}: give the management listener another Port.";
     }

@@ -14,6 +14,8 @@ public sealed class DependencyDirectionTests
         ["Kirisame.Transport"] = ["Kirisame.Broker", "Kirisame.Protocol", "Kirisame.Native"],
         ["Kirisame.Management"] = ["Kirisame.Broker", "Kirisame.Protocol"],
         ["Kirisame.Cluster"] = ["Kirisame.Broker", "Kirisame.Protocol"],
+        // The MQTT-SN gateway: its own codec and UDP socket; its clients are broker sessions (in-process clients).
+        ["Kirisame.MqttSn"] = ["Kirisame.Broker", "Kirisame.Protocol"],
         // The load generator is a client: it speaks the codec and knows nothing of the broker.
         ["Kirisame.Bench"] = ["Kirisame.Protocol", "Kirisame.Native"],
         // The MQTT client library speaks the codec and knows nothing of the broker.

@@ -138,6 +138,29 @@ public sealed class InProcessClientTests
     }
 
     [Fact]
+    public async Task UpdateWill_ReplacesOrRemovesTheWill_AndIsCheckedAsAtConnect()
+    {
+        await using var broker = TestBroker.Create();
+        await using var listener = await ConnectAsync(broker, "listener");
+        await listener.SubscribeAsync("wills/#", QualityOfService.AtLeastOnce);
+
+        var changed = await ConnectAsync(broker, "changed", o => o with { Will = new WillMessage { Topic = "wills/old", Payload = Bytes("old") } });
+        changed.UpdateWill(new WillMessage { Topic = "wills/new", Payload = Bytes("new") });
+        var refused = Assert.Throws<InProcessClientException>(() => changed.UpdateWill(new WillMessage { Topic = "wills/#", Payload = Bytes("x") }));
+        Assert.Equal(ReasonCode.TopicNameInvalid, refused.Reason);
+        await changed.DisconnectAsync(publishWill: true);
+        var published = await ReceiveAsync(listener);
+        Assert.Equal(("wills/new", "new"), (published.Topic, Text(published))); // the refused update left the new will
+
+        var removed = await ConnectAsync(broker, "removed", o => o with { Will = new WillMessage { Topic = "wills/removed", Payload = Bytes("no") } });
+        removed.UpdateWill(null);
+        await removed.DisconnectAsync(publishWill: true);
+        var marker = await ConnectAsync(broker, "marker", o => o with { Will = new WillMessage { Topic = "wills/marker", Payload = Bytes("m") } });
+        await marker.DisconnectAsync(publishWill: true);
+        Assert.Equal("wills/marker", (await ReceiveAsync(listener)).Topic); // nothing was published for "removed" before it
+    }
+
+    [Fact]
     public async Task APersistentSession_KeepsWhatArrivedWhileAway()
     {
         await using var broker = TestBroker.Create();

@@ -38,6 +38,7 @@ public sealed class InProcessClient : IAsyncDisposable
         ClientId = clientId;
         LogName = MqttText.Quote(clientId);
         _target = new Target(this);
+        _will = options.Will;
         _authorizer = options.Trusted ? Security.AllowAll.Instance
             : options.Listener is { } listener ? broker.Authorizer.ForListener(listener) : broker.Authorizer;
     }
@@ -77,14 +78,7 @@ public sealed class InProcessClient : IAsyncDisposable
         if (broker.IsStopping)
             throw new InProcessClientException(ReasonCode.ServerShuttingDown, "the broker is stopping");
         if (options.Will is { } will)
-        {
-            if (!brokerOptions.RetainAvailable && will.Retain)
-                throw new InProcessClientException(ReasonCode.RetainNotSupported, "a retained will while retain is off");
-            if ((int)will.QoS > brokerOptions.MaximumQoS)
-                throw new InProcessClientException(ReasonCode.QoSNotSupported, "a will QoS above the maximum");
-            if (TopicRules.ValidateTopicName(will.Topic) != DecodeError.None)
-                throw new InProcessClientException(ReasonCode.TopicNameInvalid, "the will's topic is not a valid topic name");
-        }
+            CheckWill(brokerOptions, will);
 
         var clientId = options.ClientId.Length > 0 ? options.ClientId : "kirisame-" + Guid.NewGuid().ToString("N"); // as [MQTT-3.1.3-6]
         var expiry = brokerOptions.MaxSessionExpirySeconds is { } cap ? Math.Min(options.SessionExpiryInterval, cap) : options.SessionExpiryInterval;
@@ -107,6 +101,28 @@ public sealed class InProcessClient : IAsyncDisposable
         broker.Resume(session, client._target);
         return client;
     }
+
+    private static void CheckWill(BrokerOptions brokerOptions, WillMessage will)
+    {
+        if (!brokerOptions.RetainAvailable && will.Retain)
+            throw new InProcessClientException(ReasonCode.RetainNotSupported, "a retained will while retain is off");
+        if ((int)will.QoS > brokerOptions.MaximumQoS)
+            throw new InProcessClientException(ReasonCode.QoSNotSupported, "a will QoS above the maximum");
+        if (TopicRules.ValidateTopicName(will.Topic) != DecodeError.None)
+            throw new InProcessClientException(ReasonCode.TopicNameInvalid, "the will's topic is not a valid topic name");
+    }
+
+    /// Replaces the will (null: none) published when the client goes away, for a gateway whose protocol changes it
+    /// while connected (MQTT-SN's WILLTOPICUPD/WILLMSGUPD). Checked as at connect: throws
+    /// <see cref="InProcessClientException"/> with the reason when the broker would refuse it.
+    public void UpdateWill(WillMessage? will)
+    {
+        if (will is not null)
+            CheckWill(_broker.Options, will);
+        Volatile.Write(ref _will, will);
+    }
+
+    private WillMessage? _will;
 
     /// Publishes. Returns Success, No matching subscribers (0x10), or why the broker refused it: 0x90 an invalid
     /// topic, 0x87 not authorized, 0x9B/0x9A a QoS or RETAIN the broker does not offer, 0x97 storage unavailable,
@@ -389,7 +405,7 @@ public sealed class InProcessClient : IAsyncDisposable
                 if (client._session is { } session)
                 {
                     var lease = client._lease;
-                    client._broker.ReleaseSession(session, this, lease.Epoch, publishWill ? client._options.Will : null, ProtocolVersion.V500);
+                    client._broker.ReleaseSession(session, this, lease.Epoch, publishWill ? Volatile.Read(ref client._will) : null, ProtocolVersion.V500);
                     await client._broker.SessionRegistry.ReleaseAsync(lease);
                 }
 
