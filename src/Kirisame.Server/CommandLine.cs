@@ -6,6 +6,7 @@ internal enum CommandKind
     Bench,
     Help,
     Version,
+    Man,
     Passwd,
     PasswdHelp,
     Ctl,
@@ -68,7 +69,7 @@ internal sealed class CommandLine
           kirisame token [-D] FILE NAME [ROLE]
                                          make (or replace) the API token NAME in FILE with ROLE
                                          (administrator, monitoring or viewer) and print it; -D deletes it
-          kirisame --help | --version
+          kirisame --help | --version | --man
 
         Options:
           --port N               TCP port to listen on (Transport:Port, default 1883)
@@ -80,7 +81,8 @@ internal sealed class CommandLine
           --in-memory            keep nothing across restarts (no data folder)
           --config FILE          JSON configuration file
           --tls-port N           add an MQTT over TLS listener "tls" (Listeners:tls:Port)
-          --cert FILE --key FILE its certificate and private key, PEM (Listeners:tls:Certificate, :PrivateKey)
+          --cert FILE --key FILE
+                                 its certificate and private key, PEM (Listeners:tls:Certificate, :PrivateKey)
           --cafile FILE          CA for client certificates on it (Listeners:tls:ClientCaFile)
           --ws-port N            add an MQTT over WebSockets listener "ws" on path /mqtt (Listeners:ws:Port)
           --password-file FILE   Mosquitto-format password file (Security:PasswordFile)
@@ -94,6 +96,7 @@ internal sealed class CommandLine
                                  or --Logging:LogLevel:Default Debug
           -h, --help             show this help
           --version              show the version
+          --man                  print this help and the subcommands' as the man page kirisame(1) (troff)
 
         Configuration is read from embedded defaults, then FILE, then environment variables
         KIRISAME__Section__Key, then the command line; the last one wins. Sections: Broker, Transport,
@@ -138,6 +141,11 @@ internal sealed class CommandLine
             if (token == "--version")
             {
                 result.Command = CommandKind.Version;
+                return result;
+            }
+            if (token == "--man")
+            {
+                result.Command = CommandKind.Man;
                 return result;
             }
             if (!token.StartsWith("--", StringComparison.Ordinal) || token.Length == 2)

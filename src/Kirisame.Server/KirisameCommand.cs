@@ -41,6 +41,10 @@ internal static class KirisameCommand
             case CommandKind.Version:
                 await stdout.WriteLineAsync($"kirisame {Version}");
                 return ExitOk;
+            case CommandKind.Man:
+                await stdout.WriteAsync(ManPage.Render(CommandLine.Usage, [("passwd", PasswdArguments.Usage), ("token", TokenCommand.Usage),
+                    ("ctl", Ctl.CtlCommand.Usage), ("bench", Bench.BenchArguments.Usage)]));
+                return ExitOk;
             case CommandKind.Passwd:
                 return await PasswdCommand.RunAsync(commandLine.Passwd!, stdout, stderr);
             case CommandKind.PasswdHelp:
