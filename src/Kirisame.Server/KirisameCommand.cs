@@ -209,6 +209,7 @@ internal static class KirisameCommand
                     return broker;
                 });
                 services.AddHostedService<BrokerLifecycle>();
+                services.AddHostedService<HangupReload>();
             })
             .ConfigureWebHost(
                 web => web.UseKirisameTransport(configuration.Transport, configuration.Listeners,
@@ -222,6 +223,7 @@ internal static class KirisameCommand
                     services.AddHostedService(_ => security.Management ?? throw new InvalidOperationException("Management is not set up."));
             })
             .UseConsoleLifetime(options => options.SuppressStatusMessages = true)
+            .ConfigureServices(SystemdNotification.AddWhenAsked)
             .Build();
 
     private static int Fail(TextWriter stderr, List<string> errors, int exitCode, bool hint)
