@@ -312,7 +312,9 @@ internal sealed record PasswdArguments(string File, string User, string? Passwor
           --iterations N   PBKDF2 iterations (default 210000 for $7$, 4096 for --scram)
           -h, --help       show this help
 
-        A running broker picks up changes to the file without a restart. Exit codes: 0 done, 1 the file could
-        not be written or the user to delete does not exist, 2 bad arguments.
+        A new FILE is readable by its owner and group only (0640); a changed one keeps its mode, owner and group,
+        so 'chgrp mosquitto FILE' once lets Mosquitto, which drops privileges, read it too. A running broker
+        picks up changes to the file without a restart. Exit codes: 0 done, 1 the file could not be written or
+        the user to delete does not exist, 2 bad arguments.
         """;
 }
