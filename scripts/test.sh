@@ -11,6 +11,9 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(
 # Debian's python3, not a pyenv/venv one earlier on PATH: that is where python3-paho-mqtt installs.
 /usr/bin/python3 -c 'import paho.mqtt.client' >/dev/null 2>&1 || missing+=(python3-paho-mqtt)
 command -v afl-fuzz >/dev/null 2>&1 || missing+=(afl++)
+# The packaging tests render the man page and check the systemd unit.
+command -v man >/dev/null 2>&1 || missing+=(man-db)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if ((${#missing[@]} > 0)); then
   sudo=()
   if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi

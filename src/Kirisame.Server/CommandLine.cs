@@ -6,6 +6,7 @@ internal enum CommandKind
     Bench,
     Help,
     Version,
+    Man,
     Passwd,
     PasswdHelp,
     Ctl,
@@ -78,7 +79,7 @@ internal sealed class CommandLine
           kirisame token [-D] FILE NAME [ROLE]
                                          make (or replace) the API token NAME in FILE with ROLE
                                          (administrator, monitoring or viewer) and print it; -D deletes it
-          kirisame --help | --version
+          kirisame --help | --version | --man
 
         Options:
           --port N               TCP port to listen on (Transport:Port, default 1883)
@@ -92,7 +93,8 @@ internal sealed class CommandLine
           --mosquitto-conf FILE  read a Mosquitto configuration file (applied before --config FILE); what
                                  it cannot honour is reported with its line (README: migrating)
           --tls-port N           add an MQTT over TLS listener "tls" (Listeners:tls:Port)
-          --cert FILE --key FILE its certificate and private key, PEM (Listeners:tls:Certificate, :PrivateKey)
+          --cert FILE --key FILE
+                                 its certificate and private key, PEM (Listeners:tls:Certificate, :PrivateKey)
           --cafile FILE          CA for client certificates on it (Listeners:tls:ClientCaFile)
           --ws-port N            add an MQTT over WebSockets listener "ws" on path /mqtt (Listeners:ws:Port)
           --password-file FILE   Mosquitto-format password file (Security:PasswordFile)
@@ -106,6 +108,7 @@ internal sealed class CommandLine
                                  or --Logging:LogLevel:Default Debug
           -h, --help             show this help
           --version              show the version
+          --man                  print this help and the subcommands' as the man page kirisame(1) (troff)
 
         Configuration is read from embedded defaults, then FILE, then environment variables
         KIRISAME__Section__Key, then the command line; the last one wins. Sections: Broker, Transport,
@@ -157,6 +160,11 @@ internal sealed class CommandLine
             if (token == "--version")
             {
                 result.Command = CommandKind.Version;
+                return result;
+            }
+            if (token == "--man")
+            {
+                result.Command = CommandKind.Man;
                 return result;
             }
             if (!token.StartsWith("--", StringComparison.Ordinal) || token.Length == 2)
@@ -325,7 +333,9 @@ internal sealed record PasswdArguments(string File, string User, string? Passwor
           --iterations N   PBKDF2 iterations (default 210000 for $7$, 4096 for --scram)
           -h, --help       show this help
 
-        A running broker picks up changes to the file without a restart. Exit codes: 0 done, 1 the file could
-        not be written or the user to delete does not exist, 2 bad arguments.
+        A new FILE is readable by its owner and group only (0640); a changed one keeps its mode, owner and group,
+        so 'chgrp mosquitto FILE' once lets Mosquitto, which drops privileges, read it too. A running broker
+        picks up changes to the file without a restart. Exit codes: 0 done, 1 the file could not be written or
+        the user to delete does not exist, 2 bad arguments.
         """;
 }

@@ -41,6 +41,10 @@ internal static class KirisameCommand
             case CommandKind.Version:
                 await stdout.WriteLineAsync($"kirisame {Version}");
                 return ExitOk;
+            case CommandKind.Man:
+                await stdout.WriteAsync(ManPage.Render(CommandLine.Usage, [("passwd", PasswdArguments.Usage), ("token", TokenCommand.Usage),
+                    ("ctl", Ctl.CtlCommand.Usage), ("bench", Bench.BenchArguments.Usage)]));
+                return ExitOk;
             case CommandKind.Passwd:
                 return await PasswdCommand.RunAsync(commandLine.Passwd!, stdout, stderr);
             case CommandKind.PasswdHelp:
@@ -221,6 +225,7 @@ internal static class KirisameCommand
                 if (configuration.MqttSn.Enabled)
                     services.AddHostedService(provider => new MqttSnService(provider.GetRequiredService<MqttBroker>(), configuration.MqttSn,
                         provider.GetRequiredService<ILoggerFactory>()));
+                services.AddHostedService<HangupReload>();
             })
             .ConfigureWebHost(
                 web => web.UseKirisameTransport(configuration.Transport, configuration.Listeners,
@@ -234,6 +239,7 @@ internal static class KirisameCommand
                     services.AddHostedService(_ => security.Management ?? throw new InvalidOperationException("Management is not set up."));
             })
             .UseConsoleLifetime(options => options.SuppressStatusMessages = true)
+            .ConfigureServices(SystemdNotification.AddWhenAsked)
             .Build();
 
     private static int Fail(TextWriter stderr, List<string> errors, int exitCode, bool hint)

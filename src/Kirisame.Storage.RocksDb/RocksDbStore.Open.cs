@@ -28,6 +28,7 @@ public sealed partial class RocksDbStore
     /// no longer) readable is never silently replaced by an empty one.
     private static RocksDbSharp.RocksDb OpenDatabase(RocksDbStoreOptions options)
     {
+        RocksDbNativeLibrary.EnsureLoaded();
         var directory = Path.GetFullPath(options.DataDirectory);
         if (File.Exists(directory))
             throw new StoreOpenException($"data folder {directory} is a file, not a folder.");

@@ -78,8 +78,18 @@ public sealed class KirisameProcess : IBrokerProcess
         // prlimit sets the limit (soft and hard: the runtime raises the soft one to the hard one) and execs
         // the server, so the process id is the server's.
         string[] launcher = descriptorLimit > 0
-            ? ["prlimit", $"--nofile={descriptorLimit}:{descriptorLimit}", DotnetHost]
-            : [DotnetHost];
+            ? ["prlimit", $"--nofile={descriptorLimit}:{descriptorLimit}", DotnetHost, ServerDll]
+            : [DotnetHost, ServerDll];
+        return await StartCommandAsync(launcher, extraPorts, arguments, environment);
+    }
+
+    /// As <see cref="StartAsync(int, Func{int[], IEnumerable{string}}, IReadOnlyDictionary{string, string?}?, int)"/>
+    /// with another way to run the server: <paramref name="command"/> (e.g. an installed tool or a published single
+    /// file) takes the place of `dotnet kirisame.dll`.
+    public static async Task<KirisameProcess> StartCommandAsync(string[] command, int extraPorts, Func<int[], IEnumerable<string>> arguments,
+        IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        string[] launcher = command;
         for (var attempt = 1; ; attempt++)
         {
             var port = FreePort.GetLoopbackPort();
@@ -92,7 +102,7 @@ public sealed class KirisameProcess : IBrokerProcess
             if (!extra.Any(a => a == "--management-port" || a.StartsWith("--Management:", StringComparison.OrdinalIgnoreCase)))
                 extra = [.. extra, "--Management:Enabled", "false"];
             var process = ExternalProcess.Start(launcher[0],
-                [.. launcher[1..], ServerDll, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", .. extra],
+                [.. launcher[1..], "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", .. extra],
                 environment);
             var accepting = true;
             foreach (var candidate in ports.Prepend(port))

@@ -16,14 +16,16 @@ public static class LineFile
     }
 
     /// Writes a temporary file beside it and renames it over the file: a broker re-reading it sees the old or the new
-    /// contents, never half of them. The file keeps its mode; a new one is made readable by its owner only.
+    /// contents, never half of them. The file keeps its mode, owner and group; a new one is readable by its owner
+    /// and group (0640), never by others: `chgrp mosquitto FILE` is then all Mosquitto needs to read it too.
     public static void Replace(string path, IEnumerable<string> lines)
     {
         var full = Path.GetFullPath(path);
         var temporary = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + ".tmp");
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        var exists = File.Exists(full);
         if (!OperatingSystem.IsWindows())
-            options.UnixCreateMode = File.Exists(full) ? File.GetUnixFileMode(full) : UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            options.UnixCreateMode = exists ? File.GetUnixFileMode(full) : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
         using (var stream = new FileStream(temporary, options))
         using (var writer = new StreamWriter(stream, new UTF8Encoding(false)))
         {
@@ -31,6 +33,11 @@ public static class LineFile
                 writer.Write(line + "\n");
         }
 
+        if (exists && !OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(temporary, File.GetUnixFileMode(full)); // as it was: the umask applied to the create
+            FileOwnership.CopyTo(full, temporary);
+        }
         File.Move(temporary, full, overwrite: true);
     }
 }

@@ -11,6 +11,35 @@ public static class WatchedFile
 {
     public static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(1);
 
+    // Weak: a file that nothing uses any more (a test's, a replaced configuration's) is not kept alive by this list.
+    private static readonly List<WeakReference<Action>> s_rereads = [];
+
+    /// Re-reads every watched file now, changed or not (the server's SIGHUP, `systemctl reload`); returns how
+    /// many there were. A file that cannot be used keeps its previous contents, as on any other re-read.
+    public static int RereadAll()
+    {
+        List<Action> rereads = [];
+        lock (s_rereads)
+        {
+            s_rereads.RemoveAll(r => !r.TryGetTarget(out _));
+            foreach (var reference in s_rereads)
+            {
+                if (reference.TryGetTarget(out var reread))
+                    rereads.Add(reread);
+            }
+        }
+
+        foreach (var reread in rereads)
+            reread();
+        return rereads.Count;
+    }
+
+    internal static void Register(Action reread)
+    {
+        lock (s_rereads)
+            s_rereads.Add(new WeakReference<Action>(reread));
+    }
+
     /// Reads and parses the file now. Throws (FormatException, IOException) when it cannot: at start-up a
     /// broken security file must stop the server, not be ignored.
     public static WatchedFile<T> Load<T>(string path, Func<string, T> parse, ILogger logger, TimeProvider? time = null) where T : class
@@ -26,6 +55,7 @@ public sealed class WatchedFile<T> where T : class
     private static readonly TimeSpan s_checkInterval = WatchedFile.CheckInterval;
 
     private readonly Func<string, T> _parse;
+    private readonly Action _reread; // held here: the registry only references it weakly
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Lock _reload = new();
@@ -42,6 +72,8 @@ public sealed class WatchedFile<T> where T : class
         _current = current;
         _stamp = stamp;
         _nextCheckTicks = time.GetTimestamp() + (long)(s_checkInterval.TotalSeconds * time.TimestampFrequency);
+        _reread = () => Refresh(_time.GetTimestamp(), force: true);
+        WatchedFile.Register(_reread);
     }
 
     public string Path { get; }
@@ -53,7 +85,7 @@ public sealed class WatchedFile<T> where T : class
         {
             var now = _time.GetTimestamp();
             if (now >= Volatile.Read(ref _nextCheckTicks))
-                Refresh(now);
+                Refresh(now, force: false);
             return Volatile.Read(ref _current);
         }
     }
@@ -81,9 +113,11 @@ public sealed class WatchedFile<T> where T : class
         }
     }
 
-    private void Refresh(long now)
+    private void Refresh(long now, bool force)
     {
-        if (!_reload.TryEnter())
+        if (force)
+            _reload.Enter(); // a reread asked for must happen, after one in progress
+        else if (!_reload.TryEnter())
             return; // another thread is re-reading; use what is in force meanwhile
         try
         {
@@ -99,7 +133,7 @@ public sealed class WatchedFile<T> where T : class
                 return;
             }
 
-            if (stamp == _stamp)
+            if (stamp == _stamp && !force)
                 return;
             try
             {

@@ -80,14 +80,56 @@ public sealed class PasswordFileTests : IDisposable
         Assert.Throws<ArgumentException>(() => PasswordFile.SetPassword(path, "a:b", "x"u8, 1000));
     }
 
+    /// Group-readable, so that `chgrp mosquitto` lets Mosquitto (which drops privileges) read it; never world-readable.
     [Fact]
-    public void NewPasswordFile_IsReadableByItsOwnerOnly()
+    public void NewPasswordFile_IsReadableByItsOwnerAndGroup_NotByOthers()
     {
         if (OperatingSystem.IsWindows())
             return;
         var path = Path.Combine(_directory, "fresh");
         PasswordFile.SetPassword(path, "alice", "a"u8, 1000);
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(path));
+    }
+
+    /// `chown root:mosquitto; chmod 640` done once by the operator survives every later change.
+    [Fact]
+    public async Task ChangedPasswordFile_KeepsItsModeAndGroup()
+    {
+        if (OperatingSystem.IsWindows())
+            return;
+        var path = Path.Combine(_directory, "shared");
+        PasswordFile.SetPassword(path, "alice", "a"u8, 1000);
+        var group = await OtherGroupAsync();
+        Assert.Equal("", await RunAsync("chgrp", group, path));
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+
+        PasswordFile.SetPassword(path, "bob", "b"u8, 1000);
+
+        Assert.Equal(2, PasswordFile.Parse(File.ReadAllText(path)).Count);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite, File.GetUnixFileMode(path));
+        Assert.Equal(group, (await RunAsync("stat", "-c", "%g", path)).Trim());
+    }
+
+    /// A group the file can be given that is not the writer's own: any (daemon, 1) as root, else a supplementary one.
+    private static async Task<string> OtherGroupAsync()
+    {
+        if ((await RunAsync("id", "-u")).Trim() == "0")
+            return "1";
+        var groups = (await RunAsync("id", "-G")).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.True(groups.Length > 1, "This test needs root or a supplementary group to give the file to.");
+        return groups[1];
+    }
+
+    private static async Task<string> RunAsync(string program, params string[] arguments)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo(program) { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var argument in arguments)
+            info.ArgumentList.Add(argument);
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', arguments)} failed");
+        return output;
     }
 
     [Fact]
