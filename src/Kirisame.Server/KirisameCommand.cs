@@ -92,6 +92,15 @@ internal static class KirisameCommand
         }
 
         using var logFileLifetime = logFile; // the host does not dispose a provider it was handed
+        SyslogLoggerProvider? syslog = null;
+        if (configuration.Root[SyslogLoggerProvider.AddressKey] is { Length: > 0 } syslogAddress)
+        {
+            syslog = SyslogLoggerProvider.Open(syslogAddress, configuration.Root[SyslogLoggerProvider.FacilityKey], out var syslogError);
+            if (syslog is null)
+                return Fail(stderr, [syslogError!], ExitUsage, hint: false);
+        }
+
+        using var syslogLifetime = syslog;
 
         // The store opens before anything is served: a data folder that cannot be used stops start-up here.
         IBrokerStore store;
@@ -118,7 +127,7 @@ internal static class KirisameCommand
                 : $"RocksDB {Path.GetFullPath(configuration.Storage.DataDirectory)} ({configuration.Storage.Durability})",
         };
         summary.AddChangedSettings(configuration.Broker);
-        var host = BuildHost(configuration, store, state, opening.Elapsed, security, logFile, summary);
+        var host = BuildHost(configuration, store, state, opening.Elapsed, security, [logFile, syslog], summary);
         var built = SecuritySetup.Build(configuration, listenerSecurity, host.Services.GetRequiredService<ILoggerFactory>(), errors, summary);
         if (built is null)
         {
@@ -188,7 +197,7 @@ internal static class KirisameCommand
     }
 
     private static IHost BuildHost(ServerConfiguration configuration, IBrokerStore store, StoredState state, TimeSpan loadTime,
-        SecurityHolder security, FileLoggerProvider? logFile, StartupSummary summary) =>
+        SecurityHolder security, QueuedLoggerProvider?[] logTargets, StartupSummary summary) =>
         new HostBuilder()
             .ConfigureAppConfiguration(builder => builder.AddConfiguration(configuration.Root))
             .ConfigureLogging(logging =>
@@ -196,8 +205,8 @@ internal static class KirisameCommand
                 logging.AddConfiguration(configuration.Root.GetSection("Logging"));
                 logging.AddConsole();
                 logging.AddConsoleFormatter<KirisameConsoleFormatter, ConsoleFormatterOptions>();
-                if (logFile is not null)
-                    logging.AddProvider(logFile); // disposed (what is queued flushed) by RunAsync, after the host
+                foreach (var target in logTargets.OfType<QueuedLoggerProvider>())
+                    logging.AddProvider(target); // disposed (what is queued flushed) by RunAsync, after the host
             })
             .ConfigureServices(services =>
             {

@@ -339,7 +339,15 @@ internal sealed partial class ClientConnection
         }
 
         var session = Session!;
-        var outcome = _broker.Subscribe(session, AsSubscriber, subscribe.Subscriptions, subscriptionId);
+        var subscriptions = subscribe.Subscriptions;
+        if (_isBridge)
+        {
+            // A bridge (Mosquitto's bridge flag) must not get back what it published, or two brokers bridged both
+            // ways would pass a message round for ever; and it forwards retained messages as retained.
+            subscriptions = [.. subscriptions.Select(s => s with { NoLocal = true, RetainAsPublished = true })];
+        }
+
+        var outcome = _broker.Subscribe(session, AsSubscriber, subscriptions, subscriptionId);
         EnqueuePacket(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = outcome.Codes, Properties = ReasonStringProperties(outcome.ReasonString) });
         _broker.DeliverRetained(session, outcome);
         return true;

@@ -14,6 +14,10 @@ namespace Kirisame.Broker.Sessions;
 internal sealed partial class ClientConnection
 #pragma warning restore CA1001
 {
+    /// The client is another broker's bridge (Mosquitto's bridge flag in CONNECT): its subscriptions are No Local
+    /// and Retain As Published (ClientConnection.Handlers, HandleSubscribe).
+    private bool _isBridge;
+
     /// The handshake in progress: from CONNECT until the CONNACK that establishes the session or refuses the
     /// client, then dropped, so an established connection carries none of its state.
     private Handshake? _handshake;
@@ -124,6 +128,7 @@ internal sealed partial class ClientConnection
 
             c.ClientId = clientId;
             c.UserName = connect.UserName;
+            c._isBridge = connect.IsBridge;
             _connect = connect;
             if (_broker.Options.ServerReference is { } reference)
             {

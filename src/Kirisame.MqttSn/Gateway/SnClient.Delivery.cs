@@ -141,7 +141,7 @@ internal sealed partial class SnClient
                 if (registered is null)
                     return false;
                 if (registered == 0)
-                    return true; // refused or no id left: this message is not deliverable to this client
+                    return Settled(message); // refused or no id left: this message is not deliverable to this client
                 topicId = registered.Value;
             }
 
@@ -149,7 +149,7 @@ internal sealed partial class SnClient
             if (message.Payload.Length > SnFrame.MaxLength - 9)
             {
                 _gateway.Throttled("delivery dropped", EndPoint, $"a {message.Payload.Length}-byte message on '{message.Topic}' does not fit an MQTT-SN datagram for {LogName}");
-                return true;
+                return Settled(message);
             }
 
             var msgId = qos == 0 ? (ushort)0 : NextMsgId();
@@ -165,12 +165,22 @@ internal sealed partial class SnClient
                 return false;
             if (qos == 2 && await ExchangeAsync(SnWriter.MsgId(SnMessageType.PubRel, msgId), SnMessageType.PubComp, msgId, dupOffset: -1).ConfigureAwait(false) is null)
                 return false;
-            return true;
+            return Settled(message);
         }
         finally
         {
             _sendGate.Release();
         }
+    }
+
+    /// The delivery is over (the client acknowledged it, or it cannot be delivered to this client): the broker
+    /// session lets go of it. Until then a QoS 1/2 delivery stays in the session's window, so one lost with the
+    /// client (Nretry unanswered) is delivered again when a persistent session reconnects (the session is read with
+    /// AcknowledgeOnRead off).
+    private bool Settled(InProcessMessage message)
+    {
+        _session?.Acknowledge(message);
+        return true;
     }
 
     /// A predefined id, a short name (a two-byte topic), or a registered normal id (0 when not yet registered).

@@ -161,6 +161,7 @@ internal sealed partial class SnClient
             CleanStart = _cleanSession,
             SessionExpiryInterval = _cleanSession ? 0 : _gateway.Options.PersistentSessionExpirySeconds,
             Will = _will,
+            AcknowledgeOnRead = false, // acknowledged when the MQTT-SN client has acknowledged (SnClient.Delivery)
         };
         InProcessClient session;
         try

@@ -29,6 +29,11 @@ public static partial class MqttDecoder
         if (error != DecodeError.None)
             return error;
 
+        // Mosquitto's bridge flag on a 3.1 or 3.1.1 level (see ConnectPacket.IsBridge).
+        var bridge = (level & 0x80) != 0 && (level & 0x7F) is 3 or 4;
+        if (bridge)
+            level &= 0x7F;
+
         // [MQTT-3.1.2-1] protocol name; [MQTT-3.1.2-2] unsupported level → CONNACK 0x01 / 0x84 and close.
         ProtocolVersion version;
         if (name.SequenceEqual("MQTT"u8))
@@ -72,6 +77,7 @@ public static partial class MqttDecoder
         var packet = new ConnectPacket
         {
             ProtocolVersion = version,
+            IsBridge = bridge,
             CleanStart = (flags & 0x02) != 0,
             KeepAlive = keepAlive,
         };

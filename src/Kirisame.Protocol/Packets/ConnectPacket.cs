@@ -8,6 +8,11 @@ public sealed class ConnectPacket : MqttPacket
 
     public ProtocolVersion ProtocolVersion { get; set; } = ProtocolVersion.V311;
 
+    /// Mosquitto's bridge flag: bit 7 of the protocol level (0x83, 0x84), which a bridge sets ("try_private") so that
+    /// the broker does not send back what the bridge published, and keeps the RETAIN flag of what it forwards. Not
+    /// part of the MQTT standard; 3.1 and 3.1.1 only (MQTT 5 bridges use No Local and Retain As Published).
+    public bool IsBridge { get; set; }
+
     /// "Clean Session" in 3.1/3.1.1, "Clean Start" in 5.0.
     public bool CleanStart { get; set; } = true;
 

@@ -123,6 +123,28 @@ public sealed class MqttSnDeliveryTests(SnGatewayFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task APersistentClientLostMidDelivery_GetsTheMessageAgain_WhenItReconnects()
+    {
+        await using var wills = MosquittoClients.StartSubscriber(Gateway.Port, "sn/again/will");
+        await MosquittoClients.WaitUntilSubscribedAsync(wills);
+        using (var lost = Gateway.Client())
+        {
+            Assert.Equal(0, await lost.ConnectAsync("sn-again", clean: false, will: ("sn/again/will", "gave up", 0, false)));
+            var (_, topicId, _) = await lost.SubscribeAsync("sn/again", 1);
+            lost.Topics[topicId] = "sn/again";
+            await PublishAsync("sn/again", "not lost");
+            Assert.Equal("not lost", (await lost.ReceivePublishAsync(acknowledge: false)).Payload);
+            // Never acknowledged: after Nretry the gateway gives the client up (its will says so) — not the message.
+            Assert.NotNull(await wills.WaitForLineAsync(l => l == "sn/again/will gave up", MosquittoClients.DefaultTimeout));
+        }
+
+        using var back = Gateway.Client(); // another source port: a new MQTT-SN connection to the same session
+        Assert.Equal(0, await back.ConnectAsync("sn-again", clean: false));
+        var again = await back.ReceivePublishAsync();
+        Assert.Equal(("sn/again", "not lost"), (again.Topic, again.Payload));
+    }
+
+    [Fact]
     public async Task PingReq_IsAnswered_AndUnsubscribeStopsDeliveries()
     {
         using var client = Gateway.Client();
