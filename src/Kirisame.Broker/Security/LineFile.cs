@@ -15,17 +15,24 @@ public static class LineFile
         return lines;
     }
 
+    /// Owner read and write, group read (0640): what a new password file gets, so that `chgrp mosquitto FILE` is
+    /// all Debian's Mosquitto (which drops privileges to its own user) needs to read it too.
+    public const UnixFileMode OwnerAndGroup = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
+
+    /// Owner read and write only (0600): for files no other program reads (the management API's tokens).
+    public const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
     /// Writes a temporary file beside it and renames it over the file: a broker re-reading it sees the old or the new
-    /// contents, never half of them. The file keeps its mode, owner and group; a new one is readable by its owner
-    /// and group (0640), never by others: `chgrp mosquitto FILE` is then all Mosquitto needs to read it too.
-    public static void Replace(string path, IEnumerable<string> lines)
+    /// contents, never half of them. The file keeps its mode, owner and group; a new one gets
+    /// <paramref name="newFileMode"/>, never anything for others.
+    public static void Replace(string path, IEnumerable<string> lines, UnixFileMode newFileMode = OwnerAndGroup)
     {
         var full = Path.GetFullPath(path);
         var temporary = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + ".tmp");
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         var exists = File.Exists(full);
         if (!OperatingSystem.IsWindows())
-            options.UnixCreateMode = exists ? File.GetUnixFileMode(full) : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
+            options.UnixCreateMode = exists ? File.GetUnixFileMode(full) : newFileMode & (OwnerAndGroup | OwnerOnly);
         using (var stream = new FileStream(temporary, options))
         using (var writer = new StreamWriter(stream, new UTF8Encoding(false)))
         {

@@ -69,7 +69,7 @@ public sealed class ApiTokenFile
         var lines = LineFile.ReadLines(path);
         lines.RemoveAll(l => l.StartsWith(name + ":", StringComparison.Ordinal));
         lines.Add($"{name}:{ManagementRoles.Name(role)}:{Hash(token)}");
-        LineFile.Replace(path, lines);
+        LineFile.Replace(path, lines, LineFile.OwnerOnly);
         return token;
     }
 
@@ -79,7 +79,7 @@ public sealed class ApiTokenFile
         var lines = LineFile.ReadLines(path);
         if (lines.RemoveAll(l => l.StartsWith(name + ":", StringComparison.Ordinal)) == 0)
             return false;
-        LineFile.Replace(path, lines);
+        LineFile.Replace(path, lines, LineFile.OwnerOnly);
         return true;
     }
 
