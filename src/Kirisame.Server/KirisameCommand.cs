@@ -106,6 +106,7 @@ internal static class KirisameCommand
         await using var _ = store;
         // Disposed after the host (and with it the broker) has stopped: a last export sees the final figures.
         using var metrics = KirisameTelemetry.Create(configuration.Telemetry, prometheus: configuration.Management.Enabled);
+        using var traces = KirisameTelemetry.CreateTracing(configuration.Telemetry);
         var security = new SecurityHolder();
         var summary = new StartupSummary
         {
