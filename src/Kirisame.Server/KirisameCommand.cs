@@ -124,7 +124,7 @@ internal static class KirisameCommand
         }
 
         (security.Authenticator, security.Authorizer, security.AuthenticationMethods, security.Admin) = built.Value;
-        security.Management = ManagementSetup.Create(configuration, host.Services, metrics, security.Admin, errors);
+        security.Management = ManagementSetup.Create(configuration, host.Services, metrics, security.Admin, listenerSecurity, errors);
         if (errors.Count > 0)
         {
             host.Dispose();
