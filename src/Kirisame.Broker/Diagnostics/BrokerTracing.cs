@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Kirisame.Broker.Storage;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
 using Kirisame.Protocol.Properties;
@@ -59,19 +58,16 @@ internal static class BrokerTracing
         publish.SetTag("mqtt.reason_code", verdict.ToString());
     }
 
-    /// The publish's "store commit" span: from now until the store says the message's writes are durable (the
-    /// point at which PUBACK/PUBREC may go, ADR 0003). Recorded when the store calls back, so no activity stays
-    /// current on this thread meanwhile.
-    public static void StoreCommit(IBrokerStore store, Activity publish)
+    /// The publish's "store commit" span, from now until the store calls <see cref="StoreCommitted"/> with this
+    /// state once the message's writes are durable (the point at which PUBACK/PUBREC may go, ADR 0003). Recorded
+    /// then, so no activity stays current on any thread meanwhile.
+    public static object StoreCommitStarted(Activity publish) => new PendingCommit(publish.Context, DateTimeOffset.UtcNow);
+
+    public static readonly Action<object?> StoreCommitted = static state =>
     {
-        var pending = new PendingCommit(publish.Context, DateTimeOffset.UtcNow);
-        store.WhenDurable(store.Mark(), static state =>
-        {
-            var commit = (PendingCommit)state!;
-            using var span = Source.StartActivity("store commit", ActivityKind.Internal, commit.Parent, startTime: commit.Started);
-            span?.SetTag("kirisame.store.durable", true);
-        }, pending);
-    }
+        var commit = (PendingCommit)state!;
+        using var span = Source.StartActivity("store commit", ActivityKind.Internal, commit.Parent, startTime: commit.Started);
+    };
 
     /// A short span at CONNECT accepted, from the transport's accept to now (the handshake, authentication
     /// included). A span for a connection's whole life is avoided: it would stay open for days and be lost

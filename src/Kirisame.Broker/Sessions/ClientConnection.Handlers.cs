@@ -189,7 +189,7 @@ internal sealed partial class ClientConnection
         if (publish.QoS != QualityOfService.AtMostOnce)
         {
             if (traced is not null)
-                BrokerTracing.StoreCommit(_broker.Store, traced);
+                _broker.Store.WhenDurable(_broker.Store.Mark(), BrokerTracing.StoreCommitted, BrokerTracing.StoreCommitStarted(traced));
             var reason = matched == 0 && Version == ProtocolVersion.V500 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
             EnqueueDurableAck(ackType, publish.PacketId, reason);
         }
