@@ -8,4 +8,14 @@ public sealed record ConnectionInfo(string ConnectionId, EndPoint? RemoteEndPoin
     /// The identity from a client certificate that the transport has verified against its CA, when the
     /// listener is configured to use it as the user name; null otherwise.
     public string? CertificateName { get; init; }
+
+    /// The listener whose authentication and ACL apply: <see cref="Listener"/> itself unless the listener
+    /// borrows another's (a listener added at run time has no security section of its own, ADR 0019).
+    public string SecurityListener
+    {
+        get => _securityListener ?? Listener;
+        init => _securityListener = value;
+    }
+
+    private readonly string? _securityListener;
 }

@@ -161,7 +161,12 @@ public sealed partial class MqttBroker
         return attachment;
     }
 
-    internal void Established(ClientConnection connection) => Statistics.ClientConnected();
+    internal void Established(ClientConnection connection)
+    {
+        Statistics.ClientConnected();
+        if (BrokerTracing.Enabled)
+            BrokerTracing.Connected(connection.ClientId, connection.Info, connection.Version, TimeProvider.GetElapsedTime(connection.ConnectedAtTicks));
+    }
 
     /// After CONNACK: re-send what was in flight (PUBLISH with DUP, or PUBREL) in order [MQTT-4.4.0-1], then
     /// the pending queue as the window allows; from here on deliveries go straight to the connection.
@@ -296,6 +301,8 @@ public sealed partial class MqttBroker
         if (!connection.IsEstablished)
             return;
         Statistics.ClientDisconnected();
+        if (BrokerTracing.Enabled)
+            BrokerTracing.Disconnected(connection.ClientId, connection.Info, reason, publishWill, TimeProvider.GetElapsedTime(connection.ConnectedAtTicks));
         if (_logger.IsEnabled(LogLevel.Debug))
         {
             // No reason: the client left without DISCONNECT (or the network dropped it), which is what an operator

@@ -97,6 +97,7 @@ internal static class ManagementApplication
         RetainedEndpoints.Map(api);
         PublishEndpoint.Map(api);
         OperationsEndpoints.Map(api);
+        ListenerEndpoints.Map(api);
         app.MapOpenApi(OpenApiPath).RequireAuthorization(ManagementRoles.Viewer);
         if (context.Metrics is { } metrics)
             app.MapPrometheusScrapingEndpoint("/metrics", metrics, configureBranchedPipeline: null, optionsName: null).RequireAuthorization(ManagementRoles.Monitoring);

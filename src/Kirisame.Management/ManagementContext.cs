@@ -34,6 +34,9 @@ public sealed class ManagementContext
     /// Users, ACL reload and bans for /api/v1/security; those endpoints answer 404 without it.
     public ISecurityAdmin? Security { get; init; }
 
+    /// Listener changes at run time for POST/DELETE/PUT under /api/v1/listeners; they answer 404 without it.
+    public IListenerAdmin? ListenerAdmin { get; init; }
+
     /// Log levels at runtime for /api/v1/logging; it answers 404 without it.
     public IRuntimeLogLevels? Logging { get; init; }
 

@@ -119,6 +119,7 @@ internal static class KirisameCommand
         await using var _ = store;
         // Disposed after the host (and with it the broker) has stopped: a last export sees the final figures.
         using var metrics = KirisameTelemetry.Create(configuration.Telemetry, prometheus: configuration.Management.Enabled);
+        using var traces = KirisameTelemetry.CreateTracing(configuration.Telemetry);
         var security = new SecurityHolder();
         var summary = new StartupSummary
         {
@@ -136,7 +137,7 @@ internal static class KirisameCommand
         }
 
         (security.Authenticator, security.Authorizer, security.AuthenticationMethods, security.Admin) = built.Value;
-        security.Management = ManagementSetup.Create(configuration, host.Services, metrics, security.Admin, errors);
+        security.Management = ManagementSetup.Create(configuration, host.Services, metrics, security.Admin, listenerSecurity, errors);
         if (errors.Count > 0)
         {
             host.Dispose();

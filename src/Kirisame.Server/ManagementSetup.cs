@@ -17,7 +17,8 @@ internal static class ManagementSetup
 {
     /// The management server, or null with errors (a password or token file that cannot be used) — or null
     /// without any when it is turned off. Call after security is set up: it resolves the broker.
-    public static ManagementServer? Create(ServerConfiguration configuration, IServiceProvider services, MeterProvider? metrics, ISecurityAdmin? security, List<string> errors)
+    public static ManagementServer? Create(ServerConfiguration configuration, IServiceProvider services, MeterProvider? metrics, ISecurityAdmin? security,
+        IReadOnlyList<ListenerSecurity> listenerSecurity, List<string> errors)
     {
         var options = configuration.Management;
         if (!options.Enabled)
@@ -36,6 +37,7 @@ internal static class ManagementSetup
             Readiness = () => Readiness(lifetime, listeners, expected),
             Configuration = configuration.Effective,
             Security = security,
+            ListenerAdmin = new LiveListenerAdministration(services.GetRequiredService<Transport.Live.LiveListeners>(), listenerSecurity),
             Logging = new Logging.RuntimeLogLevels(configuration.Root, configuration.Runtime),
             Tls = options.IsHttps ? HttpsCertificates.Create(HttpsListener(options), loggers.CreateLogger("Kirisame.Management")) : null,
         };

@@ -1,6 +1,7 @@
 using System.Net;
 using Kirisame.Broker;
 using Kirisame.Transport.Listeners;
+using Kirisame.Transport.Live;
 using Kirisame.Transport.Sockets;
 using Kirisame.Transport.Tls;
 using Kirisame.Transport.WebSockets;
@@ -57,6 +58,9 @@ public static class KirisameTransportExtensions
                     return new ConnectionLimits(options, budget.MaxConnections, TimeProvider.System, logger);
                 });
                 services.AddSingleton<MqttConnectionHandler>();
+                services.AddSingleton(provider => new LiveListeners(bound, provider.GetRequiredService<ConnectionLimits>(),
+                    provider.GetRequiredService<MqttConnectionHandler>(), options, provider.GetRequiredService<MqttBroker>(),
+                    provider.GetRequiredService<ILoggerFactory>()));
                 if (lean.Count > 0)
                     services.AddHostedService(provider => new SocketTransport(lean, options, bound, provider));
                 if (kestrelListeners.Count == 0)
@@ -86,7 +90,7 @@ public static class KirisameTransportExtensions
 
     private const string HandshakeCompleted = "kirisame.tls.handshake-completed";
 
-    private static (ListenerOptions, ListenOptions) Listen(KestrelServerOptions kestrel, ListenerOptions options, IServiceProvider services, TimeSpan handshakeTimeout)
+    private static (MqttListener, ListenOptions) Listen(KestrelServerOptions kestrel, ListenerOptions options, IServiceProvider services, TimeSpan handshakeTimeout)
     {
         var loggers = services.GetRequiredService<ILoggerFactory>();
         var tls = options.IsTls ? new TlsSettings(options, loggers.CreateLogger("Kirisame.Transport.Tls")) : null;
@@ -133,7 +137,8 @@ public static class KirisameTransportExtensions
             {
                 listen.UseHttps(new TlsHandshakeCallbackOptions
                 {
-                    OnConnection = _ => ValueTask.FromResult(tls.CreateOptions(http: options.IsWebSocket)),
+                    // The listener's current settings, not `tls`: PUT /api/v1/listeners/{name}/tls may have replaced them.
+                    OnConnection = _ => ValueTask.FromResult(listener.Tls!.CreateOptions(http: options.IsWebSocket)),
                     HandshakeTimeout = handshakeTimeout,
                 });
                 // Reached only once the handshake has completed.
@@ -148,32 +153,6 @@ public static class KirisameTransportExtensions
                 listen.Use(_ => connection => handler.OnConnectedAsync(connection, listener));
             added = listen;
         });
-        return (options, added!);
-    }
-}
-
-/// The listeners Kestrel was told about. After start-up their endpoints hold the bound ports (port 0
-/// becomes the one the OS chose), which is what the server logs.
-public sealed class MqttListeners
-{
-    private readonly List<(ListenerOptions Options, Func<EndPoint?> EndPoint)> _listeners = [];
-
-    internal void Add((ListenerOptions Options, ListenOptions Kestrel) listener) => Add(listener.Options, () => listener.Kestrel.EndPoint);
-
-    internal void Add(ListenerOptions options, Func<EndPoint?> endPoint)
-    {
-        lock (_listeners)
-            _listeners.Add((options, endPoint));
-    }
-
-    public IReadOnlyList<(string Name, ListenerProtocol Protocol, string? Path, EndPoint EndPoint)> Bound
-    {
-        get
-        {
-            lock (_listeners)
-            {
-                return [.. _listeners.Select(l => (l.Options.Name, l.Options.Protocol, l.Options.IsWebSocket ? l.Options.Path : null, l.EndPoint() ?? l.Options.EndPoint))];
-            }
-        }
+        return (listener, added!);
     }
 }

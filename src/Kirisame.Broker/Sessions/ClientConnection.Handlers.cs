@@ -1,4 +1,5 @@
 using Kirisame.Broker.Delivery;
+using Kirisame.Broker.Diagnostics;
 using Kirisame.Broker.Security;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Codec;
@@ -118,9 +119,15 @@ internal sealed partial class ClientConnection
             }
         }
 
-        var verdict = _broker.AdmitPublish(AsPublisher, topic, topicUtf8.Span, qos, retain, publish.Properties, publish.Payload.Span, out var why);
+        // Tracing (ADR 0019): one check of the source when off; the span is current until this method returns.
+        using var traced = BrokerTracing.Enabled ? BrokerTracing.StartPublish(publish.Properties, topic, ClientId, qos, publish.Payload.Length) : null;
+        ReasonCode verdict;
+        string? why;
+        using (traced is null ? null : BrokerTracing.StartStep("authorize"))
+            verdict = _broker.AdmitPublish(AsPublisher, topic, topicUtf8.Span, qos, retain, publish.Properties, publish.Payload.Span, out why);
         if (verdict != ReasonCode.Success)
         {
+            BrokerTracing.Refused(traced, verdict, why);
             switch (verdict)
             {
                 case ReasonCode.QoSNotSupported or ReasonCode.RetainNotSupported:
@@ -172,10 +179,17 @@ internal sealed partial class ClientConnection
 
         int matched;
         // Routing notes on the gate the subscribers that are behind; the read loop waits for them before reading on.
-        using (Gate.Enter())
-            matched = _broker.Publish(publish, qos, retain, topic, topicUtf8, ClientId, _readTicks != 0 ? _readTicks : _broker.TimeProvider.GetTimestamp());
+        using (var deliver = traced is null ? null : BrokerTracing.StartStep("deliver"))
+        {
+            using (Gate.Enter())
+                matched = _broker.Publish(publish, qos, retain, topic, topicUtf8, ClientId, _readTicks != 0 ? _readTicks : _broker.TimeProvider.GetTimestamp());
+            deliver?.SetTag("kirisame.recipients", matched); // one span for the fan-out, not one per subscriber
+        }
+
         if (publish.QoS != QualityOfService.AtMostOnce)
         {
+            if (traced is not null)
+                _broker.Store.WhenDurable(_broker.Store.Mark(), BrokerTracing.StoreCommitted, BrokerTracing.StoreCommitStarted(traced));
             var reason = matched == 0 && Version == ProtocolVersion.V500 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
             EnqueueDurableAck(ackType, publish.PacketId, reason);
         }

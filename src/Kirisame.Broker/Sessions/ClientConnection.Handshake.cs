@@ -144,7 +144,7 @@ internal sealed partial class ClientConnection
                 return false;
             }
 
-            var context = new ConnectContext(clientId, connect.UserName, connect.Password, c.Info.RemoteEndPoint, c.Info.Listener, c.Version)
+            var context = new ConnectContext(clientId, connect.UserName, connect.Password, c.Info.RemoteEndPoint, c.Info.SecurityListener, c.Version)
             {
                 CertificateName = c.Info.CertificateName,
             };

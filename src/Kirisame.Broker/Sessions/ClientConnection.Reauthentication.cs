@@ -31,7 +31,7 @@ internal sealed partial class ClientConnection
         if (auth.ReasonCode == ReasonCode.ReAuthenticate)
         {
             // [MQTT-4.12.1-1]: a new exchange of the method chosen in CONNECT (ReadAuth checked it).
-            var context = new ConnectContext(ClientId, UserName, null, Info.RemoteEndPoint, Info.Listener, Version);
+            var context = new ConnectContext(ClientId, UserName, null, Info.RemoteEndPoint, Info.SecurityListener, Version);
             state.Exchange = _broker.FindAuthenticationMethod(state.Method)!.Begin(context);
         }
         else if (auth.ReasonCode != ReasonCode.ContinueAuthentication || state.Exchange is null)

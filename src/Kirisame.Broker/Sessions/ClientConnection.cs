@@ -32,7 +32,7 @@ internal sealed partial class ClientConnection : OutboundWriter, IDeliveryTarget
         : base(broker, transport)
     {
         Info = info;
-        Authorizer = broker.Authorizer.ForListener(info.Listener);
+        Authorizer = broker.Authorizer.ForListener(info.SecurityListener);
         _frameReader = new MqttFrameReader(broker.Options.MaximumPacketSize);
         ConnectedAtTicks = broker.TimeProvider.GetTimestamp();
         _lastActivityTicks = ConnectedAtTicks;

@@ -10,14 +10,11 @@ using Microsoft.Extensions.Logging;
 namespace Kirisame.Management.Api;
 
 /// What an operator changes without a restart: users of the MQTT password file, the ACL files (re-read now),
-/// bans after failed logins, log levels; and the listeners, read only.
+/// bans after failed logins, log levels (the listeners: ListenerEndpoints).
 internal static class OperationsEndpoints
 {
     public static void Map(RouteGroupBuilder api)
     {
-        api.MapGet("/listeners", (ManagementState state) => TypedResults.Ok(state.Listeners()))
-            .WithTags("Listeners").WithName("ListListeners").WithSummary("The MQTT listeners: name, protocol and the address each is bound to.");
-
         var security = api.MapGroup("/security").WithTags("Security");
         security.MapGet("/users", ListUsers).WithName("ListUsers")
             .WithSummary("The users of the MQTT password file (Security:PasswordFile): names only.").RequireAuthorization(ManagementRoles.Monitoring);

@@ -3,6 +3,7 @@ using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 
 namespace Kirisame.Management.Telemetry;
 
@@ -12,6 +13,9 @@ namespace Kirisame.Management.Telemetry;
 public static class KirisameTelemetry
 {
     public const string MeterName = "Kirisame";
+
+    /// The broker's ActivitySource (Kirisame.Broker.Diagnostics.BrokerTracing).
+    public const string SourceName = "Kirisame";
 
     /// Null when nothing would read it (no /metrics and no OTLP endpoint).
     public static MeterProvider? Create(TelemetryOptions options, bool prometheus)
@@ -33,7 +37,7 @@ public static class KirisameTelemetry
         {
             builder.AddOtlpExporter((exporter, reader) =>
             {
-                exporter.Endpoint = options.ExporterEndpoint();
+                exporter.Endpoint = options.ExporterEndpoint("/v1/metrics");
                 exporter.Protocol = options.OtlpProtocol == OtlpProtocol.Grpc ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf;
                 reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = (int)options.ExportInterval.TotalMilliseconds;
                 // Counters as totals since start, as Prometheus and $SYS report them.
@@ -42,5 +46,25 @@ public static class KirisameTelemetry
         }
 
         return builder.Build();
+    }
+
+    /// Spans of the `Kirisame` activity source to OTLP (ADR 0019); null, and no listener on the source (so the
+    /// broker skips all tracing work), unless Telemetry:TraceSampleRatio is set.
+    public static TracerProvider? CreateTracing(TelemetryOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.TraceSampleRatio is not { } ratio || options.OtlpEndpoint is null)
+            return null;
+        return Sdk.CreateTracerProviderBuilder()
+            .ConfigureResource(resource => resource.AddService("kirisame", serviceVersion: MqttBroker.Version))
+            .AddSource(SourceName)
+            .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(ratio)))
+            .AddOtlpExporter(exporter =>
+            {
+                exporter.Endpoint = options.ExporterEndpoint("/v1/traces");
+                exporter.Protocol = options.OtlpProtocol == OtlpProtocol.Grpc ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf;
+                exporter.BatchExportProcessorOptions.ScheduledDelayMilliseconds = (int)options.ExportInterval.TotalMilliseconds;
+            })
+            .Build();
     }
 }

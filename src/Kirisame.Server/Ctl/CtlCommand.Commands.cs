@@ -109,6 +109,16 @@ internal static partial class CtlCommand
             new(["publish"], 2, ["qos", "retain"], (c, a) => c.PostAsync("/api/v1/publish",
                 new { topic = a[0], payload = a[1], qos = a.Int("qos") ?? 0, retain = a.Options.ContainsKey("retain") }), PrintObject),
             new(["listeners"], 0, [], (c, _) => c.GetAsync("/api/v1/listeners"), List(s_listenerColumns)),
+            new(["listeners", "add"], 2, ["protocol", "bind", "certificate", "key", "security-of"], (c, a) => c.PostAsync("/api/v1/listeners", new
+            {
+                name = a[0], port = int.TryParse(a[1], NumberStyles.None, CultureInfo.InvariantCulture, out var port) ? port : -1,
+                protocol = a.Options.GetValueOrDefault("protocol"), bindAddress = a.Options.GetValueOrDefault("bind"),
+                certificate = Full(a.Options.GetValueOrDefault("certificate")), privateKey = Full(a.Options.GetValueOrDefault("key")),
+                securityOf = a.Options.GetValueOrDefault("security-of"),
+            }), Done("added")),
+            new(["listeners", "stop"], 1, [], (c, a) => c.DeleteAsync($"/api/v1/listeners/{Id(a[0])}"), Done("stopped")),
+            new(["listeners", "tls"], 2, ["key"], (c, a) => c.PutAsync($"/api/v1/listeners/{Id(a[0])}/tls",
+                new { certificate = Full(a[1]), privateKey = Full(a.Options.GetValueOrDefault("key")) }), Done("changed")),
             new(["users"], 0, [], (c, _) => c.GetAsync("/api/v1/security/users"), Lines),
             new(["users", "list"], 0, [], (c, _) => c.GetAsync("/api/v1/security/users"), Lines),
             new(["users", "add"], 2, [], (c, a) => c.PostAsync("/api/v1/security/users", new { userName = a[0], password = a[1] }), Done("added")),
@@ -124,6 +134,9 @@ internal static partial class CtlCommand
             new(["configuration"], 0, [], (c, _) => c.GetAsync("/api/v1/configuration"), (o, body) => o.WriteLine(JsonSerializer.Serialize(body, s_indented))),
         ];
     }
+
+    /// A file named on the command line, as the server (which may run in another directory) must open it.
+    private static string? Full(string? path) => path is null ? null : Path.GetFullPath(path);
 
     /// The command whose words start <paramref name="words"/> and whose argument count matches the rest.
     private static Command? Find(List<string> words) =>

@@ -33,6 +33,10 @@ internal static partial class CtlCommand
           publish TOPIC MESSAGE [--qos N] [--retain]
           configuration                          the effective configuration (JSON; passwords redacted)
           listeners                              the MQTT listeners and their addresses
+          listeners add NAME PORT [--protocol mqtt|mqtts] [--bind ADDRESS] [--certificate FILE] [--key FILE] [--security-of LISTENER]
+                                                 listen now, until the server stops (not written to the configuration)
+          listeners stop NAME                    stop a listener added so: new connections refused, open ones go on
+          listeners tls NAME CERTIFICATE [--key FILE]  new certificate files for a TLS listener's next handshakes
           users [list]                           users of the MQTT password file (Security:PasswordFile)
           users add USER PASSWORD                add a user (or change its password); in force within a second
           users passwd USER PASSWORD             change a user's password

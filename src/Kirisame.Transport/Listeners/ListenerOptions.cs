@@ -85,6 +85,9 @@ public sealed class ListenerOptions
     /// Overrides Security:DefaultUser for this listener.
     public string? DefaultUser { get; set; }
 
+    /// A copy to change (live listener changes keep the running options untouched until they are valid).
+    public ListenerOptions Copy() => (ListenerOptions)MemberwiseClone();
+
     public bool IsTls => Protocol is ListenerProtocol.Mqtts or ListenerProtocol.Wss;
 
     public bool IsWebSocket => Protocol is ListenerProtocol.Ws or ListenerProtocol.Wss;

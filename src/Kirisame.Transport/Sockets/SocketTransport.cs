@@ -32,7 +32,7 @@ internal sealed class SocketTransport : IHostedService, IDisposable
         {
             var listener = new SocketListener(new MqttListener(listenerOptions, tls: null), options, limits, broker, _engine, logger);
             _listeners.Add(listener);
-            bound.Add(listenerOptions, () => listener.EndPoint);
+            bound.Add(listener.Listener, () => listener.EndPoint);
         }
     }
 

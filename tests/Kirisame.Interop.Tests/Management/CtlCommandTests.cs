@@ -46,6 +46,26 @@ public sealed class CtlCommandTests(ManagementFixture fixture) : IClassFixture<M
     }
 
     [Fact]
+    public async Task ListenersAddAndStop_OpenAndCloseAPort()
+    {
+        var name = "ctl-" + Kirisame.Testing.FreePort.GetLoopbackPort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var port = Kirisame.Testing.FreePort.GetLoopbackPort();
+        var added = await AdminCtlAsync("listeners", "add", name, port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(added.ExitCode == 0, added.ToString());
+        var listed = await AdminCtlAsync("listeners");
+        Assert.Contains($"127.0.0.1:{port}", listed.Stdout, StringComparison.Ordinal);
+        var published = await MosquittoClients.PublishAsync(port, Unique.Topic("ctl-listener"), "hello");
+        Assert.True(published.ExitCode == 0, published.ToString());
+
+        var stopped = await AdminCtlAsync("listeners", "stop", name);
+        Assert.True(stopped.ExitCode == 0, stopped.ToString());
+        Assert.NotEqual(0, (await MosquittoClients.PublishAsync(port, Unique.Topic("ctl-listener"), "refused")).ExitCode);
+        var again = await AdminCtlAsync("listeners", "stop", name);
+        Assert.Equal(1, again.ExitCode); // the problem (no such listener) is printed
+        Assert.Contains(name, again.Stderr + again.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AViewer_CannotKick_ExitFour_AndTheClientStays()
     {
         var id = Unique.ClientId("ctl-viewer");

@@ -18,7 +18,8 @@ public sealed class ManagementDocumentTests(ManagementFixture fixture) : IClassF
         "GET /api/v1/sessions/{clientId}/subscriptions", "POST /api/v1/sessions/{clientId}/subscriptions", "DELETE /api/v1/sessions/{clientId}/subscriptions",
         "GET /api/v1/retained", "GET /api/v1/retained/message", "DELETE /api/v1/retained/message",
         "POST /api/v1/publish",
-        "GET /api/v1/listeners", "GET /api/v1/logging", "PUT /api/v1/logging",
+        "GET /api/v1/listeners", "POST /api/v1/listeners", "DELETE /api/v1/listeners/{name}", "PUT /api/v1/listeners/{name}/tls",
+        "GET /api/v1/logging", "PUT /api/v1/logging",
         "GET /api/v1/security/users", "POST /api/v1/security/users", "PUT /api/v1/security/users/{userName}/password",
         "DELETE /api/v1/security/users/{userName}", "POST /api/v1/security/acl/reload", "GET /api/v1/security/bans",
         "DELETE /api/v1/security/bans/{address}",
@@ -46,7 +47,8 @@ public sealed class ManagementDocumentTests(ManagementFixture fixture) : IClassF
         var id = Kirisame.Testing.FreePort.GetLoopbackPort().ToString(System.Globalization.CultureInfo.InvariantCulture); // a client id nobody holds
         foreach (var endpoint in s_endpoints)
         {
-            var (method, path) = (endpoint.Split(' ')[0], endpoint.Split(' ')[1].Replace("{clientId}", "missing-" + id, StringComparison.Ordinal));
+            var (method, path) = (endpoint.Split(' ')[0], endpoint.Split(' ')[1].Replace("{clientId}", "missing-" + id, StringComparison.Ordinal)
+                .Replace("{name}", "missing-" + id, StringComparison.Ordinal));
             var response = await Broker.SendAsync(new HttpMethod(method), path, method == "POST" ? new { } : null);
             // The route exists: an answer from the endpoint (2xx, or a problem of its own), never the router's 404/405.
             Assert.NotEqual(HttpStatusCode.MethodNotAllowed, response.Status);
