@@ -48,7 +48,7 @@ public sealed class HttpHookInteropTests : IDisposable
         Assert.Single(hook.Requests, r => Field(r, "username") == "allowed");
         var request = hook.Requests.First(r => Field(r, "username") == "allowed");
         Assert.Equal("127.0.0.1", Field(request, "peerhost"));
-        Assert.Equal("default", Field(request, "listener"));
+        Assert.Equal("tcp", Field(request, "listener")); // the default listener's name
         Assert.False(request.TryGetProperty("tenant", out _));
 
         await using (var denied = await TryConnectAsync(server.Port, "denied", "whatever"))
