@@ -22,14 +22,22 @@ public sealed class JwtInteropTests : IDisposable
     private static Task<MqttNetClient> TryConnectAsync(int port, string token, string? clientId = null, string user = "device") =>
         MqttNetClient.TryConnectAsync(port, MqttProtocolVersion.V500, clientId, o => o.WithCredentials(user, token));
 
-    [Fact]
-    public async Task Hs256Token_ValidIsAdmitted_ExpiredWrongAudienceWrongKeyAndAlgNoneAreRefused()
+    /// A server checking HS256 tokens with a secret made here, exp and nbf without tolerance.
+    private async Task<(byte[] Secret, KirisameProcess Server)> StartWithSecretAsync(params string[] more)
     {
         var secret = RandomNumberGenerator.GetBytes(32);
         var secretFile = Path.Combine(_directory, "secret");
         await File.WriteAllBytesAsync(secretFile, secret);
-        await using var server = await KirisameProcess.StartAsync(["--Authentication:Sources", "Jwt", "--Authentication:Jwt:SecretFile", secretFile,
-            "--Authentication:Jwt:Audience", "kirisame", "--Authentication:Jwt:ClockSkew", "00:00:00", .. s_lenient]);
+        var server = await KirisameProcess.StartAsync(["--Authentication:Sources", "Jwt", "--Authentication:Jwt:SecretFile", secretFile,
+            "--Authentication:Jwt:ClockSkew", "00:00:00", .. more, .. s_lenient]);
+        return (secret, server);
+    }
+
+    [Fact]
+    public async Task Hs256Token_ValidIsAdmitted_ExpiredWrongAudienceWrongKeyAndAlgNoneAreRefused()
+    {
+        var (secret, server) = await StartWithSecretAsync("--Authentication:Jwt:Audience", "kirisame");
+        await using var _ = server;
 
         var valid = TestTokens.Hs256(secret, new { sub = "d1", aud = "kirisame", exp = TestTokens.In(TimeSpan.FromHours(1)) });
         await using (var admitted = await TryConnectAsync(server.Port, valid))
@@ -136,11 +144,8 @@ public sealed class JwtInteropTests : IDisposable
     [Fact]
     public async Task Token_WhenItExpires_DisconnectsTheClientWithMaximumConnectTime()
     {
-        var secret = RandomNumberGenerator.GetBytes(32);
-        var secretFile = Path.Combine(_directory, "secret");
-        await File.WriteAllBytesAsync(secretFile, secret);
-        await using var server = await KirisameProcess.StartAsync(["--Authentication:Sources", "Jwt", "--Authentication:Jwt:SecretFile", secretFile,
-            "--Authentication:Jwt:ClockSkew", "00:00:00", .. s_lenient]);
+        var (secret, server) = await StartWithSecretAsync();
+        await using var _ = server;
 
         var token = TestTokens.Hs256(secret, new { exp = TestTokens.In(TimeSpan.FromSeconds(3)) });
         await using var client = await TryConnectAsync(server.Port, token);
