@@ -33,6 +33,8 @@ internal static class SecuritySetup
         var security = configuration.Security;
         var resolved = new List<ListenerSecurity>();
         var exposed = new List<ListenerOptions>();
+        // JWT and HTTP sources check clients as a password file does (docs/adr/0018).
+        var otherSources = configuration.Authentication.Sources.Any(s => s != "File");
         foreach (var listener in configuration.AllListeners)
         {
             var passwordFile = listener.PasswordFile ?? security.PasswordFile;
@@ -41,8 +43,8 @@ internal static class SecuritySetup
             // A listener that only admits verified client certificates needs no password either.
             var certificatesOnly = listener.ClientCertificates == ClientCertificates.Required && listener.CertificateIdentity != CertificateIdentity.None;
             var allowAnonymous = listener.AllowAnonymous ?? security.AllowAnonymous
-                ?? (passwordFile is null && !certificatesOnly && listener.IsLoopback);
-            if (listener.AllowAnonymous is null && security.AllowAnonymous is null && passwordFile is null && !certificatesOnly && !listener.IsLoopback)
+                ?? (passwordFile is null && !certificatesOnly && !otherSources && listener.IsLoopback);
+            if (listener.AllowAnonymous is null && security.AllowAnonymous is null && passwordFile is null && !certificatesOnly && !otherSources && !listener.IsLoopback)
                 exposed.Add(listener);
             resolved.Add(new ListenerSecurity(listener, allowAnonymous, passwordFile, listener.AclFile ?? security.AclFile,
                 listener.DefaultUser ?? security.DefaultUser));
@@ -80,19 +82,23 @@ internal static class SecuritySetup
         // What each listener runs with is logged once every file has loaded: a line saying "no ACL file" just before
         // the error about the ACL file would contradict it (issue 17, item 5).
         var summaries = new List<Action>();
+        var sources = Authentication.AuthenticationSources.Create(configuration.Authentication, logger, errors);
+        if (sources is null)
+            return null;
         foreach (var listener in listeners)
         {
             var passwords = Load(listener.PasswordFile, PasswordFile.Parse, passwordFiles,
                 listener.Key("PasswordFile", listener.Listener.PasswordFile is not null), logger, errors);
             var acl = Load(listener.AclFile, AclFile.Parse, aclFiles, listener.Key("AclFile", listener.Listener.AclFile is not null), logger, errors);
-            authenticators[listener.Name] = new FileAuthenticator(passwords, listener.AllowAnonymous, listener.DefaultUser);
-            authorizers[listener.Name] = acl is null ? AllowAll.Instance : new AclAuthorizer(acl);
+            authenticators[listener.Name] = sources.Authenticator(new FileAuthenticator(passwords, listener.AllowAnonymous, listener.DefaultUser));
+            authorizers[listener.Name] = sources.Authorizer(acl is null ? AllowAll.Instance : new AclAuthorizer(acl), listener.Name);
 
             var admission = $"{(passwords is null ? "no password file" : $"password file {passwords.Path} ({passwords.Current.Count} users)")}"
                 + (listener.CertificateNames ? $", user names from client certificates ({listener.Listener.CertificateIdentity})" : "")
                 + $", anonymous {(listener.AllowAnonymous ? "allowed" : "refused")}"
                 + (listener.DefaultUser is null ? "" : $" as user '{listener.DefaultUser}'")
-                + $"; {(acl is null ? "no ACL (everything allowed)" : $"ACL file {acl.Path}")}";
+                + $"; {(acl is null ? "no ACL (everything allowed)" : $"ACL file {acl.Path}")}"
+                + (sources.Describe.Length == 0 ? "" : $"; {sources.Describe}");
             summaries.Add(() =>
             {
                 if (summary is not null)

@@ -262,7 +262,7 @@ internal sealed class ServerConfiguration
             yield return $"{mqtt} and {ManagementOptions.SectionName} both listen on {Management.EndPoint}: give the management listener another Port.";
     }
 
-    private static T Bind<T>(IConfiguration root, string sectionName, List<string> errors, string? ignore = null) where T : new()
+    internal static T Bind<T>(IConfiguration root, string sectionName, List<string> errors, string? ignore = null) where T : new()
     {
         var options = new T();
         var properties = typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance)

@@ -12,7 +12,11 @@ namespace Kirisame.Broker.Security;
 /// (HMAC-SHA256 under a per-process random key, never the password) next to the entry it matched; the same
 /// password against the unchanged entry is then accepted with one HMAC. Wrong passwords always pay the
 /// full price, and so do unknown users (against a dummy entry), so timing does not reveal which users exist.
-public sealed class FileAuthenticator : IAuthenticator
+///
+/// As a source in Authentication:Sources (docs/adr/0018) it leaves to the next source what it does not know: a
+/// user name that is not in the password file, any user name when there is no password file, a client without
+/// one when anonymous clients are refused. A wrong password for a known user is refused outright.
+public sealed class FileAuthenticator : IAuthenticator, IAuthenticationSource
 {
     private static readonly string s_dummyEntry = PasswordHash.Create("kirisame-dummy"u8, 1000);
 
@@ -52,6 +56,39 @@ public sealed class FileAuthenticator : IAuthenticator
 
         var password = context.Password is { } given ? given.Span : default;
         return ValueTask.FromResult(Verify(context.UserName, password) ? ReasonCode.Success : ReasonCode.BadUserNameOrPassword);
+    }
+
+    public string Name => "file";
+
+    public ValueTask<SourceVerdict> DecideAsync(ConnectContext context, CancellationToken cancellationToken)
+    {
+        if (context.CertificateName is { } certificateName)
+        {
+            context.AssignedUserName = certificateName;
+            return ValueTask.FromResult(SourceVerdict.Allow());
+        }
+
+        if (context.UserName is null)
+        {
+            if (!_allowAnonymous)
+                return ValueTask.FromResult(SourceVerdict.Ignore(ReasonCode.NotAuthorized, "anonymous", "no user name and anonymous clients are refused"));
+            context.AssignedUserName = _defaultUser;
+            return ValueTask.FromResult(SourceVerdict.Allow());
+        }
+
+        if (_passwords is null)
+            return ValueTask.FromResult(SourceVerdict.Ignore(ReasonCode.NotAuthorized, "no_password_file", "no password file to check the user against"));
+
+        var password = context.Password is { } given ? given.Span : default;
+        if (!_passwords.Current.TryGetHash(context.UserName, out _))
+        {
+            PasswordHash.Verify(s_dummyEntry, password); // the same time as a known user's
+            return ValueTask.FromResult(SourceVerdict.Ignore(ReasonCode.BadUserNameOrPassword, "unknown_user", "user not in the password file"));
+        }
+
+        return ValueTask.FromResult(Verify(context.UserName, password)
+            ? SourceVerdict.Allow()
+            : SourceVerdict.Deny(ReasonCode.BadUserNameOrPassword, "bad_password", "wrong password"));
     }
 
     private bool Verify(string userName, ReadOnlySpan<byte> password)

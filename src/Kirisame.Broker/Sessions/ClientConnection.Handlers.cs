@@ -29,7 +29,8 @@ internal sealed partial class ClientConnection
         switch (raw.Type)
         {
             case PacketType.Publish:
-                return ValueTask.FromResult(HandlePublish(raw));
+                // One null check for connections without an authorization hook (nearly all of them).
+                return _credentials?.Hook is { } publishHook ? HandlePublishWithHookAsync(publishHook, raw) : ValueTask.FromResult(HandlePublish(raw));
             case PacketType.PubAck:
             case PacketType.PubRec:
             case PacketType.PubRel:
@@ -37,6 +38,8 @@ internal sealed partial class ClientConnection
                 return ValueTask.FromResult(HandleAck(raw));
             case PacketType.Auth:
                 return ValueTask.FromResult(HandleReauthentication(raw));
+            case PacketType.Subscribe when _credentials?.Hook is { } subscribeHook:
+                return HandleSubscribeWithHookAsync(subscribeHook, raw);
             case PacketType.Subscribe:
             case PacketType.Unsubscribe:
             case PacketType.Disconnect:

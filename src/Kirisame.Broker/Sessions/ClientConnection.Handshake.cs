@@ -161,9 +161,11 @@ internal sealed partial class ClientConnection
 
             var verdict = await _broker.Authenticator.AuthenticateAsync(context, CancellationToken.None);
             if (verdict != ReasonCode.Success)
-                return Refuse(verdict, connect.UserName is null ? "authentication (no user name)" : $"authentication of user '{MqttText.Quote(connect.UserName)}'");
+                return Refuse(verdict, (connect.UserName is null ? "authentication (no user name)" : $"authentication of user '{MqttText.Quote(connect.UserName)}'")
+                    + (context.RefusalReason is { } cause ? $": {cause}" : ""));
             if (context.AssignedUserName is { } assigned)
                 c.UserName = assigned;
+            c.ApplyCredentials(context);
             return await CompleteAsync(null);
         }
 
@@ -302,6 +304,7 @@ internal sealed partial class ClientConnection
             }
 
             _broker.Resume(session, c);
+            c.StartExpiryTimer();
             return true;
         }
 

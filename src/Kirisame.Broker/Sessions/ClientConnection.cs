@@ -33,6 +33,8 @@ internal sealed partial class ClientConnection : OutboundWriter, IDeliveryTarget
     {
         Info = info;
         Authorizer = broker.Authorizer.ForListener(info.SecurityListener);
+        if (Authorizer.Hook is { } hook)
+            _credentials = new CredentialState { Hook = hook };
         _frameReader = new MqttFrameReader(broker.Options.MaximumPacketSize);
         ConnectedAtTicks = broker.TimeProvider.GetTimestamp();
         _lastActivityTicks = ConnectedAtTicks;
@@ -44,9 +46,6 @@ internal sealed partial class ClientConnection : OutboundWriter, IDeliveryTarget
 
     /// Where the broker's connection table keeps this connection (-1: not there); see ConnectionTable.
     internal int TableSlot { get; set; } = -1;
-
-    /// The broker's authorizer as it applies to this connection's listener.
-    internal IAuthorizer Authorizer { get; }
 
     public ProtocolVersion Version { get; private set; }
 
@@ -361,6 +360,7 @@ internal sealed partial class ClientConnection : OutboundWriter, IDeliveryTarget
         await WriterFinished.WaitAsync(TimeSpan.FromSeconds(2), _broker.TimeProvider).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         AbandonOutbound();
         ReleasePartialPacket();
+        StopExpiryTimer();
         _frameReader.Dispose();
         try
         {

@@ -1,0 +1,159 @@
+using System.Net.Http.Json;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace Kirisame.Server.Authentication;
+
+internal enum HookAnswer
+{
+    Allow,
+    Deny,
+    Ignore,
+
+    /// No usable answer: timeout, connection refused, non-2xx status, unreadable body, or the breaker is open.
+    Failed,
+}
+
+/// One POST to an EMQX-style hook: a JSON object of strings in, {"result": "allow" | "deny" | "ignore"} out, with a
+/// timeout and a circuit breaker (after BreakerFailures failures in a row the hook is not called for BreakerOpenFor:
+/// a dead hook then costs a CONNECT nothing instead of the full timeout). The request holds the client's password
+/// when authenticating: it is sent to the hook and nowhere else, never logged.
+internal sealed class HttpHook(HttpClient client, HttpHookOptions options, TimeProvider time, ILogger logger)
+{
+    private readonly Lock _breaker = new();
+    private int _failures;
+    private long _openUntil;
+
+    public HttpHookOptions Options => options;
+
+    public async Task<(HookAnswer Answer, string Detail)> CallAsync(Uri url, Dictionary<string, string?> body)
+    {
+        lock (_breaker)
+        {
+            if (_openUntil != 0 && time.GetTimestamp() < _openUntil)
+                return (HookAnswer.Failed, "circuit breaker open");
+        }
+
+        string? failure;
+        try
+        {
+            using var timeout = new CancellationTokenSource(options.Timeout, time);
+            using var response = await client.PostAsJsonAsync(url, body, timeout.Token);
+            if (!response.IsSuccessStatusCode)
+            {
+                failure = $"HTTP {(int)response.StatusCode}";
+            }
+            else
+            {
+                using var answer = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(timeout.Token), default, timeout.Token);
+                var result = answer.RootElement.ValueKind == JsonValueKind.Object && answer.RootElement.TryGetProperty("result", out var r) && r.ValueKind == JsonValueKind.String
+                    ? r.GetString()
+                    : null;
+                HookAnswer? parsed = result switch
+                {
+                    "allow" => HookAnswer.Allow,
+                    "deny" => HookAnswer.Deny,
+                    "ignore" => HookAnswer.Ignore,
+                    _ => null,
+                };
+                if (parsed is { } ok)
+                {
+                    Succeeded();
+                    return (ok, $"the hook answered {result}");
+                }
+
+                failure = "the answer has no \"result\" of allow, deny or ignore";
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            failure = $"no answer within {options.Timeout}";
+        }
+        catch (Exception ex) when (ex is HttpRequestException or JsonException or IOException)
+        {
+            failure = ex.Message;
+        }
+
+        Failed(url, failure);
+        return (HookAnswer.Failed, $"hook failed: {failure}");
+    }
+
+    private void Succeeded()
+    {
+        lock (_breaker)
+        {
+            _failures = 0;
+            _openUntil = 0;
+        }
+    }
+
+    private void Failed(Uri url, string cause)
+    {
+        bool opened;
+        lock (_breaker)
+        {
+            opened = ++_failures >= options.BreakerFailures;
+            if (opened)
+            {
+                _failures = 0;
+                _openUntil = time.GetTimestamp() + (long)(options.BreakerOpenFor.TotalSeconds * time.TimestampFrequency);
+            }
+        }
+
+        logger.LogWarning("HTTP hook {Url} failed: {Cause}{Breaker}", url, cause,
+            opened ? $"; not called for {options.BreakerOpenFor} (circuit breaker)" : "");
+    }
+
+    /// An HttpClient for the hooks; with CaFile, the hook's certificate must chain to that CA (and only to it).
+    public static HttpClient CreateClient(HttpHookOptions options)
+    {
+        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        if (options.CaFile is { } caFile)
+        {
+            var authorities = new X509Certificate2Collection();
+            authorities.ImportFromPemFile(caFile);
+            if (authorities.Count == 0)
+                throw new FormatException("no PEM certificate in the file");
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            {
+                if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
+                    return false; // name mismatch or no certificate
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return chain.Build(certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
+            };
+        }
+
+        return new HttpClient(handler) { Timeout = System.Threading.Timeout.InfiniteTimeSpan }; // each call has its own timeout
+    }
+}
+
+/// Answers kept for a time to live. Bounded: past MaxEntries it is emptied (a burst of distinct requests costs
+/// calls, never memory without limit).
+internal sealed class HookCache<TKey>(TimeProvider time) where TKey : notnull
+{
+    private const int MaxEntries = 100_000;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<TKey, (HookAnswer Answer, long ExpiresAt)> _entries = new();
+
+    public bool TryGet(TKey key, TimeSpan grace, out HookAnswer answer)
+    {
+        answer = HookAnswer.Failed;
+        if (!_entries.TryGetValue(key, out var entry))
+            return false;
+        if (time.GetTimestamp() >= entry.ExpiresAt + (long)(grace.TotalSeconds * time.TimestampFrequency))
+            return false;
+        answer = entry.Answer;
+        return true;
+    }
+
+    public void Set(TKey key, HookAnswer answer, TimeSpan ttl)
+    {
+        if (_entries.Count >= MaxEntries)
+            _entries.Clear();
+        _entries[key] = (answer, time.GetTimestamp() + (long)(ttl.TotalSeconds * time.TimestampFrequency));
+    }
+}

@@ -1,0 +1,73 @@
+using Kirisame.Broker.Security;
+using Kirisame.Protocol;
+
+namespace Kirisame.Broker.Tests.Security;
+
+public sealed class AuthenticationChainTests
+{
+    private sealed class Fixed(string name, SourceVerdict verdict) : IAuthenticationSource
+    {
+        public int Calls { get; private set; }
+
+        public string Name => name;
+
+        public ValueTask<SourceVerdict> DecideAsync(ConnectContext context, CancellationToken cancellationToken)
+        {
+            Calls++;
+            return ValueTask.FromResult(verdict);
+        }
+    }
+
+    private static ConnectContext Context() => new("c", "u", "p"u8.ToArray(), null, "default", ProtocolVersion.V500);
+
+    [Fact]
+    public async Task Ignore_AsksTheNextSource_AndAllowStopsTheChain()
+    {
+        var first = new Fixed("a", SourceVerdict.Ignore(ReasonCode.BadUserNameOrPassword, "unknown_user"));
+        var second = new Fixed("b", SourceVerdict.Allow());
+        var third = new Fixed("c", SourceVerdict.Deny(ReasonCode.NotAuthorized, "x"));
+        Assert.Equal(ReasonCode.Success, await new AuthenticationChain([first, second, third]).AuthenticateAsync(Context(), default));
+        Assert.Equal((1, 1, 0), (first.Calls, second.Calls, third.Calls));
+    }
+
+    [Fact]
+    public async Task Deny_StopsTheChain_WithItsReasonAndCause()
+    {
+        var deny = new Fixed("jwt", SourceVerdict.Deny(ReasonCode.BadUserNameOrPassword, "expired", "the token has expired"));
+        var later = new Fixed("http", SourceVerdict.Allow());
+        var context = Context();
+        Assert.Equal(ReasonCode.BadUserNameOrPassword, await new AuthenticationChain([deny, later]).AuthenticateAsync(context, default));
+        Assert.Equal(0, later.Calls);
+        Assert.Equal("jwt: the token has expired", context.RefusalReason);
+    }
+
+    [Fact]
+    public async Task AllIgnoring_RefusesWithTheFirstSourcesReason()
+    {
+        var file = new Fixed("file", SourceVerdict.Ignore(ReasonCode.BadUserNameOrPassword, "unknown_user"));
+        var jwt = new Fixed("jwt", SourceVerdict.Ignore(ReasonCode.NotAuthorized, "not_a_token"));
+        Assert.Equal(ReasonCode.BadUserNameOrPassword, await new AuthenticationChain([file, jwt]).AuthenticateAsync(Context(), default));
+        Assert.Equal(ReasonCode.NotAuthorized, await new AuthenticationChain([]).AuthenticateAsync(Context(), default));
+    }
+
+    [Fact]
+    public async Task FileSource_LeavesUnknownUsersToTheNextSource_ButRefusesAWrongPassword()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(path, $"alice:{PasswordHash.Create("right"u8, 1000)}\n");
+            var file = new FileAuthenticator(WatchedFile.Load(path, PasswordFile.Parse, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance), allowAnonymous: false, defaultUser: null);
+            var unknown = await file.DecideAsync(new ConnectContext("c", "bob", "x"u8.ToArray(), null, "default", ProtocolVersion.V500), default);
+            var wrong = await file.DecideAsync(new ConnectContext("c", "alice", "x"u8.ToArray(), null, "default", ProtocolVersion.V500), default);
+            var right = await file.DecideAsync(new ConnectContext("c", "alice", "right"u8.ToArray(), null, "default", ProtocolVersion.V500), default);
+            Assert.Equal(AuthenticationDecision.Ignore, unknown.Decision);
+            Assert.Equal((AuthenticationDecision.Deny, ReasonCode.BadUserNameOrPassword), (wrong.Decision, wrong.Reason));
+            Assert.Equal(AuthenticationDecision.Allow, right.Decision);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Kirisame.Testing;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+
+namespace Kirisame.Interop.Tests.Security.Hooks;
+
+/// Authentication:Sources Jwt against the real server: tokens made in the test with keys made in the test.
+public sealed class JwtInteropTests : IDisposable
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
+    private readonly string _directory = Directory.CreateTempSubdirectory("kirisame-jwt-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    /// Refusals are expected here: a short delay and no ban.
+    private static readonly string[] s_lenient = ["--Security:FailedLoginDelay", "00:00:00.1", "--Security:MaxFailedLogins", "0"];
+
+    private static Task<MqttNetClient> TryConnectAsync(int port, string token, string? clientId = null, string user = "device") =>
+        MqttNetClient.TryConnectAsync(port, MqttProtocolVersion.V500, clientId, o => o.WithCredentials(user, token));
+
+    /// A server checking HS256 tokens with a secret made here, exp and nbf without tolerance.
+    private async Task<(byte[] Secret, KirisameProcess Server)> StartWithSecretAsync(params string[] more)
+    {
+        var secret = RandomNumberGenerator.GetBytes(32);
+        var secretFile = Path.Combine(_directory, "secret");
+        await File.WriteAllBytesAsync(secretFile, secret);
+        var server = await KirisameProcess.StartAsync(["--Authentication:Sources", "Jwt", "--Authentication:Jwt:SecretFile", secretFile,
+            "--Authentication:Jwt:ClockSkew", "00:00:00", .. more, .. s_lenient]);
+        return (secret, server);
+    }
+
+    [Fact]
+    public async Task Hs256Token_ValidIsAdmitted_ExpiredWrongAudienceWrongKeyAndAlgNoneAreRefused()
+    {
+        var (secret, server) = await StartWithSecretAsync("--Authentication:Jwt:Audience", "kirisame");
+        await using var _ = server;
+
+        var valid = TestTokens.Hs256(secret, new { sub = "d1", aud = "kirisame", exp = TestTokens.In(TimeSpan.FromHours(1)) });
+        await using (var admitted = await TryConnectAsync(server.Port, valid))
+            Assert.Equal(MqttClientConnectResultCode.Success, admitted.ConnectResult!.ResultCode);
+
+        // mosquitto_pub (MQTT 3.1.1) with the token as its password.
+        var published = await Tools.RunAsync(MosquittoClients.Pub, ["-h", "127.0.0.1", "-p", server.Port.ToString(CultureInfo.InvariantCulture),
+            "-t", "t", "-m", "m", "-u", "device", "-P", valid], s_timeout);
+        Assert.True(published.ExitCode == 0, published.ToString());
+
+        var refused = new Dictionary<string, string>
+        {
+            ["expired"] = TestTokens.Hs256(secret, new { aud = "kirisame", exp = TestTokens.In(TimeSpan.FromMinutes(-5)) }),
+            ["wrong_audience"] = TestTokens.Hs256(secret, new { aud = "someone-else", exp = TestTokens.In(TimeSpan.FromHours(1)) }),
+            ["bad_signature"] = TestTokens.Hs256(RandomNumberGenerator.GetBytes(32), new { aud = "kirisame", exp = TestTokens.In(TimeSpan.FromHours(1)) }),
+            ["alg_none"] = TestTokens.Unsigned(new { aud = "kirisame", exp = TestTokens.In(TimeSpan.FromHours(1)) }),
+        };
+        foreach (var (reason, token) in refused)
+        {
+            await using var client = await TryConnectAsync(server.Port, token);
+            Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, client.ConnectResult!.ResultCode);
+            Assert.Contains(Cause(reason), client.ConnectResult.ReasonString, StringComparison.Ordinal);
+        }
+
+        // Logged with the source and the cause (refusals from one address are logged once a minute, then summed up);
+        // the token itself never.
+        Assert.NotNull(await server.Process.WaitForLineAsync(l => l.Contains("Refused connection", StringComparison.Ordinal)
+            && l.Contains("jwt: the token has expired", StringComparison.Ordinal), s_timeout));
+
+        var output = server.Process.Describe();
+        Assert.DoesNotContain(valid, output, StringComparison.Ordinal);
+        foreach (var token in refused.Values)
+            Assert.DoesNotContain(token.TrimEnd('.'), output, StringComparison.Ordinal);
+    }
+
+    private static string Cause(string reason) => reason switch
+    {
+        "expired" => "expired",
+        "wrong_audience" => "audience",
+        "bad_signature" => "signature",
+        _ => "alg none",
+    };
+
+    private static readonly string[] s_devicePatterns = ["devices/%c/#"];
+    private static readonly string[] s_commandPatterns = ["commands/%u/#"];
+
+    [Fact]
+    public async Task Rs256Token_AclClaimWithClientIdAndUserName_IsHonoured()
+    {
+        using var rsa = RSA.Create(2048);
+        var keyFile = Path.Combine(_directory, "public.pem");
+        await File.WriteAllTextAsync(keyFile, rsa.ExportSubjectPublicKeyInfoPem());
+        await using var server = await KirisameProcess.StartAsync(["--Authentication:Sources", "Jwt", "--Authentication:Jwt:PublicKeyFile", keyFile,
+            "--Authentication:Jwt:UserNameClaim", "sub", "--Authentication:Jwt:ClientIdClaim", "cid", .. s_lenient]);
+
+        var token = TestTokens.Rs256(rsa, new
+        {
+            sub = "alice",
+            cid = "sensor-7",
+            exp = TestTokens.In(TimeSpan.FromHours(1)),
+            acl = new { pub = s_devicePatterns, sub = s_commandPatterns },
+        });
+        await using var client = await TryConnectAsync(server.Port, token, clientId: "sensor-7", user: "ignored");
+        Assert.Equal(MqttClientConnectResultCode.Success, client.ConnectResult!.ResultCode);
+
+        await client.PublishAsync("devices/sensor-7/temperature", "21", MqttQualityOfServiceLevel.AtLeastOnce);
+        using var cts = new CancellationTokenSource(s_timeout);
+        var other = await client.Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("devices/sensor-8/temperature").WithPayload("x")
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build(), cts.Token);
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, other.ReasonCode);
+
+        await client.SubscribeAsync("commands/alice/#", MqttQualityOfServiceLevel.AtLeastOnce); // %u is the "sub" claim
+        var refused = await client.Client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter("commands/bob/#").Build(), cts.Token);
+        Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, Assert.Single(refused.Items).ResultCode);
+
+        // The client id claim must match the CONNECT's client id.
+        await using var impostor = await TryConnectAsync(server.Port, token, clientId: "sensor-8");
+        Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, impostor.ConnectResult!.ResultCode);
+    }
+
+    [Fact]
+    public async Task JwksUrl_KeyRotatedInTheServedDocument_NewTokensAreAccepted()
+    {
+        using var first = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var second = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var jwks = TestTokens.Jwks(("one", first));
+        using var http = new HookServer((_, _) => Task.FromResult((200, Volatile.Read(ref jwks))));
+        await using var server = await KirisameProcess.StartAsync(["--Authentication:Sources", "Jwt", "--Authentication:Jwt:JwksUrl", http.Url("jwks.json"),
+            "--Authentication:Jwt:JwksMinimumRefresh", "00:00:00", .. s_lenient]);
+
+        var claims = new { exp = TestTokens.In(TimeSpan.FromHours(1)) };
+        await using (var one = await TryConnectAsync(server.Port, TestTokens.Es256(first, claims, kid: "one")))
+            Assert.Equal(MqttClientConnectResultCode.Success, one.ConnectResult!.ResultCode);
+        await using (var early = await TryConnectAsync(server.Port, TestTokens.Es256(second, claims, kid: "two")))
+            Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, early.ConnectResult!.ResultCode);
+
+        Volatile.Write(ref jwks, TestTokens.Jwks(("two", second))); // rotated: "one" withdrawn
+        await using (var two = await TryConnectAsync(server.Port, TestTokens.Es256(second, claims, kid: "two")))
+            Assert.Equal(MqttClientConnectResultCode.Success, two.ConnectResult!.ResultCode);
+        await using (var withdrawn = await TryConnectAsync(server.Port, TestTokens.Es256(first, claims, kid: "one")))
+            Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, withdrawn.ConnectResult!.ResultCode);
+    }
+
+    [Fact]
+    public async Task Token_WhenItExpires_DisconnectsTheClientWithMaximumConnectTime()
+    {
+        var (secret, server) = await StartWithSecretAsync();
+        await using var _ = server;
+
+        var token = TestTokens.Hs256(secret, new { exp = TestTokens.In(TimeSpan.FromSeconds(3)) });
+        await using var client = await TryConnectAsync(server.Port, token);
+        Assert.Equal(MqttClientConnectResultCode.Success, client.ConnectResult!.ResultCode);
+        var disconnected = await Poll.WithTimeout(client.Disconnected, s_timeout, "the disconnection at the token's expiry");
+        Assert.Equal(MqttClientDisconnectReason.MaximumConnectTime, disconnected.Reason);
+        Assert.NotNull(await server.Process.WaitForLineAsync(l => l.Contains("credentials expired", StringComparison.Ordinal), s_timeout));
+    }
+}

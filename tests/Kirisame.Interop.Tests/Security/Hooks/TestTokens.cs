@@ -1,0 +1,46 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace Kirisame.Interop.Tests.Security.Hooks;
+
+/// JSON Web Tokens made by hand (base64url JSON and the BCL's signatures), independently of the library the broker
+/// checks them with.
+internal static class TestTokens
+{
+    private static readonly JsonSerializerOptions s_withoutNulls = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
+
+    public static string Hs256(byte[] secret, object claims, string? kid = null) =>
+        Sign(new { alg = "HS256", typ = "JWT", kid }, claims, data => HMACSHA256.HashData(secret, data));
+
+    public static string Rs256(RSA key, object claims, string? kid = null) =>
+        Sign(new { alg = "RS256", typ = "JWT", kid }, claims, data => key.SignData(data, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+
+    /// ES256 signatures are r‖s (IEEE P1363), which is what ECDsa.SignData gives.
+    public static string Es256(ECDsa key, object claims, string? kid = null) =>
+        Sign(new { alg = "ES256", typ = "JWT", kid }, claims, data => key.SignData(data, HashAlgorithmName.SHA256));
+
+    /// An unsigned token: "alg": "none" and an empty signature.
+    public static string Unsigned(object claims) =>
+        $"{Encode(JsonSerializer.SerializeToUtf8Bytes(new { alg = "none", typ = "JWT" }))}.{Encode(JsonSerializer.SerializeToUtf8Bytes(claims))}.";
+
+    public static long In(TimeSpan delay) => DateTimeOffset.UtcNow.Add(delay).ToUnixTimeSeconds();
+
+    /// A JWKS document holding the public halves of EC P-256 keys, by key id.
+    public static string Jwks(params (string Kid, ECDsa Key)[] keys) => JsonSerializer.Serialize(new
+    {
+        keys = keys.Select(k =>
+        {
+            var p = k.Key.ExportParameters(includePrivateParameters: false);
+            return new { kty = "EC", crv = "P-256", use = "sig", alg = "ES256", kid = k.Kid, x = Encode(p.Q.X!), y = Encode(p.Q.Y!) };
+        }).ToArray(),
+    });
+
+    private static string Sign(object header, object claims, Func<byte[], byte[]> sign)
+    {
+        var signed = $"{Encode(JsonSerializer.SerializeToUtf8Bytes(header, s_withoutNulls))}.{Encode(JsonSerializer.SerializeToUtf8Bytes(claims))}";
+        return $"{signed}.{Encode(sign(Encoding.ASCII.GetBytes(signed)))}";
+    }
+
+    private static string Encode(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}
