@@ -9,7 +9,7 @@ namespace Kirisame.Interop.Tests.Security.Hooks;
 /// records the JSON bodies it was sent.
 internal sealed class HookServer : IDisposable
 {
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly Func<string, JsonElement?, Task<(int Status, string Body)>> _handler;
     private readonly List<JsonElement> _requests = [];
     private readonly Task _serving;
@@ -17,9 +17,23 @@ internal sealed class HookServer : IDisposable
     public HookServer(Func<string, JsonElement?, Task<(int Status, string Body)>> handler)
     {
         _handler = handler;
-        Port = FreePort.GetLoopbackPort();
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
+        // A free port can be taken by another test between choosing and binding it: then another is chosen.
+        for (var attempt = 1; ; attempt++)
+        {
+            Port = FreePort.GetLoopbackPort();
+            _listener = new HttpListener();
+            _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
+            try
+            {
+                _listener.Start();
+                break;
+            }
+            catch (HttpListenerException) when (attempt < 10)
+            {
+                _listener.Close();
+            }
+        }
+
         _serving = Task.Run(ServeAsync);
     }
 
