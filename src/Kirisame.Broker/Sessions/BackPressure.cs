@@ -15,7 +15,10 @@ namespace Kirisame.Broker.Sessions;
 ///   it reads more, waits until the session is down to half (low water). TCP then slows the publisher.
 /// - A session whose own client holds it up for Broker:SlowConsumerTimeout — its socket does not drain, its
 ///   acknowledgements stopped, or nothing moved at all — is marked slow: nobody waits for it any more, and its queue
-///   limit and overflow action apply until it has drained to low water. An offline session is never waited for.
+///   limit and overflow action apply until it has drained to low water. The judgement is made twice, the second a
+///   quarter of the timeout later, and the second must see nothing moved: a broker starved of CPU (which has not
+///   read the acknowledgements in its sockets) must not take its consumers for slow. An offline session is never
+///   waited for.
 /// - So drops happen only to a slow or offline consumer, by the configured policy, and are counted.
 ///
 /// Waits cannot deadlock for good: two clients publishing to each other, both paused, do not read each other's
@@ -102,6 +105,7 @@ internal sealed class BackPressure(MqttBroker broker, ILogger logger)
                 var timeout = broker.Options.SlowConsumerTimeout;
                 var since = broker.TimeProvider.GetTimestamp();
                 var backlogThen = session.Backlog;
+                var suspect = false;
                 while (MustWaitFor(session))
                 {
                     var drained = session.DrainedTask();
@@ -113,17 +117,30 @@ internal sealed class BackPressure(MqttBroker broker, ILogger logger)
                         Interlocked.Increment(ref _waits);
                     }
 
-                    var left = timeout - broker.TimeProvider.GetElapsedTime(since);
+                    var left = (suspect ? SecondLook(timeout) : timeout) - broker.TimeProvider.GetElapsedTime(since);
                     if (left <= TimeSpan.Zero)
                     {
                         var backlogNow = session.Backlog;
-                        if (ClientHoldsUp(session) || backlogNow >= backlogThen)
+                        if (!suspect)
                         {
-                            MarkSlow(session);
+                            // Its own client holds it up, or nothing moved: look again shortly. A process that was
+                            // starved of CPU for the timeout (a busy host, a long pause) has not read the
+                            // acknowledgements waiting in its sockets, and its consumers look stuck though the broker
+                            // is what was behind; once it runs again, the second look sees them move.
+                            suspect = ClientHoldsUp(session) || backlogNow >= backlogThen;
+                        }
+                        else if (backlogNow >= backlogThen)
+                        {
+                            MarkSlow(session); // nothing moved during the second look either
                             break;
                         }
+                        else
+                        {
+                            suspect = false;
+                        }
 
-                        // The broker is what is behind (its writer has work, the window moves): keep waiting.
+                        // The broker is what is behind (its writer has work, the window moves), or the second look is
+                        // due: keep waiting.
                         since = broker.TimeProvider.GetTimestamp();
                         backlogThen = backlogNow;
                         continue;
@@ -140,6 +157,9 @@ internal sealed class BackPressure(MqttBroker broker, ILogger logger)
             sessions.Clear();
         }
     }
+
+    /// How long the second look waits: long enough for a process that was starved to catch up with its sockets.
+    private static TimeSpan SecondLook(TimeSpan timeout) => TimeSpan.FromTicks(Math.Max(timeout.Ticks / 4, TimeSpan.FromMilliseconds(100).Ticks));
 
     /// The session's own client is what holds its deliveries up now: its socket does not take what was written,
     /// or its in-flight window is full and everything has been written (the acknowledgements are not coming).
