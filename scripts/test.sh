@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it. Installs the external clients the interop tests drive and AFL++ for the
-# fuzzing run (Debian packages) when they are missing, runs every test project, fuzzes the codec for a minute,
-# and ends with one line: "N passed, N failed".
+# The whole test suite, as CI runs it. Installs the external clients the interop tests drive, Chromium and its
+# driver for the web console's browser tests, and AFL++ for the fuzzing run (Debian packages) when they are
+# missing, runs every test project, fuzzes the codec for a minute, and ends with one line: "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,9 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(
 # Debian's python3, not a pyenv/venv one earlier on PATH: that is where python3-paho-mqtt installs.
 /usr/bin/python3 -c 'import paho.mqtt.client' >/dev/null 2>&1 || missing+=(python3-paho-mqtt)
 command -v afl-fuzz >/dev/null 2>&1 || missing+=(afl++)
+# The web console's tests (tests/Kirisame.Interop.Tests/WebConsole) drive /usr/bin/chromium through /usr/bin/chromedriver.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 if ((${#missing[@]} > 0)); then
   sudo=()
   if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
@@ -43,6 +46,12 @@ if [ "$status" -eq 0 ] && [ "$failed" -ne 0 ]; then status=1; fi
 # docs/conformance.md must match the citations in the code (python3 from Debian or any other: stdlib only).
 if ! python3 scripts/conformance.py --check; then
   echo "docs/conformance.md is stale or cites unknown statements: run python3 scripts/conformance.py" >&2
+  status=1
+fi
+
+# The web console's vendored mqtt.js must be the one pinned (scripts/vendor-mqtt-js.sh; no network).
+if ! bash scripts/vendor-mqtt-js.sh; then
+  echo "src/Kirisame.Management/WebConsole/wwwroot/vendor/mqtt.min.js is not the pinned mqtt.js (scripts/vendor-mqtt-js.sh)" >&2
   status=1
 fi
 
