@@ -20,8 +20,10 @@ internal static class ConsoleFiles
 
     /// Scripts, styles and images from this origin only; no inline script; WebSocket connections to any MQTT
     /// listener (another port is another origin); never framed (the buttons kick clients and delete data).
+    /// mqtt.js runs its keep-alive timers in a worker it makes from a blob, so that a background tab's throttled
+    /// timers do not let the connection time out: blob: workers are allowed.
     private const string ContentSecurityPolicy =
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; "
+        "default-src 'self'; script-src 'self'; worker-src 'self' blob:; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; "
         + "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'";
 
     private static readonly Lazy<FrozenDictionary<string, ConsoleFile>> s_files = new(Load);

@@ -35,6 +35,7 @@ internal sealed class ConsoleBrowser : IDisposable
         options.AddArguments("--headless=new", "--window-size=1280,940", "--force-device-scale-factor=1", "--hide-scrollbars", "--lang=en-US",
             "--disable-gpu", "--disable-dev-shm-usage", "--disable-extensions", "--no-first-run", "--no-default-browser-check",
             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-default-apps");
+        options.SetLoggingPreference(LogType.Browser, LogLevel.All);
         if (IsRoot)
             options.AddArgument("--no-sandbox"); // chromium refuses to run as root with its sandbox
         var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(ChromeDriverPath)!, Path.GetFileName(ChromeDriverPath));
@@ -116,6 +117,14 @@ internal sealed class ConsoleBrowser : IDisposable
             return $"(no page text: {ex.Message})";
         }
     }
+
+    /// What the page reported as errors since the last call: exceptions, Content-Security-Policy violations.
+    /// Answers of the API with a 4xx status (a refused login, say) are the page's business and left out.
+    public IReadOnlyList<string> TakeErrors() =>
+        [.. _driver.Manage().Logs.GetLog(LogType.Browser)
+            .Where(e => e.Level == LogLevel.Severe
+                && !System.Text.RegularExpressions.Regex.IsMatch(e.Message, "Failed to load resource: the server responded with a status of 4[0-9][0-9]"))
+            .Select(e => e.Message)];
 
     /// Saves the window as NAME.png; returns its path.
     public string Screenshot(string name)

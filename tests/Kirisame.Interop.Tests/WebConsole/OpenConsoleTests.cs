@@ -21,5 +21,6 @@ public sealed class OpenConsoleTests(OpenConsoleFixture fixture) : IClassFixture
         Assert.Contains("administrator", who, StringComparison.Ordinal);
         Assert.False(Browser.Wait("#app").FindElements(OpenQA.Selenium.By.CssSelector("#logout")).Single().Displayed);
         Assert.False(Browser.Driver.FindElement(OpenQA.Selenium.By.CssSelector("#login")).Displayed);
+        Assert.Empty(Browser.TakeErrors());
     }
 }
