@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it. Installs the external clients the interop tests drive and AFL++ for the
-# fuzzing run (Debian packages) when they are missing, runs every test project, fuzzes the codec for a minute,
-# and ends with one line: "N passed, N failed".
+# The whole test suite, as CI runs it. Installs the external clients the interop tests drive, Chromium and its
+# driver for the web console's browser tests, and AFL++ for the fuzzing run (Debian packages) when they are
+# missing, runs every test project, fuzzes the codec for a minute, and ends with one line: "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,9 @@ command -v afl-fuzz >/dev/null 2>&1 || missing+=(afl++)
 # The packaging tests render the man page and check the systemd unit.
 command -v man >/dev/null 2>&1 || missing+=(man-db)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# The web console's tests (tests/Kirisame.Interop.Tests/WebConsole) drive /usr/bin/chromium through /usr/bin/chromedriver.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 if ((${#missing[@]} > 0)); then
   sudo=()
   if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
@@ -46,6 +49,12 @@ if [ "$status" -eq 0 ] && [ "$failed" -ne 0 ]; then status=1; fi
 # docs/conformance.md must match the citations in the code (python3 from Debian or any other: stdlib only).
 if ! python3 scripts/conformance.py --check; then
   echo "docs/conformance.md is stale or cites unknown statements: run python3 scripts/conformance.py" >&2
+  status=1
+fi
+
+# The web console's vendored mqtt.js must be the one pinned (scripts/vendor-mqtt-js.sh; no network).
+if ! bash scripts/vendor-mqtt-js.sh; then
+  echo "src/Kirisame.Management/WebConsole/wwwroot/vendor/mqtt.min.js is not the pinned mqtt.js (scripts/vendor-mqtt-js.sh)" >&2
   status=1
 fi
 

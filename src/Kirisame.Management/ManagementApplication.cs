@@ -2,6 +2,7 @@ using Kirisame.Broker.Admin;
 using Kirisame.Management.Api;
 using Kirisame.Management.Health;
 using Kirisame.Management.Security;
+using Kirisame.Management.WebConsole;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -96,8 +97,10 @@ internal static class ManagementApplication
         SessionEndpoints.Map(api);
         RetainedEndpoints.Map(api);
         PublishEndpoint.Map(api);
+        TopicEndpoints.Map(api);
         OperationsEndpoints.Map(api);
         ListenerEndpoints.Map(api);
+        ConsoleFiles.Map(app);
         app.MapOpenApi(OpenApiPath).RequireAuthorization(ManagementRoles.Viewer);
         if (context.Metrics is { } metrics)
             app.MapPrometheusScrapingEndpoint("/metrics", metrics, configureBranchedPipeline: null, optionsName: null).RequireAuthorization(ManagementRoles.Monitoring);

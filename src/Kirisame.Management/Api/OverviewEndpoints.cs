@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Kirisame.Broker.Admin;
 using Kirisame.Management.Security;
 using Microsoft.AspNetCore.Builder;
@@ -7,8 +8,8 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Kirisame.Management.Api;
 
-/// /api/v1/overview (the broker as a whole), /api/v1/subscriptions (across sessions) and
-/// /api/v1/configuration (the effective configuration, secrets redacted).
+/// /api/v1/overview (the broker as a whole), /api/v1/subscriptions (across sessions),
+/// /api/v1/configuration (the effective configuration, secrets redacted) and /api/v1/me (who is asking).
 internal static class OverviewEndpoints
 {
     public static void Map(RouteGroupBuilder api)
@@ -21,6 +22,14 @@ internal static class OverviewEndpoints
             .WithTags("Configuration").WithName("GetConfiguration")
             .WithSummary("The configuration in force, defaults included; passwords are shown as \"***\".")
             .RequireAuthorization(ManagementRoles.Monitoring);
+        api.MapGet("/me", Me).WithTags("Overview").WithName("GetCaller")
+            .WithSummary("Who the credentials belong to and their role (the console shows it and offers only what the role allows).");
+    }
+
+    private static Ok<CallerView> Me(ClaimsPrincipal user)
+    {
+        var role = Enum.GetValues<ManagementRole>().OrderDescending().Select(ManagementRoles.Name).First(user.IsInRole);
+        return TypedResults.Ok(new CallerView(user.Identity?.Name ?? "", role, user.FindFirstValue(ClaimTypes.AuthenticationMethod) ?? ""));
     }
 
     private static Ok<OverviewView> Overview(IBrokerAdmin admin, RateSampler rates, ManagementState state, TimeProvider time)

@@ -105,3 +105,6 @@ internal static class Text
         }
     }
 }
+
+/// GET /api/v1/me: <paramref name="Authentication"/> is "password", "token" or "anonymous" (the API is open).
+internal sealed record CallerView(string Name, string Role, string Authentication);

@@ -98,7 +98,10 @@ internal sealed class ManagementAuthenticationHandler(IOptionsMonitor<Authentica
             offered.Add("Basic realm=\"kirisame\", charset=\"UTF-8\"");
         if (credentials.AcceptsTokens)
             offered.Add("Bearer realm=\"kirisame\"");
-        Response.Headers.WWWAuthenticate = offered.ToArray();
+        // A script's request (the console's fetch says X-Requested-With, as jQuery and Spring do) gets no
+        // challenge: a browser would answer one with its own login dialog over the console's form.
+        if (!string.Equals(Request.Headers.XRequestedWith, "XMLHttpRequest", StringComparison.OrdinalIgnoreCase))
+            Response.Headers.WWWAuthenticate = offered.ToArray();
         var detail = _banned
             ? "Too many failed logins from this address; try again later."
             : Request.Headers.Authorization.Count == 0

@@ -103,11 +103,16 @@ internal sealed class ManagedBroker : IAsyncDisposable
     public string BaseUrl { get; }
 
     /// With <paramref name="withCredentials"/> the API needs admin users or tokens; without, it is open (loopback).
-    public static async Task<ManagedBroker> StartAsync(bool withCredentials, params string[] arguments)
+    public static Task<ManagedBroker> StartAsync(bool withCredentials, params string[] arguments) =>
+        StartAsync(withCredentials, 0, _ => arguments);
+
+    /// As above, with <paramref name="extraPorts"/> more free ports for other listeners (e.g. --ws-port), given to
+    /// <paramref name="arguments"/> (the server's <see cref="KirisameProcess.ExtraPorts"/> after the management port).
+    public static async Task<ManagedBroker> StartAsync(bool withCredentials, int extraPorts, Func<int[], IEnumerable<string>> arguments)
     {
         var credentials = withCredentials ? await ManagementCredentials.SharedAsync() : null;
-        var server = await KirisameProcess.StartAsync(1, ports =>
-            [.. arguments, "--management-port", ports[0].ToString(System.Globalization.CultureInfo.InvariantCulture), .. credentials?.Arguments ?? []]);
+        var server = await KirisameProcess.StartAsync(1 + extraPorts, ports =>
+            [.. arguments(ports[1..]), "--management-port", ports[0].ToString(System.Globalization.CultureInfo.InvariantCulture), .. credentials?.Arguments ?? []]);
         return new ManagedBroker(server, credentials);
     }
 
