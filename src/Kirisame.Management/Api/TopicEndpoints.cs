@@ -20,8 +20,12 @@ internal static class TopicEndpoints
             .WithSummary("The levels right below parent (absent: the top level) of the tree made by retained topics and subscription filters, "
                 + "each with its retained message and subscriptions, and how many of each are in its subtree. Of topics starting with '$', $SYS and those subscribed to.");
 
-    private static Results<Ok<Page<TopicLevelView>>, ProblemHttpResult> List(IBrokerAdmin admin, string? parent, int? offset, int? limit)
+    private static Results<Ok<Page<TopicLevelView>>, ProblemHttpResult> List(IBrokerAdmin admin, HttpRequest request, string? parent, int? offset,
+        int? limit)
     {
+        // "?parent=" is the empty top level (of topics such as "/a"), which binding gives as null, like no parent.
+        if (parent is null && request.Query.ContainsKey("parent"))
+            parent = "";
         if (!Paging.TryCreate(offset, limit, out var paging, out var problem))
             return problem!;
         if (parent is not null && parent.Contains('#', StringComparison.Ordinal) && !parent.EndsWith('#'))

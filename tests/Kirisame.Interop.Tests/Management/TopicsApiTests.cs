@@ -49,6 +49,22 @@ public sealed class TopicsApiTests(ManagementFixture fixture) : IClassFixture<Ma
     }
 
     [Fact]
+    public async Task AnEmptyLevel_IsALevelOfItsOwn()
+    {
+        var level = Guid.NewGuid().ToString("N");
+        Assert.Equal(0, (await MosquittoClients.PublishAsync(Broker.MqttPort, $"/{level}/x", "1", qos: 1, retain: true)).ExitCode);
+
+        var top = await Broker.GetJsonAsync("/api/v1/topics");
+        var empty = Assert.Single(top.GetProperty("items").EnumerateArray(), i => i.GetProperty("level").GetString() == "");
+        var below = await Broker.GetJsonAsync("/api/v1/topics?parent=");
+
+        Assert.Equal("", empty.GetProperty("topic").GetString());
+        var node = Assert.Single(below.GetProperty("items").EnumerateArray(), i => i.GetProperty("level").GetString() == level);
+        Assert.Equal($"/{level}", node.GetProperty("topic").GetString());
+        Assert.Equal(1, node.GetProperty("retainedInSubtree").GetInt32());
+    }
+
+    [Fact]
     public async Task TheTopLevel_ShowsSys_AndNothingIsBelowAHashLevel()
     {
         var top = await Broker.GetJsonAsync("/api/v1/topics");

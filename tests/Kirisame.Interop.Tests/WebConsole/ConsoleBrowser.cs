@@ -19,7 +19,7 @@ internal sealed class ConsoleBrowser : IDisposable
             ? Path.GetFullPath(folder)
             : Path.Combine(AppContext.BaseDirectory, "console-screenshots");
 
-    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
     private readonly ChromeDriver _driver;
 

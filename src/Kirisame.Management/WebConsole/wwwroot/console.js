@@ -654,7 +654,8 @@
     const status = h('p', { class: 'muted' });
 
     async function loadLevel(parent, list) {
-      const page = await api.get('/topics' + query({ parent, limit: 1000 }));
+      // parent '' is the empty top level (topics such as "/a"): sent as "parent=", which query() would leave out.
+      const page = await api.get(`/topics?limit=1000${parent === null ? '' : `&parent=${encodeURIComponent(parent)}`}`);
       clear(list);
       if (page.items.length === 0 && parent === null) status.textContent = 'No retained messages and no subscriptions yet: the tree is made of those.';
       for (const node of page.items) list.append(treeNode(node));
