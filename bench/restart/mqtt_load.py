@@ -132,17 +132,21 @@ async def retained(port, count):
     await asyncio.gather(*(publisher(c) for c in range(connections)))
 
 
-async def probe(port, topic, client_id, timeout=120):
+async def open_when_accepting(port, timeout):
+    """Connects as soon as the restarted broker accepts; returns the streams and when (ns) it accepted."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            break
+            return reader, writer, time.time_ns()
         except OSError:
             if time.monotonic() > deadline:
                 raise SystemExit(f"nothing accepted connections on port {port} within {timeout} s")
             await asyncio.sleep(0.01)
-    accepted = time.time_ns()
+
+
+async def probe(port, topic, client_id, timeout=120):
+    reader, writer, accepted = await open_when_accepting(port, timeout)
     # Resume the stored session: CONNACK must say it is present.
     writer.write(connect(client_id, 5, clean=False, expiry=SESSION_EXPIRY))
     first, body = await asyncio.wait_for(read_packet(reader), timeout)
@@ -252,16 +256,7 @@ class Packets:
 
 
 async def probe_queue(port, client_id, drain, timeout=600):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"nothing accepted connections on port {port} within {timeout} s")
-            await asyncio.sleep(0.01)
-    accepted = time.time_ns()
+    reader, writer, accepted = await open_when_accepting(port, timeout)
     packets = Packets(reader)
     writer.write(connect(client_id, 5, clean=False, expiry=SESSION_EXPIRY))
     first, body = await asyncio.wait_for(packets.next(), timeout)

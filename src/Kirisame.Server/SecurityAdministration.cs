@@ -15,12 +15,8 @@ internal sealed class SecurityAdministration(string? passwordFile, IReadOnlyColl
 
     public string? PasswordFile { get; } = passwordFile;
 
-    public IReadOnlyList<string> Users()
-    {
-        var text = File.Exists(PasswordFile) ? File.ReadAllLines(PasswordFile!) : [];
-        return [.. text.Select(line => line.Trim()).Where(line => line.Length > 0 && line[0] != '#' && line.Contains(':', StringComparison.Ordinal))
-            .Select(line => line[..line.IndexOf(':', StringComparison.Ordinal)]).Order(StringComparer.Ordinal)];
-    }
+    public IReadOnlyList<string> Users() =>
+        File.Exists(PasswordFile) ? [.. Broker.Security.PasswordFile.Parse(File.ReadAllText(PasswordFile!)).UserNames.Order(StringComparer.Ordinal)] : [];
 
     public bool SetPassword(string userName, string password, bool mustExist)
     {

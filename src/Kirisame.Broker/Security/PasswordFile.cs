@@ -18,6 +18,9 @@ public sealed class PasswordFile
 
     public int Count => _entries.Count;
 
+    /// The users it holds, in no particular order.
+    public IEnumerable<string> UserNames => _entries.Keys;
+
     public bool TryGetHash(string userName, out string hash) => _entries.TryGetValue(userName, out hash!);
 
     /// The user's SCRAM-SHA-256 credential, when the entry is a $scram-sha256$ one (decoded once, at load).

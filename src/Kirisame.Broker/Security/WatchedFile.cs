@@ -72,7 +72,7 @@ public sealed class WatchedFile<T> where T : class
         _current = current;
         _stamp = stamp;
         _nextCheckTicks = time.GetTimestamp() + (long)(s_checkInterval.TotalSeconds * time.TimestampFrequency);
-        _reread = () => Refresh(_time.GetTimestamp(), force: true);
+        _reread = () => ReloadNow();
         WatchedFile.Register(_reread);
     }
 
@@ -92,33 +92,15 @@ public sealed class WatchedFile<T> where T : class
 
     /// Re-reads the file now, changed or not (an operator's "reload"): null when its contents are in force, else why
     /// not (the previous contents stay in force).
-    public string? ReloadNow()
-    {
-        lock (_reload)
-        {
-            try
-            {
-                var stamp = Stamp(Path);
-                var value = _parse(File.ReadAllText(Path));
-                Volatile.Write(ref _current, value);
-                _stamp = stamp;
-                _logger.LogInformation("Reloaded {Path}", Path);
-                return null;
-            }
-            catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException)
-            {
-                _logger.LogError("{Path} cannot be used ({Message}); keeping the previous contents", Path, ex.Message);
-                return ex.Message;
-            }
-        }
-    }
+    public string? ReloadNow() => Refresh(_time.GetTimestamp(), force: true);
 
-    private void Refresh(long now, bool force)
+    /// Re-reads the file if it changed (or always, when forced); returns why it could not be used, or null.
+    private string? Refresh(long now, bool force)
     {
         if (force)
             _reload.Enter(); // a reread asked for must happen, after one in progress
         else if (!_reload.TryEnter())
-            return; // another thread is re-reading; use what is in force meanwhile
+            return null; // another thread is re-reading; use what is in force meanwhile
         try
         {
             Volatile.Write(ref _nextCheckTicks, now + (long)(s_checkInterval.TotalSeconds * _time.TimestampFrequency));
@@ -130,23 +112,25 @@ public sealed class WatchedFile<T> where T : class
             catch (IOException ex)
             {
                 _logger.LogError("{Path} cannot be read ({Message}); keeping the previous contents", Path, ex.Message);
-                return;
+                return ex.Message;
             }
 
             if (stamp == _stamp && !force)
-                return;
+                return null;
             try
             {
                 var value = _parse(File.ReadAllText(Path));
                 Volatile.Write(ref _current, value);
                 _stamp = stamp;
                 _logger.LogInformation("Reloaded {Path}", Path);
+                return null;
             }
             catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException)
             {
                 // Remember the stamp so the same broken file is not re-parsed (and logged) every second.
                 _stamp = stamp;
                 _logger.LogError("{Path} changed but cannot be used ({Message}); keeping the previous contents", Path, ex.Message);
+                return ex.Message;
             }
         }
         finally

@@ -10,10 +10,7 @@ public sealed class OtlpExportTests
     [Fact]
     public async Task Metrics_ArePushedToTheCollector_OverHttpProtobuf()
     {
-        var port = FreePort.GetLoopbackPort();
-        using var collector = new HttpListener();
-        collector.Prefixes.Add($"http://127.0.0.1:{port}/");
-        collector.Start();
+        using var collector = LoopbackHttpListener.Start(out var port);
         var received = ReceiveExportAsync(collector);
 
         await using var server = await KirisameProcess.StartAsync(["--Telemetry:OtlpEndpoint", $"http://127.0.0.1:{port}",

@@ -7,15 +7,14 @@ namespace Kirisame.Interop.Tests.Tracing;
 /// trace export posted to it (metrics exports are answered and ignored).
 internal sealed class OtlpCollector : IDisposable
 {
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly List<ExportedSpan> _spans = [];
     private readonly Task _receiving;
 
     public OtlpCollector()
     {
-        Port = FreePort.GetLoopbackPort();
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
+        _listener = LoopbackHttpListener.Start(out var port);
+        Port = port;
         _receiving = ReceiveAsync();
     }
 

@@ -17,23 +17,8 @@ internal sealed class HookServer : IDisposable
     public HookServer(Func<string, JsonElement?, Task<(int Status, string Body)>> handler)
     {
         _handler = handler;
-        // A free port can be taken by another test between choosing and binding it: then another is chosen.
-        for (var attempt = 1; ; attempt++)
-        {
-            Port = FreePort.GetLoopbackPort();
-            _listener = new HttpListener();
-            _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-            try
-            {
-                _listener.Start();
-                break;
-            }
-            catch (HttpListenerException) when (attempt < 10)
-            {
-                _listener.Close();
-            }
-        }
-
+        _listener = LoopbackHttpListener.Start(out var port);
+        Port = port;
         _serving = Task.Run(ServeAsync);
     }
 
