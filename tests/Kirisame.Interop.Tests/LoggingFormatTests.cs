@@ -60,6 +60,8 @@ public sealed partial class LoggingFormatTests
         var ready = await server.Process.WaitForLineAsync(l => l.Contains("is ready", StringComparison.Ordinal), s_timeout);
         Assert.True(ready is not null, server.Describe());
         Assert.Matches(LineStart(), ready);
+        // The block is one log entry of several lines, but they reach the test's capture one by one: wait for its last.
+        Assert.NotNull(await server.Process.WaitForLineAsync(l => l.StartsWith("  settings", StringComparison.Ordinal), s_timeout));
 
         var block = server.Process.StdoutLines.SkipWhile(l => !l.Contains("is ready", StringComparison.Ordinal)).Skip(1)
             .TakeWhile(l => l.StartsWith("  ", StringComparison.Ordinal)).ToList();
