@@ -142,6 +142,14 @@ public sealed class BrokerOptions
     /// under the rate (TCP back-pressure slows it down); Disconnect closes it (v5 DISCONNECT 0x96).
     public PublishRateAction PublishRateAction { get; set; } = PublishRateAction.Throttle;
 
+    /// Distinct topics whose message rates the topic tree shows (management API, console), per window (TopicRateWindow);
+    /// messages to further topics are counted as untracked. Sampled when the load is high (Diagnostics/TopicRates).
+    /// 0 turns per-topic rates off.
+    public int TopicRateTopics { get; set; } = 4_096;
+
+    /// The window topic rates are counted over: the rates shown are the last complete window's.
+    public TimeSpan TopicRateWindow { get; set; } = TimeSpan.FromSeconds(10);
+
     public IEnumerable<string> Validate()
     {
         if (MaximumPacketSize is < 64 or > 268_435_460)
@@ -196,6 +204,10 @@ public sealed class BrokerOptions
             yield return $"Broker:QueueOverflowAction must be DropOldest or Disconnect (was {QueueOverflowAction}).";
         if (!Enum.IsDefined(PublishRateAction))
             yield return $"Broker:PublishRateAction must be Throttle or Disconnect (was {PublishRateAction}).";
+        if (TopicRateTopics < 0)
+            yield return $"Broker:TopicRateTopics must be 0 (off) or more (was {TopicRateTopics}).";
+        if (TopicRateWindow < TimeSpan.FromSeconds(1))
+            yield return $"Broker:TopicRateWindow must be at least 1 second (was {TopicRateWindow}).";
         if (SysInterval < 0)
             yield return $"Broker:SysInterval must be 0 (off) or more seconds (was {SysInterval}).";
     }

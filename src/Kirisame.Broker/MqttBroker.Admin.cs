@@ -113,6 +113,8 @@ public sealed partial class MqttBroker
 
     int IBrokerAdmin.RetainedCount => Retained.Count;
 
+    TopicRateSnapshot? IBrokerAdmin.GetTopicRates() => TopicRates?.Snapshot();
+
     IReadOnlyList<RetainedSnapshot> IBrokerAdmin.FindRetained(string topicFilter, int limit)
     {
         ArgumentNullException.ThrowIfNull(topicFilter);

@@ -63,6 +63,8 @@ public sealed partial class MqttBroker
             return Refused(ReasonCode.QuotaExceeded, DropReason.StorageUnavailable);
         }
 
+        if (!who.IsBroker)
+            TopicRates?.Published(topic);
         return ReasonCode.Success;
     }
 

@@ -47,6 +47,8 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
         StartedAtTicks = TimeProvider.GetTimestamp();
         Metrics = new BrokerMetrics(this);
         BackPressure = new BackPressure(this, _logger);
+        if (options.TopicRateTopics > 0)
+            TopicRates = new TopicRates(options.TopicRateTopics, options.TopicRateWindow, TimeProvider);
     }
 
     public BrokerOptions Options { get; }
@@ -72,6 +74,9 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
 
     /// Ingest back-pressure: when publishers wait, and which consumers count as slow.
     internal BackPressure BackPressure { get; }
+
+    /// Estimated per-topic rates for the topic tree (Broker:TopicRateTopics; null when 0).
+    internal TopicRates? TopicRates { get; }
 
     /// The admin surface: clients, sessions, subscriptions, retained messages; disconnect and delete.
     public IBrokerAdmin Admin => this;
@@ -150,5 +155,6 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
     {
         await StopAsync(CancellationToken.None);
         Metrics.Dispose();
+        TopicRates?.Dispose();
     }
 }

@@ -48,6 +48,10 @@ public interface IBrokerAdmin
     /// <paramref name="limit"/> of them, in no particular order.
     public IReadOnlyList<RetainedSnapshot> FindRetained(string topicFilter, int limit = 100);
 
+    /// Estimated messages per second by topic over the last 10-second window, of the messages clients published
+    /// (Diagnostics/TopicRates: counted or sampled, at most Broker:TopicRateTopics topics); null when that is 0.
+    public TopicRateSnapshot? GetTopicRates();
+
     /// Messages dropped since start, by reason (the same counters as the meter's kirisame.messages.dropped).
     public IReadOnlyDictionary<DropReason, long> GetDrops();
 

@@ -67,6 +67,8 @@ internal static partial class CtlCommand
     private static readonly (string, string)[] s_retainedColumns =
         [("TOPIC", "topic"), ("QOS", "qos"), ("BYTES", "payloadBytes"), ("EXPIRY S", "messageExpiryInterval"), ("PUBLISHER", "publisherClientId")];
 
+    private static readonly (string, string)[] s_topicRateColumns = [("TOPIC", "topic"), ("MESSAGES/S", "messagesPerSecond")];
+
     private static readonly (string, string)[] s_listenerColumns = [("NAME", "name"), ("PROTOCOL", "protocol"), ("ADDRESS", "endPoint")];
 
     private static readonly (string, string)[] s_banColumns = [("ADDRESS", "address"), ("UNTIL", "until")];
@@ -106,6 +108,8 @@ internal static partial class CtlCommand
             new(["retained", "list"], 0, retainedFilters, listRetained, Page(s_retainedColumns)),
             new(["retained", "show"], 1, [], (c, a) => c.GetAsync($"/api/v1/retained/message?topic={Uri.EscapeDataString(a[0])}"), PrintObject),
             new(["retained", "delete"], 1, [], (c, a) => c.DeleteAsync($"/api/v1/retained/message?topic={Uri.EscapeDataString(a[0])}"), Done("deleted")),
+            new(["topics"], 0, ["filter", .. s_paging], (c, a) => c.GetAsync("/api/v1/topics/rates" + a.Query([("filter", "filter"), .. s_pagingQuery])),
+                PrintTopicRates),
             new(["publish"], 2, ["qos", "retain"], (c, a) => c.PostAsync("/api/v1/publish",
                 new { topic = a[0], payload = a[1], qos = a.Int("qos") ?? 0, retain = a.Options.ContainsKey("retain") }), PrintObject),
             new(["listeners"], 0, [], (c, _) => c.GetAsync("/api/v1/listeners"), List(s_listenerColumns)),
@@ -153,6 +157,17 @@ internal static partial class CtlCommand
         if (shown < total)
             output.WriteLine($"({shown} of {total} from {page.GetProperty("offset").GetInt32()}; --offset and --limit show others)");
     };
+
+    /// The rates page, and how they were taken: a sampled figure is an estimate.
+    private static void PrintTopicRates(TextWriter output, JsonElement? body)
+    {
+        if (body is not { } rates)
+            return;
+        Page(s_topicRateColumns)(output, rates.GetProperty("topics"));
+        var interval = rates.GetProperty("sampleInterval").GetInt32();
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"(over {rates.GetProperty("windowSeconds").GetDouble():0.#} s; {(interval == 1 ? "every message counted" : $"one message in {interval} sampled")}; untracked topics {rates.GetProperty("untrackedPerSecond").GetDouble():0.##}/s)"));
+    }
 
     /// An answer that is a plain array of objects (not a page).
     private static Action<TextWriter, JsonElement?> List((string, string)[] columns) => (output, body) =>

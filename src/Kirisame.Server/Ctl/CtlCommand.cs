@@ -30,6 +30,7 @@ internal static partial class CtlCommand
           retained [list] [--filter FILTER]      retained messages (default filter #)
           retained show TOPIC
           retained delete TOPIC
+          topics [--filter FILTER]               the busiest topics of the last 10 s, with messages/s
           publish TOPIC MESSAGE [--qos N] [--retain]
           configuration                          the effective configuration (JSON; passwords redacted)
           listeners                              the MQTT listeners and their addresses

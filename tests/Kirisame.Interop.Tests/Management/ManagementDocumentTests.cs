@@ -17,7 +17,7 @@ public sealed class ManagementDocumentTests(ManagementFixture fixture) : IClassF
         "GET /api/v1/sessions", "GET /api/v1/sessions/{clientId}", "DELETE /api/v1/sessions/{clientId}",
         "GET /api/v1/sessions/{clientId}/subscriptions", "POST /api/v1/sessions/{clientId}/subscriptions", "DELETE /api/v1/sessions/{clientId}/subscriptions",
         "GET /api/v1/retained", "GET /api/v1/retained/message", "DELETE /api/v1/retained/message",
-        "POST /api/v1/publish", "GET /api/v1/topics", "GET /api/v1/me",
+        "POST /api/v1/publish", "GET /api/v1/topics", "GET /api/v1/topics/rates", "GET /api/v1/me",
         "GET /api/v1/listeners", "POST /api/v1/listeners", "DELETE /api/v1/listeners/{name}", "PUT /api/v1/listeners/{name}/tls",
         "GET /api/v1/logging", "PUT /api/v1/logging",
         "GET /api/v1/security/users", "POST /api/v1/security/users", "PUT /api/v1/security/users/{userName}/password",

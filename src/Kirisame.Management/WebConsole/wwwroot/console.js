@@ -649,6 +649,10 @@
 
   // ---- topic tree --------------------------------------------------------------------------------------------
 
+  function rate(perSecond) {
+    return perSecond >= 100 ? Math.round(perSecond).toLocaleString() : perSecond.toLocaleString(undefined, { maximumFractionDigits: 1 });
+  }
+
   function renderTopics(container) {
     const tree = h('ul', { class: 'tree', role: 'tree' });
     const status = h('p', { class: 'muted' });
@@ -657,7 +661,7 @@
       // parent '' is the empty top level (topics such as "/a"): sent as "parent=", which query() would leave out.
       const page = await api.get(`/topics?limit=1000${parent === null ? '' : `&parent=${encodeURIComponent(parent)}`}`);
       clear(list);
-      if (page.items.length === 0 && parent === null) status.textContent = 'No retained messages and no subscriptions yet: the tree is made of those.';
+      if (page.items.length === 0 && parent === null) status.textContent = 'No retained messages, subscriptions or recent messages yet: the tree is made of those.';
       for (const node of page.items) list.append(treeNode(node));
       if (page.total > page.items.length) list.append(h('li', { class: 'muted' }, `… and ${page.total - page.items.length} more`));
     }
@@ -681,12 +685,13 @@
           h('span', { class: 'mono level' }, label),
           node.retained ? h('a', { class: 'badge ok', href: `#/retained?topic=${encodeURIComponent(node.topic)}` }, 'retained') : null,
           node.subscriptions ? h('a', { class: 'badge info', href: `#/subscriptions?filter=${encodeURIComponent(node.topic)}` }, `${node.subscriptions} subscribed`) : null,
-          node.children ? h('span', { class: 'muted small' }, `${node.retainedInSubtree} retained, ${node.subscriptionsInSubtree} subscriptions below`) : null),
+          node.messagesPerSecond ? h('span', { class: 'badge', title: 'messages per second published to this topic (last 10 s)' }, `${rate(node.messagesPerSecond)}/s`) : null,
+          node.children ? h('span', { class: 'muted small' }, `${node.retainedInSubtree} retained, ${node.subscriptionsInSubtree} subscriptions, ${rate(node.messagesPerSecondInSubtree)} msg/s below`) : null),
         children);
     }
 
     container.append(pageHeader('Topic tree', h('button', { type: 'button', onclick: () => reload() }, 'Refresh')),
-      h('p', { class: 'muted' }, 'Made of the topics that hold a retained message and the filters that sessions subscribe to: the broker keeps no list of every topic published to.'),
+      h('p', { class: 'muted' }, 'Made of the topics that hold a retained message, the filters that sessions subscribe to and the topics published to in the last 10 seconds, with their rates (counted, or sampled under heavy load).'),
       status, tree);
     const reload = () => loadLevel(null, tree).catch(error => { status.textContent = problemText(error); });
     reload();
