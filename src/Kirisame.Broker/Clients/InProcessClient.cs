@@ -154,11 +154,29 @@ public sealed class InProcessClient : IAsyncDisposable
             return ReasonCode.TopicNameInvalid;
         var topicUtf8 = System.Text.Encoding.UTF8.GetBytes(topic);
         var publisher = new Publisher(ClientId, _options.UserName, _authorizer, _options.IsBroker);
-        var verdict = _broker.AdmitPublish(publisher, topic, topicUtf8, qos, retain, properties, payload.Span, out _);
+        // Traced as a network client's PUBLISH is (ADR 0019): the API's, a bridge's, a gateway's messages; not the
+        // broker's own $SYS ones, which would be a trace every few seconds per topic.
+        using var traced = BrokerTracing.Enabled && !_options.IsBroker ? BrokerTracing.StartInProcessPublish(properties, topic, ClientId, qos, payload.Length) : null;
+        ReasonCode verdict;
+        string? why;
+        using (traced is null ? null : BrokerTracing.StartStep("authorize"))
+            verdict = _broker.AdmitPublish(publisher, topic, topicUtf8, qos, retain, properties, payload.Span, out why);
         if (verdict != ReasonCode.Success)
+        {
+            BrokerTracing.Refused(traced, verdict, why);
             return verdict;
+        }
+
         var publish = new PublishPacket { Topic = topicUtf8, Payload = payload, QoS = qos, Retain = retain, Properties = properties };
-        var matched = _broker.Publish(publish, qos, retain, topic, topicUtf8, ClientId, _broker.TimeProvider.GetTimestamp());
+        int matched;
+        using (var deliver = traced is null ? null : BrokerTracing.StartStep("deliver"))
+        {
+            matched = _broker.Publish(publish, qos, retain, topic, topicUtf8, ClientId, _broker.TimeProvider.GetTimestamp());
+            deliver?.SetTag("kirisame.recipients", matched);
+        }
+
+        if (traced is not null && qos != QualityOfService.AtMostOnce)
+            _broker.Store.WhenDurable(_broker.Store.Mark(), BrokerTracing.StoreCommitted, BrokerTracing.StoreCommitStarted(traced));
         return matched == 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
     }
 

@@ -46,6 +46,21 @@ internal static class BrokerTracing
         return activity;
     }
 
+    /// As <see cref="StartPublish"/>, for an in-process client's message (the management API's, a bridge's). An
+    /// ambient activity that is not recorded — ASP.NET Core's for the API request, with no listener on it — is not
+    /// made its parent: a parent-based sampler would drop the message's span with it. Callers are async methods,
+    /// so the ambient activity is theirs again when they return.
+    public static Activity? StartInProcessPublish(in PublishProperties properties, string topic, string clientId, QualityOfService qos, int payloadLength)
+    {
+        var ambient = Activity.Current;
+        if (ambient is { Recorded: false })
+            Activity.Current = null;
+        var activity = StartPublish(properties, topic, clientId, qos, payloadLength);
+        if (activity is null)
+            Activity.Current = ambient;
+        return activity;
+    }
+
     /// A child of the current (publish) span; null when there is none.
     public static Activity? StartStep(string name) => Activity.Current is null ? null : Source.StartActivity(name, ActivityKind.Internal);
 

@@ -58,6 +58,45 @@ public sealed class TracingTests
     }
 
     [Fact]
+    public async Task AMessagePublishedThroughTheApi_IsTracedAsAClientsIs_AndTheBrokersOwnAreNot()
+    {
+        using var collector = new OtlpCollector();
+        // $SYS every second: had the broker's own messages been traced, their spans would be there too.
+        await using var broker = await Management.ManagedBroker.StartAsync(false, "--Telemetry:OtlpEndpoint", collector.Endpoint,
+            "--Telemetry:OtlpProtocol", "HttpProtobuf", "--Telemetry:ExportInterval", "00:00:01", "--Telemetry:TraceSampleRatio", "1",
+            "--Broker:SysInterval", "1");
+        var topic = Unique.Topic("api-traced");
+        await using var subscriber = await MqttNetClient.ConnectAsync(broker.MqttPort, MqttProtocolVersion.V500);
+        await subscriber.SubscribeAsync(topic, MqttQualityOfServiceLevel.AtLeastOnce);
+
+        var published = await broker.SendAsync(HttpMethod.Post, "/api/v1/publish", new { topic, payload = "from the API", qos = 1 });
+        Assert.Equal(System.Net.HttpStatusCode.OK, published.Status);
+        await subscriber.WaitForMessagesAsync(1);
+
+        string[] steps = ["authorize", "deliver", "store commit"];
+        Assert.True(await Poll.UntilAsync(() => collector.Spans.Any(s => s.Name == "publish")
+            && steps.All(step => collector.Spans.Any(s => s.Name == step)), TimeSpan.FromSeconds(30)), $"spans: {string.Join(", ", collector.Spans)}");
+
+        // The broker publishes $SYS after that: seen by a subscriber (the first is the retained one)...
+        await using (var sys = await MqttNetClient.ConnectAsync(broker.MqttPort, MqttProtocolVersion.V500))
+        {
+            await sys.SubscribeAsync("$SYS/broker/uptime", MqttQualityOfServiceLevel.AtMostOnce);
+            await sys.WaitForMessagesAsync(2);
+        }
+
+        // ... and a second message through the API after them is exported: spans go out in the order they end, so
+        // a $SYS publish span would be in by then.
+        var second = await broker.SendAsync(HttpMethod.Post, "/api/v1/publish", new { topic = topic + "/second", payload = "marker" });
+        Assert.Equal(System.Net.HttpStatusCode.OK, second.Status);
+        Assert.True(await Poll.UntilAsync(() => collector.Spans.Count(s => s.Name == "publish") >= 2, TimeSpan.FromSeconds(30)));
+        var spans = collector.Spans;
+        Assert.Equal(2, spans.Count(s => s.Name == "publish"));
+        var publish = spans.First(s => s.Name == "publish");
+        foreach (var step in steps)
+            Assert.Equal(publish.SpanId, spans.First(s => s.Name == step).ParentSpanId);
+    }
+
+    [Fact]
     public async Task SampleRatioOne_TracesConnectionsAsShortSpans()
     {
         using var collector = new OtlpCollector();
