@@ -9,7 +9,7 @@ internal sealed class JwtOptions
     /// HS256 shared secret, from a file (its bytes, trailing newline removed), so it stays out of the configuration.
     public string? SecretFile { get; set; }
 
-    /// PEM public key (RSA → RS256, EC P-256 → ES256).
+    /// PEM public key (RSA → RS256, EC P-256 → ES256, Ed25519 → EdDSA).
     public string? PublicKeyFile { get; set; }
 
     /// JWKS document on disk; re-read every <see cref="JwksRefresh"/> and when a token names an unknown key id.

@@ -154,4 +154,47 @@ public sealed class JwtInteropTests : IDisposable
         Assert.Equal(MqttClientDisconnectReason.MaximumConnectTime, disconnected.Reason);
         Assert.NotNull(await server.Process.WaitForLineAsync(l => l.Contains("credentials expired", StringComparison.Ordinal), s_timeout));
     }
+
+    [Fact]
+    public async Task EdDsaToken_PemPublicKey_ValidIsAdmitted_WrongKeyAndTamperedAreRefused()
+    {
+        var key = TestTokens.NewEd25519Key();
+        var keyFile = Path.Combine(_directory, "ed25519.pem");
+        await File.WriteAllTextAsync(keyFile, TestTokens.Ed25519PublicPem(key));
+        await using var server = await KirisameProcess.StartAsync(["--Authentication:Sources", "Jwt", "--Authentication:Jwt:PublicKeyFile", keyFile,
+            "--Authentication:Jwt:UserNameClaim", "sub", .. s_lenient]);
+
+        var valid = TestTokens.EdDsa(key, new { sub = "alice", exp = TestTokens.In(TimeSpan.FromHours(1)) });
+        await using (var admitted = await TryConnectAsync(server.Port, valid))
+            Assert.Equal(MqttClientConnectResultCode.Success, admitted.ConnectResult!.ResultCode);
+
+        var wrongKey = TestTokens.EdDsa(TestTokens.NewEd25519Key(), new { sub = "alice", exp = TestTokens.In(TimeSpan.FromHours(1)) });
+        var tampered = TestTokens.WithPayload(valid, new { sub = "root", exp = TestTokens.In(TimeSpan.FromHours(1)) });
+        foreach (var token in new[] { wrongKey, tampered })
+        {
+            await using var client = await TryConnectAsync(server.Port, token);
+            Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, client.ConnectResult!.ResultCode);
+            Assert.Contains("signature", client.ConnectResult.ReasonString, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task EdDsaToken_OkpKeyInAJwksFile_IsFoundByKeyId()
+    {
+        var one = TestTokens.NewEd25519Key();
+        var two = TestTokens.NewEd25519Key();
+        var jwksFile = Path.Combine(_directory, "jwks.json");
+        await File.WriteAllTextAsync(jwksFile, TestTokens.OkpJwks(("one", one), ("two", two)));
+        await using var server = await KirisameProcess.StartAsync(["--Authentication:Sources", "Jwt", "--Authentication:Jwt:JwksFile", jwksFile, .. s_lenient]);
+        Assert.NotNull(await server.Process.WaitForLineAsync(l => l.Contains("JWKS", StringComparison.Ordinal) && l.Contains("(2 keys", StringComparison.Ordinal), s_timeout));
+
+        var claims = new { exp = TestTokens.In(TimeSpan.FromHours(1)) };
+        await using (var first = await TryConnectAsync(server.Port, TestTokens.EdDsa(two, claims, kid: "two")))
+            Assert.Equal(MqttClientConnectResultCode.Success, first.ConnectResult!.ResultCode);
+        // Signed by "two" but naming "one": the key named does not verify it.
+        await using (var misnamed = await TryConnectAsync(server.Port, TestTokens.EdDsa(two, claims, kid: "one")))
+            Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, misnamed.ConnectResult!.ResultCode);
+        await using (var stranger = await TryConnectAsync(server.Port, TestTokens.EdDsa(TestTokens.NewEd25519Key(), claims, kid: "two")))
+            Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, stranger.ConnectResult!.ResultCode);
+    }
 }
