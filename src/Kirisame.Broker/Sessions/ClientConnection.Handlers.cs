@@ -37,7 +37,7 @@ internal sealed partial class ClientConnection
             case PacketType.PubComp:
                 return ValueTask.FromResult(HandleAck(raw));
             case PacketType.Auth:
-                return ValueTask.FromResult(HandleReauthentication(raw));
+                return HandleReauthenticationAsync(raw);
             case PacketType.Subscribe when _credentials?.Hook is { } subscribeHook:
                 return HandleSubscribeWithHookAsync(subscribeHook, raw);
             case PacketType.Subscribe:

@@ -67,6 +67,11 @@ internal sealed class AuthenticationSources
         return new AuthenticationSources(configuration, jwt, hook, time, logger);
     }
 
+    /// The MQTT 5 enhanced authentication method that carries a JWT (Authentication:Jwt:AuthenticationMethod), when the
+    /// Jwt source is configured.
+    public IEnhancedAuthenticationMethod? JwtMethod =>
+        _jwt is null ? null : new TokenAuthenticationMethod(_configuration.Jwt!.AuthenticationMethod, _jwt);
+
     /// The listener's authenticator: its file authenticator alone (the default), or the chain with it in its place.
     public IAuthenticator Authenticator(FileAuthenticator file)
     {

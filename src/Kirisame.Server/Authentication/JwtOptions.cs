@@ -1,6 +1,7 @@
 namespace Kirisame.Server.Authentication;
 
-/// Authentication:Jwt — JSON Web Tokens sent in the CONNECT password field (docs/adr/0018). Exactly one key source:
+/// Authentication:Jwt — JSON Web Tokens sent in the CONNECT password field or as MQTT 5 enhanced authentication
+/// (docs/adr/0018). Exactly one key source:
 /// a shared secret (HS256), a PEM public key (RS256/ES256), or a JWKS document from a file or an http(s) URL.
 internal sealed class JwtOptions
 {
@@ -44,6 +45,10 @@ internal sealed class JwtOptions
     /// When set, the claim's value becomes the client's user name (for the ACL file and logs).
     public string? UserNameClaim { get; set; }
 
+    /// The MQTT 5 Authentication Method under which a CONNECT carries the token as its Authentication Data (instead of
+    /// the password), and with which the client may re-authenticate with a new token over AUTH (section 4.12.1).
+    public string AuthenticationMethod { get; set; } = "JWT";
+
     public IEnumerable<string> Validate()
     {
         var keySources = new[] { SecretFile, PublicKeyFile, JwksFile, JwksUrl }.Count(k => k is not null);
@@ -62,6 +67,8 @@ internal sealed class JwtOptions
             yield return $"{SectionName}:ClockSkew must be between 00:00:00 and 00:10:00 (was {ClockSkew}).";
         if (string.IsNullOrWhiteSpace(AclClaim))
             yield return $"{SectionName}:AclClaim must not be empty.";
+        if (string.IsNullOrWhiteSpace(AuthenticationMethod) || AuthenticationMethod == "SCRAM-SHA-256")
+            yield return $"{SectionName}:AuthenticationMethod must be a name other than SCRAM-SHA-256 (was '{AuthenticationMethod}').";
     }
 }
 
