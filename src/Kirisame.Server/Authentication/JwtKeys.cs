@@ -61,7 +61,7 @@ internal sealed class JwtKeys
         }
         catch (Exception ex) when (options.JwksUrl is not null && ex is HttpRequestException or TaskCanceledException or FormatException)
         {
-            logger.LogWarning("Authentication:Jwt:JwksUrl: could not fetch the JWKS ({Error}); tokens are refused until it can be fetched", ex.Message);
+            logger.LogWarning("Authentication:Jwt:JwksUrl: could not fetch the JWKS ({Error}); tokens are refused until it can be fetched", OutboundHttpClient.Describe(ex));
         }
 
         return new JwtKeys(keys, fetch, options, time, logger);
@@ -161,7 +161,7 @@ internal sealed class JwtKeys
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or FormatException or IOException)
         {
-            _logger.LogWarning("JWT: JWKS refresh failed ({Error}); keeping the {Count} keys held", ex.Message, _current.Count);
+            _logger.LogWarning("JWT: JWKS refresh failed ({Error}); keeping the {Count} keys held", OutboundHttpClient.Describe(ex), _current.Count);
         }
         finally
         {

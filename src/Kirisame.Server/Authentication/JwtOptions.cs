@@ -21,6 +21,16 @@ internal sealed class JwtOptions
 
     public TimeSpan JwksRefresh { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// PEM file of the CA(s) that signed the JWKS server's certificate (a JwksUrl with https), trusted for it alone; unset: the system's
+    /// trusted CAs.
+    public string? CaFile { get; set; }
+
+    /// PEM client certificate presented to the server (mutual TLS); its key in <see cref="ClientKey"/> or in the same file.
+    public string? ClientCertificate { get; set; }
+
+    public string? ClientKey { get; set; }
+
+
     /// An unknown key id fetches the JWKS again at most this often (a client cannot make us fetch per CONNECT).
     public TimeSpan JwksMinimumRefresh { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -59,6 +69,10 @@ internal sealed class JwtOptions
             if (path is not null && !File.Exists(path))
                 yield return $"{SectionName}:{key}: '{path}' does not exist.";
         }
+        foreach (var error in HttpHookOptions.TlsFileErrors(SectionName, CaFile, ClientCertificate, ClientKey))
+            yield return error;
+        if ((CaFile ?? ClientCertificate) is not null && JwksUrl is null)
+            yield return $"{SectionName}: CaFile and ClientCertificate are for an https JwksUrl, which is not set.";
         if (JwksUrl is { } url && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)))
             yield return $"{SectionName}:JwksUrl must be an http:// or https:// URL (was '{url}').";
         if (JwksRefresh <= TimeSpan.Zero || JwksMinimumRefresh < TimeSpan.Zero)
@@ -82,8 +96,14 @@ internal sealed class HttpHookOptions
 
     public string? AuthorizationUrl { get; set; }
 
-    /// PEM file of the CA that signed the hook's certificate (https only); unset: the system's trusted CAs.
+    /// PEM file of the CA(s) that signed the hook's certificate (https only), trusted for it alone; unset: the system's
+    /// trusted CAs.
     public string? CaFile { get; set; }
+
+    /// PEM client certificate presented to the server (mutual TLS); its key in <see cref="ClientKey"/> or in the same file.
+    public string? ClientCertificate { get; set; }
+
+    public string? ClientKey { get; set; }
 
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -107,8 +127,8 @@ internal sealed class HttpHookOptions
             if (url is not null && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)))
                 yield return $"{SectionName}:{key} must be an http:// or https:// URL (was '{url}').";
         }
-        if (CaFile is { } ca && !File.Exists(ca))
-            yield return $"{SectionName}:CaFile: '{ca}' does not exist.";
+        foreach (var error in TlsFileErrors(SectionName, CaFile, ClientCertificate, ClientKey))
+            yield return error;
         if (Timeout <= TimeSpan.Zero || Timeout > TimeSpan.FromMinutes(1))
             yield return $"{SectionName}:Timeout must be between 00:00:00 and 00:01:00, exclusive of zero (was {Timeout}).";
         if (CacheTtl < TimeSpan.Zero)
@@ -117,6 +137,18 @@ internal sealed class HttpHookOptions
             yield return $"{SectionName}:BreakerFailures must be 1 or more (was {BreakerFailures}).";
         if (BreakerOpenFor <= TimeSpan.Zero)
             yield return $"{SectionName}:BreakerOpenFor must be positive.";
+    }
+
+    /// The TLS files of an outbound https client (the hooks', the JWKS URL's) that do not exist.
+    internal static IEnumerable<string> TlsFileErrors(string section, string? caFile, string? clientCertificate, string? clientKey)
+    {
+        foreach (var (key, path) in new[] { ("CaFile", caFile), ("ClientCertificate", clientCertificate), ("ClientKey", clientKey) })
+        {
+            if (path is not null && !File.Exists(path))
+                yield return $"{section}:{key}: '{path}' does not exist.";
+        }
+        if (clientKey is not null && clientCertificate is null)
+            yield return $"{section}:ClientKey is set without ClientCertificate.";
     }
 }
 
