@@ -32,7 +32,11 @@ public sealed class FailedLoginGuard(IAuthenticator inner, SecurityOptions optio
         var address = (context.RemoteEndPoint as IPEndPoint)?.Address;
         var now = time.GetTimestamp();
         if (IsBanned(address, now))
+        {
+            SecurityMetrics.AuthenticationRefused("guard", "banned");
+            context.RefusalReason = "the address is banned after too many failed logins";
             return ReasonCode.Banned;
+        }
 
         var verdict = await inner.AuthenticateAsync(context, cancellationToken);
         if (verdict == ReasonCode.Success)
