@@ -1,6 +1,5 @@
 using System.Net;
 using System.Security.Cryptography;
-using System.Text.Json;
 using Kirisame.Interop.Tests.Management;
 using Kirisame.Testing;
 
@@ -15,9 +14,6 @@ public sealed class RefusalsWithoutSecretsTests : IDisposable
     private readonly string _directory = Directory.CreateTempSubdirectory("kirisame-refusals-").FullName;
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
-
-    private static string? Field(JsonElement? body, string name) =>
-        body is { } b && b.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
     [Fact]
     public async Task EveryRefusal_IsLoggedWithItsCauseAndCounted_AndNoSecretIsLogged()
@@ -36,8 +32,8 @@ public sealed class RefusalsWithoutSecretsTests : IDisposable
 
         using var hook = new HookServer((path, body) => Task.FromResult(path switch
         {
-            "/acl" => (200, Field(body, "topic") == "forbidden/x" ? "{\"result\":\"deny\"}" : "{\"result\":\"allow\"}"),
-            _ => Field(body, "username") switch
+            "/acl" => (200, HookServer.Field(body, "topic") == "forbidden/x" ? "{\"result\":\"deny\"}" : "{\"result\":\"allow\"}"),
+            _ => HookServer.Field(body, "username") switch
             {
                 "hooked" => (200, "{\"result\":\"deny\"}"),
                 "broken" => (500, "{}"),
