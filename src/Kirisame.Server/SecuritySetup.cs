@@ -130,7 +130,10 @@ internal static class SecuritySetup
 
         // One guard for all listeners and methods: an address guessing passwords is banned everywhere.
         var guard = new FailedLoginGuard(new ListenerAuthenticator(authenticators), security, TimeProvider.System, logger);
-        var methods = AuthenticationMethods(passwordFiles.Values, configuration.Authentication, logger).ConvertAll(guard.Guard);
+        var methods = AuthenticationMethods(passwordFiles.Values, configuration.Authentication, logger);
+        if (sources.JwtMethod is { } jwt)
+            methods.Add(jwt);
+        methods = methods.ConvertAll(guard.Guard);
         var admin = new SecurityAdministration(security.PasswordFile is null ? null : Path.GetFullPath(security.PasswordFile), aclFiles.Values, guard);
         return (guard, new ListenerAuthorizer(authorizers), methods, admin);
     }

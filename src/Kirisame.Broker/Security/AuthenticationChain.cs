@@ -74,7 +74,8 @@ public sealed class AuthenticationChain(IReadOnlyList<IAuthenticationSource> sou
         return Refuse(context, firstSource?.Name ?? "none", ignored with { Label = "no_source_allowed", Detail = ignored.Detail });
     }
 
-    private static ReasonCode Refuse(ConnectContext context, string source, SourceVerdict verdict)
+    /// Counts and explains a refusal by <paramref name="source"/>; the reason code the client is refused with.
+    internal static ReasonCode Refuse(ConnectContext context, string source, SourceVerdict verdict)
     {
         SecurityMetrics.AuthenticationRefused(source, verdict.Label);
         // The handshake writes the refusal's log line (throttled per address) with this cause in it.

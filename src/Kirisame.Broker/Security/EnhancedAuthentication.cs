@@ -13,10 +13,11 @@ public interface IEnhancedAuthenticationMethod
 }
 
 /// One challenge/response conversation. Each client message (Authentication Data from CONNECT or AUTH)
-/// yields the next step.
+/// yields the next step. A step may wait (a JWT's keys fetched from a JWKS URL); the connection reads no further
+/// packet meanwhile.
 public interface IAuthenticationExchange
 {
-    public AuthenticationStep Step(ReadOnlySpan<byte> clientData);
+    public ValueTask<AuthenticationStep> StepAsync(ReadOnlyMemory<byte> clientData);
 
     /// The authenticated identity, once the exchange has succeeded.
     public string? UserName { get; }

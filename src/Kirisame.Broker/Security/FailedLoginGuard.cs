@@ -32,7 +32,11 @@ public sealed class FailedLoginGuard(IAuthenticator inner, SecurityOptions optio
         var address = (context.RemoteEndPoint as IPEndPoint)?.Address;
         var now = time.GetTimestamp();
         if (IsBanned(address, now))
+        {
+            SecurityMetrics.AuthenticationRefused("guard", "banned");
+            context.RefusalReason = "the address is banned after too many failed logins";
             return ReasonCode.Banned;
+        }
 
         var verdict = await inner.AuthenticateAsync(context, cancellationToken);
         if (verdict == ReasonCode.Success)
@@ -161,9 +165,9 @@ public sealed class FailedLoginGuard(IAuthenticator inner, SecurityOptions optio
     {
         public string? UserName => inner.UserName;
 
-        public AuthenticationStep Step(ReadOnlySpan<byte> clientData)
+        public async ValueTask<AuthenticationStep> StepAsync(ReadOnlyMemory<byte> clientData)
         {
-            var step = inner.Step(clientData);
+            var step = await inner.StepAsync(clientData);
             if (step.Outcome == AuthenticationOutcome.Failure)
                 guard.RecordFailure(address, inner.UserName ?? userName, guard.Now());
             return step;
@@ -174,7 +178,7 @@ public sealed class FailedLoginGuard(IAuthenticator inner, SecurityOptions optio
     {
         public string? UserName => null;
 
-        public AuthenticationStep Step(ReadOnlySpan<byte> clientData) => AuthenticationStep.Fail(ReasonCode.Banned);
+        public ValueTask<AuthenticationStep> StepAsync(ReadOnlyMemory<byte> clientData) => ValueTask.FromResult(AuthenticationStep.Fail(ReasonCode.Banned));
     }
 }
 

@@ -33,62 +33,54 @@ public sealed class FileAuthenticator : IAuthenticator, IAuthenticationSource
         _defaultUser = defaultUser;
     }
 
+    /// Alone (the default, no Authentication:Sources chain): the verdicts it gives as a source, and a refusal is logged
+    /// with its cause and counted as a chain's is (issue 18, item 4).
     public ValueTask<ReasonCode> AuthenticateAsync(ConnectContext context, CancellationToken cancellationToken)
+    {
+        // Without a password file user names are not checked (as in Mosquitto): only the anonymous switch decides. (As
+        // a source it leaves such a user to the next source instead.)
+        var verdict = context.UserName is not null && context.CertificateName is null && _passwords is null
+            ? _allowAnonymous
+                ? SourceVerdict.Allow()
+                : SourceVerdict.Deny(ReasonCode.NotAuthorized, "no_password_file", "no password file, and anonymous clients are refused")
+            : Decide(context);
+        return ValueTask.FromResult(verdict.Decision == AuthenticationDecision.Allow ? ReasonCode.Success : AuthenticationChain.Refuse(context, Name, verdict));
+    }
+
+    public string Name => "file";
+
+    public ValueTask<SourceVerdict> DecideAsync(ConnectContext context, CancellationToken cancellationToken) => ValueTask.FromResult(Decide(context));
+
+    private SourceVerdict Decide(ConnectContext context)
     {
         if (context.CertificateName is { } certificateName)
         {
             // The transport verified the certificate against the listener's CA: that is the identity.
             context.AssignedUserName = certificateName;
-            return ValueTask.FromResult(ReasonCode.Success);
+            return SourceVerdict.Allow();
         }
 
         if (context.UserName is null)
         {
             if (!_allowAnonymous)
-                return ValueTask.FromResult(ReasonCode.NotAuthorized);
+                return SourceVerdict.Ignore(ReasonCode.NotAuthorized, "anonymous", "no user name and anonymous clients are refused");
             context.AssignedUserName = _defaultUser;
-            return ValueTask.FromResult(ReasonCode.Success);
-        }
-
-        // Without a password file user names are not checked (as in Mosquitto): only the anonymous switch decides.
-        if (_passwords is null)
-            return ValueTask.FromResult(_allowAnonymous ? ReasonCode.Success : ReasonCode.NotAuthorized);
-
-        var password = context.Password is { } given ? given.Span : default;
-        return ValueTask.FromResult(Verify(context.UserName, password) ? ReasonCode.Success : ReasonCode.BadUserNameOrPassword);
-    }
-
-    public string Name => "file";
-
-    public ValueTask<SourceVerdict> DecideAsync(ConnectContext context, CancellationToken cancellationToken)
-    {
-        if (context.CertificateName is { } certificateName)
-        {
-            context.AssignedUserName = certificateName;
-            return ValueTask.FromResult(SourceVerdict.Allow());
-        }
-
-        if (context.UserName is null)
-        {
-            if (!_allowAnonymous)
-                return ValueTask.FromResult(SourceVerdict.Ignore(ReasonCode.NotAuthorized, "anonymous", "no user name and anonymous clients are refused"));
-            context.AssignedUserName = _defaultUser;
-            return ValueTask.FromResult(SourceVerdict.Allow());
+            return SourceVerdict.Allow();
         }
 
         if (_passwords is null)
-            return ValueTask.FromResult(SourceVerdict.Ignore(ReasonCode.NotAuthorized, "no_password_file", "no password file to check the user against"));
+            return SourceVerdict.Ignore(ReasonCode.NotAuthorized, "no_password_file", "no password file to check the user against");
 
         var password = context.Password is { } given ? given.Span : default;
         if (!_passwords.Current.TryGetHash(context.UserName, out _))
         {
             PasswordHash.Verify(s_dummyEntry, password); // the same time as a known user's
-            return ValueTask.FromResult(SourceVerdict.Ignore(ReasonCode.BadUserNameOrPassword, "unknown_user", "user not in the password file"));
+            return SourceVerdict.Ignore(ReasonCode.BadUserNameOrPassword, "unknown_user", "user not in the password file");
         }
 
-        return ValueTask.FromResult(Verify(context.UserName, password)
+        return Verify(context.UserName, password)
             ? SourceVerdict.Allow()
-            : SourceVerdict.Deny(ReasonCode.BadUserNameOrPassword, "bad_password", "wrong password"));
+            : SourceVerdict.Deny(ReasonCode.BadUserNameOrPassword, "bad_password", "wrong password");
     }
 
     private bool Verify(string userName, ReadOnlySpan<byte> password)

@@ -78,7 +78,9 @@ public sealed class ScramSha256Method(IScramCredentialStore store) : IEnhancedAu
 
         public string? UserName { get; private set; }
 
-        public AuthenticationStep Step(ReadOnlySpan<byte> clientData)
+        public ValueTask<AuthenticationStep> StepAsync(ReadOnlyMemory<byte> clientData) => ValueTask.FromResult(Step(clientData.Span));
+
+        private AuthenticationStep Step(ReadOnlySpan<byte> clientData)
         {
             string message;
             try

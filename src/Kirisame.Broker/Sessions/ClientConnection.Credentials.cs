@@ -59,6 +59,20 @@ internal sealed partial class ClientConnection
 
     private void StopExpiryTimer() => _credentials?.ExpiryTimer?.Dispose();
 
+    /// A re-authentication succeeded (section 4.12.1): the new credentials replace the old — the client's own rules
+    /// and the expiry, so a token renewed before its exp moves the disconnection to the new exp.
+    private void ApplyReauthentication(ConnectContext context)
+    {
+        Authorizer = _broker.Authorizer.ForListener(Info.SecurityListener);
+        StopExpiryTimer();
+        if (_credentials is { } state)
+            state.ExpiresAt = null;
+        ApplyCredentials(context);
+        StartExpiryTimer();
+        if (Logger.IsEnabled(LogLevel.Debug))
+            Logger.LogDebug("Client {ClientId} re-authenticated; credentials valid until {ExpiresAt}", LogName, _credentials?.ExpiresAt?.ToString("O") ?? "no expiry");
+    }
+
     /// A PUBLISH on a connection with an authorization hook: the hook is asked first (awaited) when it has no
     /// cached answer for the topic, then the PUBLISH goes the usual way, where the answer is read synchronously.
     private async ValueTask<bool> HandlePublishWithHookAsync(IAuthorizationHook hook, RawPacket raw)

@@ -37,7 +37,7 @@ internal sealed partial class ClientConnection
             case PacketType.PubComp:
                 return ValueTask.FromResult(HandleAck(raw));
             case PacketType.Auth:
-                return ValueTask.FromResult(HandleReauthentication(raw));
+                return HandleReauthenticationAsync(raw);
             case PacketType.Subscribe when _credentials?.Hook is { } subscribeHook:
                 return HandleSubscribeWithHookAsync(subscribeHook, raw);
             case PacketType.Subscribe:
@@ -142,8 +142,9 @@ internal sealed partial class ClientConnection
                     // message that could not be kept.
                     RequestClose(ReasonCode.UnspecifiedError, why);
                     return false;
-                case ReasonCode.NotAuthorized when Logger.IsEnabled(LogLevel.Debug):
-                    Logger.LogDebug("Client {ClientId} may not publish to {Topic}; dropped", LogName, MqttText.Quote(topic));
+                case ReasonCode.NotAuthorized when MayLog("refused PUBLISH"):
+                    // Every refusal is logged (issue 18, item 4): in full once a minute per address, then summed up.
+                    Logger.LogInformation("Client {ClientId} ({Remote}) may not publish to '{Topic}'; dropped", LogName, Info.RemoteEndPoint, MqttText.Quote(topic));
                     break;
             }
 
@@ -365,6 +366,13 @@ internal sealed partial class ClientConnection
         }
 
         var outcome = _broker.Subscribe(session, AsSubscriber, subscriptions, subscriptionId);
+        var refused = outcome.Codes.FindIndex(code => (byte)code >= 0x80);
+        if (refused >= 0 && MayLog("refused SUBSCRIBE"))
+        {
+            Logger.LogInformation("Client {ClientId} ({Remote}): subscription to '{Filter}' refused with {Reason}", LogName, Info.RemoteEndPoint,
+                MqttText.Quote(subscriptions[refused].Filter), Version == ProtocolVersion.V500 ? outcome.Codes[refused] : "0x80 (MQTT 3.1.1 gives no reason)");
+        }
+
         EnqueuePacket(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = outcome.Codes, Properties = ReasonStringProperties(outcome.ReasonString) });
         _broker.DeliverRetained(session, outcome);
         return true;

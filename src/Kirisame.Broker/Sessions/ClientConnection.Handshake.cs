@@ -79,9 +79,10 @@ internal sealed partial class ClientConnection
         private ConnectPacket? _connect;
         private string? _assignedId;
 
-        /// Enhanced authentication: the method and the exchange in progress.
+        /// Enhanced authentication: the method, the exchange in progress and what it learns of the client.
         private string? _method;
         private IAuthenticationExchange? _exchange;
+        private ConnectContext? _context;
 
         /// Waiting for the client's next AUTH.
         public bool Authenticating => _exchange is not null;
@@ -155,6 +156,7 @@ internal sealed partial class ClientConnection
                 if (method is null)
                     return Refuse(ReasonCode.BadAuthenticationMethod, $"authentication method {MqttText.Quote(methodName)} is not supported");
                 _method = methodName;
+                _context = context;
                 _exchange = method.Begin(context);
                 return await StepAsync(connect.Properties.AuthenticationData ?? []);
             }
@@ -186,7 +188,7 @@ internal sealed partial class ClientConnection
 
         private async ValueTask<bool> StepAsync(byte[] data)
         {
-            var step = _exchange!.Step(data);
+            var step = await _exchange!.StepAsync(data);
             switch (step.Outcome)
             {
                 case AuthenticationOutcome.Continue:
@@ -199,10 +201,11 @@ internal sealed partial class ClientConnection
                 case AuthenticationOutcome.Success:
                     _connection.UserName = _exchange.UserName ?? _connection.UserName;
                     _exchange = null;
+                    _connection.ApplyCredentials(_context!); // a token's rules and expiry (TokenAuthenticationMethod)
                     return await CompleteAsync(step.Data);
                 default:
                     _exchange = null;
-                    return Refuse(step.Failure, "enhanced authentication failed");
+                    return Refuse(step.Failure, "enhanced authentication failed" + (_context?.RefusalReason is { } cause ? $": {cause}" : ""));
             }
         }
 

@@ -3,6 +3,7 @@ using Kirisame.Protocol;
 using Kirisame.Protocol.Framing;
 using Kirisame.Protocol.Packets;
 using Kirisame.Protocol.Properties;
+using Microsoft.Extensions.Logging;
 
 namespace Kirisame.Broker.Sessions;
 
@@ -12,7 +13,7 @@ internal sealed partial class ClientConnection
 {
     /// Made at CONNACK only for a client that connected with enhanced authentication (most do not, and carry
     /// nothing for it): the method, which a re-authentication must use [MQTT-4.12.0-5], and the exchange in
-    /// progress.
+    /// progress with what it learns of the client.
     private Reauthentication? _reauthentication;
 
     private sealed class Reauthentication(string method)
@@ -20,10 +21,12 @@ internal sealed partial class ClientConnection
         public string Method { get; } = method;
 
         public IAuthenticationExchange? Exchange { get; set; }
+
+        public ConnectContext? Context { get; set; }
     }
 
     /// An AUTH after CONNACK. Returns false when the connection must close.
-    private bool HandleReauthentication(in RawPacket raw)
+    private async ValueTask<bool> HandleReauthenticationAsync(RawPacket raw)
     {
         if (ReadAuth(raw, _reauthentication?.Method) is not { } auth)
             return false;
@@ -31,8 +34,11 @@ internal sealed partial class ClientConnection
         if (auth.ReasonCode == ReasonCode.ReAuthenticate)
         {
             // [MQTT-4.12.1-1]: a new exchange of the method chosen in CONNECT (ReadAuth checked it).
-            var context = new ConnectContext(ClientId, UserName, null, Info.RemoteEndPoint, Info.SecurityListener, Version);
-            state.Exchange = _broker.FindAuthenticationMethod(state.Method)!.Begin(context);
+            state.Context = new ConnectContext(ClientId, UserName, null, Info.RemoteEndPoint, Info.SecurityListener, Version)
+            {
+                CertificateName = Info.CertificateName,
+            };
+            state.Exchange = _broker.FindAuthenticationMethod(state.Method)!.Begin(state.Context);
         }
         else if (auth.ReasonCode != ReasonCode.ContinueAuthentication || state.Exchange is null)
         {
@@ -40,7 +46,7 @@ internal sealed partial class ClientConnection
             return false;
         }
 
-        var step = state.Exchange.Step(auth.Properties?.AuthenticationData ?? []);
+        var step = await state.Exchange.StepAsync(auth.Properties?.AuthenticationData ?? []);
         switch (step.Outcome)
         {
             case AuthenticationOutcome.Continue:
@@ -53,6 +59,8 @@ internal sealed partial class ClientConnection
             case AuthenticationOutcome.Success:
                 UserName = state.Exchange.UserName ?? UserName;
                 state.Exchange = null;
+                ApplyReauthentication(state.Context!);
+                state.Context = null;
                 EnqueuePacket(new AuthPacket
                 {
                     ReasonCode = ReasonCode.Success,
@@ -61,8 +69,12 @@ internal sealed partial class ClientConnection
                 return true;
             default:
                 state.Exchange = null;
+                var why = "re-authentication refused" + (state.Context?.RefusalReason is { } cause ? $": {cause}" : $" ({step.Failure})");
+                state.Context = null;
+                if (MayLog("refused re-authentication"))
+                    Logger.LogInformation("Client {ClientId} ({Remote}): {Why}; disconnecting", LogName, Info.RemoteEndPoint, why);
                 // A failed re-authentication ends the connection [MQTT-4.12.1-2].
-                RequestClose(step.Failure == ReasonCode.BadUserNameOrPassword ? ReasonCode.NotAuthorized : step.Failure, "re-authentication failed");
+                RequestClose(step.Failure == ReasonCode.BadUserNameOrPassword ? ReasonCode.NotAuthorized : step.Failure, why);
                 return false;
         }
     }

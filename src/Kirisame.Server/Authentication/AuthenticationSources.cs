@@ -37,7 +37,8 @@ internal sealed class AuthenticationSources
             {
                 // Start-up only: nothing else runs yet, so waiting here blocks no client.
                 // The JWKS client lives as long as the broker.
-                var keys = JwtKeys.LoadAsync(jwtOptions, new HttpClient(), time, logger).GetAwaiter().GetResult();
+                var client = OutboundHttpClient.Create(JwtOptions.SectionName, jwtOptions.CaFile, jwtOptions.ClientCertificate, jwtOptions.ClientKey);
+                var keys = JwtKeys.LoadAsync(jwtOptions, client, time, logger).GetAwaiter().GetResult();
                 jwt = new JwtSource(jwtOptions, keys);
                 logger.LogInformation("JWT authentication: {Keys}{Issuer}{Audience}", keys.Describe,
                     jwtOptions.Issuer is null ? "" : $", issuer {jwtOptions.Issuer}", jwtOptions.Audience is null ? "" : $", audience {jwtOptions.Audience}");
@@ -45,7 +46,8 @@ internal sealed class AuthenticationSources
             catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException)
             {
                 var key = jwtOptions.SecretFile is not null ? "SecretFile" : jwtOptions.PublicKeyFile is not null ? "PublicKeyFile" : "JwksFile";
-                errors.Add($"{JwtOptions.SectionName}:{key}: {ex.Message}");
+                // OutboundHttpClient's messages name their key already.
+                errors.Add(ex.Message.StartsWith(JwtOptions.SectionName, StringComparison.Ordinal) ? ex.Message : $"{JwtOptions.SectionName}:{key}: {ex.Message}");
                 return null;
             }
         }
@@ -55,17 +57,23 @@ internal sealed class AuthenticationSources
         {
             try
             {
-                hook = new HttpHook(HttpHook.CreateClient(httpOptions), httpOptions, time, logger);
+                var client = OutboundHttpClient.Create(HttpHookOptions.SectionName, httpOptions.CaFile, httpOptions.ClientCertificate, httpOptions.ClientKey);
+                hook = new HttpHook(client, httpOptions, time, logger);
             }
-            catch (Exception ex) when (ex is FormatException or IOException or System.Security.Cryptography.CryptographicException)
+            catch (FormatException ex)
             {
-                errors.Add($"{HttpHookOptions.SectionName}:CaFile: {httpOptions.CaFile}: {ex.Message}");
+                errors.Add(ex.Message);
                 return null;
             }
         }
 
         return new AuthenticationSources(configuration, jwt, hook, time, logger);
     }
+
+    /// The MQTT 5 enhanced authentication method that carries a JWT (Authentication:Jwt:AuthenticationMethod), when the
+    /// Jwt source is configured.
+    public IEnhancedAuthenticationMethod? JwtMethod =>
+        _jwt is null ? null : new TokenAuthenticationMethod(_configuration.Jwt!.AuthenticationMethod, _jwt);
 
     /// The listener's authenticator: its file authenticator alone (the default), or the chain with it in its place.
     public IAuthenticator Authenticator(FileAuthenticator file)

@@ -1,6 +1,4 @@
 using System.Net.Http.Json;
-using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 
@@ -73,7 +71,7 @@ internal sealed class HttpHook(HttpClient client, HttpHookOptions options, TimeP
         }
         catch (Exception ex) when (ex is HttpRequestException or JsonException or IOException)
         {
-            failure = ex.Message;
+            failure = OutboundHttpClient.Describe(ex); // for https: why the certificate was refused
         }
 
         Failed(url, failure);
@@ -104,31 +102,6 @@ internal sealed class HttpHook(HttpClient client, HttpHookOptions options, TimeP
 
         logger.LogWarning("HTTP hook {Url} failed: {Cause}{Breaker}", url, cause,
             opened ? $"; not called for {options.BreakerOpenFor} (circuit breaker)" : "");
-    }
-
-    /// An HttpClient for the hooks; with CaFile, the hook's certificate must chain to that CA (and only to it).
-    public static HttpClient CreateClient(HttpHookOptions options)
-    {
-        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
-        if (options.CaFile is { } caFile)
-        {
-            var authorities = new X509Certificate2Collection();
-            authorities.ImportFromPemFile(caFile);
-            if (authorities.Count == 0)
-                throw new FormatException("no PEM certificate in the file");
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-            {
-                if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
-                    return false; // name mismatch or no certificate
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return chain.Build(certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
-            };
-        }
-
-        return new HttpClient(handler) { Timeout = System.Threading.Timeout.InfiniteTimeSpan }; // each call has its own timeout
     }
 }
 

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.Tokens;
 
@@ -60,7 +61,7 @@ internal sealed class JwtKeys
         }
         catch (Exception ex) when (options.JwksUrl is not null && ex is HttpRequestException or TaskCanceledException or FormatException)
         {
-            logger.LogWarning("Authentication:Jwt:JwksUrl: could not fetch the JWKS ({Error}); tokens are refused until it can be fetched", ex.Message);
+            logger.LogWarning("Authentication:Jwt:JwksUrl: could not fetch the JWKS ({Error}); tokens are refused until it can be fetched", OutboundHttpClient.Describe(ex));
         }
 
         return new JwtKeys(keys, fetch, options, time, logger);
@@ -68,6 +69,8 @@ internal sealed class JwtKeys
 
     private static SecurityKey ReadPublicKey(string pem)
     {
+        if (Ed25519SecurityKey.FromPem(pem) is { } ed25519)
+            return ed25519;
         try
         {
             var rsa = RSA.Create();
@@ -86,7 +89,7 @@ internal sealed class JwtKeys
         }
         catch (ArgumentException)
         {
-            throw new FormatException("not a PEM RSA or EC public key");
+            throw new FormatException("not a PEM RSA, EC or Ed25519 public key");
         }
     }
 
@@ -94,13 +97,35 @@ internal sealed class JwtKeys
     {
         try
         {
-            return [.. new JsonWebKeySet(json).GetSigningKeys()];
+            return [.. new JsonWebKeySet(json).GetSigningKeys(), .. OctetKeyPairs(json)];
         }
-        catch (ArgumentException ex)
+        catch (Exception ex) when (ex is ArgumentException or JsonException)
         {
             throw new FormatException($"not a JWKS document: {ex.GetType().Name}", ex);
         }
     }
+
+    /// The Ed25519 keys of a JWKS ("kty": "OKP", "crv": "Ed25519", RFC 8037), which IdentityModel skips. Keys marked
+    /// for another use than signing, or for another algorithm than EdDSA, are left out as IdentityModel does for the rest.
+    private static IEnumerable<SecurityKey> OctetKeyPairs(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        if (!document.RootElement.TryGetProperty("keys", out var keys) || keys.ValueKind != JsonValueKind.Array)
+            return [];
+        var found = new List<SecurityKey>();
+        foreach (var key in keys.EnumerateArray())
+        {
+            if (Text(key, "kty") != "OKP" || Text(key, "crv") != "Ed25519" || Text(key, "use") is not (null or "sig")
+                || Text(key, "alg") is not (null or Ed25519SecurityKey.Algorithm) || Text(key, "x") is not { } x)
+                continue;
+            found.Add(new Ed25519SecurityKey(Base64UrlEncoder.DecodeBytes(x), Text(key, "kid")));
+        }
+
+        return found;
+    }
+
+    private static string? Text(JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
     /// Refreshes when the interval has passed (JWKS only).
     public Task RefreshIfDueAsync() =>
@@ -136,7 +161,7 @@ internal sealed class JwtKeys
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or FormatException or IOException)
         {
-            _logger.LogWarning("JWT: JWKS refresh failed ({Error}); keeping the {Count} keys held", ex.Message, _current.Count);
+            _logger.LogWarning("JWT: JWKS refresh failed ({Error}); keeping the {Count} keys held", OutboundHttpClient.Describe(ex), _current.Count);
         }
         finally
         {

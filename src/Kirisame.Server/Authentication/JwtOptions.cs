@@ -1,6 +1,7 @@
 namespace Kirisame.Server.Authentication;
 
-/// Authentication:Jwt — JSON Web Tokens sent in the CONNECT password field (docs/adr/0018). Exactly one key source:
+/// Authentication:Jwt — JSON Web Tokens sent in the CONNECT password field or as MQTT 5 enhanced authentication
+/// (docs/adr/0018). Exactly one key source:
 /// a shared secret (HS256), a PEM public key (RS256/ES256), or a JWKS document from a file or an http(s) URL.
 internal sealed class JwtOptions
 {
@@ -9,7 +10,7 @@ internal sealed class JwtOptions
     /// HS256 shared secret, from a file (its bytes, trailing newline removed), so it stays out of the configuration.
     public string? SecretFile { get; set; }
 
-    /// PEM public key (RSA → RS256, EC P-256 → ES256).
+    /// PEM public key (RSA → RS256, EC P-256 → ES256, Ed25519 → EdDSA).
     public string? PublicKeyFile { get; set; }
 
     /// JWKS document on disk; re-read every <see cref="JwksRefresh"/> and when a token names an unknown key id.
@@ -19,6 +20,16 @@ internal sealed class JwtOptions
     public string? JwksUrl { get; set; }
 
     public TimeSpan JwksRefresh { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// PEM file of the CA(s) that signed the JWKS server's certificate (a JwksUrl with https), trusted for it alone; unset: the system's
+    /// trusted CAs.
+    public string? CaFile { get; set; }
+
+    /// PEM client certificate presented to the server (mutual TLS); its key in <see cref="ClientKey"/> or in the same file.
+    public string? ClientCertificate { get; set; }
+
+    public string? ClientKey { get; set; }
+
 
     /// An unknown key id fetches the JWKS again at most this often (a client cannot make us fetch per CONNECT).
     public TimeSpan JwksMinimumRefresh { get; set; } = TimeSpan.FromSeconds(10);
@@ -44,6 +55,10 @@ internal sealed class JwtOptions
     /// When set, the claim's value becomes the client's user name (for the ACL file and logs).
     public string? UserNameClaim { get; set; }
 
+    /// The MQTT 5 Authentication Method under which a CONNECT carries the token as its Authentication Data (instead of
+    /// the password), and with which the client may re-authenticate with a new token over AUTH (section 4.12.1).
+    public string AuthenticationMethod { get; set; } = "JWT";
+
     public IEnumerable<string> Validate()
     {
         var keySources = new[] { SecretFile, PublicKeyFile, JwksFile, JwksUrl }.Count(k => k is not null);
@@ -54,6 +69,10 @@ internal sealed class JwtOptions
             if (path is not null && !File.Exists(path))
                 yield return $"{SectionName}:{key}: '{path}' does not exist.";
         }
+        foreach (var error in HttpHookOptions.TlsFileErrors(SectionName, CaFile, ClientCertificate, ClientKey))
+            yield return error;
+        if ((CaFile ?? ClientCertificate) is not null && JwksUrl is null)
+            yield return $"{SectionName}: CaFile and ClientCertificate are for an https JwksUrl, which is not set.";
         if (JwksUrl is { } url && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)))
             yield return $"{SectionName}:JwksUrl must be an http:// or https:// URL (was '{url}').";
         if (JwksRefresh <= TimeSpan.Zero || JwksMinimumRefresh < TimeSpan.Zero)
@@ -62,6 +81,8 @@ internal sealed class JwtOptions
             yield return $"{SectionName}:ClockSkew must be between 00:00:00 and 00:10:00 (was {ClockSkew}).";
         if (string.IsNullOrWhiteSpace(AclClaim))
             yield return $"{SectionName}:AclClaim must not be empty.";
+        if (string.IsNullOrWhiteSpace(AuthenticationMethod) || AuthenticationMethod == "SCRAM-SHA-256")
+            yield return $"{SectionName}:AuthenticationMethod must be a name other than SCRAM-SHA-256 (was '{AuthenticationMethod}').";
     }
 }
 
@@ -75,8 +96,14 @@ internal sealed class HttpHookOptions
 
     public string? AuthorizationUrl { get; set; }
 
-    /// PEM file of the CA that signed the hook's certificate (https only); unset: the system's trusted CAs.
+    /// PEM file of the CA(s) that signed the hook's certificate (https only), trusted for it alone; unset: the system's
+    /// trusted CAs.
     public string? CaFile { get; set; }
+
+    /// PEM client certificate presented to the server (mutual TLS); its key in <see cref="ClientKey"/> or in the same file.
+    public string? ClientCertificate { get; set; }
+
+    public string? ClientKey { get; set; }
 
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -100,8 +127,8 @@ internal sealed class HttpHookOptions
             if (url is not null && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)))
                 yield return $"{SectionName}:{key} must be an http:// or https:// URL (was '{url}').";
         }
-        if (CaFile is { } ca && !File.Exists(ca))
-            yield return $"{SectionName}:CaFile: '{ca}' does not exist.";
+        foreach (var error in TlsFileErrors(SectionName, CaFile, ClientCertificate, ClientKey))
+            yield return error;
         if (Timeout <= TimeSpan.Zero || Timeout > TimeSpan.FromMinutes(1))
             yield return $"{SectionName}:Timeout must be between 00:00:00 and 00:01:00, exclusive of zero (was {Timeout}).";
         if (CacheTtl < TimeSpan.Zero)
@@ -110,6 +137,18 @@ internal sealed class HttpHookOptions
             yield return $"{SectionName}:BreakerFailures must be 1 or more (was {BreakerFailures}).";
         if (BreakerOpenFor <= TimeSpan.Zero)
             yield return $"{SectionName}:BreakerOpenFor must be positive.";
+    }
+
+    /// The TLS files of an outbound https client (the hooks', the JWKS URL's) that do not exist.
+    internal static IEnumerable<string> TlsFileErrors(string section, string? caFile, string? clientCertificate, string? clientKey)
+    {
+        foreach (var (key, path) in new[] { ("CaFile", caFile), ("ClientCertificate", clientCertificate), ("ClientKey", clientKey) })
+        {
+            if (path is not null && !File.Exists(path))
+                yield return $"{section}:{key}: '{path}' does not exist.";
+        }
+        if (clientKey is not null && clientCertificate is null)
+            yield return $"{section}:ClientKey is set without ClientCertificate.";
     }
 }
 

@@ -8,14 +8,14 @@ using Microsoft.IdentityModel.Tokens;
 namespace Kirisame.Server.Authentication;
 
 /// The "Jwt" authentication source: the CONNECT password is a JSON Web Token (docs/adr/0018). Signature (HS256,
-/// RS256, ES256; "alg": "none" always refused), exp/nbf with ClockSkew, iss and aud when configured; then the
+/// RS256, ES256, EdDSA; "alg": "none" always refused), exp/nbf with ClockSkew, iss and aud when configured; then the
 /// claims: the client id claim must match, the user name claim names the client, the ACL claim becomes the client's
 /// own rules, and exp closes the connection when it passes. A "tenant" claim is ignored (tenants are not built).
 ///
 /// A password that is not shaped like a JWT (three base64url parts) is not this source's: the next source decides.
 internal sealed class JwtSource(JwtOptions options, JwtKeys keys) : IAuthenticationSource
 {
-    private static readonly string[] s_algorithms = [SecurityAlgorithms.HmacSha256, SecurityAlgorithms.RsaSha256, SecurityAlgorithms.EcdsaSha256];
+    private static readonly string[] s_algorithms = [SecurityAlgorithms.HmacSha256, SecurityAlgorithms.RsaSha256, SecurityAlgorithms.EcdsaSha256, Ed25519SecurityKey.Algorithm];
 
     private readonly JsonWebTokenHandler _handler = new();
 
@@ -81,7 +81,7 @@ internal sealed class JwtSource(JwtOptions options, JwtKeys keys) : IAuthenticat
         SecurityTokenNoExpirationException => Deny("no_expiry", "the token has no exp claim"),
         SecurityTokenInvalidAudienceException => Deny("wrong_audience", "the token's audience is not accepted"),
         SecurityTokenInvalidIssuerException => Deny("wrong_issuer", "the token's issuer is not accepted"),
-        SecurityTokenInvalidAlgorithmException => Deny("algorithm_not_allowed", "the token's algorithm is not HS256, RS256 or ES256"),
+        SecurityTokenInvalidAlgorithmException => Deny("algorithm_not_allowed", "the token's algorithm is not HS256, RS256, ES256 or EdDSA"),
         SecurityTokenSignatureKeyNotFoundException or SecurityTokenInvalidSignatureException => Deny("bad_signature", "the token's signature does not verify with any key held"),
         SecurityTokenMalformedException => Deny("malformed", "the token does not parse"),
         _ => Deny("invalid", $"the token was not accepted ({error?.GetType().Name ?? "unknown"})"),

@@ -24,6 +24,10 @@ internal sealed class HookServer : IDisposable
 
     public int Port { get; }
 
+    /// A string field of a request body the server was sent; null when absent.
+    public static string? Field(JsonElement? body, string name) =>
+        body is { } b && b.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
     public string Url(string path) => $"http://127.0.0.1:{Port}/{path}";
 
     public IReadOnlyList<JsonElement> Requests

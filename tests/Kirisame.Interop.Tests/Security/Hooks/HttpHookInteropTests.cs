@@ -17,9 +17,6 @@ public sealed class HttpHookInteropTests : IDisposable
 
     private static readonly string[] s_lenient = ["--Security:FailedLoginDelay", "00:00:00.1", "--Security:MaxFailedLogins", "0"];
 
-    private static string? Field(JsonElement? body, string name) =>
-        body is { } b && b.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-
     private static (int, string) Answer(string result) => (200, $"{{\"result\":\"{result}\"}}");
 
     private static Task<MqttNetClient> TryConnectAsync(int port, string user, string password, string? clientId = null) =>
@@ -31,9 +28,9 @@ public sealed class HttpHookInteropTests : IDisposable
         var passwords = Path.Combine(_directory, "passwd");
         var made = await KirisameProcess.RunToCompletionAsync(["passwd", "-b", "--iterations", "1000", passwords, "carol", "carol-secret"], s_timeout);
         Assert.True(made.ExitCode == 0, made.ToString());
-        using var hook = new HookServer((_, body) => Task.FromResult(Field(body, "username") switch
+        using var hook = new HookServer((_, body) => Task.FromResult(HookServer.Field(body, "username") switch
         {
-            "allowed" when Field(body, "password") == "right" => Answer("allow"),
+            "allowed" when HookServer.Field(body, "password") == "right" => Answer("allow"),
             "denied" => Answer("deny"),
             _ => Answer("ignore"),
         }));
@@ -45,10 +42,10 @@ public sealed class HttpHookInteropTests : IDisposable
         await using (var again = await TryConnectAsync(server.Port, "allowed", "right", "device-1"))
             Assert.Equal(MqttClientConnectResultCode.Success, again.ConnectResult!.ResultCode);
         // The same client connecting twice within the TTL: one call to the hook.
-        Assert.Single(hook.Requests, r => Field(r, "username") == "allowed");
-        var request = hook.Requests.First(r => Field(r, "username") == "allowed");
-        Assert.Equal("127.0.0.1", Field(request, "peerhost"));
-        Assert.Equal("tcp", Field(request, "listener")); // the default listener's name
+        Assert.Single(hook.Requests, r => HookServer.Field(r, "username") == "allowed");
+        var request = hook.Requests.First(r => HookServer.Field(r, "username") == "allowed");
+        Assert.Equal("127.0.0.1", HookServer.Field(request, "peerhost"));
+        Assert.Equal("tcp", HookServer.Field(request, "listener")); // the default listener's name
         Assert.False(request.TryGetProperty("tenant", out _));
 
         await using (var denied = await TryConnectAsync(server.Port, "denied", "whatever"))
@@ -85,7 +82,7 @@ public sealed class HttpHookInteropTests : IDisposable
     public async Task AuthorizationHook_AllowsAndDeniesPublishAndSubscribe()
     {
         using var hook = new HookServer((_, body) => Task.FromResult(
-            Field(body, "topic") is { } topic && topic.StartsWith("ok/", StringComparison.Ordinal) ? Answer("allow") : Answer("deny")));
+            HookServer.Field(body, "topic") is { } topic && topic.StartsWith("ok/", StringComparison.Ordinal) ? Answer("allow") : Answer("deny")));
         await using var server = await KirisameProcess.StartAsync(["--Security:AllowAnonymous", "true",
             "--Authentication:Http:AuthorizationUrl", hook.Url("acl"), .. s_lenient]);
 
@@ -103,8 +100,8 @@ public sealed class HttpHookInteropTests : IDisposable
 
         var received = await client.WaitForMessagesAsync(2);
         Assert.Equal(["a", "b"], received.Select(m => m.Payload));
-        var publishes = hook.Requests.Where(r => Field(r, "action") == "publish").ToList();
+        var publishes = hook.Requests.Where(r => HookServer.Field(r, "action") == "publish").ToList();
         Assert.Equal(2, publishes.Count); // ok/1 once (then cached), no/1 once
-        Assert.Contains(hook.Requests, r => Field(r, "action") == "subscribe" && Field(r, "topic") == "no/#");
+        Assert.Contains(hook.Requests, r => HookServer.Field(r, "action") == "subscribe" && HookServer.Field(r, "topic") == "no/#");
     }
 }

@@ -154,4 +154,156 @@ public sealed class JwtInteropTests : IDisposable
         Assert.Equal(MqttClientDisconnectReason.MaximumConnectTime, disconnected.Reason);
         Assert.NotNull(await server.Process.WaitForLineAsync(l => l.Contains("credentials expired", StringComparison.Ordinal), s_timeout));
     }
+
+    [Fact]
+    public async Task EdDsaToken_PemPublicKey_ValidIsAdmitted_WrongKeyAndTamperedAreRefused()
+    {
+        var key = TestTokens.NewEd25519Key();
+        var keyFile = Path.Combine(_directory, "ed25519.pem");
+        await File.WriteAllTextAsync(keyFile, TestTokens.Ed25519PublicPem(key));
+        await using var server = await KirisameProcess.StartAsync(["--Authentication:Sources", "Jwt", "--Authentication:Jwt:PublicKeyFile", keyFile,
+            "--Authentication:Jwt:UserNameClaim", "sub", .. s_lenient]);
+
+        var valid = TestTokens.EdDsa(key, new { sub = "alice", exp = TestTokens.In(TimeSpan.FromHours(1)) });
+        await using (var admitted = await TryConnectAsync(server.Port, valid))
+            Assert.Equal(MqttClientConnectResultCode.Success, admitted.ConnectResult!.ResultCode);
+
+        var wrongKey = TestTokens.EdDsa(TestTokens.NewEd25519Key(), new { sub = "alice", exp = TestTokens.In(TimeSpan.FromHours(1)) });
+        var tampered = TestTokens.WithPayload(valid, new { sub = "root", exp = TestTokens.In(TimeSpan.FromHours(1)) });
+        foreach (var token in new[] { wrongKey, tampered })
+        {
+            await using var client = await TryConnectAsync(server.Port, token);
+            Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, client.ConnectResult!.ResultCode);
+            Assert.Contains("signature", client.ConnectResult.ReasonString, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task EdDsaToken_OkpKeyInAJwksFile_IsFoundByKeyId()
+    {
+        var one = TestTokens.NewEd25519Key();
+        var two = TestTokens.NewEd25519Key();
+        var jwksFile = Path.Combine(_directory, "jwks.json");
+        await File.WriteAllTextAsync(jwksFile, TestTokens.OkpJwks(("one", one), ("two", two)));
+        await using var server = await KirisameProcess.StartAsync(["--Authentication:Sources", "Jwt", "--Authentication:Jwt:JwksFile", jwksFile, .. s_lenient]);
+        Assert.NotNull(await server.Process.WaitForLineAsync(l => l.Contains("JWKS", StringComparison.Ordinal) && l.Contains("(2 keys", StringComparison.Ordinal), s_timeout));
+
+        var claims = new { exp = TestTokens.In(TimeSpan.FromHours(1)) };
+        await using (var first = await TryConnectAsync(server.Port, TestTokens.EdDsa(two, claims, kid: "two")))
+            Assert.Equal(MqttClientConnectResultCode.Success, first.ConnectResult!.ResultCode);
+        // Signed by "two" but naming "one": the key named does not verify it.
+        await using (var misnamed = await TryConnectAsync(server.Port, TestTokens.EdDsa(two, claims, kid: "one")))
+            Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, misnamed.ConnectResult!.ResultCode);
+        await using (var stranger = await TryConnectAsync(server.Port, TestTokens.EdDsa(TestTokens.NewEd25519Key(), claims, kid: "two")))
+            Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, stranger.ConnectResult!.ResultCode);
+    }
+
+    // ---------------------------------------------------------------- MQTT 5 enhanced authentication
+
+    /// Authentication:Jwt:AuthenticationMethod's default: the token as the CONNECT's Authentication Data, and a new token
+    /// over AUTH 0x19 to re-authenticate (section 4.12.1).
+    private const string JwtMethod = "JWT";
+
+    private static Task<MqttNetClient> ConnectWithTokenAsync(int port, string token, TokenHandler handler) =>
+        MqttNetClient.TryConnectAsync(port, MqttProtocolVersion.V500, configure: o => o
+            .WithEnhancedAuthentication(JwtMethod, Encoding.ASCII.GetBytes(token))
+            .WithEnhancedAuthenticationHandler(handler));
+
+    private static async Task ReauthenticateAsync(MqttNetClient client, string token)
+    {
+        using var cts = new CancellationTokenSource(s_timeout);
+        await client.Client.SendEnhancedAuthenticationExchangeDataAsync(new MqttEnhancedAuthenticationExchangeData
+        {
+            ReasonCode = MqttAuthenticateReasonCode.ReAuthenticate,
+            AuthenticationData = Encoding.ASCII.GetBytes(token),
+        }, cts.Token);
+    }
+
+    [Fact]
+    public async Task TokenAsAuthenticationData_IsAdmitted_AndAnExpiredOneIsRefusedWithItsCause()
+    {
+        var (secret, server) = await StartWithSecretAsync();
+        await using var _ = server;
+
+        var valid = TestTokens.Hs256(secret, new { exp = TestTokens.In(TimeSpan.FromHours(1)) });
+        await using (var admitted = await ConnectWithTokenAsync(server.Port, valid, new TokenHandler()))
+        {
+            Assert.Equal(MqttClientConnectResultCode.Success, admitted.ConnectResult!.ResultCode);
+            Assert.Equal(JwtMethod, admitted.ConnectResult.AuthenticationMethod); // [MQTT-4.12.0-5]
+        }
+
+        var expired = TestTokens.Hs256(secret, new { exp = TestTokens.In(TimeSpan.FromMinutes(-5)) });
+        await using (var refused = await ConnectWithTokenAsync(server.Port, expired, new TokenHandler()))
+        {
+            Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, refused.ConnectResult!.ResultCode);
+            Assert.Contains("the token has expired", refused.ConnectResult.ReasonString, StringComparison.Ordinal);
+        }
+
+        Assert.NotNull(await server.Process.WaitForLineAsync(l => l.Contains("Refused connection", StringComparison.Ordinal)
+            && l.Contains("enhanced authentication failed: jwt: the token has expired", StringComparison.Ordinal), s_timeout));
+        Assert.DoesNotContain(valid.Split('.')[2], server.Process.Describe(), StringComparison.Ordinal);
+        Assert.DoesNotContain(expired.Split('.')[2], server.Process.Describe(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reauthentication_WithANewToken_MovesTheDisconnectionToTheNewExpiry()
+    {
+        var (secret, server) = await StartWithSecretAsync();
+        await using var _ = server;
+
+        var firstExpiry = TestTokens.In(TimeSpan.FromSeconds(3));
+        var handler = new TokenHandler();
+        await using var client = await ConnectWithTokenAsync(server.Port, TestTokens.Hs256(secret, new { exp = firstExpiry }), handler);
+        Assert.Equal(MqttClientConnectResultCode.Success, client.ConnectResult!.ResultCode);
+
+        var renewedExpiry = firstExpiry + 5;
+        await ReauthenticateAsync(client, TestTokens.Hs256(secret, new { exp = renewedExpiry }));
+        Assert.Equal(MqttAuthenticateReasonCode.Success, await Poll.WithTimeout(handler.NextAuth(), s_timeout, "AUTH 0x00 ending the re-authentication"));
+
+        // Disconnected at the renewed token's exp, not the first one's.
+        var disconnected = await Poll.WithTimeout(client.Disconnected, s_timeout, "the disconnection at the renewed token's expiry");
+        var at = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        Assert.Equal(MqttClientDisconnectReason.MaximumConnectTime, disconnected.Reason);
+        Assert.True(at >= renewedExpiry * 1000 - 200, $"disconnected {renewedExpiry * 1000 - at} ms before the renewed expiry");
+    }
+
+    [Fact]
+    public async Task Reauthentication_WithAWrongOrExpiredToken_DisconnectsWithNotAuthorized()
+    {
+        var (secret, server) = await StartWithSecretAsync();
+        await using var _ = server;
+        var refused = new Dictionary<string, string>
+        {
+            ["the token's signature does not verify"] = TestTokens.Hs256(RandomNumberGenerator.GetBytes(32), new { exp = TestTokens.In(TimeSpan.FromHours(1)) }),
+            ["the token has expired"] = TestTokens.Hs256(secret, new { exp = TestTokens.In(TimeSpan.FromMinutes(-5)) }),
+        };
+
+        foreach (var (cause, token) in refused)
+        {
+            await using var client = await ConnectWithTokenAsync(server.Port, TestTokens.Hs256(secret, new { exp = TestTokens.In(TimeSpan.FromHours(1)) }), new TokenHandler());
+            Assert.Equal(MqttClientConnectResultCode.Success, client.ConnectResult!.ResultCode);
+
+            await ReauthenticateAsync(client, token);
+            var disconnected = await Poll.WithTimeout(client.Disconnected, s_timeout, "the disconnection after a refused re-authentication");
+            Assert.Equal(MqttClientDisconnectReason.NotAuthorized, disconnected.Reason); // 0x87 [MQTT-4.12.1-2]
+            Assert.Contains("re-authentication refused: jwt: " + cause, disconnected.ReasonString, StringComparison.Ordinal);
+        }
+
+        // Logged with its cause (the first of a kind per address and minute in full; the rest are summed up).
+        Assert.NotNull(await server.Process.WaitForLineAsync(l => l.Contains("re-authentication refused: jwt: the token's signature does not verify", StringComparison.Ordinal), s_timeout));
+    }
+
+    /// Records the AUTH packets the server sends after CONNACK (AUTH 0x00 ends a re-authentication).
+    private sealed class TokenHandler : IMqttEnhancedAuthenticationHandler
+    {
+        private readonly System.Threading.Channels.Channel<MqttAuthenticateReasonCode> _received = System.Threading.Channels.Channel.CreateUnbounded<MqttAuthenticateReasonCode>();
+
+        public Task<MqttAuthenticateReasonCode> NextAuth() => _received.Reader.ReadAsync().AsTask();
+
+        public Task HandleEnhancedAuthenticationAsync(MqttEnhancedAuthenticationEventArgs eventArgs)
+        {
+            _received.Writer.TryWrite(eventArgs.ReasonCode);
+            return Task.CompletedTask;
+        }
+    }
 }

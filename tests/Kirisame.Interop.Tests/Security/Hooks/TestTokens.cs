@@ -1,6 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Org.BouncyCastle.Crypto.Parameters;
+using Org.BouncyCastle.Crypto.Signers;
+using Org.BouncyCastle.Security;
+using Org.BouncyCastle.X509;
 
 namespace Kirisame.Interop.Tests.Security.Hooks;
 
@@ -19,6 +23,36 @@ internal static class TestTokens
     /// ES256 signatures are r‖s (IEEE P1363), which is what ECDsa.SignData gives.
     public static string Es256(ECDsa key, object claims, string? kid = null) =>
         Sign(new { alg = "ES256", typ = "JWT", kid }, claims, data => key.SignData(data, HashAlgorithmName.SHA256));
+
+    /// EdDSA over Ed25519 (RFC 8037) with BouncyCastle: .NET has no Ed25519.
+    public static string EdDsa(Ed25519PrivateKeyParameters key, object claims, string? kid = null) =>
+        Sign(new { alg = "EdDSA", typ = "JWT", kid }, claims, data =>
+        {
+            var signer = new Ed25519Signer();
+            signer.Init(true, key);
+            signer.BlockUpdate(data, 0, data.Length);
+            return signer.GenerateSignature();
+        });
+
+    /// A new Ed25519 key pair.
+    public static Ed25519PrivateKeyParameters NewEd25519Key() => new(new SecureRandom());
+
+    /// The public half as a PEM "PUBLIC KEY" (SubjectPublicKeyInfo), as `openssl pkey -pubout` writes it.
+    public static string Ed25519PublicPem(Ed25519PrivateKeyParameters key) =>
+        new string(PemEncoding.Write("PUBLIC KEY", SubjectPublicKeyInfoFactory.CreateSubjectPublicKeyInfo(key.GeneratePublicKey()).GetEncoded()));
+
+    /// A JWKS document holding Ed25519 public keys ("kty": "OKP"), by key id.
+    public static string OkpJwks(params (string Kid, Ed25519PrivateKeyParameters Key)[] keys) => JsonSerializer.Serialize(new
+    {
+        keys = keys.Select(k => new { kty = "OKP", crv = "Ed25519", use = "sig", kid = k.Kid, x = Encode(k.Key.GeneratePublicKey().GetEncoded()) }).ToArray(),
+    });
+
+    /// The token with its payload replaced by <paramref name="claims"/> and its signature kept: a forgery.
+    public static string WithPayload(string token, object claims)
+    {
+        var parts = token.Split('.');
+        return $"{parts[0]}.{Encode(JsonSerializer.SerializeToUtf8Bytes(claims))}.{parts[2]}";
+    }
 
     /// An unsigned token: "alg": "none" and an empty signature.
     public static string Unsigned(object claims) =>
