@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Kirisame.Broker.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 

@@ -1,10 +1,11 @@
-namespace Kirisame.Server.Memory;
+namespace Kirisame.Broker.Diagnostics;
 
-/// When the broker process gives the GC heap's spare memory back to the system (docs/adr/0012): in a quiet second
+/// When the broker's process gives the GC heap's spare memory back to the system (docs/adr/0012): in a quiet second
 /// after a burst of allocation, when the GC holds much more than the objects it kept need, and not more often than
 /// once a minute. A burst of 15,000 connects leaves ~12 MiB committed above the live objects: regions with the
 /// burst's garbage between survivors (fragmentation), the last allocation budget, the dictionaries' outgrown
 /// arrays; the GC keeps it all committed while nothing allocates, so without this the RSS stays at the peak.
+/// The server's Memory/HeapTrim asks it once a second and collects; an embedding application keeps its own GC policy.
 internal sealed class HeapTrimPolicy
 {
     /// A second that allocated less than this is quiet: the burst is over. 15,000 idle connections allocate
