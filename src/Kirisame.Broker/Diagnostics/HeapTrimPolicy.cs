@@ -16,7 +16,7 @@ internal sealed class HeapTrimPolicy
     internal const long MinSpareBytes = 4 << 20;
     internal const double MinSpareShare = 0.2;
 
-    /// A full compacting collection stops the process for a time that grows with the live heap (40–115 ms at
+    /// A full compacting collection stops the process for a time that grows with the live heap (60–203 ms at
     /// 15,000 idle connections, ~20 MiB live, on the shared 2-core machine): at most one a minute, whatever the
     /// pattern of load.
     internal static readonly TimeSpan MinInterval = TimeSpan.FromMinutes(1);

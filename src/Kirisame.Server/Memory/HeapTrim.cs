@@ -29,7 +29,7 @@ internal sealed partial class HeapTrim(ILogger<HeapTrim> logger) : IHostedLifecy
         if (!_enabled)
             return Task.CompletedTask;
         Trim("at start-up");
-        // Made after it: start-up's trim is small (~5 MiB of heap, ~20 ms) and does not hold back the first burst's.
+        // Made after it: start-up's trim is small (~5 MiB of heap, 20–120 ms) and does not hold back the first burst's.
         _policy = new HeapTrimPolicy(TimeProvider.System, GC.GetTotalAllocatedBytes());
         _timer = TimeProvider.System.CreateTimer(static state => ((HeapTrim)state!).OnTick(), this, Tick, Tick);
         return Task.CompletedTask;
