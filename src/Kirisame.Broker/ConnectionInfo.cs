@@ -5,6 +5,15 @@ namespace Kirisame.Broker;
 /// What the broker knows of a connection besides its bytes. Transports fill it in.
 public sealed record ConnectionInfo(string ConnectionId, EndPoint? RemoteEndPoint, EndPoint? LocalEndPoint, string Listener = "tcp")
 {
+    /// The peer's address; an IPv4 one is made again each time it is asked for (see <see cref="CompactEndPoint"/>).
+    public EndPoint? RemoteEndPoint
+    {
+        get => _remote.ToEndPoint();
+        init => _remote = new CompactEndPoint(value);
+    }
+
+    private readonly CompactEndPoint _remote = new(RemoteEndPoint);
+
     /// The identity from a client certificate that the transport has verified against its CA, when the
     /// listener is configured to use it as the user name; null otherwise.
     public string? CertificateName { get; init; }

@@ -236,6 +236,7 @@ internal static class KirisameCommand
                     services.AddHostedService(provider => new MqttSnService(provider.GetRequiredService<MqttBroker>(), configuration.MqttSn,
                         provider.GetRequiredService<ILoggerFactory>()));
                 services.AddHostedService<HangupReload>();
+                services.AddHostedService<Memory.HeapTrim>();
             })
             .ConfigureWebHost(
                 web => web.UseKirisameTransport(configuration.Transport, configuration.Listeners,

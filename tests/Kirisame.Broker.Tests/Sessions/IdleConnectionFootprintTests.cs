@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Net;
 using Kirisame.Broker.Sessions;
 
 namespace Kirisame.Broker.Tests.Sessions;
@@ -35,5 +36,34 @@ public sealed class IdleConnectionFootprintTests
 
         GC.KeepAlive(connection);
         Assert.True(allocated <= ConnectionBudget, $"a new connection allocated {allocated} bytes; the budget is {ConnectionBudget}");
+    }
+
+    /// Every connection keeps its peer's address. An IPv4 one is kept as its numbers (ConnectionInfo: 72 bytes), not as
+    /// the transport's IPEndPoint and IPAddress (72 more), and is the same endpoint when asked for.
+    [Fact]
+    public void Connection_info_keeps_an_IPv4_peer_as_numbers()
+    {
+        var remote = new IPEndPoint(IPAddress.Parse("192.0.2.17"), 50123);
+        _ = new ConnectionInfo("tcp-1", remote, null); // warm-up
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var info = new ConnectionInfo("tcp-2", remote, null);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(72, allocated); // the record alone: it keeps no reference to the endpoint it was given
+        Assert.Equal(remote, info.RemoteEndPoint);
+    }
+
+    [Fact]
+    public void Connection_info_keeps_other_peers_as_they_are()
+    {
+        var v6 = new IPEndPoint(IPAddress.Parse("2001:db8::1"), 1883);
+        var named = new DnsEndPoint("broker.example", 1883);
+
+        Assert.Same(v6, new ConnectionInfo("tcp-1", v6, null).RemoteEndPoint);
+        Assert.Same(named, new ConnectionInfo("ws-1", named, null).RemoteEndPoint);
+        Assert.Null(new ConnectionInfo("tcp-2", null, null).RemoteEndPoint);
+        var changed = new ConnectionInfo("tcp-3", v6, null) with { RemoteEndPoint = new IPEndPoint(IPAddress.Loopback, 2) };
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, 2), changed.RemoteEndPoint);
     }
 }
