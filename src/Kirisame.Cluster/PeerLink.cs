@@ -1,0 +1,333 @@
+using System.Buffers;
+using Kirisame.Broker;
+using Kirisame.Broker.Delivery;
+using Kirisame.Broker.Security;
+using Kirisame.Broker.Sessions;
+using Kirisame.Cluster.Grains;
+using Kirisame.Protocol;
+using Kirisame.Protocol.Packets;
+using Microsoft.Extensions.Logging;
+
+namespace Kirisame.Cluster;
+
+/// This node's link to one other node, both ways:
+/// - outward, what is to be sent there (route changes, messages, retained changes, wills), gathered while the previous
+///   call is on its way and sent as one <see cref="NodeBatch"/> by one sender loop, so that it arrives in order;
+/// - inward, the session that holds that node's filters here (<see cref="RemoteNodeTarget"/>).
+/// A failed call is sent again, with the routes and wills as snapshots, until it succeeds or the node is declared
+/// dead; then its QoS 1/2 messages are given up (their subscribers died with the node).
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification =
+    "Its semaphore (no wait handle) and token source (no timer) hold nothing unmanaged; routing may still signal a link whose node just left, so it is never disposed.")]
+internal sealed class PeerLink
+{
+    private readonly ClusterNode _node;
+    private readonly INodeInbox _inbox;
+    private readonly Lock _lock = new();
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly CancellationTokenSource _closed = new();
+    private readonly HashSet<string> _remoteFilters = new(StringComparer.Ordinal);
+    private readonly Lock _remoteLock = new();
+    private NodeBatch _pending = new();
+    private ArrayBufferWriter<byte> _messages = new();
+    private List<long> _sequences = [];
+    private bool _routesSnapshotDue = true;
+    private bool _willsSnapshotDue = true;
+    private int _signalled;
+    private Session? _session;
+
+    public PeerLink(ClusterNode node, string address, INodeInbox inbox)
+    {
+        _node = node;
+        Address = address;
+        _inbox = inbox;
+        Target = new RemoteNodeTarget(this);
+        Since = DateTimeOffset.UtcNow;
+    }
+
+    /// The other node's silo address with its generation.
+    public string Address { get; }
+
+    public DateTimeOffset Since { get; }
+
+    public RemoteNodeTarget Target { get; }
+
+    /// The other node's clients and their wills, as it last told (published here if it dies and this node is chosen).
+    public Dictionary<string, WillEntry> Wills { get; } = new(StringComparer.Ordinal);
+
+    private string SessionId => ClusterNode.NodeSessionPrefix + Address;
+
+    /// Attaches the session that stands for the other node and starts sending.
+    public async Task StartAsync()
+    {
+        var broker = _node.Broker;
+        var attachment = await broker.AttachSessionAsync(Target, "cluster", SessionId, cleanStart: true, expiry: 0);
+        _session = attachment.Session;
+        if (_session is not null)
+            broker.Resume(_session, Target);
+        _ = Task.Run(SendLoopAsync);
+        Signal();
+    }
+
+    /// The node left or died: stop sending, give up what was not accepted, drop its filters and its session.
+    public async Task CloseAsync()
+    {
+        await _closed.CancelAsync();
+        Target.Close();
+        if (_session is { } session)
+            _node.Broker.ReleaseSession(session, Target, session.Epoch, will: null, ProtocolVersion.V500);
+        lock (_lock)
+        {
+            _node.Forwards.Done(_sequences);
+            _sequences = [];
+        }
+    }
+
+    public bool IsClosed => _closed.IsCancellationRequested;
+
+    // ---- outward ----
+
+    public void Enqueue(BrokerMessage message)
+    {
+        var properties = message.Properties;
+        if (message.RemainingExpiry(_node.Broker.TimeProvider) is { } remaining)
+            properties = properties with { MessageExpiryInterval = remaining }; // [MQTT-3.3.2-6]: the time waited here counts
+        lock (_lock)
+        {
+            PublishPackets.Write(_messages, message, properties);
+            if (message.QoS != QualityOfService.AtMostOnce)
+                _sequences.Add(_node.Forwards.Next());
+        }
+
+        Signal();
+    }
+
+    public void EnqueueRetainedRemoval(string topic)
+    {
+        lock (_lock)
+            _pending.RetainedRemoved.Add(topic);
+        Signal();
+    }
+
+    /// A route change; the caller holds the node's route lock, so changes arrive in the order they happened.
+    public void EnqueueRoute(string filter, bool added)
+    {
+        lock (_lock)
+        {
+            // Each filter is in one list at most, with its last change: the two lists then apply in any order.
+            if (!_routesSnapshotDue)
+            {
+                (added ? _pending.RemovedFilters : _pending.AddedFilters).Remove(filter);
+                (added ? _pending.AddedFilters : _pending.RemovedFilters).Add(filter);
+            }
+        }
+
+        Signal();
+    }
+
+    /// A will change; the caller holds the node's lock of held clients.
+    public void EnqueueWill(WillEntry entry)
+    {
+        lock (_lock)
+        {
+            if (!_willsSnapshotDue)
+                _pending.Wills.Add(entry);
+        }
+
+        Signal();
+    }
+
+    private void Signal()
+    {
+        if (Interlocked.Exchange(ref _signalled, 1) == 0)
+            _signal.Release();
+    }
+
+    private async Task SendLoopAsync()
+    {
+        var token = _closed.Token;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                await _signal.WaitAsync(token);
+                Volatile.Write(ref _signalled, 0);
+                var (batch, sequences) = Take();
+                if (batch.IsEmpty)
+                    continue;
+                await SendAsync(batch, sequences, token);
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            _node.Logger.LogError(ex, "Cluster: the link to node {Node} failed", Address);
+        }
+    }
+
+    /// What has gathered, as one batch. Snapshots are taken under the node's locks, which route and will changes
+    /// are queued under too: nothing changes between a snapshot and the changes queued after it.
+    private (NodeBatch Batch, List<long> Sequences) Take()
+    {
+        bool routesDue, willsDue;
+        lock (_lock)
+        {
+            routesDue = _routesSnapshotDue;
+            willsDue = _willsSnapshotDue;
+        }
+
+        List<string>? routes = null;
+        if (routesDue)
+            routes = _node.Routes.SnapshotFor(this);
+        List<WillEntry>? wills = null;
+        if (willsDue)
+            wills = _node.HeldSnapshotFor(this);
+        return TakeLocked(routes, wills);
+    }
+
+    private (NodeBatch, List<long>) TakeLocked(List<string>? routes, List<WillEntry>? wills)
+    {
+        lock (_lock)
+        {
+            // The changes queued since a snapshot was taken follow it (taking it cleared those before).
+            var batch = _pending;
+            batch.RouteSnapshot = routes;
+            batch.WillSnapshot = wills;
+
+            batch.Messages = _messages.WrittenSpan.ToArray();
+            batch.From = _node.Self;
+            var sequences = _sequences;
+            _pending = new NodeBatch();
+            _messages.ResetWrittenCount();
+            _sequences = [];
+            return (batch, sequences);
+        }
+    }
+
+    private async Task SendAsync(NodeBatch batch, List<long> sequences, CancellationToken token)
+    {
+        var failures = 0;
+        while (true)
+        {
+            try
+            {
+                await _inbox.Receive(batch).WaitAsync(token);
+                _node.Forwards.Done(sequences);
+                return;
+            }
+            catch (Exception ex) when (!token.IsCancellationRequested)
+            {
+                if (failures++ == 0)
+                    _node.Logger.LogWarning("Cluster: sending to node {Node} failed ({Error}); retrying until it answers or is declared dead", Address, ex.Message);
+                await Task.Delay(TimeSpan.FromMilliseconds(200), token);
+                // The failed call may or may not have been applied: the next try carries routes and wills whole, as
+                // they are now — newer than the changes the batch had, which are dropped (changes queued meanwhile
+                // for the next batch are cleared by the snapshot too: it includes them).
+                batch.RouteSnapshot = _node.Routes.SnapshotFor(this);
+                batch.AddedFilters.Clear();
+                batch.RemovedFilters.Clear();
+                batch.WillSnapshot = _node.HeldSnapshotFor(this);
+                batch.Wills.Clear();
+            }
+            catch (OperationCanceledException)
+            {
+                // The node is gone: what it did not accept is given up with it.
+                _node.Forwards.Done(sequences);
+                throw;
+            }
+        }
+    }
+
+    /// Marks the next batch as snapshots. Called under the node's route (or held-client) lock, as the snapshot taken
+    /// then will be: changes queued from here on follow it.
+    public void RoutesSnapshotTaken()
+    {
+        lock (_lock)
+        {
+            _routesSnapshotDue = false;
+            _pending.AddedFilters.Clear();
+            _pending.RemovedFilters.Clear();
+        }
+    }
+
+    public void WillsSnapshotTaken()
+    {
+        lock (_lock)
+        {
+            _willsSnapshotDue = false;
+            _pending.Wills.Clear();
+        }
+    }
+
+    // ---- inward ----
+
+    /// The other node's routes: its session here subscribes to what that node's clients hold.
+    public void ApplyRoutes(NodeBatch batch)
+    {
+        if (_session is not { } session)
+            return;
+        var broker = _node.Broker;
+        var who = new Subscriber(SessionId, null, AllowAll.Instance, V5: true, WantsReasonString: false);
+        List<string> add;
+        List<string> remove;
+        lock (_remoteLock)
+        {
+            if (batch.RouteSnapshot is { } snapshot)
+            {
+                var wanted = new HashSet<string>(snapshot, StringComparer.Ordinal);
+                wanted.ExceptWith(batch.RemovedFilters);
+                wanted.UnionWith(batch.AddedFilters);
+                remove = [.. _remoteFilters.Where(f => !wanted.Contains(f))];
+                add = [.. wanted.Where(f => !_remoteFilters.Contains(f))];
+            }
+            else
+            {
+                remove = [.. batch.RemovedFilters.Where(_remoteFilters.Contains)];
+                add = [.. batch.AddedFilters.Where(f => !_remoteFilters.Contains(f))];
+            }
+
+            _remoteFilters.ExceptWith(remove);
+            _remoteFilters.UnionWith(add);
+        }
+
+        if (remove.Count > 0)
+            broker.Unsubscribe(session, who, remove);
+        if (add.Count > 0)
+        {
+            // RETAIN as published: a retained message without a payload (a removal) must arrive as one.
+            var outcome = broker.Subscribe(session, who, [.. add.Select(f => new TopicSubscription(f, QualityOfService.AtMostOnce, RetainAsPublished: true))], 0);
+            for (var i = 0; i < outcome.Codes.Count; i++)
+            {
+                if (ReasonCodes.IsError(outcome.Codes[i]))
+                    _node.Logger.LogWarning("Cluster: cannot route {Filter} to node {Node}: {Reason}", add[i], Address, outcome.Codes[i]);
+            }
+        }
+    }
+
+    public void ApplyWills(NodeBatch batch)
+    {
+        lock (Wills)
+        {
+            if (batch.WillSnapshot is { } snapshot)
+            {
+                Wills.Clear();
+                foreach (var entry in snapshot)
+                    Wills[entry.ClientId] = entry;
+            }
+
+            foreach (var entry in batch.Wills)
+            {
+                if (entry.Will is null)
+                {
+                    if (Wills.TryGetValue(entry.ClientId, out var known) && known.Epoch <= entry.Epoch)
+                        Wills.Remove(entry.ClientId);
+                }
+                else
+                {
+                    Wills[entry.ClientId] = entry;
+                }
+            }
+        }
+    }
+}
