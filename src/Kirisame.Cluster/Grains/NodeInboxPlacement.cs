@@ -4,8 +4,9 @@ using Orleans.Runtime.Placement;
 
 namespace Kirisame.Cluster.Grains;
 
-/// Places a <see cref="NodeInbox"/> on the silo its key names, and nowhere else: an inbox is the node itself. A key
-/// naming a silo that is not (or no longer) a member fails the call, which the sender takes as "that node is gone".
+/// Places a <see cref="NodeInbox"/> on the silo its key names, and nowhere else: an inbox is the node itself. The silo
+/// is named even when this one does not know it as a member yet (it joined a moment ago); a call to one that is gone
+/// fails, which the sender takes as "that node is gone" until the membership says so.
 [GenerateSerializer]
 [Immutable]
 internal sealed class NodeInboxPlacement : PlacementStrategy
@@ -20,10 +21,6 @@ internal sealed class NodeInboxPlacementDirector : IPlacementDirector
 {
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
-        var key = target.GrainIdentity.Key.ToString()!;
-        var silo = SiloAddress.FromParsableString(key);
-        if (Array.IndexOf(context.GetCompatibleSilos(target), silo) < 0)
-            throw new OrleansException($"Node {key} is not a member of the cluster.");
-        return Task.FromResult(silo);
+        return Task.FromResult(SiloAddress.FromParsableString(target.GrainIdentity.Key.ToString()!));
     }
 }
