@@ -157,6 +157,9 @@ public sealed class ExternalProcess : IAsyncDisposable
             throw new InvalidOperationException($"kill -TERM {pid} failed with exit code {kill.ExitCode}.");
     }
 
+    /// SIGKILL, by process id: no clean-up, as a crash or a pulled plug.
+    public void Kill() => _process.Kill();
+
     public async ValueTask DisposeAsync()
     {
         try
