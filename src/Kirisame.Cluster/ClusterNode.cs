@@ -245,14 +245,6 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         var peer = GetOrAddPeer(batch.From);
         peer.ApplyRoutes(batch);
         peer.ApplyWills(batch);
-        foreach (var topic in batch.RetainedRemoved)
-        {
-            Broker.Retained.Remove(topic);
-            _store.Inner.DeleteRetained(topic);
-        }
-
-        if (batch.Messages.Length == 0)
-            return;
         var durable = false;
         Inbound.Begin();
         try
@@ -266,6 +258,12 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         finally
         {
             Inbound.End();
+        }
+
+        foreach (var topic in batch.RetainedRemoved)
+        {
+            Broker.Retained.Remove(topic);
+            _store.Inner.DeleteRetained(topic);
         }
 
         // Accepted means as durable here as a PUBACK from this node would promise: the sender acknowledges after this.

@@ -27,9 +27,15 @@ internal sealed class PeerLink
     private readonly CancellationTokenSource _closed = new();
     private readonly HashSet<string> _remoteFilters = new(StringComparer.Ordinal);
     private readonly Lock _remoteLock = new();
+    /// Route and will changes for the next batch (its messages come from <see cref="_chunks"/>).
     private NodeBatch _pending = new();
-    private ArrayBufferWriter<byte> _messages = new();
-    private List<long> _sequences = [];
+
+    /// Messages waiting, cut into chunks of about <see cref="ChunkBytes"/>: a batch carries one, so that no call grows
+    /// past what Orleans takes in one message (100 MB) however far behind the link is.
+    private readonly Queue<Chunk> _chunks = new();
+    private Chunk? _open;
+    private int _backlog;
+    private long _backlogBytes;
     private bool _routesSnapshotDue = true;
     private bool _willsSnapshotDue = true;
     private int _signalled;
@@ -43,6 +49,24 @@ internal sealed class PeerLink
         Target = new RemoteNodeTarget(this);
         Since = DateTimeOffset.UtcNow;
     }
+
+    private const int ChunkBytes = 1 << 20;
+
+    private sealed class Chunk
+    {
+        public readonly ArrayBufferWriter<byte> Bytes = new();
+        public readonly List<long> Sequences = [];
+        public readonly List<string> RemovedAfter = [];
+        public int Count;
+    }
+
+    /// Messages queued for the other node and not yet accepted by it: back-pressure (docs/adr/0009) holds the
+    /// publishers back when it grows, as for any consumer.
+    public int Backlog => Volatile.Read(ref _backlog);
+
+    public long BacklogBytes => Interlocked.Read(ref _backlogBytes);
+
+    public int MaxQueuedMessages => _node.Broker.Options.MaxQueuedMessages;
 
     /// The other node's silo address with its generation.
     public string Address { get; }
@@ -77,8 +101,9 @@ internal sealed class PeerLink
             _node.Broker.ReleaseSession(session, Target, session.Epoch, will: null, ProtocolVersion.V500);
         lock (_lock)
         {
-            _node.Forwards.Done(_sequences);
-            _sequences = [];
+            while (_chunks.TryDequeue(out var chunk))
+                _node.Forwards.Done(chunk.Sequences);
+            _open = null;
         }
     }
 
@@ -93,19 +118,40 @@ internal sealed class PeerLink
             properties = properties with { MessageExpiryInterval = remaining }; // [MQTT-3.3.2-6]: the time waited here counts
         lock (_lock)
         {
-            PublishPackets.Write(_messages, message, properties);
+            var chunk = OpenChunkLocked();
+            var before = chunk.Bytes.WrittenCount;
+            PublishPackets.Write(chunk.Bytes, message, properties);
+            chunk.Count++;
             if (message.QoS != QualityOfService.AtMostOnce)
-                _sequences.Add(_node.Forwards.Next());
+                chunk.Sequences.Add(_node.Forwards.Next());
+            Interlocked.Increment(ref _backlog);
+            Interlocked.Add(ref _backlogBytes, chunk.Bytes.WrittenCount - before);
         }
 
         Signal();
     }
 
+    /// Applied after the messages queued before it, and before those after it (which go into the next chunk).
     public void EnqueueRetainedRemoval(string topic)
     {
         lock (_lock)
-            _pending.RetainedRemoved.Add(topic);
+        {
+            OpenChunkLocked().RemovedAfter.Add(topic);
+            _open = null;
+        }
+
         Signal();
+    }
+
+    private Chunk OpenChunkLocked()
+    {
+        if (_open is null || _open.Bytes.WrittenCount >= ChunkBytes)
+        {
+            _open = new Chunk();
+            _chunks.Enqueue(_open);
+        }
+
+        return _open;
     }
 
     /// A route change; the caller holds the node's route lock, so changes arrive in the order they happened.
@@ -151,10 +197,17 @@ internal sealed class PeerLink
             {
                 await _signal.WaitAsync(token);
                 Volatile.Write(ref _signalled, 0);
-                var (batch, sequences) = Take();
+                var (batch, chunk) = Take();
                 if (batch.IsEmpty)
                     continue;
-                await SendAsync(batch, sequences, token);
+                await SendAsync(batch, chunk?.Sequences ?? [], token);
+                if (chunk is not null)
+                {
+                    Interlocked.Add(ref _backlog, -chunk.Count);
+                    Interlocked.Add(ref _backlogBytes, -chunk.Bytes.WrittenCount);
+                    if (_session is { } session)
+                        _node.Broker.BackPressure.Drained(session); // publishers waiting for this node go on
+                }
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -168,7 +221,7 @@ internal sealed class PeerLink
 
     /// What has gathered, as one batch. Snapshots are taken under the node's locks, which route and will changes
     /// are queued under too: nothing changes between a snapshot and the changes queued after it.
-    private (NodeBatch Batch, List<long> Sequences) Take()
+    private (NodeBatch Batch, Chunk? Chunk) Take()
     {
         bool routesDue, willsDue;
         lock (_lock)
@@ -186,7 +239,7 @@ internal sealed class PeerLink
         return TakeLocked(routes, wills);
     }
 
-    private (NodeBatch, List<long>) TakeLocked(List<string>? routes, List<WillEntry>? wills)
+    private (NodeBatch, Chunk?) TakeLocked(List<string>? routes, List<WillEntry>? wills)
     {
         lock (_lock)
         {
@@ -195,13 +248,17 @@ internal sealed class PeerLink
             batch.RouteSnapshot = routes;
             batch.WillSnapshot = wills;
 
-            batch.Messages = _messages.WrittenSpan.ToArray();
             batch.From = _node.Self;
-            var sequences = _sequences;
             _pending = new NodeBatch();
-            _messages.ResetWrittenCount();
-            _sequences = [];
-            return (batch, sequences);
+            if (!_chunks.TryDequeue(out var chunk))
+                return (batch, null);
+            if (chunk == _open)
+                _open = null;
+            batch.Messages = chunk.Bytes.WrittenSpan.ToArray();
+            batch.RetainedRemoved = chunk.RemovedAfter;
+            if (_chunks.Count > 0)
+                Signal(); // more to send: the loop comes round again at once
+            return (batch, chunk);
         }
     }
 

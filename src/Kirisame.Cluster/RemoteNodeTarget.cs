@@ -23,9 +23,9 @@ internal sealed class RemoteNodeTarget(PeerLink link) : IDeliveryTarget
 
     public Task Finished => _finished.Task;
 
-    public int Backlog => 0;
+    public int Backlog => link.Backlog;
 
-    public long BacklogBytes => 0;
+    public long BacklogBytes => link.BacklogBytes;
 
     public bool OutputBlocked => false;
 
@@ -37,6 +37,10 @@ internal sealed class RemoteNodeTarget(PeerLink link) : IDeliveryTarget
         // reaches every node through the store's replication (ClusterStore), which delivers it there too.
         if (Inbound.Applying || (message.Retain && !message.Payload.IsEmpty))
             return true;
+        // A QoS 0 message is dropped (and counted by the broker) only when the other node stopped keeping up and back-
+        // pressure gave up waiting for it; a QoS 1/2 one never is: its publisher's acknowledgement waits for it.
+        if (mayDrop && message.QoS == QualityOfService.AtMostOnce && link.Backlog >= link.MaxQueuedMessages)
+            return false;
         link.Enqueue(message);
         return true;
     }

@@ -23,7 +23,7 @@ internal sealed class NodeBatch
     /// properties without a second format to maintain. A retained one is to be kept as well as delivered.
     [Id(4)] public byte[] Messages { get; set; } = [];
 
-    /// Retained messages removed without a delivery (expired, deleted by an administrator).
+    /// Retained messages removed without a delivery (expired, deleted by an administrator), after <see cref="Messages"/>.
     [Id(5)] public List<string> RetainedRemoved { get; set; } = [];
 
     /// When set, the sender's wills are replaced by these before the changes below apply (as for routes).
