@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using Kirisame.Testing;
 
 namespace Kirisame.Cluster.Tests;
 

@@ -1,9 +1,3 @@
-using Kirisame.Interop.Tests;
-using Kirisame.Testing;
-using MQTTnet;
-using MQTTnet.Formatter;
-using MQTTnet.Protocol;
-
 namespace Kirisame.Cluster.Tests;
 
 /// Three nodes joined through a seed list; clients on different nodes (README, "Cluster").

@@ -1,10 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using Kirisame.Interop.Tests;
-using Kirisame.Testing;
-using MQTTnet;
-using MQTTnet.Formatter;
-using MQTTnet.Protocol;
 
 namespace Kirisame.Cluster.Tests;
 

@@ -1,9 +1,4 @@
 using System.Globalization;
-using Kirisame.Interop.Tests;
-using Kirisame.Testing;
-using MQTTnet;
-using MQTTnet.Formatter;
-using MQTTnet.Protocol;
 
 namespace Kirisame.Cluster.Tests;
 

@@ -1,8 +1,3 @@
-using Kirisame.Interop.Tests;
-using Kirisame.Testing;
-using MQTTnet.Formatter;
-using MQTTnet.Protocol;
-
 namespace Kirisame.Cluster.Tests;
 
 internal static class Routes
