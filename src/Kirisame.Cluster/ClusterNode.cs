@@ -79,6 +79,9 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
 
     public async Task StopAsync()
     {
+        // The broker has stopped (its clients gone, their wills published here): the other nodes hear so first, or
+        // they would publish those wills again once this node leaves.
+        await Task.WhenAll(_peers.Values.Select(peer => peer.DrainAsync(TimeSpan.FromSeconds(3))));
         await _stopping.CancelAsync();
         foreach (var peer in _peers.Values)
             await peer.CloseAsync();

@@ -39,6 +39,7 @@ internal sealed class PeerLink
     private bool _routesSnapshotDue = true;
     private bool _willsSnapshotDue = true;
     private int _signalled;
+    private volatile bool _sending;
     private Session? _session;
 
     public PeerLink(ClusterNode node, string address, INodeInbox inbox)
@@ -108,6 +109,23 @@ internal sealed class PeerLink
     }
 
     public bool IsClosed => _closed.IsCancellationRequested;
+
+    /// Waits (up to <paramref name="timeout"/>) until everything queued has been sent: a node shutting down tells the
+    /// others its clients let go (their wills were published here) before its links close.
+    public async Task DrainAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline && !IsClosed)
+        {
+            lock (_lock)
+            {
+                if (!_sending && _chunks.Count == 0 && _pending.IsEmpty && !_routesSnapshotDue && !_willsSnapshotDue)
+                    return;
+            }
+
+            await Task.Delay(20);
+        }
+    }
 
     // ---- outward ----
 
@@ -197,10 +215,16 @@ internal sealed class PeerLink
             {
                 await _signal.WaitAsync(token);
                 Volatile.Write(ref _signalled, 0);
+                _sending = true;
                 var (batch, chunk) = Take();
                 if (batch.IsEmpty)
+                {
+                    _sending = false;
                     continue;
+                }
+
                 await SendAsync(batch, chunk?.Sequences ?? [], token);
+                _sending = false;
                 if (chunk is not null)
                 {
                     Interlocked.Add(ref _backlog, -chunk.Count);
