@@ -18,10 +18,8 @@ namespace Kirisame.Cluster;
 /// dead; then its QoS 1/2 messages are given up (their subscribers died with the node).
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification =
     "Its semaphore (no wait handle) and token source (no timer) hold nothing unmanaged; routing may still signal a link whose node just left, so it is never disposed.")]
-internal sealed class PeerLink
+internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbox)
 {
-    private readonly ClusterNode _node;
-    private readonly INodeInbox _inbox;
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _closed = new();
@@ -42,15 +40,6 @@ internal sealed class PeerLink
     private volatile bool _sending;
     private Session? _session;
 
-    public PeerLink(ClusterNode node, string address, INodeInbox inbox)
-    {
-        _node = node;
-        Address = address;
-        _inbox = inbox;
-        Target = new RemoteNodeTarget(this);
-        Since = DateTimeOffset.UtcNow;
-    }
-
     private const int ChunkBytes = 1 << 20;
 
     private sealed class Chunk
@@ -67,14 +56,16 @@ internal sealed class PeerLink
 
     public long BacklogBytes => Interlocked.Read(ref _backlogBytes);
 
-    public int MaxQueuedMessages => _node.Broker.Options.MaxQueuedMessages;
+    public int MaxQueuedMessages => node.Broker.Options.MaxQueuedMessages;
 
     /// The other node's silo address with its generation.
-    public string Address { get; }
+    public string Address { get; } = address;
 
-    public DateTimeOffset Since { get; }
+    public DateTimeOffset Since { get; } = DateTimeOffset.UtcNow;
 
-    public RemoteNodeTarget Target { get; }
+    public RemoteNodeTarget Target => LazyInitializer.EnsureInitialized(ref _target, () => new RemoteNodeTarget(this)); // one instance however many threads ask first
+
+    private RemoteNodeTarget? _target;
 
     /// The other node's clients and their wills, as it last told (published here if it dies and this node is chosen).
     public Dictionary<string, WillEntry> Wills { get; } = new(StringComparer.Ordinal);
@@ -84,7 +75,7 @@ internal sealed class PeerLink
     /// Attaches the session that stands for the other node and starts sending.
     public async Task StartAsync()
     {
-        var broker = _node.Broker;
+        var broker = node.Broker;
         var attachment = await broker.AttachSessionAsync(Target, "cluster", SessionId, cleanStart: true, expiry: 0);
         _session = attachment.Session;
         if (_session is not null)
@@ -99,11 +90,11 @@ internal sealed class PeerLink
         await _closed.CancelAsync();
         Target.Close();
         if (_session is { } session)
-            _node.Broker.ReleaseSession(session, Target, session.Epoch, will: null, ProtocolVersion.V500);
+            node.Broker.ReleaseSession(session, Target, session.Epoch, will: null, ProtocolVersion.V500);
         lock (_lock)
         {
             while (_chunks.TryDequeue(out var chunk))
-                _node.Forwards.Done(chunk.Sequences);
+                node.Forwards.Done(chunk.Sequences);
             _open = null;
         }
     }
@@ -132,7 +123,7 @@ internal sealed class PeerLink
     public void Enqueue(BrokerMessage message)
     {
         var properties = message.Properties;
-        if (message.RemainingExpiry(_node.Broker.TimeProvider) is { } remaining)
+        if (message.RemainingExpiry(node.Broker.TimeProvider) is { } remaining)
             properties = properties with { MessageExpiryInterval = remaining }; // [MQTT-3.3.2-6]: the time waited here counts
         lock (_lock)
         {
@@ -141,7 +132,7 @@ internal sealed class PeerLink
             PublishPackets.Write(chunk.Bytes, message, properties);
             chunk.Count++;
             if (message.QoS != QualityOfService.AtMostOnce)
-                chunk.Sequences.Add(_node.Forwards.Next());
+                chunk.Sequences.Add(node.Forwards.Next());
             Interlocked.Increment(ref _backlog);
             Interlocked.Add(ref _backlogBytes, chunk.Bytes.WrittenCount - before);
         }
@@ -230,7 +221,7 @@ internal sealed class PeerLink
                     Interlocked.Add(ref _backlog, -chunk.Count);
                     Interlocked.Add(ref _backlogBytes, -chunk.Bytes.WrittenCount);
                     if (_session is { } session)
-                        _node.Broker.BackPressure.Drained(session); // publishers waiting for this node go on
+                        node.Broker.BackPressure.Drained(session); // publishers waiting for this node go on
                 }
             }
         }
@@ -239,7 +230,7 @@ internal sealed class PeerLink
         }
         catch (Exception ex)
         {
-            _node.Logger.LogError(ex, "Cluster: the link to node {Node} failed", Address);
+            node.Logger.LogError(ex, "Cluster: the link to node {Node} failed", Address);
         }
     }
 
@@ -256,10 +247,10 @@ internal sealed class PeerLink
 
         List<string>? routes = null;
         if (routesDue)
-            routes = _node.Routes.SnapshotFor(this);
+            routes = node.Routes.SnapshotFor(this);
         List<WillEntry>? wills = null;
         if (willsDue)
-            wills = _node.HeldSnapshotFor(this);
+            wills = node.HeldSnapshotFor(this);
         return TakeLocked(routes, wills);
     }
 
@@ -272,7 +263,7 @@ internal sealed class PeerLink
             batch.RouteSnapshot = routes;
             batch.WillSnapshot = wills;
 
-            batch.From = _node.Self;
+            batch.From = node.Self;
             _pending = new NodeBatch();
             if (!_chunks.TryDequeue(out var chunk))
                 return (batch, null);
@@ -293,28 +284,28 @@ internal sealed class PeerLink
         {
             try
             {
-                await _inbox.Receive(batch).WaitAsync(token);
-                _node.Forwards.Done(sequences);
+                await inbox.Receive(batch).WaitAsync(token);
+                node.Forwards.Done(sequences);
                 return;
             }
             catch (Exception ex) when (!token.IsCancellationRequested)
             {
                 if (failures++ == 0)
-                    _node.Logger.LogWarning("Cluster: sending to node {Node} failed ({Error}); retrying until it answers or is declared dead", Address, ex.Message);
+                    node.Logger.LogWarning("Cluster: sending to node {Node} failed ({Error}); retrying until it answers or is declared dead", Address, ex.Message);
                 await Task.Delay(TimeSpan.FromMilliseconds(200), token);
                 // The failed call may or may not have been applied: the next try carries routes and wills whole, as
                 // they are now — newer than the changes the batch had, which are dropped (changes queued meanwhile
                 // for the next batch are cleared by the snapshot too: it includes them).
-                batch.RouteSnapshot = _node.Routes.SnapshotFor(this);
+                batch.RouteSnapshot = node.Routes.SnapshotFor(this);
                 batch.AddedFilters.Clear();
                 batch.RemovedFilters.Clear();
-                batch.WillSnapshot = _node.HeldSnapshotFor(this);
+                batch.WillSnapshot = node.HeldSnapshotFor(this);
                 batch.Wills.Clear();
             }
             catch (OperationCanceledException)
             {
                 // The node is gone: what it did not accept is given up with it.
-                _node.Forwards.Done(sequences);
+                node.Forwards.Done(sequences);
                 throw;
             }
         }
@@ -348,7 +339,7 @@ internal sealed class PeerLink
     {
         if (_session is not { } session)
             return;
-        var broker = _node.Broker;
+        var broker = node.Broker;
         var who = new Subscriber(SessionId, null, AllowAll.Instance, V5: true, WantsReasonString: false);
         List<string> add;
         List<string> remove;
@@ -381,7 +372,7 @@ internal sealed class PeerLink
             for (var i = 0; i < outcome.Codes.Count; i++)
             {
                 if (ReasonCodes.IsError(outcome.Codes[i]))
-                    _node.Logger.LogWarning("Cluster: cannot route {Filter} to node {Node}: {Reason}", add[i], Address, outcome.Codes[i]);
+                    node.Logger.LogWarning("Cluster: cannot route {Filter} to node {Node}: {Reason}", add[i], Address, outcome.Codes[i]);
             }
         }
     }
