@@ -17,6 +17,8 @@ command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 # The web console's tests (tests/Kirisame.Interop.Tests/WebConsole) drive /usr/bin/chromium through /usr/bin/chromedriver.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+# The cluster's tests (tests/Kirisame.Cluster.Tests) start their own redis-server as a membership store.
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 if ((${#missing[@]} > 0)); then
   sudo=()
   if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi

@@ -36,6 +36,8 @@ public sealed class BenchArguments
         Options:
           --host HOST            broker address (default 127.0.0.1)
           --port N               broker port (default 1883)
+          --subscriber-port N    the subscribers connect here instead (another node of a cluster:
+                                 every message then crosses between nodes)
           --mqtt 3.1.1|5         protocol version (default 3.1.1)
           --qos 0|1|2            publish and subscribe QoS (default 0)
           --payload BYTES        payload size (default 64; ≥ 8 carries the latency timestamp)
@@ -132,6 +134,9 @@ public sealed class BenchArguments
                     break;
                 case "port":
                     o.Port = result.Int(name, value, 1, 65535);
+                    break;
+                case "subscriber-port":
+                    o.SubscriberPort = result.Int(name, value, 1, 65535);
                     break;
                 case "mqtt":
                     o.Version = value switch

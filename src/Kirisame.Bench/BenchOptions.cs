@@ -28,6 +28,10 @@ public sealed class BenchOptions
 
     public int Port { get; set; } = 1883;
 
+    /// Where the subscribers connect, when not to <see cref="Port"/>: another node of a cluster, so that every message
+    /// crosses from one node to another (0: the same port).
+    public int SubscriberPort { get; set; }
+
     public QualityOfService QoS { get; set; } = QualityOfService.AtMostOnce;
 
     public ProtocolVersion Version { get; set; } = ProtocolVersion.V311;
@@ -102,6 +106,8 @@ public sealed class BenchOptions
         var o = Resolve();
         if (o.Port is <= 0 or > 65535)
             errors.Add($"--port {o.Port} is not a TCP port.");
+        if (o.SubscriberPort is < 0 or > 65535)
+            errors.Add($"--subscriber-port {o.SubscriberPort} is not a TCP port.");
         if (o.PayloadSize is < 0 or > 10_000_000)
             errors.Add($"--payload {o.PayloadSize}: use 0 to 10 000 000 bytes.");
         if (o.Version is not (ProtocolVersion.V311 or ProtocolVersion.V500))

@@ -14,9 +14,10 @@ public static class BenchRunner
             throw new ArgumentException(string.Join(" ", errors), nameof(options));
         var resolved = options.Resolve();
         var broker = await ResolveAsync(resolved.Host, resolved.Port, cancellationToken);
+        var subscribers = resolved.SubscriberPort == 0 ? broker : new IPEndPoint(broker.Address, resolved.SubscriberPort);
         return resolved.Scenario == Scenario.Connections
             ? await ConnectionScenario.RunAsync(resolved, broker, cancellationToken)
-            : await MessageScenario.RunAsync(resolved, broker, cancellationToken);
+            : await MessageScenario.RunAsync(resolved, broker, subscribers, cancellationToken);
     }
 
     private static async Task<IPEndPoint> ResolveAsync(string host, int port, CancellationToken cancellationToken)

@@ -327,6 +327,7 @@ public sealed partial class MqttBroker
     internal void ReleaseSession(Session session, IDeliveryTarget connection, long epoch, WillMessage? will, ProtocolVersion version)
     {
         var delay = will?.Properties?.WillDelayInterval ?? 0;
+        Cluster?.Released(session.ClientId, epoch);
         bool held;
         lock (_sessionsLock)
         {
@@ -402,7 +403,7 @@ public sealed partial class MqttBroker
         }
     }
 
-    private void PublishWill(WillMessage will, string clientId)
+    internal void PublishWill(WillMessage will, string clientId)
     {
         var properties = PublishProperties.From(will.Properties);
         var message = new BrokerMessage(will.Topic, System.Text.Encoding.UTF8.GetBytes(will.Topic), will.Payload, will.QoS, will.Retain,

@@ -94,6 +94,9 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
 
     internal RetainedStore Retained { get; } = new();
 
+    /// The cluster node this broker is part of (docs/adr/0020); null in a single node. Set before the listeners start.
+    internal IClusterHooks? Cluster { get; set; }
+
     public long StartedAtTicks { get; }
 
     public static string Version { get; } = typeof(MqttBroker).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";

@@ -52,6 +52,9 @@ internal sealed class CommandLine
         ["data-dir"] = ["Storage:DataDirectory"],
         ["durability"] = ["Storage:Durability"],
         ["management-port"] = ["Management:Port"],
+        ["cluster"] = ["Cluster:Name"],
+        ["cluster-seeds"] = ["Cluster:Seeds"],
+        ["cluster-port"] = ["Cluster:SiloPort"],
     };
 
     /// For `kirisame bench`: everything after the word, parsed by Kirisame.Bench.
@@ -101,6 +104,12 @@ internal sealed class CommandLine
           --acl-file FILE        Mosquitto-format ACL file (Security:AclFile)
           --management-port N    port of the management API, /metrics and health (Management:Port,
                                  default 8081 on 127.0.0.1; Management:Enabled false turns it off)
+          --cluster NAME         join the cluster NAME (Cluster:Name; README, "Cluster"); without it the
+                                 broker is a single node and starts no cluster code
+          --cluster-seeds LIST   silo endpoints HOST:PORT,… to find the other nodes through (Cluster:Seeds);
+                                 the first one keeps the member list: its loss stops joins and failure
+                                 detection, so use Cluster:Membership redis:HOST:PORT in production
+          --cluster-port N       this node's silo port for node-to-node traffic (Cluster:SiloPort, 11111)
           --allow-anonymous [true|false]
                                  admit clients without a user name (Security:AllowAnonymous); by default
                                  only while every listener is on loopback and there is no password file
@@ -112,7 +121,7 @@ internal sealed class CommandLine
 
         Configuration is read from embedded defaults, then FILE, then environment variables
         KIRISAME__Section__Key, then the command line; the last one wins. Sections: Broker, Transport,
-        Listeners, Security, Storage, Authentication, Management, Telemetry, Logging.
+        Listeners, Security, Storage, Authentication, Management, Telemetry, Cluster, Logging.
         """;
 
     public static CommandLine Parse(IReadOnlyList<string> args)

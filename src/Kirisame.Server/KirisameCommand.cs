@@ -3,6 +3,7 @@ using System.Reflection;
 using Kirisame.Broker;
 using Kirisame.Broker.Security;
 using Kirisame.Broker.Storage;
+using Kirisame.Cluster;
 using Kirisame.Management;
 using Kirisame.Management.Telemetry;
 using Kirisame.Server.Logging;
@@ -117,6 +118,9 @@ internal static class KirisameCommand
         }
 
         await using var _ = store;
+        // A cluster node's broker sees its store through the cluster (acknowledgements wait for the other nodes too,
+        // retained messages are replicated); a single node's calls it directly.
+        IBrokerStore brokerStore = configuration.Cluster.Enabled ? new Kirisame.Cluster.ClusterStore(store) : store;
         // Disposed after the host (and with it the broker) has stopped: a last export sees the final figures.
         using var metrics = KirisameTelemetry.Create(configuration.Telemetry, prometheus: configuration.Management.Enabled);
         using var traces = KirisameTelemetry.CreateTracing(configuration.Telemetry);
@@ -128,7 +132,10 @@ internal static class KirisameCommand
                 : $"RocksDB {Path.GetFullPath(configuration.Storage.DataDirectory)} ({configuration.Storage.Durability})",
         };
         summary.AddChangedSettings(configuration.Broker);
-        var host = BuildHost(configuration, store, state, opening.Elapsed, security, [logFile, syslog], summary);
+        if (configuration.Cluster.Enabled)
+            summary.Cluster = $"cluster {configuration.Cluster.Name}, silo {configuration.Cluster.AdvertisedAddress}:{configuration.Cluster.SiloPort}, membership "
+                + (configuration.Cluster.UsesRedis ? "in Redis" : $"on the primary seed {configuration.Cluster.SeedEndPoints[0]}");
+        var host = BuildHost(configuration, brokerStore, state, opening.Elapsed, security, [logFile, syslog], summary);
         var built = SecuritySetup.Build(configuration, listenerSecurity, host.Services.GetRequiredService<ILoggerFactory>(), errors, summary);
         if (built is null)
         {
@@ -198,8 +205,9 @@ internal static class KirisameCommand
     }
 
     private static IHost BuildHost(ServerConfiguration configuration, IBrokerStore store, StoredState state, TimeSpan loadTime,
-        SecurityHolder security, QueuedLoggerProvider?[] logTargets, StartupSummary summary) =>
-        new HostBuilder()
+        SecurityHolder security, QueuedLoggerProvider?[] logTargets, StartupSummary summary)
+    {
+        var host = new HostBuilder()
             .ConfigureAppConfiguration(builder => builder.AddConfiguration(configuration.Root))
             .ConfigureLogging(logging =>
             {
@@ -216,7 +224,7 @@ internal static class KirisameCommand
                 services.AddSingleton(provider =>
                 {
                     var loggers = provider.GetRequiredService<ILoggerFactory>();
-                    if (store is RocksDbStore rocks)
+                    if ((store is Kirisame.Cluster.ClusterStore clustered ? clustered.Inner : store) is RocksDbStore rocks)
                     {
                         rocks.Logger = loggers.CreateLogger("Kirisame.Storage");
                         // Opening and reading happen before logging exists; the time is reported here (restart time).
@@ -226,7 +234,9 @@ internal static class KirisameCommand
 
                     var broker = new MqttBroker(configuration.Broker, loggers, TimeProvider.System,
                         security.Authenticator ?? throw new InvalidOperationException("Security is not set up."),
-                        security.Authorizer, security.AuthenticationMethods, store: store);
+                        security.Authorizer, security.AuthenticationMethods, store: store,
+                        sessionRegistry: provider.GetService<Kirisame.Broker.Sessions.ISessionRegistry>()); // a cluster's, or the local one
+
                     broker.Restore(state);
                     return broker;
                 });
@@ -237,10 +247,14 @@ internal static class KirisameCommand
                         provider.GetRequiredService<ILoggerFactory>()));
                 services.AddHostedService<HangupReload>();
                 services.AddHostedService<Memory.HeapTrim>();
-            })
+            });
+        // Before the listeners: the node has joined its cluster before it accepts a client.
+        if (configuration.Cluster.Enabled)
+            host.AddKirisameCluster(configuration.Cluster, (Kirisame.Cluster.ClusterStore)store);
+        return host
             .ConfigureWebHost(
                 web => web.UseKirisameTransport(configuration.Transport, configuration.Listeners,
-                    storeDescriptors: store is RocksDbStore ? RocksDbStore.MaxDescriptors : 0),
+                    storeDescriptors: store is RocksDbStore or Kirisame.Cluster.ClusterStore { Inner: RocksDbStore } ? RocksDbStore.MaxDescriptors : 0),
                 // ASPNETCORE_URLS and friends must not add listeners behind the operator's back.
                 options => options.SuppressEnvironmentConfiguration = true)
             // After the web host: the management listener starts once the MQTT listeners are bound.
@@ -252,6 +266,7 @@ internal static class KirisameCommand
             .UseConsoleLifetime(options => options.SuppressStatusMessages = true)
             .ConfigureServices(SystemdNotification.AddWhenAsked)
             .Build();
+    }
 
     private static int Fail(TextWriter stderr, List<string> errors, int exitCode, bool hint)
     {

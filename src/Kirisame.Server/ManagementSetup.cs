@@ -34,7 +34,7 @@ internal static class ManagementSetup
             Metrics = metrics,
             LoginGuard = configuration.Security,
             Listeners = () => [.. listeners.Bound.Select(l => new ListenerDescription(l.Name, l.Protocol.ToString().ToLowerInvariant(), $"{l.EndPoint}{l.Path}"))],
-            Readiness = () => Readiness(lifetime, listeners, expected),
+            Readiness = () => Readiness(lifetime, listeners, expected, services.GetService<Kirisame.Cluster.ClusterNode>()),
             Configuration = configuration.Effective,
             Security = security,
             ListenerAdmin = new LiveListenerAdministration(services.GetRequiredService<Transport.Live.LiveListeners>(), listenerSecurity),
@@ -46,19 +46,27 @@ internal static class ManagementSetup
 
     /// The host has started only once every listener is bound (a failed bind stops it), and stops being ready
     /// as soon as it begins to stop.
-    private static List<ReadinessCheck> Readiness(IHostApplicationLifetime lifetime, MqttListeners listeners, int expected)
+    private static List<ReadinessCheck> Readiness(IHostApplicationLifetime lifetime, MqttListeners listeners, int expected, Kirisame.Cluster.ClusterNode? cluster)
     {
         var started = lifetime.ApplicationStarted.IsCancellationRequested;
         var stopping = lifetime.ApplicationStopping.IsCancellationRequested;
         var bound = listeners.Bound;
         var listening = started && bound.Count >= expected;
-        return
+        List<ReadinessCheck> checks =
         [
             new("listeners", listening, listening
                 ? $"{bound.Count} bound: {string.Join(", ", bound.Select(l => $"{l.Name} {l.EndPoint}"))}"
                 : $"starting: {(started ? bound.Count : 0)} of {expected} bound"),
             new("broker", !stopping, stopping ? "shutting down" : "running"),
         ];
+        // A node cut off from the membership refuses new connections: not ready, so a load balancer sends them elsewhere.
+        if (cluster is not null)
+        {
+            var refusal = cluster.ConnectRefusal;
+            checks.Add(new("cluster", refusal is null, refusal ?? $"node {cluster.SiloAddress}, {cluster.PeerCount} other node(s)"));
+        }
+
+        return checks;
     }
 
     /// The management listener's TLS settings in the form the MQTT listeners' TLS code reads.

@@ -21,7 +21,7 @@ internal sealed class ServerConfiguration
     private static readonly string[] s_knownSections =
         ["Broker", TransportOptions.SectionName, ListenerOptions.SectionName, SecurityOptions.SectionName, StorageOptions.SectionName,
             AuthenticationConfiguration.SectionName, ManagementOptions.SectionName, TelemetryOptions.SectionName, MqttSnOptions.SectionName, "Logging",
-            Kirisame.Bridges.BridgeConfiguration.SectionName];
+            Kirisame.Bridges.BridgeConfiguration.SectionName, Kirisame.Cluster.ClusterSettings.SectionName];
 
     private static readonly Dictionary<string, string?> s_defaults = new()
     {
@@ -29,6 +29,13 @@ internal sealed class ServerConfiguration
         // Kestrel's own connection logs duplicate ours; hosting chatter is not useful to a broker operator.
         ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
         ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
+        // Orleans (the cluster's engine) tells of every silo start step and grain activation at Information.
+        ["Logging:LogLevel:Orleans"] = "Warning",
+        // A hint about server GC at every start, and grain turns over 1 s on a busy 2-core machine: not the operator's.
+        ["Logging:LogLevel:Orleans.Runtime.Silo"] = "Error",
+        ["Logging:LogLevel:Orleans.Runtime.Scheduler"] = "Error",
+        // Orleans' retries log every attempt at Information.
+        ["Logging:LogLevel:Polly"] = "Warning",
         // "Hosting failed to start" and a stack trace, before the one-line message the command prints for the
         // same exception (port in use, a key that does not match its certificate): the operator needs the line.
         ["Logging:LogLevel:Microsoft.Extensions.Hosting.Internal.Host"] = "Critical",
@@ -85,6 +92,9 @@ internal sealed class ServerConfiguration
 
     public MqttSnOptions MqttSn { get; }
 
+    /// The Cluster section; not Enabled without a name (a single node).
+    public Kirisame.Cluster.ClusterSettings Cluster { get; private init; } = new();
+
     /// What /api/v1/configuration shows: every section's options, defaults included (passwords are redacted
     /// there); SCRAM users by name only.
     public IReadOnlyDictionary<string, object?> Effective() => new Dictionary<string, object?>
@@ -97,6 +107,13 @@ internal sealed class ServerConfiguration
         [ManagementOptions.SectionName] = Management,
         [TelemetryOptions.SectionName] = Telemetry,
         [MqttSnOptions.SectionName] = MqttSn,
+        // The membership store's configuration may hold a password: only whether one is set is shown.
+        [Kirisame.Cluster.ClusterSettings.SectionName] = new Dictionary<string, object?>
+        {
+            ["Name"] = Cluster.Name, ["Seeds"] = Cluster.Seeds, ["Membership"] = Cluster.Membership.Length == 0 ? "" : Cluster.UsesRedis ? "redis (set)" : "(set)",
+            ["SiloPort"] = Cluster.SiloPort, ["GatewayPort"] = Cluster.GatewayPort, ["AdvertisedAddress"] = Cluster.AdvertisedAddress,
+            ["ProbeTimeout"] = Cluster.ProbeTimeout, ["MissedProbesLimit"] = Cluster.MissedProbesLimit, ["MembershipTimeout"] = Cluster.MembershipTimeout,
+        },
         [AuthenticationConfiguration.SectionName] = new Dictionary<string, object?> { ["ScramUsers"] = Authentication.ScramUsers.Select(u => u.Key).ToList() },
     };
 
@@ -160,6 +177,7 @@ internal sealed class ServerConfiguration
         var management = Bind<ManagementOptions>(root, ManagementOptions.SectionName, errors);
         var telemetry = Bind<TelemetryOptions>(root, TelemetryOptions.SectionName, errors);
         var mqttSn = Bind<MqttSnOptions>(root, MqttSnOptions.SectionName, errors);
+        var cluster = Bind<Kirisame.Cluster.ClusterSettings>(root, Kirisame.Cluster.ClusterSettings.SectionName, errors);
         errors.AddRange(CheckLogging(root));
         var bridges = Kirisame.Bridges.BridgeConfiguration.Parse(root.GetSection(Kirisame.Bridges.BridgeConfiguration.SectionName).AsEnumerable(makePathsRelative: true),
             System.Net.Dns.GetHostName(), errors);
@@ -176,10 +194,12 @@ internal sealed class ServerConfiguration
         errors.AddRange(management.Validate());
         errors.AddRange(telemetry.Validate());
         errors.AddRange(mqttSn.Validate());
+        errors.AddRange(cluster.Validate());
         var configuration = new ServerConfiguration(root, broker, transport, listeners, security, storage, authentication, management, telemetry, mqttSn)
         {
             Runtime = runtime.Provider,
             Bridges = bridges,
+            Cluster = cluster,
         };
         if (errors.Count == 0)
             errors.AddRange(configuration.CheckEndPoints());

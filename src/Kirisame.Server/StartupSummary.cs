@@ -16,6 +16,9 @@ internal sealed class StartupSummary
     /// "RocksDB /var/lib/kirisame (sync)" or "in memory (nothing survives a restart)".
     public string Store { get; set; } = "";
 
+    /// "cluster NAME, silo …, membership …", or null for a single node.
+    public string? Cluster { get; set; }
+
     /// Broker settings that differ from the defaults, as "Broker:Key=value".
     public List<string> Changed { get; } = [];
 
@@ -48,6 +51,8 @@ internal sealed class StartupSummary
         foreach (var (name, scheme, address) in listeners)
             lines.Add($"  listener {name}: {scheme}://{address}; {Security.GetValueOrDefault(name, "security not reported")}");
         lines.Add($"  store: {Store}");
+        if (Cluster is not null)
+            lines.Add($"  {Cluster}");
         lines.Add(Changed.Count == 0 ? "  settings: the defaults" : $"  settings that differ from the defaults: {string.Join(", ", Changed)}");
         return string.Join(Environment.NewLine, lines);
     }

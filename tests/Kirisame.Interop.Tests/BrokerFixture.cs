@@ -47,11 +47,3 @@ public sealed class KirisameV5Fixture : IAsyncLifetime
             await _broker.DisposeAsync();
     }
 }
-
-internal static class Unique
-{
-    /// A topic no other test (or earlier run against the same broker) uses.
-    public static string Topic(string name) => $"kirisame-test/{name}/{Guid.NewGuid():N}";
-
-    public static string ClientId(string name) => $"{name}-{Guid.NewGuid():N}";
-}

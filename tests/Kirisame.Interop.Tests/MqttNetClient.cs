@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using Kirisame.Testing;
 using MQTTnet;
 using MQTTnet.Diagnostics.PacketInspection;
 using MQTTnet.Exceptions;
@@ -177,7 +178,7 @@ internal sealed class MqttNetClient : IAsyncDisposable
     /// Waits until count messages have arrived; fails with what did arrive otherwise.
     public async Task<IReadOnlyList<ReceivedMessage>> WaitForMessagesAsync(int count)
     {
-        if (!await Kirisame.Testing.Poll.UntilAsync(() => Messages.Count >= count, Timeout))
+        if (!await Poll.UntilAsync(() => Messages.Count >= count, Timeout))
             Assert.Fail($"Expected {count} message(s) within {Timeout.TotalSeconds} s, got {Messages.Count}: {string.Join("; ", Messages)}");
         return Messages;
     }

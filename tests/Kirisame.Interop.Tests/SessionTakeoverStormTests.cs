@@ -1,3 +1,4 @@
+using Kirisame.Testing;
 using MQTTnet;
 using MQTTnet.Exceptions;
 using MQTTnet.Formatter;

@@ -145,17 +145,23 @@ public sealed class ExternalProcess : IAsyncDisposable
 
     /// SIGTERM, as a service manager or `docker stop` sends it (via the shell's kill builtin: .NET has no API
     /// for sending a signal to another process).
-    public void Terminate()
+    public void Terminate() => Signal("TERM");
+
+    /// Sends the signal of that name (TERM, STOP, CONT, …) to the process.
+    public void Signal(string name)
     {
         var pid = _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        using var kill = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", "kill -TERM \"$1\"", "sh", pid])
+        using var kill = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", "kill -\"$1\" \"$2\"", "sh", name, pid])
         {
             UseShellExecute = false,
         })!;
         kill.WaitForExit();
         if (kill.ExitCode != 0)
-            throw new InvalidOperationException($"kill -TERM {pid} failed with exit code {kill.ExitCode}.");
+            throw new InvalidOperationException($"kill -{name} {pid} failed with exit code {kill.ExitCode}.");
     }
+
+    /// SIGKILL, by process id: no clean-up, as a crash or a pulled plug.
+    public void Kill() => _process.Kill();
 
     public async ValueTask DisposeAsync()
     {

@@ -28,7 +28,8 @@ internal static class MessageScenario
     private static readonly TimeSpan DrainLimitQoS0 = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan StopLimit = TimeSpan.FromSeconds(10);
 
-    public static async Task<BenchResult> RunAsync(BenchOptions o, EndPoint broker, CancellationToken cancellationToken)
+    /// <paramref name="subscriberBroker"/>: where the subscribers connect (another node of a cluster, or the same broker).
+    public static async Task<BenchResult> RunAsync(BenchOptions o, EndPoint broker, EndPoint subscriberBroker, CancellationToken cancellationToken)
     {
         var result = new BenchResult { Options = o };
         var publisherCount = o.Publishers!.Value;
@@ -69,7 +70,7 @@ internal static class MessageScenario
         {
             await ForEachAsync(subscriberCount, async i =>
             {
-                var c = await BenchConnection.OpenAsync(broker, null, $"kb-{run}-s{i}", o.Version, receiveBuffer, cancellationToken, o.SessionExpiry);
+                var c = await BenchConnection.OpenAsync(subscriberBroker, null, $"kb-{run}-s{i}", o.Version, receiveBuffer, cancellationToken, o.SessionExpiry);
                 subscriberConnections[i] = c;
                 await c.SubscribeAsync(SubscriberFilter(i), o.QoS, cancellationToken);
             }, cancellationToken);

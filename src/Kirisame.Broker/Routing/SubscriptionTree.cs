@@ -20,6 +20,39 @@ internal sealed class SubscriptionTree
 
     public int Count => Volatile.Read(ref _count);
 
+    /// Told of every subscription added and removed (a cluster node's route table); null in a single node, where
+    /// nothing more is done than this one check per SUBSCRIBE and UNSUBSCRIBE.
+    private ISubscriptionObserver? _observer;
+
+    /// Starts telling <paramref name="observer"/> of changes and returns the subscriptions there are now, both under
+    /// the tree's lock, so that nothing added meanwhile is missed or counted twice.
+    public List<Subscription> Observe(ISubscriptionObserver observer)
+    {
+        lock (_lock)
+        {
+            _observer = observer;
+            var found = new List<Subscription>();
+            Collect(_root, found);
+            return found;
+        }
+    }
+
+    private static void Collect(Node node, List<Subscription> found)
+    {
+        found.AddRange(node.Subscriptions);
+        if (node.Shared is not null)
+        {
+            foreach (var group in node.Shared.Values)
+                found.AddRange(group.Members);
+        }
+
+        if (node.Children is not null)
+        {
+            foreach (var child in node.Children.Values)
+                Collect(child, found);
+        }
+    }
+
     /// Adds or replaces the session's subscription with the same filter. Returns true if one was replaced.
     public bool Add(Subscription subscription)
     {
@@ -40,7 +73,11 @@ internal sealed class SubscriptionTree
             }
 
             if (!replaced)
+            {
                 _count++;
+                _observer?.Added(subscription);
+            }
+
             Invalidate();
             return replaced;
         }
@@ -76,6 +113,7 @@ internal sealed class SubscriptionTree
             if (removed)
             {
                 _count--;
+                _observer?.Removed(session, topicFilter, shareName);
                 Prune(node, path);
                 Invalidate();
             }

@@ -145,6 +145,9 @@ internal sealed partial class ClientConnection
                 return false;
             }
 
+            if (_broker.Cluster?.ConnectRefusal is { } refusal)
+                return Refuse(ReasonCode.ServerUnavailable, refusal); // 3.1.1: return code 3, Server unavailable
+
             var context = new ConnectContext(clientId, connect.UserName, connect.Password, c.Info.RemoteEndPoint, c.Info.SecurityListener, c.Version)
             {
                 CertificateName = c.Info.CertificateName,
@@ -290,6 +293,7 @@ internal sealed partial class ClientConnection
             var session = attachment.Session!;
             c.Session = session;
             c.SessionEpoch = attachment.Lease.Epoch;
+            _broker.Cluster?.Held(clientId, attachment.Lease.Epoch, c.Will);
             if (_method is not null)
                 c._reauthentication = new Reauthentication(_method);
             c._handshake = null; // done: the connection keeps what it learnt, not the exchange

@@ -1,0 +1,354 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using Kirisame.Broker;
+using Kirisame.Broker.Delivery;
+using Kirisame.Cluster.Grains;
+using Kirisame.Protocol;
+using Kirisame.Protocol.Packets;
+using Kirisame.Protocol.Primitives;
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+
+namespace Kirisame.Cluster;
+
+/// This broker as a node of a cluster (docs/adr/0020): a <see cref="PeerLink"/> per other member, kept in step with
+/// Orleans' membership; the routes of this node's clients (<see cref="LocalRoutes"/>) sent to every other node; what
+/// the others send routed here; the clients held here with their wills, which the others publish if this node dies.
+internal sealed class ClusterNode : IClusterHooks, IDisposable
+{
+    /// Client ids of the sessions standing for other nodes. U+0000 cannot be in a network client's id [MQTT-1.5.4-2], so
+    /// no client can take one over, and the registry keeps such ids on the node.
+    public const string NodeSessionPrefix = "\0cluster:";
+
+    private readonly ClusterStore _store;
+    private readonly IClusterMembershipService _membership;
+    private readonly IGrainFactory _grains;
+    private readonly ClusterSessionRegistry? _registry;
+    private readonly MembershipWatch _watch;
+    private readonly Lock _peersLock = new();
+    private readonly ConcurrentDictionary<string, PeerLink> _peers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _gone = new(StringComparer.Ordinal);
+    private readonly Lock _heldLock = new();
+    private readonly Dictionary<string, (long Epoch, byte[]? Will)> _held = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopping = new();
+
+    public ClusterNode(MqttBroker broker, ClusterStore store, ClusterSettings settings, ILocalSiloDetails silo, IClusterMembershipService membership,
+        IGrainFactory grains, IMembershipTable table, Broker.Sessions.ISessionRegistry registry, ILoggerFactory loggers)
+    {
+        Broker = broker;
+        _store = store;
+        _membership = membership;
+        _grains = grains;
+        _registry = registry as ClusterSessionRegistry;
+        Logger = loggers.CreateLogger("Kirisame.Cluster");
+        SiloAddress = silo.SiloAddress;
+        Self = silo.SiloAddress.ToParsableString();
+        Routes = new LocalRoutes(() => _peers.Values);
+        _watch = new MembershipWatch(table, settings, broker.TimeProvider, Logger);
+    }
+
+    public MqttBroker Broker { get; }
+
+    public ILogger Logger { get; }
+
+    public SiloAddress SiloAddress { get; }
+
+    /// This silo's address with its generation, as the other nodes key it.
+    public string Self { get; }
+
+    public ForwardTracker Forwards => _store.Forwards;
+
+    public LocalRoutes Routes { get; }
+
+    public string? ConnectRefusal => _watch.Refusal;
+
+    /// Other nodes this one is linked to now.
+    public int PeerCount => _peers.Count;
+
+    public async Task StartAsync()
+    {
+        Broker.Cluster = this;
+        _store.Node = this;
+        Routes.Start(Broker.Subscriptions.Observe(Routes));
+        await ReconcileAsync(_membership.CurrentSnapshot);
+        await PullRetainedAsync();
+        _ = Task.Run(() => FollowMembershipAsync(_stopping.Token));
+        _ = Task.Run(() => _watch.RunAsync(_stopping.Token));
+        Logger.LogInformation("Cluster: node {Node} up, {Peers} other node(s)", SiloAddress, _peers.Count);
+    }
+
+    public async Task StopAsync()
+    {
+        // The broker has stopped (its clients gone, their wills published here): the other nodes hear so first, or
+        // they would publish those wills again once this node leaves.
+        await Task.WhenAll(_peers.Values.Select(peer => peer.DrainAsync(TimeSpan.FromSeconds(3))));
+        await _stopping.CancelAsync();
+        foreach (var peer in _peers.Values)
+            await peer.CloseAsync();
+    }
+
+    public void Dispose() => _stopping.Dispose();
+
+    private async Task FollowMembershipAsync(CancellationToken token)
+    {
+        try
+        {
+            await foreach (var snapshot in _membership.MembershipUpdates.WithCancellation(token))
+                await ReconcileAsync(snapshot);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            Logger.LogError(ex, "Cluster: following the membership failed");
+        }
+    }
+
+    /// Links to every active member; drops the dead ones, publishing their clients' wills (one node does: the lowest
+    /// address among the live ones) and stating again to the registry what this node holds.
+    private async Task ReconcileAsync(ClusterMembershipSnapshot snapshot)
+    {
+        foreach (var member in snapshot.Members.Values)
+        {
+            if (member.Status == SiloStatus.Active && !member.SiloAddress.Equals(SiloAddress))
+                GetOrAddPeer(member.SiloAddress.ToParsableString());
+        }
+
+        var died = false;
+        foreach (var (key, peer) in _peers)
+        {
+            var address = SiloAddress.FromParsableString(key);
+            if (snapshot.GetSiloStatus(address) != SiloStatus.Dead)
+                continue;
+            died = true;
+            await RemovePeerAsync(key, peer, snapshot);
+        }
+
+        if (died && _registry is not null)
+        {
+            List<HolderRecord> held;
+            lock (_heldLock)
+                held = [.. _held.Select(h => new HolderRecord(h.Key, h.Value.Epoch, Self, ""))];
+            try
+            {
+                await _registry.ReassertAsync(held);
+            }
+            catch (Exception ex)
+            {
+                Logger.LogWarning("Cluster: stating this node's {Count} clients to the registry failed: {Error}", held.Count, ex.Message);
+            }
+        }
+    }
+
+    private PeerLink GetOrAddPeer(string address)
+    {
+        if (_peers.TryGetValue(address, out var peer))
+            return peer;
+        lock (_peersLock)
+        {
+            if (_peers.TryGetValue(address, out peer))
+                return peer;
+            peer = new PeerLink(this, address, _grains.GetGrain<INodeInbox>(address));
+            _peers[address] = peer;
+        }
+
+        Logger.LogInformation("Cluster: node {Node} joined", address);
+        _ = peer.StartAsync();
+        return peer;
+    }
+
+    private async Task RemovePeerAsync(string key, PeerLink peer, ClusterMembershipSnapshot snapshot)
+    {
+        lock (_peersLock)
+        {
+            if (!_peers.TryRemove(key, out _))
+                return;
+            _gone.TryAdd(key, 0);
+        }
+
+        await peer.CloseAsync();
+        var live = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress.ToParsableString())
+            .Append(Self).Order(StringComparer.Ordinal).First();
+        List<WillEntry> wills;
+        lock (peer.Wills)
+            wills = [.. peer.Wills.Values.Where(w => w.Will is not null)];
+        Logger.LogWarning("Cluster: node {Node} is dead; its routes are dropped{Wills}", key,
+            live == Self ? $", and the wills of its {wills.Count} client(s) published here" : "");
+        if (live != Self)
+            return;
+        foreach (var will in wills)
+        {
+            foreach (var publish in PublishPackets.Read(will.Will!))
+                Route(publish, will.ClientId);
+        }
+    }
+
+    // ---- IClusterHooks: clients held here ----
+
+    public void Held(string clientId, long epoch, WillMessage? will)
+    {
+        var encoded = will is null ? null : PublishPackets.Encode(will);
+        lock (_heldLock)
+        {
+            _held[clientId] = (epoch, encoded);
+            if (encoded is not null)
+            {
+                foreach (var peer in _peers.Values)
+                    peer.EnqueueWill(new WillEntry(clientId, epoch, encoded));
+            }
+        }
+    }
+
+    public void Released(string clientId, long epoch)
+    {
+        lock (_heldLock)
+        {
+            if (!_held.TryGetValue(clientId, out var held) || held.Epoch != epoch)
+                return;
+            _held.Remove(clientId);
+            if (held.Will is not null)
+            {
+                foreach (var peer in _peers.Values)
+                    peer.EnqueueWill(new WillEntry(clientId, epoch, null));
+            }
+        }
+    }
+
+    /// The wills of the clients held here, for <paramref name="peer"/>'s next batch; changes queued after follow it.
+    public List<WillEntry> HeldSnapshotFor(PeerLink peer)
+    {
+        lock (_heldLock)
+        {
+            peer.WillsSnapshotTaken();
+            return [.. _held.Where(h => h.Value.Will is not null).Select(h => new WillEntry(h.Key, h.Value.Epoch, h.Value.Will))];
+        }
+    }
+
+    // ---- outward: retained replication (from ClusterStore) ----
+
+    public void ReplicateRetained(BrokerMessage message)
+    {
+        foreach (var peer in _peers.Values)
+            peer.Enqueue(message);
+    }
+
+    public void ReplicateRetainedRemoval(string topic)
+    {
+        foreach (var peer in _peers.Values)
+            peer.EnqueueRetainedRemoval(topic);
+    }
+
+    // ---- inward: the NodeInbox grain's calls ----
+
+    public async Task ReceiveAsync(NodeBatch batch)
+    {
+        if (_gone.ContainsKey(batch.From))
+            return; // declared dead here: what it still sends is not routed (its clients' wills were)
+        var peer = GetOrAddPeer(batch.From);
+        peer.ApplyRoutes(batch);
+        peer.ApplyWills(batch);
+        var durable = false;
+        Inbound.Begin();
+        try
+        {
+            foreach (var publish in PublishPackets.Read(batch.Messages))
+            {
+                Route(publish, sender: "");
+                durable |= publish.QoS != QualityOfService.AtMostOnce;
+            }
+        }
+        finally
+        {
+            Inbound.End();
+        }
+
+        foreach (var topic in batch.RetainedRemoved)
+        {
+            Broker.Retained.Remove(topic);
+            _store.Inner.DeleteRetained(topic);
+        }
+
+        // Accepted means as durable here as a PUBACK from this node would promise: the sender acknowledges after this.
+        if (durable)
+            await WhenStoredAsync();
+    }
+
+    private void Route(in PublishPacket publish, string sender)
+    {
+        var topic = System.Text.Encoding.UTF8.GetString(publish.Topic.Span);
+        Broker.Publish(publish, publish.QoS, publish.Retain, topic, publish.Topic, sender, Broker.TimeProvider.GetTimestamp());
+    }
+
+    private Task WhenStoredAsync()
+    {
+        var store = _store.Inner;
+        var mark = store.Mark();
+        if (store.IsDurable(mark))
+            return Task.CompletedTask;
+        var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        store.WhenDurable(mark, static state => ((TaskCompletionSource)state!).TrySetResult(), stored);
+        return stored.Task;
+    }
+
+    /// Another node claimed <paramref name="clientId"/>: the connection holding it here under an older (or the same)
+    /// epoch is closed with Session taken over (0x8E, [MQTT-3.1.4-3]), and the session it leaves is discarded — the id
+    /// lives on the other node now (its state does not move there yet: docs/adr/0020).
+    public async Task KickAsync(string clientId, long epoch)
+    {
+        var session = Broker.FindSession(clientId);
+        if (session is null || session.Epoch > epoch)
+            return;
+        if (session.Owner is { } owner)
+        {
+            Logger.LogInformation("Client {ClientId} connected on another node; closing its connection here", MqttText.Quote(clientId));
+            owner.RequestClose(ReasonCode.SessionTakenOver);
+            await Task.WhenAny(owner.Finished, Task.Delay(TimeSpan.FromSeconds(5)));
+        }
+
+        if (Broker.FindSession(clientId) is { Owner: null } left && left.Epoch <= epoch)
+            await Broker.Admin.DeleteSessionAsync(clientId);
+    }
+
+    /// Retained messages here, for a node that joins.
+    public byte[] RetainedSnapshot()
+    {
+        var output = new ArrayBufferWriter<byte>();
+        foreach (var message in Broker.Retained.Match("#", Broker.TimeProvider))
+            PublishPackets.Write(output, message, message.RemainingExpiry(Broker.TimeProvider) is { } left
+                ? message.Properties with { MessageExpiryInterval = left } : message.Properties);
+        return output.WrittenSpan.ToArray();
+    }
+
+    /// A joining node takes the retained messages of the first other node that answers; topics it has already (its own
+    /// store's, or set meanwhile) are kept.
+    private async Task PullRetainedAsync()
+    {
+        foreach (var peer in _peers.Values)
+        {
+            try
+            {
+                var packets = await _grains.GetGrain<INodeInbox>(peer.Address).Retained().WaitAsync(TimeSpan.FromSeconds(10));
+                var count = 0;
+                foreach (var publish in PublishPackets.Read(packets))
+                {
+                    var topic = System.Text.Encoding.UTF8.GetString(publish.Topic.Span);
+                    if (Broker.Retained.Match(topic, Broker.TimeProvider).Count > 0)
+                        continue;
+                    var message = new BrokerMessage(topic, publish.Topic.ToArray(), publish.Payload, publish.QoS, retain: true, publish.Properties.Detach(), "",
+                        Broker.TimeProvider.GetTimestamp());
+                    Broker.Retained.Set(message);
+                    _store.Inner.PutRetained(message);
+                    count++;
+                }
+
+                Logger.LogInformation("Cluster: {Count} retained message(s) taken from node {Node}", count, peer.Address);
+                return;
+            }
+            catch (Exception ex)
+            {
+                Logger.LogWarning("Cluster: reading the retained messages of node {Node} failed: {Error}", peer.Address, ex.Message);
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+namespace Kirisame.Cluster.Grains;
+
+/// The state is soft (in memory): a partition that moves after its silo died starts empty and is filled again by the
+/// nodes' <see cref="Reassert"/>. Epochs start from the wall clock in 100 ns ticks, so one made by a new activation is
+/// above every epoch an earlier activation handed out (clocks of the nodes roughly agreeing), and fencing by epoch
+/// holds across the move.
+internal sealed class ClientRegistryPartition : Grain, IClientRegistryPartition
+{
+    private readonly Dictionary<string, HolderRecord> _holders = new(StringComparer.Ordinal);
+    private long _lastEpoch = DateTime.UtcNow.Ticks;
+
+    public Task<ClaimResult> Claim(string clientId, string node, string connection)
+    {
+        var epoch = _lastEpoch = Math.Max(_lastEpoch + 1, DateTime.UtcNow.Ticks);
+        _holders.TryGetValue(clientId, out var previous);
+        _holders[clientId] = new HolderRecord(clientId, epoch, node, connection);
+        return Task.FromResult(new ClaimResult(epoch, previous));
+    }
+
+    public Task<bool> Release(string clientId, long epoch)
+    {
+        if (!_holders.TryGetValue(clientId, out var current) || current.Epoch != epoch)
+            return Task.FromResult(false);
+        _holders.Remove(clientId);
+        return Task.FromResult(true);
+    }
+
+    public Task<HolderRecord?> Find(string clientId) => Task.FromResult(_holders.GetValueOrDefault(clientId));
+
+    public Task Reassert(List<HolderRecord> holders)
+    {
+        foreach (var holder in holders)
+        {
+            if (!_holders.TryGetValue(holder.ClientId, out var current) || current.Epoch < holder.Epoch)
+                _holders[holder.ClientId] = holder;
+            _lastEpoch = Math.Max(_lastEpoch, holder.Epoch);
+        }
+
+        return Task.CompletedTask;
+    }
+}

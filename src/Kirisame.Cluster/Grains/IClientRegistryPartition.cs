@@ -1,0 +1,25 @@
+namespace Kirisame.Cluster.Grains;
+
+/// One partition of the cluster's client-id registry (hash of the id modulo <see cref="ClusterSessionRegistry.Partitions"/>):
+/// who holds each id of the partition, with the epoch of the claim. One grain per partition rather than per id: an
+/// activation costs about 0.4 core-ms and a connect storm would pay it per client (docs/adr/0020).
+internal interface IClientRegistryPartition : IGrainWithIntegerKey
+{
+    /// The newest claim wins: returns its epoch, and the holder it displaced.
+    public Task<ClaimResult> Claim(string clientId, string node, string connection);
+
+    /// Releases only the current holder (the epoch matches).
+    public Task<bool> Release(string clientId, long epoch);
+
+    public Task<HolderRecord?> Find(string clientId);
+
+    /// After a silo died (with it, maybe, this partition's activation and its state), each node states again what it
+    /// holds; an entry with a newer epoch is kept.
+    public Task Reassert(List<HolderRecord> holders);
+}
+
+[GenerateSerializer]
+internal sealed record HolderRecord([property: Id(0)] string ClientId, [property: Id(1)] long Epoch, [property: Id(2)] string Node, [property: Id(3)] string Connection);
+
+[GenerateSerializer]
+internal sealed record ClaimResult([property: Id(0)] long Epoch, [property: Id(1)] HolderRecord? Previous);

@@ -1,0 +1,17 @@
+namespace Kirisame.Cluster.Grains;
+
+/// Each node's entry point for the others, one grain per node pinned to its silo (<see cref="NodeInboxPlacement"/>),
+/// keyed by the silo's address with its generation: a restarted node is a new inbox.
+internal interface INodeInbox : IGrainWithStringKey
+{
+    /// Applies a batch; returns once its messages are routed here and as durable as this node's store promises, so
+    /// that the sender may acknowledge QoS 1/2 messages to their publishers.
+    public Task Receive(NodeBatch batch);
+
+    /// Closes this node's connection holding <paramref name="clientId"/> under <paramref name="epoch"/> or an older
+    /// one (Session taken over, 0x8E): the id was claimed on another node. Returns once it is closed.
+    public Task Kick(string clientId, long epoch);
+
+    /// Every retained message here, as encoded PUBLISH packets: a node that joins starts from them.
+    public Task<byte[]> Retained();
+}

@@ -1,0 +1,16 @@
+using Orleans.Concurrency;
+
+namespace Kirisame.Cluster.Grains;
+
+/// Hands each call to this node's <see cref="ClusterNode"/>. Reentrant: a Kick waits for a connection to close and
+/// must not hold up deliveries meanwhile; the node is safe for concurrent calls.
+[NodeInboxPlacement]
+[Reentrant]
+internal sealed class NodeInbox(ClusterNode node) : Grain, INodeInbox
+{
+    public Task Receive(NodeBatch batch) => node.ReceiveAsync(batch);
+
+    public Task Kick(string clientId, long epoch) => node.KickAsync(clientId, epoch);
+
+    public Task<byte[]> Retained() => Task.FromResult(node.RetainedSnapshot());
+}

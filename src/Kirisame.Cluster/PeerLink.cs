@@ -1,0 +1,405 @@
+using System.Buffers;
+using Kirisame.Broker;
+using Kirisame.Broker.Delivery;
+using Kirisame.Broker.Security;
+using Kirisame.Broker.Sessions;
+using Kirisame.Cluster.Grains;
+using Kirisame.Protocol;
+using Kirisame.Protocol.Packets;
+using Microsoft.Extensions.Logging;
+
+namespace Kirisame.Cluster;
+
+/// This node's link to one other node, both ways:
+/// - outward, what is to be sent there (route changes, messages, retained changes, wills), gathered while the previous
+///   call is on its way and sent as one <see cref="NodeBatch"/> by one sender loop, so that it arrives in order;
+/// - inward, the session that holds that node's filters here (<see cref="RemoteNodeTarget"/>).
+/// A failed call is sent again, with the routes and wills as snapshots, until it succeeds or the node is declared
+/// dead; then its QoS 1/2 messages are given up (their subscribers died with the node).
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification =
+    "Its semaphore (no wait handle) and token source (no timer) hold nothing unmanaged; routing may still signal a link whose node just left, so it is never disposed.")]
+internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbox)
+{
+    private readonly Lock _lock = new();
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly CancellationTokenSource _closed = new();
+    private readonly HashSet<string> _remoteFilters = new(StringComparer.Ordinal);
+    private readonly Lock _remoteLock = new();
+    /// Route and will changes for the next batch (its messages come from <see cref="_chunks"/>).
+    private NodeBatch _pending = new();
+
+    /// Messages waiting, cut into chunks of about <see cref="ChunkBytes"/>: a batch carries one, so that no call grows
+    /// past what Orleans takes in one message (100 MB) however far behind the link is.
+    private readonly Queue<Chunk> _chunks = new();
+    private Chunk? _open;
+    private int _backlog;
+    private long _backlogBytes;
+    private bool _routesSnapshotDue = true;
+    private bool _willsSnapshotDue = true;
+    private int _signalled;
+    private volatile bool _sending;
+    private Session? _session;
+
+    private const int ChunkBytes = 1 << 20;
+
+    private sealed class Chunk
+    {
+        public readonly ArrayBufferWriter<byte> Bytes = new();
+        public readonly List<long> Sequences = [];
+        public readonly List<string> RemovedAfter = [];
+        public int Count;
+    }
+
+    /// Messages queued for the other node and not yet accepted by it: back-pressure (docs/adr/0009) holds the
+    /// publishers back when it grows, as for any consumer.
+    public int Backlog => Volatile.Read(ref _backlog);
+
+    public long BacklogBytes => Interlocked.Read(ref _backlogBytes);
+
+    public int MaxQueuedMessages => node.Broker.Options.MaxQueuedMessages;
+
+    /// The other node's silo address with its generation.
+    public string Address { get; } = address;
+
+    public DateTimeOffset Since { get; } = DateTimeOffset.UtcNow;
+
+    public RemoteNodeTarget Target => LazyInitializer.EnsureInitialized(ref _target, () => new RemoteNodeTarget(this)); // one instance however many threads ask first
+
+    private RemoteNodeTarget? _target;
+
+    /// The other node's clients and their wills, as it last told (published here if it dies and this node is chosen).
+    public Dictionary<string, WillEntry> Wills { get; } = new(StringComparer.Ordinal);
+
+    private string SessionId => ClusterNode.NodeSessionPrefix + Address;
+
+    /// Attaches the session that stands for the other node and starts sending.
+    public async Task StartAsync()
+    {
+        var broker = node.Broker;
+        var attachment = await broker.AttachSessionAsync(Target, "cluster", SessionId, cleanStart: true, expiry: 0);
+        _session = attachment.Session;
+        if (_session is not null)
+            broker.Resume(_session, Target);
+        _ = Task.Run(SendLoopAsync);
+        Signal();
+    }
+
+    /// The node left or died: stop sending, give up what was not accepted, drop its filters and its session.
+    public async Task CloseAsync()
+    {
+        await _closed.CancelAsync();
+        Target.Close();
+        if (_session is { } session)
+            node.Broker.ReleaseSession(session, Target, session.Epoch, will: null, ProtocolVersion.V500);
+        lock (_lock)
+        {
+            while (_chunks.TryDequeue(out var chunk))
+                node.Forwards.Done(chunk.Sequences);
+            _open = null;
+        }
+    }
+
+    public bool IsClosed => _closed.IsCancellationRequested;
+
+    /// Waits (up to <paramref name="timeout"/>) until everything queued has been sent: a node shutting down tells the
+    /// others its clients let go (their wills were published here) before its links close.
+    public async Task DrainAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline && !IsClosed)
+        {
+            lock (_lock)
+            {
+                if (!_sending && _chunks.Count == 0 && _pending.IsEmpty && !_routesSnapshotDue && !_willsSnapshotDue)
+                    return;
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    // ---- outward ----
+
+    public void Enqueue(BrokerMessage message)
+    {
+        var properties = message.Properties;
+        if (message.RemainingExpiry(node.Broker.TimeProvider) is { } remaining)
+            properties = properties with { MessageExpiryInterval = remaining }; // [MQTT-3.3.2-6]: the time waited here counts
+        lock (_lock)
+        {
+            var chunk = OpenChunkLocked();
+            var before = chunk.Bytes.WrittenCount;
+            PublishPackets.Write(chunk.Bytes, message, properties);
+            chunk.Count++;
+            if (message.QoS != QualityOfService.AtMostOnce)
+                chunk.Sequences.Add(node.Forwards.Next());
+            Interlocked.Increment(ref _backlog);
+            Interlocked.Add(ref _backlogBytes, chunk.Bytes.WrittenCount - before);
+        }
+
+        Signal();
+    }
+
+    /// Applied after the messages queued before it, and before those after it (which go into the next chunk).
+    public void EnqueueRetainedRemoval(string topic)
+    {
+        lock (_lock)
+        {
+            OpenChunkLocked().RemovedAfter.Add(topic);
+            _open = null;
+        }
+
+        Signal();
+    }
+
+    private Chunk OpenChunkLocked()
+    {
+        if (_open is null || _open.Bytes.WrittenCount >= ChunkBytes)
+        {
+            _open = new Chunk();
+            _chunks.Enqueue(_open);
+        }
+
+        return _open;
+    }
+
+    /// A route change; the caller holds the node's route lock, so changes arrive in the order they happened.
+    public void EnqueueRoute(string filter, bool added)
+    {
+        lock (_lock)
+        {
+            // Each filter is in one list at most, with its last change: the two lists then apply in any order.
+            if (!_routesSnapshotDue)
+            {
+                (added ? _pending.RemovedFilters : _pending.AddedFilters).Remove(filter);
+                (added ? _pending.AddedFilters : _pending.RemovedFilters).Add(filter);
+            }
+        }
+
+        Signal();
+    }
+
+    /// A will change; the caller holds the node's lock of held clients.
+    public void EnqueueWill(WillEntry entry)
+    {
+        lock (_lock)
+        {
+            if (!_willsSnapshotDue)
+                _pending.Wills.Add(entry);
+        }
+
+        Signal();
+    }
+
+    private void Signal()
+    {
+        if (Interlocked.Exchange(ref _signalled, 1) == 0)
+            _signal.Release();
+    }
+
+    private async Task SendLoopAsync()
+    {
+        var token = _closed.Token;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                await _signal.WaitAsync(token);
+                Volatile.Write(ref _signalled, 0);
+                _sending = true;
+                var (batch, chunk) = Take();
+                if (batch.IsEmpty)
+                {
+                    _sending = false;
+                    continue;
+                }
+
+                await SendAsync(batch, chunk?.Sequences ?? [], token);
+                _sending = false;
+                if (chunk is not null)
+                {
+                    Interlocked.Add(ref _backlog, -chunk.Count);
+                    Interlocked.Add(ref _backlogBytes, -chunk.Bytes.WrittenCount);
+                    if (_session is { } session)
+                        node.Broker.BackPressure.Drained(session); // publishers waiting for this node go on
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            node.Logger.LogError(ex, "Cluster: the link to node {Node} failed", Address);
+        }
+    }
+
+    /// What has gathered, as one batch. Snapshots are taken under the node's locks, which route and will changes
+    /// are queued under too: nothing changes between a snapshot and the changes queued after it.
+    private (NodeBatch Batch, Chunk? Chunk) Take()
+    {
+        bool routesDue, willsDue;
+        lock (_lock)
+        {
+            routesDue = _routesSnapshotDue;
+            willsDue = _willsSnapshotDue;
+        }
+
+        List<string>? routes = null;
+        if (routesDue)
+            routes = node.Routes.SnapshotFor(this);
+        List<WillEntry>? wills = null;
+        if (willsDue)
+            wills = node.HeldSnapshotFor(this);
+        return TakeLocked(routes, wills);
+    }
+
+    private (NodeBatch, Chunk?) TakeLocked(List<string>? routes, List<WillEntry>? wills)
+    {
+        lock (_lock)
+        {
+            // The changes queued since a snapshot was taken follow it (taking it cleared those before).
+            var batch = _pending;
+            batch.RouteSnapshot = routes;
+            batch.WillSnapshot = wills;
+
+            batch.From = node.Self;
+            _pending = new NodeBatch();
+            if (!_chunks.TryDequeue(out var chunk))
+                return (batch, null);
+            if (chunk == _open)
+                _open = null;
+            batch.Messages = chunk.Bytes.WrittenSpan.ToArray();
+            batch.RetainedRemoved = chunk.RemovedAfter;
+            if (_chunks.Count > 0)
+                Signal(); // more to send: the loop comes round again at once
+            return (batch, chunk);
+        }
+    }
+
+    private async Task SendAsync(NodeBatch batch, List<long> sequences, CancellationToken token)
+    {
+        var failures = 0;
+        while (true)
+        {
+            try
+            {
+                await inbox.Receive(batch).WaitAsync(token);
+                node.Forwards.Done(sequences);
+                return;
+            }
+            catch (Exception ex) when (!token.IsCancellationRequested)
+            {
+                if (failures++ == 0)
+                    node.Logger.LogWarning("Cluster: sending to node {Node} failed ({Error}); retrying until it answers or is declared dead", Address, ex.Message);
+                await Task.Delay(TimeSpan.FromMilliseconds(200), token);
+                // The failed call may or may not have been applied: the next try carries routes and wills whole, as
+                // they are now — newer than the changes the batch had, which are dropped (changes queued meanwhile
+                // for the next batch are cleared by the snapshot too: it includes them).
+                batch.RouteSnapshot = node.Routes.SnapshotFor(this);
+                batch.AddedFilters.Clear();
+                batch.RemovedFilters.Clear();
+                batch.WillSnapshot = node.HeldSnapshotFor(this);
+                batch.Wills.Clear();
+            }
+            catch (OperationCanceledException)
+            {
+                // The node is gone: what it did not accept is given up with it.
+                node.Forwards.Done(sequences);
+                throw;
+            }
+        }
+    }
+
+    /// Marks the next batch as snapshots. Called under the node's route (or held-client) lock, as the snapshot taken
+    /// then will be: changes queued from here on follow it.
+    public void RoutesSnapshotTaken()
+    {
+        lock (_lock)
+        {
+            _routesSnapshotDue = false;
+            _pending.AddedFilters.Clear();
+            _pending.RemovedFilters.Clear();
+        }
+    }
+
+    public void WillsSnapshotTaken()
+    {
+        lock (_lock)
+        {
+            _willsSnapshotDue = false;
+            _pending.Wills.Clear();
+        }
+    }
+
+    // ---- inward ----
+
+    /// The other node's routes: its session here subscribes to what that node's clients hold.
+    public void ApplyRoutes(NodeBatch batch)
+    {
+        if (_session is not { } session)
+            return;
+        var broker = node.Broker;
+        var who = new Subscriber(SessionId, null, AllowAll.Instance, V5: true, WantsReasonString: false);
+        List<string> add;
+        List<string> remove;
+        lock (_remoteLock)
+        {
+            if (batch.RouteSnapshot is { } snapshot)
+            {
+                var wanted = new HashSet<string>(snapshot, StringComparer.Ordinal);
+                wanted.ExceptWith(batch.RemovedFilters);
+                wanted.UnionWith(batch.AddedFilters);
+                remove = [.. _remoteFilters.Where(f => !wanted.Contains(f))];
+                add = [.. wanted.Where(f => !_remoteFilters.Contains(f))];
+            }
+            else
+            {
+                remove = [.. batch.RemovedFilters.Where(_remoteFilters.Contains)];
+                add = [.. batch.AddedFilters.Where(f => !_remoteFilters.Contains(f))];
+            }
+
+            _remoteFilters.ExceptWith(remove);
+            _remoteFilters.UnionWith(add);
+        }
+
+        if (remove.Count > 0)
+            broker.Unsubscribe(session, who, remove);
+        if (add.Count > 0)
+        {
+            // RETAIN as published: a retained message without a payload (a removal) must arrive as one.
+            var outcome = broker.Subscribe(session, who, [.. add.Select(f => new TopicSubscription(f, QualityOfService.AtMostOnce, RetainAsPublished: true))], 0);
+            for (var i = 0; i < outcome.Codes.Count; i++)
+            {
+                if (ReasonCodes.IsError(outcome.Codes[i]))
+                    node.Logger.LogWarning("Cluster: cannot route {Filter} to node {Node}: {Reason}", add[i], Address, outcome.Codes[i]);
+            }
+        }
+    }
+
+    public void ApplyWills(NodeBatch batch)
+    {
+        lock (Wills)
+        {
+            if (batch.WillSnapshot is { } snapshot)
+            {
+                Wills.Clear();
+                foreach (var entry in snapshot)
+                    Wills[entry.ClientId] = entry;
+            }
+
+            foreach (var entry in batch.Wills)
+            {
+                if (entry.Will is null)
+                {
+                    if (Wills.TryGetValue(entry.ClientId, out var known) && known.Epoch <= entry.Epoch)
+                        Wills.Remove(entry.ClientId);
+                }
+                else
+                {
+                    Wills[entry.ClientId] = entry;
+                }
+            }
+        }
+    }
+}

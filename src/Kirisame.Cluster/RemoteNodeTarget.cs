@@ -1,0 +1,66 @@
+using Kirisame.Broker.Admin;
+using Kirisame.Broker.Delivery;
+using Kirisame.Protocol;
+
+namespace Kirisame.Cluster;
+
+/// Another node as this broker sees it: a delivery target holding a session subscribed (at QoS 0, so routing hands it
+/// every message at once, with no window or queue of the session's) to the filters that node's clients hold. Routing
+/// here needs no cluster code at all; this target puts what it is given on the node's <see cref="PeerLink"/>, with the
+/// message's own QoS, and the other node matches it against its own subscriptions (docs/adr/0020).
+internal sealed class RemoteNodeTarget(PeerLink link) : IDeliveryTarget
+{
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _closing;
+
+    public string LogName => $"node {link.Address}";
+
+    public string Origin => "cluster";
+
+    public int SendWindow => 1; // never used: the session's subscriptions are QoS 0
+
+    public bool IsClosing => Volatile.Read(ref _closing) != 0;
+
+    public Task Finished => _finished.Task;
+
+    public int Backlog => link.Backlog;
+
+    public long BacklogBytes => link.BacklogBytes;
+
+    public bool OutputBlocked => false;
+
+    public bool TryEnqueuePublish(BrokerMessage message, QualityOfService qos, bool retain, bool dup, ushort packetId, uint[] subscriptionIds, bool mayDrop = false)
+    {
+        if (IsClosing)
+            return false;
+        // A message another node sent here was sent to every node it was for already. A retained one with a payload
+        // reaches every node through the store's replication (ClusterStore), which delivers it there too.
+        if (Inbound.Applying || (message.Retain && !message.Payload.IsEmpty))
+            return true;
+        // A QoS 0 message is dropped (and counted by the broker) only when the other node stopped keeping up and back-
+        // pressure gave up waiting for it; a QoS 1/2 one never is: its publisher's acknowledgement waits for it.
+        if (mayDrop && message.QoS == QualityOfService.AtMostOnce && link.Backlog >= link.MaxQueuedMessages)
+            return false;
+        link.Enqueue(message);
+        return true;
+    }
+
+    public void EnqueueRelease(ushort packetId, ReasonCode reason)
+    {
+    }
+
+    public ClientSnapshot Describe(string clientId) =>
+        new(clientId, Connected: true, Origin, Listener: null, ProtocolVersion.V500, UserName: null, ConnectedSince: link.Since, KeepAlive: 0);
+
+    /// An administrator's disconnect or a shutdown: the link stays (the node is still a member); only a membership
+    /// change ends it.
+    public void RequestClose(ReasonCode? reason, string? why = null)
+    {
+    }
+
+    public void Close()
+    {
+        Volatile.Write(ref _closing, 1);
+        _finished.TrySetResult();
+    }
+}

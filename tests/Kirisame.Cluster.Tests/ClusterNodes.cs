@@ -1,0 +1,113 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Kirisame.Cluster.Tests;
+
+/// A cluster of real `kirisame` processes on loopback: each with an MQTT port, a management port (for /health/ready)
+/// and a silo port, joined through the first node's silo (seed list) or a Redis membership store.
+internal sealed class ClusterNodes : IAsyncDisposable
+{
+    private static readonly TimeSpan s_formation = TimeSpan.FromSeconds(60);
+
+    private readonly List<Node> _nodes = [];
+    private readonly string _name = "test-" + Guid.NewGuid().ToString("N")[..8];
+    private readonly string? _membership;
+    private readonly int _primarySiloPort = FreePort.GetLoopbackPort();
+
+    private ClusterNodes(string? membership) => _membership = membership;
+
+    public IReadOnlyList<Node> Nodes => _nodes;
+
+    public Node this[int index] => _nodes[index];
+
+    /// Starts <paramref name="count"/> nodes at once and waits until each sees the others.
+    public static async Task<ClusterNodes> StartAsync(int count, string? membership = null)
+    {
+        var cluster = new ClusterNodes(membership);
+        try
+        {
+            await cluster.AddAsync(count);
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// Starts <paramref name="count"/> more nodes and waits until every node sees all the others.
+    public async Task AddAsync(int count)
+    {
+        var starting = Enumerable.Range(0, count).Select(i => StartNodeAsync(_nodes.Count == 0 && i == 0 ? _primarySiloPort : FreePort.GetLoopbackPort())).ToList();
+        foreach (var node in await Task.WhenAll(starting))
+            _nodes.Add(node);
+        foreach (var node in _nodes)
+            await WaitForPeersAsync(node, _nodes.Count - 1);
+    }
+
+    private async Task<Node> StartNodeAsync(int siloPort)
+    {
+        var membership = _membership is null
+            ? (string[])["--cluster-seeds", $"127.0.0.1:{_primarySiloPort}"]
+            : ["--Cluster:Membership", _membership];
+        var process = await KirisameProcess.StartAsync(1, ports =>
+        [
+            "--cluster", _name, "--cluster-port", siloPort.ToString(CultureInfo.InvariantCulture), .. membership,
+            "--management-port", ports[0].ToString(CultureInfo.InvariantCulture), "--Broker:SysInterval", "0",
+        ]);
+        return new Node(process, process.ExtraPorts[0]);
+    }
+
+    private static async Task WaitForPeersAsync(Node node, int peers)
+    {
+        var expected = $"{peers} other node(s)";
+        string last = "";
+        var deadline = DateTime.UtcNow + s_formation;
+        while (DateTime.UtcNow < deadline)
+        {
+            var (ready, detail) = await node.ReadinessAsync();
+            last = detail;
+            if (ready && detail.Contains(expected, StringComparison.Ordinal))
+                return;
+            await Task.Delay(200);
+        }
+
+        Assert.Fail($"Node on port {node.Port} did not see {peers} other node(s) within {s_formation.TotalSeconds} s: {last}\n{node.Process.Describe()}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in _nodes)
+            await node.Process.DisposeAsync();
+    }
+
+    internal sealed class Node(KirisameProcess process, int managementPort)
+    {
+        public KirisameProcess Process { get; } = process;
+
+        public int Port => Process.Port;
+
+        /// SIGKILL: no goodbye to anyone, as a crashed machine.
+        public void Kill() => Process.Process.Kill();
+
+        /// /health/ready: whether it is ready, and the cluster check's detail.
+        public async Task<(bool Ready, string ClusterDetail)> ReadinessAsync()
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            try
+            {
+                using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{managementPort}/health/ready"));
+                using var report = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+                var cluster = report.RootElement.GetProperty("checks").EnumerateArray()
+                    .FirstOrDefault(c => c.GetProperty("name").GetString() == "cluster");
+                var detail = cluster.ValueKind == JsonValueKind.Undefined ? "no cluster check" : cluster.GetProperty("detail").GetString() ?? "";
+                return (response.IsSuccessStatusCode, detail);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+                return (false, ex.Message);
+            }
+        }
+    }
+}
