@@ -8,19 +8,51 @@ namespace Kirisame.Broker.Retained;
 internal sealed class RetainedStore
 {
     private ConcurrentDictionary<string, BrokerMessage> _messages = new(StringComparer.Ordinal);
+    private long _bytes;
 
     public int Count => _messages.Count;
+
+    /// Payload bytes held (a tenant's retained quota, docs/adr/0021-tenants.md): kept on every change, which only
+    /// retained messages pay.
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    /// The payload size of the message retained for <paramref name="topic"/>, or -1 when there is none.
+    public int SizeOf(string topic) => _messages.TryGetValue(topic, out var message) ? message.Payload.Length : -1;
 
     public void Set(BrokerMessage message)
     {
         if (message.Payload.IsEmpty)
-            _messages.TryRemove(message.Topic, out _);
-        else
-            _messages[message.Topic] = message;
+        {
+            Remove(message.Topic);
+            return;
+        }
+
+        while (true)
+        {
+            if (_messages.TryGetValue(message.Topic, out var previous))
+            {
+                if (_messages.TryUpdate(message.Topic, message, previous))
+                {
+                    Interlocked.Add(ref _bytes, message.Payload.Length - previous.Payload.Length);
+                    return;
+                }
+            }
+            else if (_messages.TryAdd(message.Topic, message))
+            {
+                Interlocked.Add(ref _bytes, message.Payload.Length);
+                return;
+            }
+        }
     }
 
     /// Removes the retained message of <paramref name="topic"/>; false when there was none.
-    public bool Remove(string topic) => _messages.TryRemove(topic, out _);
+    public bool Remove(string topic)
+    {
+        if (!_messages.TryRemove(topic, out var removed))
+            return false;
+        Interlocked.Add(ref _bytes, -removed.Payload.Length);
+        return true;
+    }
 
     /// Replaces the contents with messages read back at start-up, before any client is served: one table
     /// sized for them all rather than a million single adds that grow it step by step.
@@ -34,6 +66,7 @@ internal sealed class RetainedStore
         }
 
         _messages = restored;
+        Interlocked.Exchange(ref _bytes, restored.Values.Sum(m => (long)m.Payload.Length));
     }
 
     /// Retained messages whose topic matches <paramref name="topicFilter"/>, expired ones removed on the way.
@@ -59,7 +92,10 @@ internal sealed class RetainedStore
     private void AddLive(List<BrokerMessage> result, BrokerMessage message, TimeProvider time)
     {
         if (message.IsExpired(time))
-            _messages.TryRemove(new KeyValuePair<string, BrokerMessage>(message.Topic, message));
+        {
+            if (_messages.TryRemove(new KeyValuePair<string, BrokerMessage>(message.Topic, message)))
+                Interlocked.Add(ref _bytes, -message.Payload.Length);
+        }
         else
             result.Add(message);
     }
