@@ -8,6 +8,8 @@ using Kirisame.MqttSn;
 using Kirisame.Transport;
 using Kirisame.Transport.Listeners;
 using Microsoft.Extensions.Configuration;
+using TenantDirectory = Kirisame.Broker.Tenants.TenantDirectory;
+using TenantOptions = Kirisame.Server.Tenants.TenantOptions;
 
 namespace Kirisame.Server;
 
@@ -21,7 +23,7 @@ internal sealed class ServerConfiguration
     private static readonly string[] s_knownSections =
         ["Broker", TransportOptions.SectionName, ListenerOptions.SectionName, SecurityOptions.SectionName, StorageOptions.SectionName,
             AuthenticationConfiguration.SectionName, ManagementOptions.SectionName, TelemetryOptions.SectionName, MqttSnOptions.SectionName, "Logging",
-            Kirisame.Bridges.BridgeConfiguration.SectionName];
+            Kirisame.Bridges.BridgeConfiguration.SectionName, TenantOptions.SectionName];
 
     private static readonly Dictionary<string, string?> s_defaults = new()
     {
@@ -85,6 +87,9 @@ internal sealed class ServerConfiguration
 
     public MqttSnOptions MqttSn { get; }
 
+    /// Tenants (docs/adr/0021-tenants.md): off unless Tenants:File or Tenants:Enabled is set.
+    public TenantOptions Tenants { get; private init; } = new();
+
     /// What /api/v1/configuration shows: every section's options, defaults included (passwords are redacted
     /// there); SCRAM users by name only.
     public IReadOnlyDictionary<string, object?> Effective() => new Dictionary<string, object?>
@@ -97,6 +102,7 @@ internal sealed class ServerConfiguration
         [ManagementOptions.SectionName] = Management,
         [TelemetryOptions.SectionName] = Telemetry,
         [MqttSnOptions.SectionName] = MqttSn,
+        [TenantOptions.SectionName] = Tenants,
         [AuthenticationConfiguration.SectionName] = new Dictionary<string, object?> { ["ScramUsers"] = Authentication.ScramUsers.Select(u => u.Key).ToList() },
     };
 
@@ -160,6 +166,7 @@ internal sealed class ServerConfiguration
         var management = Bind<ManagementOptions>(root, ManagementOptions.SectionName, errors);
         var telemetry = Bind<TelemetryOptions>(root, TelemetryOptions.SectionName, errors);
         var mqttSn = Bind<MqttSnOptions>(root, MqttSnOptions.SectionName, errors);
+        var tenants = Bind<TenantOptions>(root, TenantOptions.SectionName, errors);
         errors.AddRange(CheckLogging(root));
         var bridges = Kirisame.Bridges.BridgeConfiguration.Parse(root.GetSection(Kirisame.Bridges.BridgeConfiguration.SectionName).AsEnumerable(makePathsRelative: true),
             System.Net.Dns.GetHostName(), errors);
@@ -176,10 +183,20 @@ internal sealed class ServerConfiguration
         errors.AddRange(management.Validate());
         errors.AddRange(telemetry.Validate());
         errors.AddRange(mqttSn.Validate());
+        errors.AddRange(tenants.Validate());
+        foreach (var listener in listeners.Where(l => l.Tenant is not null))
+        {
+            if (!tenants.On)
+                errors.Add($"{ListenerOptions.SectionName}:{listener.Name}:Tenant: tenants are not enabled (set Tenants:File or Tenants:Enabled true).");
+            else if (listener.Tenant != TenantDirectory.DefaultTenant && TenantDirectory.Invalid(listener.Tenant, tenants.Separator) is { } invalid)
+                errors.Add($"{ListenerOptions.SectionName}:{listener.Name}:Tenant: {invalid}.");
+        }
+
         var configuration = new ServerConfiguration(root, broker, transport, listeners, security, storage, authentication, management, telemetry, mqttSn)
         {
             Runtime = runtime.Provider,
             Bridges = bridges,
+            Tenants = tenants,
         };
         if (errors.Count == 0)
             errors.AddRange(configuration.CheckEndPoints());

@@ -44,6 +44,10 @@ internal sealed class JwtOptions
     /// When set, the claim's value becomes the client's user name (for the ACL file and logs).
     public string? UserNameClaim { get; set; }
 
+    /// When set, the claim's value names the client's tenant (docs/adr/0021-tenants.md): the client is served there,
+    /// unless it named another tenant itself (user name prefix, TLS server name), which refuses it.
+    public string? TenantClaim { get; set; }
+
     public IEnumerable<string> Validate()
     {
         var keySources = new[] { SecretFile, PublicKeyFile, JwksFile, JwksUrl }.Count(k => k is not null);
