@@ -67,7 +67,7 @@ public sealed partial class MqttBroker
         {
             var quotas = limits.Quotas;
             var previous = Retained.SizeOf(topic);
-            if (previous < 0 && quotas.MaxRetainedMessages is { } maxCount && Retained.Count >= maxCount)
+            if (previous < 0 && quotas.MaxRetainedMessages is { } maxCount && Retained.ClientCount >= maxCount)
             {
                 why = $"tenant '{limits.Tenant}' holds its quota of retained messages ({maxCount})";
                 return Refused(ReasonCode.QuotaExceeded, DropReason.TenantQuota);
@@ -138,7 +138,7 @@ public sealed partial class MqttBroker
         lock (_sessionsLock)
             sessions = ClientSessionCountLocked;
         return new TenantSnapshot(TenantName ?? TenantDirectory.DefaultTenant, serverNames, Limits?.Quotas ?? TenantQuotas.None,
-            Interlocked.Read(ref s.ClientsConnected), sessions, Subscriptions.Count, Retained.Count, Retained.Bytes,
+            Interlocked.Read(ref s.ClientsConnected), sessions, Subscriptions.Count, Retained.ClientCount, Retained.Bytes,
             Interlocked.Read(ref s.MessagesReceived), Interlocked.Read(ref s.MessagesSent), Interlocked.Read(ref s.MessagesDropped));
     }
 }

@@ -9,12 +9,26 @@ internal sealed class RetainedStore
 {
     private ConcurrentDictionary<string, BrokerMessage> _messages = new(StringComparer.Ordinal);
     private long _bytes;
+    private int _clientCount;
 
     public int Count => _messages.Count;
 
-    /// Payload bytes held (a tenant's retained quota, docs/adr/0021-tenants.md): kept on every change, which only
-    /// retained messages pay.
+    /// Retained messages and their payload bytes that clients published — the broker's own $SYS values not among
+    /// them — for a tenant's retained quota (docs/adr/0021-tenants.md). Kept on every change, which only retained
+    /// messages pay.
+    public int ClientCount => Volatile.Read(ref _clientCount);
+
     public long Bytes => Interlocked.Read(ref _bytes);
+
+    private static bool Counted(string topic) => !topic.StartsWith("$SYS/", StringComparison.Ordinal);
+
+    private void Counted(BrokerMessage message, int sign)
+    {
+        if (!Counted(message.Topic))
+            return;
+        Interlocked.Add(ref _clientCount, sign);
+        Interlocked.Add(ref _bytes, sign * (long)message.Payload.Length);
+    }
 
     /// The payload size of the message retained for <paramref name="topic"/>, or -1 when there is none.
     public int SizeOf(string topic) => _messages.TryGetValue(topic, out var message) ? message.Payload.Length : -1;
@@ -33,13 +47,14 @@ internal sealed class RetainedStore
             {
                 if (_messages.TryUpdate(message.Topic, message, previous))
                 {
-                    Interlocked.Add(ref _bytes, message.Payload.Length - previous.Payload.Length);
+                    Counted(previous, -1);
+                    Counted(message, 1);
                     return;
                 }
             }
             else if (_messages.TryAdd(message.Topic, message))
             {
-                Interlocked.Add(ref _bytes, message.Payload.Length);
+                Counted(message, 1);
                 return;
             }
         }
@@ -50,7 +65,7 @@ internal sealed class RetainedStore
     {
         if (!_messages.TryRemove(topic, out var removed))
             return false;
-        Interlocked.Add(ref _bytes, -removed.Payload.Length);
+        Counted(removed, -1);
         return true;
     }
 
@@ -66,7 +81,8 @@ internal sealed class RetainedStore
         }
 
         _messages = restored;
-        Interlocked.Exchange(ref _bytes, restored.Values.Sum(m => (long)m.Payload.Length));
+        Interlocked.Exchange(ref _clientCount, restored.Keys.Count(Counted));
+        Interlocked.Exchange(ref _bytes, restored.Values.Where(m => Counted(m.Topic)).Sum(m => (long)m.Payload.Length));
     }
 
     /// Retained messages whose topic matches <paramref name="topicFilter"/>, expired ones removed on the way.
@@ -94,7 +110,7 @@ internal sealed class RetainedStore
         if (message.IsExpired(time))
         {
             if (_messages.TryRemove(new KeyValuePair<string, BrokerMessage>(message.Topic, message)))
-                Interlocked.Add(ref _bytes, -message.Payload.Length);
+                Counted(message, -1);
         }
         else
             result.Add(message);

@@ -137,6 +137,12 @@ internal sealed partial class ClientConnection
                     // The client broke what CONNACK told it (section 3.2.2.3.4 and 3.2.2.3.5).
                     RequestClose(verdict, why);
                     return false;
+                case ReasonCode.MessageRateTooHigh:
+                    // Its tenant's message rate (docs/adr/0021-tenants.md): 0x96 is a DISCONNECT code, PUBACK has none.
+                    if (MayLog("tenant rate"))
+                        Logger.LogInformation("Client {ClientId} ({Remote}): {Why}; closing", LogName, Info.RemoteEndPoint, why);
+                    RequestClose(verdict, why);
+                    return false;
                 case ReasonCode.QuotaExceeded when !v5:
                     // 3.1.1 has no refusing acknowledgement: the connection closes rather than acknowledge a
                     // message that could not be kept.
