@@ -130,6 +130,9 @@ public sealed partial class MqttBroker
     /// Lets go of a connection handed to a tenant's core.
     internal void Release(ClientConnection connection) => _connections.Remove(connection);
 
+    /// Every tenant with its quotas and counts, the default one first; the default tenant alone without tenants.
+    public IReadOnlyList<TenantSnapshot> ListTenants() => Tenants?.List() ?? [Describe([])];
+
     /// What the management API shows of one tenant.
     internal TenantSnapshot Describe(IReadOnlyList<string> serverNames)
     {

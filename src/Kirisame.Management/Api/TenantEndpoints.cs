@@ -29,22 +29,18 @@ internal static class TenantEndpoints
             .RequireAuthorization(ManagementRoles.Administrator);
     }
 
-    private static Results<Ok<IReadOnlyList<TenantSnapshot>>, ProblemHttpResult> List(ManagementContext context) =>
-        context.Broker.Tenants is { } tenants ? TypedResults.Ok(tenants.List()) : NotEnabled();
+    /// Without tenants configured, the default tenant alone.
+    private static Ok<IReadOnlyList<TenantSnapshot>> List(ManagementContext context) => TypedResults.Ok(context.Broker.ListTenants());
 
-    private static Results<Ok<TenantSnapshot>, ProblemHttpResult> Get(ManagementContext context, string name)
-    {
-        if (context.Broker.Tenants is not { } tenants)
-            return NotEnabled();
-        return tenants.Get(name) is { } tenant ? TypedResults.Ok(tenant) : Problems.NotFound($"No tenant '{name}'.");
-    }
+    private static Results<Ok<TenantSnapshot>, ProblemHttpResult> Get(ManagementContext context, string name) =>
+        context.Broker.ListTenants().FirstOrDefault(t => t.Name == name) is { } tenant ? TypedResults.Ok(tenant) : NoSuch(context, name);
 
     private static Results<Created, ProblemHttpResult> Add(ManagementContext context, TenantRequest request)
     {
-        if (context.Broker.Tenants is null || context.TenantAdmin is not { } admin)
-            return NotEnabled();
         if (string.IsNullOrEmpty(request.Name))
             return Problems.BadRequest("name is required.");
+        if (context.Broker.Tenants is null || context.TenantAdmin is not { } admin)
+            return NoSuch(context, request.Name);
         if (request.Name == TenantDirectory.DefaultTenant)
             return Problems.Conflict("The default tenant is configured in the Security section.");
         return admin.Put(request) is { } why
@@ -55,23 +51,24 @@ internal static class TenantEndpoints
     private static Results<NoContent, ProblemHttpResult> SetQuotas(ManagementContext context, string name, TenantQuotas quotas)
     {
         if (context.Broker.Tenants is not { } tenants)
-            return NotEnabled();
+            return NoSuch(context, name);
         if (name == TenantDirectory.DefaultTenant)
             return Problems.Conflict("The default tenant's limits are the Broker section's.");
         if (quotas.MaxConnections < 0 || quotas.MaxSessions < 0 || quotas.MaxQueuedBytes < 0 || quotas.MaxRetainedMessages < 0
             || quotas.MaxRetainedBytes < 0 || quotas.MaxMessagesPerSecond <= 0)
             return Problems.BadRequest("Quotas must be above 0 (a rate) or not negative (the others); leave one out for no limit.");
-        return tenants.SetQuotas(name, quotas) ? TypedResults.NoContent() : Problems.NotFound($"No tenant '{name}'.");
+        return tenants.SetQuotas(name, quotas) ? TypedResults.NoContent() : NoSuch(context, name);
     }
 
     private static Results<NoContent, ProblemHttpResult> Remove(ManagementContext context, string name)
     {
         if (context.Broker.Tenants is not { } tenants)
-            return NotEnabled();
+            return NoSuch(context, name);
         if (name == TenantDirectory.DefaultTenant)
             return Problems.Conflict("The default tenant cannot be removed.");
-        return tenants.Remove(name) ? TypedResults.NoContent() : Problems.NotFound($"No tenant '{name}'.");
+        return tenants.Remove(name) ? TypedResults.NoContent() : NoSuch(context, name);
     }
 
-    private static ProblemHttpResult NotEnabled() => Problems.NotFound("Tenants are not enabled (set Tenants:File or Tenants:Enabled).");
+    private static ProblemHttpResult NoSuch(ManagementContext context, string name) =>
+        Problems.NotFound(context.Broker.Tenants is null ? $"No tenant '{name}': tenants are not enabled (set Tenants:File or Tenants:Enabled true)." : $"No tenant '{name}'.");
 }
