@@ -46,7 +46,7 @@ public sealed partial class MqttBroker
     private int ClientSessionCountLocked => _sessions.Count - (_sys is null ? 0 : 1);
 
     /// The tenant's quotas on an inbound PUBLISH (AdmitPublish): the message rate (0x96: the connection is closed),
-    /// then the queued bytes and the retained count and bytes (0x97 Quota exceeded, [MQTT-3.3.4-1]'s PUBACK code
+    /// then the queued bytes and the retained count and bytes (0x97 Quota exceeded, the PUBACK code
     /// for "an implementation or administrative imposed limit has been exceeded", section 3.4.2.1).
     private ReasonCode AdmitForTenant(TenantLimits limits, string topic, bool retain, int payloadBytes, out string? why)
     {

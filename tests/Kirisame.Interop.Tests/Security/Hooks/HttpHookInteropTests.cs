@@ -49,7 +49,7 @@ public sealed class HttpHookInteropTests : IDisposable
         var request = hook.Requests.First(r => Field(r, "username") == "allowed");
         Assert.Equal("127.0.0.1", Field(request, "peerhost"));
         Assert.Equal("tcp", Field(request, "listener")); // the default listener's name
-        Assert.False(request.TryGetProperty("tenant", out _));
+        Assert.Equal("default", Field(request, "tenant")); // no tenants configured: the default tenant
 
         await using (var denied = await TryConnectAsync(server.Port, "denied", "whatever"))
             Assert.Equal(MqttClientConnectResultCode.NotAuthorized, denied.ConnectResult!.ResultCode);
