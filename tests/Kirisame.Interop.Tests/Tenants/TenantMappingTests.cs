@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
@@ -52,18 +51,12 @@ public sealed class TenantMappingTests : IDisposable
         }
     }
 
-    private static void Tls(MqttClientTlsOptionsBuilder tls, X509Certificate2 ca, string serverName) => tls
-        .UseTls()
-        .WithTargetHost(serverName) // sent as the TLS server name (SNI)
-        .WithSslProtocols(SslProtocols.Tls12 | SslProtocols.Tls13)
-        .WithCertificateValidationHandler(e =>
-        {
-            using var chain = new X509Chain();
-            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.CustomTrustStore.Add(ca);
-            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            return chain.Build(X509CertificateLoader.LoadCertificate(e.Certificate.GetRawCertData()));
-        });
+    /// TLS trusting the test CA, asking for <paramref name="serverName"/> (sent as the TLS server name, SNI).
+    private static void Tls(MqttClientTlsOptionsBuilder tls, X509Certificate2 ca, string serverName)
+    {
+        Security.TlsInteropTests.TrustingCa(tls, ca);
+        tls.WithTargetHost(serverName);
+    }
 
     [Fact]
     public async Task TlsServerName_AndTheListenersTenant_MapClientsWithoutATenantInTheirUserName()
