@@ -30,16 +30,17 @@ internal sealed partial class ClientConnection
 
     /// The CONNECT (or the credentials) mapped the client to another tenant's broker core, before any session:
     /// from here on that core serves it, with its listener's rules there (docs/adr/0021-tenants.md). False when the
-    /// core is stopping (the tenant was removed).
+    /// tenant was removed meanwhile: the connection is then refused, and its core lets go of it as it closes.
     private bool MoveTo(MqttBroker core)
     {
         if (core == _broker)
             return true;
-        if (core.IsStopping)
-            return false;
         _broker.Release(this);
         _broker = core;
-        core.Adopt(this);
+        core.Adopt(this); // before the check: a removal that did not see this connection is seen by it
+        Interlocked.MemoryBarrier();
+        if (core.IsStopping || core.Limits is { Removed: true })
+            return false;
         Authorizer = core.Authorizer.ForListener(Info.SecurityListener);
         var hook = Authorizer.Hook;
         if (hook is not null || _credentials is not null)

@@ -95,6 +95,7 @@ public sealed class TenantDirectory
             {
                 removed.Timer.Dispose();
                 entry = removed.Entry;
+                entry.Core.Limits!.Removed = false;
                 _tenants[definition.Name] = entry;
                 how = "restored (its state kept)";
             }
@@ -144,6 +145,7 @@ public sealed class TenantDirectory
         {
             if (!_tenants.Remove(name, out entry))
                 return false;
+            entry.Core.Limits!.Removed = true;
             foreach (var serverName in entry.ServerNames)
                 _byServerName.Remove(serverName);
             var timer = _operator.TimeProvider.CreateTimer(static state =>

@@ -10,6 +10,7 @@ internal sealed class TenantLimits(string tenant, TenantQuotas quotas, TimeProvi
     private long _rateTicks;
     private double _tokens;
     private volatile bool _queueFull;
+    private int _removed;
 
     public string Tenant { get; } = tenant;
 
@@ -55,6 +56,15 @@ internal sealed class TenantLimits(string tenant, TenantQuotas quotas, TimeProvi
             _tokens--;
             return true;
         }
+    }
+
+    /// The tenant was removed (its state waits out the grace period): a connection that was mapped to it just before
+    /// must not stay. Set before its clients are disconnected; a connection checks it after joining the core, so one
+    /// of the two sees the other.
+    public bool Removed
+    {
+        get => Volatile.Read(ref _removed) != 0;
+        set => Interlocked.Exchange(ref _removed, value ? 1 : 0); // a full fence: the walk of the clients comes after
     }
 
     /// Set by the tenant's housekeeping once a second from the sum of its sessions' pending bytes: summing on every

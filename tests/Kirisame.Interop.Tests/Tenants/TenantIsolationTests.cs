@@ -162,7 +162,8 @@ public sealed class TenantIsolationTests : IAsyncLifetime, IDisposable
             $"tenant a's $SYS said {string.Join(", ", watcherA.Messages.Select(m => m.Payload))}");
         Assert.True(await Poll.UntilAsync(() => Last(watcherB) == "1", TimeSpan.FromSeconds(15)),
             $"tenant b's $SYS said {string.Join(", ", watcherB.Messages.Select(m => m.Payload))}");
-        Assert.All(watcherB.Messages, m => Assert.Equal("1", m.Payload));
+        // Never a's three on top (a figure retained from before b's watcher connected may be lower).
+        Assert.All(watcherB.Messages, m => Assert.True(int.Parse(m.Payload, CultureInfo.InvariantCulture) <= 1, m.Payload));
     }
 
     [Fact]
