@@ -300,7 +300,17 @@ internal sealed partial class ClientConnection
             var limits = _broker.Limits;
             if (limits is not null && !limits.TryOpenConnection())
                 return Refuse(ReasonCode.QuotaExceeded, $"tenant '{limits.Tenant}' is at its quota of connections ({limits.Quotas.MaxConnections})");
-            var attachment = await _broker.AttachSessionAsync(c, c.Info.ConnectionId, clientId, connect.CleanStart, expiry);
+            Attachment attachment;
+            try
+            {
+                attachment = await _broker.AttachSessionAsync(c, c.Info.ConnectionId, clientId, connect.CleanStart, expiry);
+            }
+            catch
+            {
+                limits?.ConnectionClosed(); // the connection fails; its place in the quota must not stay taken
+                throw;
+            }
+
             if (attachment.Outcome != AttachOutcome.Attached)
                 limits?.ConnectionClosed();
             switch (attachment.Outcome)
