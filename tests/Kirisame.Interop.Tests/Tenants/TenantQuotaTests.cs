@@ -143,6 +143,15 @@ public sealed class TenantQuotaTests : IAsyncLifetime, IDisposable
         Assert.True((await PublishAsync(client, "r/2", "", retain: true)).IsSuccess);
         Assert.True((await PublishAsync(client, "r/3", "c", retain: true)).IsSuccess);
         Assert.True(client.Client.IsConnected);
+        Assert.NotNull(await Server.Process.WaitForLineAsync(l => l.Contains("holds its quota of retained messages (2); refused with 0x97", StringComparison.Ordinal),
+            MqttNetClient.Timeout));
+
+        // MQTT 3.1.1 acknowledgements cannot refuse: the connection is closed instead (mosquitto_pub reports the lost connection).
+        var v3 = await Tools.RunAsync(MosquittoClients.Pub, ["-h", "127.0.0.1", "-p", Server.Port.ToString(CultureInfo.InvariantCulture),
+            "-u", "ret:anyone", "-q", "1", "-r", "-t", "r/4", "-m", "d"], MosquittoClients.DefaultTimeout);
+        Assert.NotEqual(0, v3.ExitCode);
+        Assert.NotNull(await Server.Process.WaitForLineAsync(l => l.Contains("closing (MQTT 3.1.1 cannot refuse a message)", StringComparison.Ordinal),
+            MqttNetClient.Timeout));
     }
 
     [Fact]
