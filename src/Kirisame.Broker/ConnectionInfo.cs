@@ -18,6 +18,9 @@ public sealed record ConnectionInfo(string ConnectionId, EndPoint? RemoteEndPoin
     /// listener is configured to use it as the user name; null otherwise.
     public string? CertificateName { get; init; }
 
+    /// The TLS server name (SNI) the client asked for, which may map it to a tenant; null without TLS or SNI.
+    public string? ServerName { get; init; }
+
     /// The listener whose authentication and ACL apply: <see cref="Listener"/> itself unless the listener
     /// borrows another's (a listener added at run time has no security section of its own, ADR 0019).
     public string SecurityListener

@@ -44,6 +44,8 @@ public sealed partial class MqttBroker
             var now = TimeProvider.GetTimestamp();
             CheckTimeouts(now);
             CheckSessions(now);
+            if (Limits is { } limits)
+                CheckTenantQueues(limits);
             LogThrottle.Flush(_connectionLogger);
             if (Options.SysInterval > 0)
             {

@@ -57,6 +57,10 @@ public sealed partial class MqttBroker
             return Refused(ReasonCode.NotAuthorized, DropReason.NotAuthorized);
         }
 
+        // A tenant's quotas (MqttBroker.Tenants.cs); the default tenant has none and pays this null check.
+        if (Limits is { } limits && !who.IsBroker && AdmitForTenant(limits, topic, retain, payload.Length, out why) is var quota && quota != ReasonCode.Success)
+            return quota;
+
         if (qos != QualityOfService.AtMostOnce && !Store.Healthy)
         {
             why = "storage unavailable; try again later";

@@ -109,6 +109,8 @@ public sealed partial class MqttBroker
         {
             if (expiry != 0 && Options.MaxOfflineSessions > 0 && _sessions.Count - _heldSessions >= Options.MaxOfflineSessions)
                 return new Attachment(AttachOutcome.OverQuota, null, false, lease);
+            if (Limits?.Quotas.MaxSessions is { } maxSessions && ClientSessionCountLocked >= maxSessions)
+                return new Attachment(AttachOutcome.OverTenantQuota, null, false, lease);
             session = new Session(clientId, Store);
             _sessions[clientId] = session;
         }
@@ -301,6 +303,7 @@ public sealed partial class MqttBroker
         if (!connection.IsEstablished)
             return;
         Statistics.ClientDisconnected();
+        Limits?.ConnectionClosed();
         if (BrokerTracing.Enabled)
             BrokerTracing.Disconnected(connection.ClientId, connection.Info, reason, publishWill, TimeProvider.GetElapsedTime(connection.ConnectedAtTicks));
         if (_logger.IsEnabled(LogLevel.Debug))

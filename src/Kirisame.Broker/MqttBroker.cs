@@ -8,6 +8,7 @@ using Kirisame.Broker.Routing;
 using Kirisame.Broker.Security;
 using Kirisame.Broker.Sessions;
 using Kirisame.Broker.Storage;
+using Kirisame.Broker.Tenants;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -31,6 +32,15 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
     public MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null,
         IAuthenticator? authenticator = null, IAuthorizer? authorizer = null, IEnumerable<IEnhancedAuthenticationMethod>? authenticationMethods = null,
         IBrokerStore? store = null, ISessionRegistry? sessionRegistry = null)
+        : this(options, loggerFactory, timeProvider, authenticator, authorizer, authenticationMethods, store, sessionRegistry, tenant: null)
+    {
+    }
+
+    /// <paramref name="tenant"/>: the core of one tenant (MqttBroker.Tenants.cs), which shares the operator's core's
+    /// options, clock and memory budget for arriving packets, and nothing else.
+    private MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory, TimeProvider? timeProvider,
+        IAuthenticator? authenticator, IAuthorizer? authorizer, IEnumerable<IEnhancedAuthenticationMethod>? authenticationMethods,
+        IBrokerStore? store, ISessionRegistry? sessionRegistry, TenantCore? tenant)
     {
         Store = store ?? InMemoryStore.Instance;
         SessionRegistry = sessionRegistry ?? new LocalSessionRegistry();
@@ -40,12 +50,16 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
         TimeProvider = timeProvider ?? TimeProvider.System;
         Authenticator = authenticator ?? AllowAll.Instance;
         Authorizer = authorizer ?? AllowAll.Instance;
-        _logger = LoggerFactory.CreateLogger("Kirisame.Broker");
+        _logger = LoggerFactory.CreateLogger(tenant is null ? "Kirisame.Broker" : "Kirisame.Tenant." + tenant.Limits.Tenant);
         _connectionLogger = LoggerFactory.CreateLogger("Kirisame.Connection");
         LogThrottle = new LogThrottle(TimeProvider);
-        PartialPackets = new PartialPacketBudget(options.MaxPartialPacketBytes);
+        PartialPackets = tenant?.Operator.PartialPackets ?? new PartialPacketBudget(options.MaxPartialPacketBytes);
         StartedAtTicks = TimeProvider.GetTimestamp();
-        Metrics = new BrokerMetrics(this);
+        Operator = tenant?.Operator;
+        Limits = tenant?.Limits;
+        // A tenant's counts are its own ($SYS in its namespace, the management API's tenant list); the exported
+        // `Kirisame` meter stays the default tenant's, under a name no exporter subscribes to for the others.
+        Metrics = new BrokerMetrics(this, tenant is null ? BrokerMetrics.MeterName : BrokerMetrics.MeterName + ".Tenant");
         BackPressure = new BackPressure(this, _logger);
         if (options.TopicRateTopics > 0)
             TopicRates = new TopicRates(options.TopicRateTopics, options.TopicRateWindow, TimeProvider);
@@ -57,9 +71,10 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
 
     public TimeProvider TimeProvider { get; }
 
-    public IAuthenticator Authenticator { get; }
+    /// Replaced only for a tenant's core, when its password or ACL file changes (MqttBroker.Tenants.cs).
+    public IAuthenticator Authenticator { get; private set; }
 
-    public IAuthorizer Authorizer { get; }
+    public IAuthorizer Authorizer { get; private set; }
 
     public BrokerStatistics Statistics { get; } = new();
 
@@ -150,6 +165,8 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
             closing.Add(client.Disconnected);
         }
 
+        if (Tenants is { } tenants)
+            closing.Add(tenants.StopAllAsync(cancellationToken));
         _logger.LogInformation("Broker stopping: closing {Count} connections", _connections.Count);
         await Task.WhenAny(Task.WhenAll(closing), Task.Delay(TimeSpan.FromSeconds(5), TimeProvider, cancellationToken));
     }

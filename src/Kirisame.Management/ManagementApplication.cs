@@ -100,6 +100,7 @@ internal static class ManagementApplication
         TopicEndpoints.Map(api);
         OperationsEndpoints.Map(api);
         ListenerEndpoints.Map(api);
+        TenantEndpoints.Map(api);
         ConsoleFiles.Map(app);
         app.MapOpenApi(OpenApiPath).RequireAuthorization(ManagementRoles.Viewer);
         if (context.Metrics is { } metrics)

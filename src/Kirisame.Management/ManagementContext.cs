@@ -37,6 +37,9 @@ public sealed class ManagementContext
     /// Listener changes at run time for POST/DELETE/PUT under /api/v1/listeners; they answer 404 without it.
     public IListenerAdmin? ListenerAdmin { get; init; }
 
+    /// Adding tenants at run time (POST /api/v1/tenants); it answers 404 without it.
+    public ITenantAdmin? TenantAdmin { get; init; }
+
     /// Log levels at runtime for /api/v1/logging; it answers 404 without it.
     public IRuntimeLogLevels? Logging { get; init; }
 

@@ -143,8 +143,20 @@ internal static class KirisameCommand
             return Fail(stderr, errors, ExitUsage, hint: false);
         }
 
-        (security.Authenticator, security.Authorizer, security.AuthenticationMethods, security.Admin) = built.Value;
-        security.Management = ManagementSetup.Create(configuration, host.Services, metrics, security.Admin, listenerSecurity, errors);
+        (security.Authenticator, security.Authorizer, security.AuthenticationMethods, security.Admin, var sources) = built.Value;
+        if (configuration.Tenants.On)
+        {
+            security.Tenants = Tenants.TenantHost.Create(configuration.Tenants, sources, configuration.Security,
+                host.Services.GetRequiredService<ILoggerFactory>(), errors);
+            if (security.Tenants is null)
+            {
+                host.Dispose();
+                return Fail(stderr, errors, ExitUsage, hint: false);
+            }
+        }
+
+        using var tenantsLifetime = security.Tenants;
+        security.Management = ManagementSetup.Create(configuration, host.Services, metrics, security.Admin, security.Tenants, listenerSecurity, errors);
         if (errors.Count > 0)
         {
             host.Dispose();
@@ -202,6 +214,9 @@ internal static class KirisameCommand
         public ManagementServer? Management { get; set; }
 
         public SecurityAdministration? Admin { get; set; }
+
+        /// Tenants (Tenants:File or Tenants:Enabled); null when off.
+        public Tenants.TenantHost? Tenants { get; set; }
     }
 
     private static IHost BuildHost(ServerConfiguration configuration, IBrokerStore store, StoredState state, TimeSpan loadTime,
@@ -238,6 +253,7 @@ internal static class KirisameCommand
                         sessionRegistry: provider.GetService<Kirisame.Broker.Sessions.ISessionRegistry>()); // a cluster's, or the local one
 
                     broker.Restore(state);
+                    security.Tenants?.Attach(broker, configuration.AllListeners.Where(l => l.Tenant is not null).ToDictionary(l => l.Name, l => l.Tenant!));
                     return broker;
                 });
                 services.AddSingleton(new Bridges.BridgeHost(configuration.Bridges));

@@ -18,7 +18,7 @@ internal static class ManagementSetup
     /// The management server, or null with errors (a password or token file that cannot be used) — or null
     /// without any when it is turned off. Call after security is set up: it resolves the broker.
     public static ManagementServer? Create(ServerConfiguration configuration, IServiceProvider services, MeterProvider? metrics, ISecurityAdmin? security,
-        IReadOnlyList<ListenerSecurity> listenerSecurity, List<string> errors)
+        ITenantAdmin? tenants, IReadOnlyList<ListenerSecurity> listenerSecurity, List<string> errors)
     {
         var options = configuration.Management;
         if (!options.Enabled)
@@ -39,6 +39,7 @@ internal static class ManagementSetup
             Security = security,
             ListenerAdmin = new LiveListenerAdministration(services.GetRequiredService<Transport.Live.LiveListeners>(), listenerSecurity),
             Logging = new Logging.RuntimeLogLevels(configuration.Root, configuration.Runtime),
+            TenantAdmin = tenants,
             Tls = options.IsHttps ? HttpsCertificates.Create(HttpsListener(options), loggers.CreateLogger("Kirisame.Management")) : null,
         };
         return ManagementServer.Create(options, context, errors);

@@ -70,7 +70,8 @@ internal static class SecuritySetup
     /// parse stops the server with the key and line. SCRAM-SHA-256 is offered when there is a password file
     /// (its $scram-sha256$ users, which may be added while the broker runs) or users in the deprecated
     /// Authentication:Scram:Users section.
-    public static (IAuthenticator Authenticator, IAuthorizer Authorizer, IReadOnlyList<IEnhancedAuthenticationMethod> Methods, SecurityAdministration Admin)? Build(ServerConfiguration configuration, IReadOnlyList<ListenerSecurity> listeners,
+    public static (IAuthenticator Authenticator, IAuthorizer Authorizer, IReadOnlyList<IEnhancedAuthenticationMethod> Methods, SecurityAdministration Admin,
+        Authentication.AuthenticationSources Sources)? Build(ServerConfiguration configuration, IReadOnlyList<ListenerSecurity> listeners,
         ILoggerFactory loggers, List<string> errors, StartupSummary? summary = null)
     {
         var security = configuration.Security;
@@ -135,7 +136,7 @@ internal static class SecuritySetup
             methods.Add(jwt);
         methods = methods.ConvertAll(guard.Guard);
         var admin = new SecurityAdministration(security.PasswordFile is null ? null : Path.GetFullPath(security.PasswordFile), aclFiles.Values, guard);
-        return (guard, new ListenerAuthorizer(authorizers), methods, admin);
+        return (guard, new ListenerAuthorizer(authorizers), methods, admin, sources);
     }
 
     private static WatchedFile<T>? Load<T>(string? path, Func<string, T> parse, Dictionary<string, WatchedFile<T>> loaded, string key,

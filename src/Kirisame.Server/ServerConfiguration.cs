@@ -8,6 +8,8 @@ using Kirisame.MqttSn;
 using Kirisame.Transport;
 using Kirisame.Transport.Listeners;
 using Microsoft.Extensions.Configuration;
+using TenantDirectory = Kirisame.Broker.Tenants.TenantDirectory;
+using TenantOptions = Kirisame.Server.Tenants.TenantOptions;
 
 namespace Kirisame.Server;
 
@@ -21,7 +23,7 @@ internal sealed class ServerConfiguration
     private static readonly string[] s_knownSections =
         ["Broker", TransportOptions.SectionName, ListenerOptions.SectionName, SecurityOptions.SectionName, StorageOptions.SectionName,
             AuthenticationConfiguration.SectionName, ManagementOptions.SectionName, TelemetryOptions.SectionName, MqttSnOptions.SectionName, "Logging",
-            Kirisame.Bridges.BridgeConfiguration.SectionName, Kirisame.Cluster.ClusterSettings.SectionName];
+            Kirisame.Bridges.BridgeConfiguration.SectionName, Kirisame.Cluster.ClusterSettings.SectionName, TenantOptions.SectionName];
 
     private static readonly Dictionary<string, string?> s_defaults = new()
     {
@@ -95,6 +97,9 @@ internal sealed class ServerConfiguration
     /// The Cluster section; not Enabled without a name (a single node).
     public Kirisame.Cluster.ClusterSettings Cluster { get; private init; } = new();
 
+    /// Tenants (docs/adr/0021-tenants.md): off unless Tenants:File or Tenants:Enabled is set.
+    public TenantOptions Tenants { get; private init; } = new();
+
     /// What /api/v1/configuration shows: every section's options, defaults included (passwords are redacted
     /// there); SCRAM users by name only.
     public IReadOnlyDictionary<string, object?> Effective() => new Dictionary<string, object?>
@@ -114,6 +119,7 @@ internal sealed class ServerConfiguration
             ["SiloPort"] = Cluster.SiloPort, ["GatewayPort"] = Cluster.GatewayPort, ["AdvertisedAddress"] = Cluster.AdvertisedAddress,
             ["ProbeTimeout"] = Cluster.ProbeTimeout, ["MissedProbesLimit"] = Cluster.MissedProbesLimit, ["MembershipTimeout"] = Cluster.MembershipTimeout,
         },
+        [TenantOptions.SectionName] = Tenants,
         [AuthenticationConfiguration.SectionName] = new Dictionary<string, object?> { ["ScramUsers"] = Authentication.ScramUsers.Select(u => u.Key).ToList() },
     };
 
@@ -178,6 +184,7 @@ internal sealed class ServerConfiguration
         var telemetry = Bind<TelemetryOptions>(root, TelemetryOptions.SectionName, errors);
         var mqttSn = Bind<MqttSnOptions>(root, MqttSnOptions.SectionName, errors);
         var cluster = Bind<Kirisame.Cluster.ClusterSettings>(root, Kirisame.Cluster.ClusterSettings.SectionName, errors);
+        var tenants = Bind<TenantOptions>(root, TenantOptions.SectionName, errors);
         errors.AddRange(CheckLogging(root));
         var bridges = Kirisame.Bridges.BridgeConfiguration.Parse(root.GetSection(Kirisame.Bridges.BridgeConfiguration.SectionName).AsEnumerable(makePathsRelative: true),
             System.Net.Dns.GetHostName(), errors);
@@ -195,11 +202,24 @@ internal sealed class ServerConfiguration
         errors.AddRange(telemetry.Validate());
         errors.AddRange(mqttSn.Validate());
         errors.AddRange(cluster.Validate());
+        errors.AddRange(tenants.Validate());
+        // A tenant's core has no cluster hooks yet (docs/adr/0021, 0020): its clients would be one node's only.
+        if (tenants.On && cluster.Enabled)
+            errors.Add("Tenants and Cluster cannot be combined yet: a tenant's sessions and routes would stay on one node. Turn one of them off.");
+        foreach (var listener in listeners.Where(l => l.Tenant is not null))
+        {
+            if (!tenants.On)
+                errors.Add($"{ListenerOptions.SectionName}:{listener.Name}:Tenant: tenants are not enabled (set Tenants:File or Tenants:Enabled true).");
+            else if (listener.Tenant != TenantDirectory.DefaultTenant && TenantDirectory.Invalid(listener.Tenant, tenants.Separator) is { } invalid)
+                errors.Add($"{ListenerOptions.SectionName}:{listener.Name}:Tenant: {invalid}.");
+        }
+
         var configuration = new ServerConfiguration(root, broker, transport, listeners, security, storage, authentication, management, telemetry, mqttSn)
         {
             Runtime = runtime.Provider,
             Bridges = bridges,
             Cluster = cluster,
+            Tenants = tenants,
         };
         if (errors.Count == 0)
             errors.AddRange(configuration.CheckEndPoints());

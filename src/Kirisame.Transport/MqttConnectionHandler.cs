@@ -21,6 +21,8 @@ internal sealed partial class MqttConnectionHandler(MqttBroker broker, ILogger<M
         var info = new ConnectionInfo(connection.ConnectionId, connection.RemoteEndPoint, connection.LocalEndPoint, listener.Name)
         {
             CertificateName = listener.Tls?.IdentityOf(certificate),
+            // The TLS server name the client asked for (SNI), which may map it to a tenant (docs/adr/0021-tenants.md).
+            ServerName = connection.Features.Get<ITlsHandshakeFeature>()?.HostName is { Length: > 0 } serverName ? serverName : null,
         };
         return RunAsync(connection.Transport, info, connection.ConnectionClosed);
     }

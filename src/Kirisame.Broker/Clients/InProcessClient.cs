@@ -88,6 +88,8 @@ public sealed class InProcessClient : IAsyncDisposable
         {
             case AttachOutcome.OverQuota:
                 throw new InProcessClientException(ReasonCode.QuotaExceeded, $"too many persistent sessions without a connection (Broker:MaxOfflineSessions {brokerOptions.MaxOfflineSessions})");
+            case AttachOutcome.OverTenantQuota:
+                throw new InProcessClientException(ReasonCode.QuotaExceeded, "the tenant holds its quota of sessions");
             case AttachOutcome.TakenOver:
                 throw new InProcessClientException(ReasonCode.SessionTakenOver, "a newer connection with this client id came first");
         }

@@ -34,10 +34,10 @@ internal sealed class BrokerMetrics : IDisposable
     private long _sentPayloadBytes;
     private readonly Counter<long> _refused;
 
-    public BrokerMetrics(MqttBroker broker)
+    public BrokerMetrics(MqttBroker broker, string meterName = MeterName)
     {
         _statistics = broker.Statistics;
-        Meter = new Meter(MeterName, MqttBroker.Version);
+        Meter = new Meter(meterName, MqttBroker.Version);
         var s = _statistics;
         Meter.CreateObservableUpDownCounter("kirisame.connections", () => Interlocked.Read(ref s.ClientsConnected), "{connection}",
             "Network clients connected now (CONNECT accepted, not yet closed)");

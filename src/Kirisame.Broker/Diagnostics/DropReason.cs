@@ -27,6 +27,9 @@ public enum DropReason
 
     /// Refused on the way in: QoS 1/2 while the store cannot write (0x97).
     StorageUnavailable,
+
+    /// Refused on the way in: the tenant is over a quota (message rate 0x96, queued or retained bytes 0x97).
+    TenantQuota,
 }
 
 /// The names of drop reasons as the meter's `reason` tag, $SYS and the management API write them (snake case).

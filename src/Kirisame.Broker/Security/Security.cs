@@ -22,6 +22,14 @@ public sealed record ConnectContext(string ClientId, string? UserName, ReadOnlyM
 
     /// Why a source refused the client, for the log line and the v5 Reason String; never a password or token.
     public string? RefusalReason { get; set; }
+
+    /// The tenant the client was mapped to (docs/adr/0021-tenants.md; "default" when none is configured or named);
+    /// <see cref="UserName"/> is then the name within it (without the tenant prefix). The HTTP hook sends it.
+    public string Tenant { get; init; } = "default";
+
+    /// Set by a source whose credentials name the client's tenant (a JWT claim, the HTTP hook's answer): the client
+    /// is served in that tenant, unless it named another itself (user name prefix, TLS server name), which refuses it.
+    public string? AssignedTenant { get; set; }
 }
 
 /// Decides whether a CONNECT is accepted. Success admits the client; anything else refuses it with that

@@ -12,6 +12,9 @@ internal enum AttachOutcome : byte
     /// A new persistent session would exceed Broker:MaxOfflineSessions.
     OverQuota,
 
+    /// A new session would exceed the tenant's session quota (TenantQuotas.MaxSessions).
+    OverTenantQuota,
+
     /// A newer claim of the same client id came first: this one holds nothing, and its connection closes as a
     /// taken-over one would [MQTT-3.1.4-3].
     TakenOver,

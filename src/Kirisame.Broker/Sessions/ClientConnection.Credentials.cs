@@ -28,6 +28,26 @@ internal sealed partial class ClientConnection
     /// The listener's rules and, when a source set them, the client's own: both must allow.
     internal IAuthorizer Authorizer { get; private set; }
 
+    /// The CONNECT (or the credentials) mapped the client to another tenant's broker core, before any session:
+    /// from here on that core serves it, with its listener's rules there (docs/adr/0021-tenants.md). False when the
+    /// tenant was removed meanwhile: the connection is then refused, and its core lets go of it as it closes.
+    private bool MoveTo(MqttBroker core)
+    {
+        if (core == _broker)
+            return true;
+        _broker.Release(this);
+        _broker = core;
+        core.Adopt(this); // before the check: a removal that did not see this connection is seen by it
+        Interlocked.MemoryBarrier();
+        if (core.IsStopping || core.Limits is { Removed: true })
+            return false;
+        Authorizer = core.Authorizer.ForListener(Info.SecurityListener);
+        var hook = Authorizer.Hook;
+        if (hook is not null || _credentials is not null)
+            (_credentials ??= new CredentialState()).Hook = hook;
+        return true;
+    }
+
     /// Called once a source admitted the client, before CONNACK.
     private void ApplyCredentials(ConnectContext context)
     {

@@ -131,10 +131,21 @@ internal sealed partial class ClientConnection
         if (verdict != ReasonCode.Success)
         {
             BrokerTracing.Refused(traced, verdict, why);
+            // A tenant's queued or retained quota (a tenant's core has no store that can fail): logged at most once a
+            // minute per address and reaction — a refusal, or a 3.1.1 client closed (docs/adr/0021-tenants.md).
+            if (verdict == ReasonCode.QuotaExceeded && _broker.Limits is not null && MayLog(v5 ? "tenant quota" : "tenant quota, closed"))
+                Logger.LogInformation("Client {ClientId} ({Remote}): {Why}; {Reaction}", LogName, Info.RemoteEndPoint, why,
+                    v5 ? "refused with 0x97" : "closing (MQTT 3.1.1 cannot refuse a message)");
             switch (verdict)
             {
                 case ReasonCode.QoSNotSupported or ReasonCode.RetainNotSupported:
                     // The client broke what CONNACK told it (section 3.2.2.3.4 and 3.2.2.3.5).
+                    RequestClose(verdict, why);
+                    return false;
+                case ReasonCode.MessageRateTooHigh:
+                    // Its tenant's message rate (docs/adr/0021-tenants.md): 0x96 is a DISCONNECT code, PUBACK has none.
+                    if (MayLog("tenant rate"))
+                        Logger.LogInformation("Client {ClientId} ({Remote}): {Why}; closing", LogName, Info.RemoteEndPoint, why);
                     RequestClose(verdict, why);
                     return false;
                 case ReasonCode.QuotaExceeded when !v5:

@@ -1,5 +1,6 @@
 using Kirisame.Broker.Delivery;
 using Kirisame.Broker.Security;
+using Kirisame.Broker.Tenants;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Codec;
 using Kirisame.Protocol.Framing;
@@ -73,7 +74,12 @@ internal sealed partial class ClientConnection
     private sealed class Handshake(ClientConnection connection)
     {
         private readonly ClientConnection _connection = connection;
-        private readonly MqttBroker _broker = connection._broker;
+
+        /// The connection's broker core: the operator's, then its tenant's once the CONNECT maps it to one.
+        private MqttBroker _broker => _connection._broker;
+
+        /// The client named its tenant (user name prefix, TLS server name) rather than falling to a default.
+        private bool _tenantStated;
 
         /// The CONNECT being answered and the client id assigned to it (when it came without one).
         private ConnectPacket? _connect;
@@ -148,9 +154,24 @@ internal sealed partial class ClientConnection
             if (_broker.Cluster?.ConnectRefusal is { } refusal)
                 return Refuse(ReasonCode.ServerUnavailable, refusal); // 3.1.1: return code 3, Server unavailable
 
-            var context = new ConnectContext(clientId, connect.UserName, connect.Password, c.Info.RemoteEndPoint, c.Info.SecurityListener, c.Version)
+            var userName = connect.UserName;
+            var tenant = TenantDirectory.DefaultTenant;
+            if (_broker.Tenants is { } tenants)
+            {
+                var choice = tenants.Map(userName, c.Info);
+                if (choice.Core is null)
+                    return Refuse(ReasonCode.NotAuthorized, $"no tenant '{choice.Name}'");
+                if (!c.MoveTo(choice.Core))
+                    return Refuse(ReasonCode.ServerUnavailable, $"tenant '{choice.Name}' is being removed");
+                c.UserName = userName = choice.UserName;
+                tenant = choice.Name;
+                _tenantStated = choice.Stated;
+            }
+
+            var context = new ConnectContext(clientId, userName, connect.Password, c.Info.RemoteEndPoint, c.Info.SecurityListener, c.Version)
             {
                 CertificateName = c.Info.CertificateName,
+                Tenant = tenant,
             };
             if (v5 && connect.Properties?.AuthenticationMethod is { } methodName)
             {
@@ -166,10 +187,13 @@ internal sealed partial class ClientConnection
 
             var verdict = await _broker.Authenticator.AuthenticateAsync(context, CancellationToken.None);
             if (verdict != ReasonCode.Success)
-                return Refuse(verdict, (connect.UserName is null ? "authentication (no user name)" : $"authentication of user '{MqttText.Quote(connect.UserName)}'")
+                return Refuse(verdict, (userName is null ? "authentication (no user name)" : $"authentication of user '{MqttText.Quote(userName)}'")
+                    + (tenant == TenantDirectory.DefaultTenant ? "" : $" in tenant '{tenant}'")
                     + (context.RefusalReason is { } cause ? $": {cause}" : ""));
-            if (context.AssignedUserName is { } assigned)
-                c.UserName = assigned;
+            if (context.AssignedTenant is { } assigned && assigned != tenant && !MoveToAssignedTenant(assigned, tenant))
+                return false;
+            if (context.AssignedUserName is { } assignedUser)
+                c.UserName = assignedUser;
             c.ApplyCredentials(context);
             return await CompleteAsync(null);
         }
@@ -278,12 +302,30 @@ internal sealed partial class ClientConnection
                 c.Will = will;
             }
 
-            var attachment = await _broker.AttachSessionAsync(c, c.Info.ConnectionId, clientId, connect.CleanStart, expiry);
+            // A tenant's connection quota: counted from here, released when the connection ends (or attaches nothing).
+            var limits = _broker.Limits;
+            if (limits is not null && !limits.TryOpenConnection())
+                return Refuse(ReasonCode.QuotaExceeded, $"tenant '{limits.Tenant}' is at its quota of connections ({limits.Quotas.MaxConnections})");
+            Attachment attachment;
+            try
+            {
+                attachment = await _broker.AttachSessionAsync(c, c.Info.ConnectionId, clientId, connect.CleanStart, expiry);
+            }
+            catch
+            {
+                limits?.ConnectionClosed(); // the connection fails; its place in the quota must not stay taken
+                throw;
+            }
+
+            if (attachment.Outcome != AttachOutcome.Attached)
+                limits?.ConnectionClosed();
             switch (attachment.Outcome)
             {
                 case AttachOutcome.OverQuota:
                     return Refuse(v5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable,
                         $"too many persistent sessions without a connection (Broker:MaxOfflineSessions {options.MaxOfflineSessions})");
+                case AttachOutcome.OverTenantQuota:
+                    return Refuse(ReasonCode.QuotaExceeded, $"tenant '{limits!.Tenant}' holds its quota of sessions ({limits.Quotas.MaxSessions})");
                 case AttachOutcome.TakenOver:
                     // A newer CONNECT with this client id came first. No CONNACK code says "taken over"; the
                     // connection is closed, as the holder's would be [MQTT-3.1.4-3].
@@ -312,6 +354,20 @@ internal sealed partial class ClientConnection
 
             _broker.Resume(session, c);
             c.StartExpiryTimer();
+            return true;
+        }
+
+        /// The client's credentials name its tenant (a JWT claim, the HTTP hook's answer): it is served there, unless
+        /// it named another tenant itself, which is refused (0x87) rather than silently moved.
+        private bool MoveToAssignedTenant(string assigned, string mapped)
+        {
+            var c = _connection;
+            if (_tenantStated)
+                return Refuse(ReasonCode.NotAuthorized, $"credentials for tenant '{assigned}' used in tenant '{mapped}'");
+            if ((_broker.Operator ?? _broker).Tenants?.Find(assigned) is not { } core)
+                return Refuse(ReasonCode.NotAuthorized, $"credentials name tenant '{assigned}', which does not exist");
+            if (!c.MoveTo(core))
+                return Refuse(ReasonCode.ServerUnavailable, $"tenant '{assigned}' is being removed");
             return true;
         }
 

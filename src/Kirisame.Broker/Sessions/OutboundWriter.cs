@@ -17,7 +17,9 @@ namespace Kirisame.Broker.Sessions;
 /// (its header and a reference, ~32 bytes at 15,000 connections is ~0.5 MB; see IdleConnectionFootprintTests).
 internal abstract partial class OutboundWriter : IThreadPoolWorkItem
 {
-    private protected readonly MqttBroker _broker;
+    /// The broker core serving the connection: the operator's until a CONNECT maps it to a tenant's (set once, by
+    /// the handshake, before anything is queued; docs/adr/0021-tenants.md).
+    private protected MqttBroker _broker;
     private protected readonly IDuplexPipe _transport;
 
     private protected OutboundWriter(MqttBroker broker, IDuplexPipe transport)

@@ -89,10 +89,11 @@ internal sealed class AuthenticationSources
         return new AuthenticationChain(sources);
     }
 
-    /// The listener's authorizer: its ACL, and the HTTP authorization hook when configured (both must allow).
-    public IAuthorizer Authorizer(IAuthorizer acl, string listener) =>
+    /// The listener's (or a tenant's) authorizer: its ACL, and the HTTP authorization hook when configured (both must
+    /// allow). The hook's requests name <paramref name="tenant"/>.
+    public IAuthorizer Authorizer(IAuthorizer acl, string listener, string tenant = Broker.Tenants.TenantDirectory.DefaultTenant) =>
         _hook is not null && _configuration.Http?.AuthorizationUrl is { } url
-            ? new AllOfAuthorizer(acl, new HttpAuthorizer(_hook, new Uri(url), listener, _time, _logger))
+            ? new AllOfAuthorizer(acl, new HttpAuthorizer(_hook, new Uri(url), listener, _time, _logger, tenant))
             : acl;
 
     public string Describe => _configuration.Chained || _configuration.Http?.AuthorizationUrl is not null

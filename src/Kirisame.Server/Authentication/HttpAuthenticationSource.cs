@@ -7,8 +7,9 @@ using Kirisame.Protocol;
 namespace Kirisame.Server.Authentication;
 
 /// The "Http" authentication source: POSTs clientid, username, password, peerhost (the client's IP), listener and
-/// protocol to Authentication:Http:Url; "allow" admits, "deny" refuses, "ignore" asks the next source. No tenant is
-/// sent (tenants are not built). A failed call refuses (fail closed) unless OnFailure is Ignore.
+/// protocol and tenant (the one the client was mapped to, "default" without tenants) to Authentication:Http:Url;
+/// "allow" admits, "deny" refuses, "ignore" asks the next source. An "allow" answer with a "tenant" serves the client
+/// in that tenant (docs/adr/0021-tenants.md). A failed call refuses (fail closed) unless OnFailure is Ignore.
 ///
 /// Answers are cached per (client id, user name, password, listener, IP) for CacheTtl; the cache key is an HMAC
 /// under a per-process random key, so the cache holds no password.
@@ -22,11 +23,11 @@ internal sealed class HttpAuthenticationSource(HttpHook hook, Uri url, HookCache
     {
         var password = context.Password is { } given ? Encoding.UTF8.GetString(given.Span) : null;
         var address = (context.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? context.RemoteEndPoint?.ToString();
-        var key = CacheKey(context.ClientId, context.UserName, password, context.Listener, address);
-        if (!cache.TryGet(key, TimeSpan.Zero, out var answer))
+        var key = CacheKey(context.ClientId, context.UserName, password, context.Listener + "\0" + context.Tenant, address);
+        if (!cache.TryGet(key, TimeSpan.Zero, out var answer, out var tenant))
         {
             string detail;
-            (answer, detail) = await hook.CallAsync(url, new Dictionary<string, string?>
+            (answer, detail, tenant) = await hook.CallAsync(url, new Dictionary<string, string?>
             {
                 ["clientid"] = context.ClientId,
                 ["username"] = context.UserName,
@@ -34,9 +35,10 @@ internal sealed class HttpAuthenticationSource(HttpHook hook, Uri url, HookCache
                 ["peerhost"] = address,
                 ["listener"] = context.Listener,
                 ["protocol"] = context.ProtocolVersion switch { ProtocolVersion.V500 => "5", ProtocolVersion.V311 => "4", _ => "3" },
+                ["tenant"] = context.Tenant,
             });
             if (answer != HookAnswer.Failed)
-                cache.Set(key, answer, hook.Options.CacheTtl);
+                cache.Set(key, answer, hook.Options.CacheTtl, tenant);
             else
                 return hook.Options.OnFailure == HookFailure.Ignore
                     ? SourceVerdict.Ignore(ReasonCode.NotAuthorized, "hook_failed", detail)
@@ -45,10 +47,17 @@ internal sealed class HttpAuthenticationSource(HttpHook hook, Uri url, HookCache
 
         return answer switch
         {
-            HookAnswer.Allow => SourceVerdict.Allow(),
+            HookAnswer.Allow => Allow(context, tenant),
             HookAnswer.Deny => SourceVerdict.Deny(ReasonCode.NotAuthorized, "hook_deny", "the HTTP hook answered deny"),
             _ => SourceVerdict.Ignore(ReasonCode.NotAuthorized, "hook_ignore", "the HTTP hook answered ignore"),
         };
+    }
+
+    private static SourceVerdict Allow(ConnectContext context, string? tenant)
+    {
+        if (tenant is not null)
+            context.AssignedTenant = tenant;
+        return SourceVerdict.Allow();
     }
 
     private string CacheKey(string clientId, string? userName, string? password, string listener, string? address)

@@ -9,7 +9,8 @@ namespace Kirisame.Server.Authentication;
 /// CanPublish/CanSubscribe read the cache: a PUBLISH never waits on HTTP once its topic is cached, and the lookup
 /// allocates nothing (a value-tuple key). "allow" and "ignore" let the ACL file decide (both must allow); "deny"
 /// refuses. A failed call refuses (fail closed) unless OnFailure is Ignore; failures are not cached.
-internal sealed class HttpAuthorizer(HttpHook hook, Uri url, string listener, TimeProvider time, ILogger logger) : IAuthorizer, IAuthorizationHook
+internal sealed class HttpAuthorizer(HttpHook hook, Uri url, string listener, TimeProvider time, ILogger logger,
+    string tenant = Broker.Tenants.TenantDirectory.DefaultTenant) : IAuthorizer, IAuthorizationHook
 {
     /// An answer just fetched is read right after; a TTL that ends in between must not turn it into a refusal.
     private static readonly TimeSpan s_grace = TimeSpan.FromSeconds(1);
@@ -42,6 +43,7 @@ internal sealed class HttpAuthorizer(HttpHook hook, Uri url, string listener, Ti
             ["username"] = userName,
             ["peerhost"] = (remote as IPEndPoint)?.Address.ToString() ?? remote?.ToString(),
             ["listener"] = listener,
+            ["tenant"] = tenant,
             ["action"] = action == AuthorizationAction.Publish ? "publish" : "subscribe",
             ["topic"] = topic,
         });

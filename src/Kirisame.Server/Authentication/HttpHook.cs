@@ -26,12 +26,12 @@ internal sealed class HttpHook(HttpClient client, HttpHookOptions options, TimeP
 
     public HttpHookOptions Options => options;
 
-    public async Task<(HookAnswer Answer, string Detail)> CallAsync(Uri url, Dictionary<string, string?> body)
+    public async Task<HookResult> CallAsync(Uri url, Dictionary<string, string?> body)
     {
         lock (_breaker)
         {
             if (_openUntil != 0 && time.GetTimestamp() < _openUntil)
-                return (HookAnswer.Failed, "circuit breaker open");
+                return new(HookAnswer.Failed, "circuit breaker open");
         }
 
         string? failure;
@@ -59,7 +59,9 @@ internal sealed class HttpHook(HttpClient client, HttpHookOptions options, TimeP
                 if (parsed is { } ok)
                 {
                     Succeeded();
-                    return (ok, $"the hook answered {result}");
+                    // An authentication hook may name the client's tenant (docs/adr/0021-tenants.md).
+                    var tenant = answer.RootElement.TryGetProperty("tenant", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+                    return new(ok, $"the hook answered {result}", tenant);
                 }
 
                 failure = "the answer has no \"result\" of allow, deny or ignore";
@@ -75,7 +77,7 @@ internal sealed class HttpHook(HttpClient client, HttpHookOptions options, TimeP
         }
 
         Failed(url, failure);
-        return (HookAnswer.Failed, $"hook failed: {failure}");
+        return new(HookAnswer.Failed, $"hook failed: {failure}");
     }
 
     private void Succeeded()
@@ -110,23 +112,38 @@ internal sealed class HttpHook(HttpClient client, HttpHookOptions options, TimeP
 internal sealed class HookCache<TKey>(TimeProvider time) where TKey : notnull
 {
     private const int MaxEntries = 100_000;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<TKey, (HookAnswer Answer, long ExpiresAt)> _entries = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<TKey, (HookAnswer Answer, string? Tenant, long ExpiresAt)> _entries = new();
 
-    public bool TryGet(TKey key, TimeSpan grace, out HookAnswer answer)
+    public bool TryGet(TKey key, TimeSpan grace, out HookAnswer answer) => TryGet(key, grace, out answer, out _);
+
+    /// <paramref name="tenant"/>: the tenant an authentication answer named, if any.
+    public bool TryGet(TKey key, TimeSpan grace, out HookAnswer answer, out string? tenant)
     {
         answer = HookAnswer.Failed;
+        tenant = null;
         if (!_entries.TryGetValue(key, out var entry))
             return false;
         if (time.GetTimestamp() >= entry.ExpiresAt + (long)(grace.TotalSeconds * time.TimestampFrequency))
             return false;
         answer = entry.Answer;
+        tenant = entry.Tenant;
         return true;
     }
 
-    public void Set(TKey key, HookAnswer answer, TimeSpan ttl)
+    public void Set(TKey key, HookAnswer answer, TimeSpan ttl, string? tenant = null)
     {
         if (_entries.Count >= MaxEntries)
             _entries.Clear();
-        _entries[key] = (answer, time.GetTimestamp() + (long)(ttl.TotalSeconds * time.TimestampFrequency));
+        _entries[key] = (answer, tenant, time.GetTimestamp() + (long)(ttl.TotalSeconds * time.TimestampFrequency));
+    }
+}
+
+/// A hook's answer, why (for the log), and the tenant an authentication answer named.
+internal readonly record struct HookResult(HookAnswer Answer, string Detail, string? Tenant = null)
+{
+    public void Deconstruct(out HookAnswer answer, out string detail)
+    {
+        answer = Answer;
+        detail = Detail;
     }
 }

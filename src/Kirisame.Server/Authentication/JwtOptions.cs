@@ -59,6 +59,10 @@ internal sealed class JwtOptions
     /// the password), and with which the client may re-authenticate with a new token over AUTH (section 4.12.1).
     public string AuthenticationMethod { get; set; } = "JWT";
 
+    /// When set, the claim's value names the client's tenant (docs/adr/0021-tenants.md): the client is served there,
+    /// unless it named another tenant itself (user name prefix, TLS server name), which refuses it.
+    public string? TenantClaim { get; set; }
+
     public IEnumerable<string> Validate()
     {
         var keySources = new[] { SecretFile, PublicKeyFile, JwksFile, JwksUrl }.Count(k => k is not null);

@@ -10,7 +10,8 @@ namespace Kirisame.Server.Authentication;
 /// The "Jwt" authentication source: the CONNECT password is a JSON Web Token (docs/adr/0018). Signature (HS256,
 /// RS256, ES256, EdDSA; "alg": "none" always refused), exp/nbf with ClockSkew, iss and aud when configured; then the
 /// claims: the client id claim must match, the user name claim names the client, the ACL claim becomes the client's
-/// own rules, and exp closes the connection when it passes. A "tenant" claim is ignored (tenants are not built).
+/// own rules, the tenant claim (TenantClaim, when configured) names the client's tenant, and exp closes the connection
+/// when it passes.
 ///
 /// A password that is not shaped like a JWT (three base64url parts) is not this source's: the next source decides.
 internal sealed class JwtSource(JwtOptions options, JwtKeys keys) : IAuthenticationSource
@@ -47,6 +48,8 @@ internal sealed class JwtSource(JwtOptions options, JwtKeys keys) : IAuthenticat
             return Deny("client_id_mismatch", $"the token's '{clientIdClaim}' claim is not the client id");
         if (options.UserNameClaim is { } userNameClaim && claims.TryGetProperty(userNameClaim, out var user) && user.ValueKind == JsonValueKind.String)
             context.AssignedUserName = user.GetString();
+        if (options.TenantClaim is { } tenantClaim && claims.TryGetProperty(tenantClaim, out var tenant) && tenant.ValueKind == JsonValueKind.String)
+            context.AssignedTenant = tenant.GetString();
         if (claims.TryGetProperty(options.AclClaim, out var acl))
         {
             if (!JwtClaimRules.TryParse(acl, out var rules, out var error))

@@ -85,6 +85,10 @@ public sealed class ListenerOptions
     /// Overrides Security:DefaultUser for this listener.
     public string? DefaultUser { get; set; }
 
+    /// The tenant of this listener's clients that name none (no `tenant:user` user name, no TLS server name of a
+    /// tenant); unset: the default tenant (docs/adr/0021-tenants.md).
+    public string? Tenant { get; set; }
+
     /// A copy to change (live listener changes keep the running options untouched until they are valid).
     public ListenerOptions Copy() => (ListenerOptions)MemberwiseClone();
 

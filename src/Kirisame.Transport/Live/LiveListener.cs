@@ -102,6 +102,7 @@ internal sealed class LiveListener : IAsyncDisposable
             Stream stream = new NetworkStream(socket, ownsSocket: true);
             await using var _ = stream;
             string? certificateName = null;
+            string? serverName = null;
             if (Listener.Tls is { } tls)
             {
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
@@ -119,12 +120,14 @@ internal sealed class LiveListener : IAsyncDisposable
                 }
 
                 certificateName = tls.IdentityOf(ssl.RemoteCertificate as X509Certificate2);
+                serverName = ssl.TargetHostName is { Length: > 0 } name ? name : null; // SNI: may map to a tenant
             }
 
             await using var __ = stream;
             var info = new ConnectionInfo($"{Listener.Name}-{Interlocked.Increment(ref _connections)}", remote, socket.LocalEndPoint, Listener.Name)
             {
                 CertificateName = certificateName,
+                ServerName = serverName,
                 SecurityListener = _securityListener ?? Listener.Name,
             };
             // The broker completes both ends as it closes, which closes the stream and with it the socket.

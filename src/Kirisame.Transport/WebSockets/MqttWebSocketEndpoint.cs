@@ -66,10 +66,13 @@ internal static class MqttWebSocketEndpoint
         var info = new Kirisame.Broker.ConnectionInfo(context.Connection.Id, RemoteEndPoint(context), LocalEndPoint(context), listener.Name)
         {
             CertificateName = listener.Tls?.IdentityOf(certificate),
+            ServerName = listener.Tls is null ? null : NonEmpty(context.Features.Get<ITlsHandshakeFeature>()?.HostName), // SNI: may map to a tenant
         };
         var served = handler.RunAsync(pipe, info, context.RequestAborted);
         await pipe.RunAsync(served, context.RequestAborted);
     }
+
+    private static string? NonEmpty(string? name) => string.IsNullOrEmpty(name) ? null : name;
 
     private static System.Net.IPEndPoint? RemoteEndPoint(HttpContext context) =>
         context.Connection.RemoteIpAddress is { } address ? new(address, context.Connection.RemotePort) : null;

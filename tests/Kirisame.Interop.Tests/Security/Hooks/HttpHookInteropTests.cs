@@ -46,7 +46,7 @@ public sealed class HttpHookInteropTests : IDisposable
         var request = hook.Requests.First(r => HookServer.Field(r, "username") == "allowed");
         Assert.Equal("127.0.0.1", HookServer.Field(request, "peerhost"));
         Assert.Equal("tcp", HookServer.Field(request, "listener")); // the default listener's name
-        Assert.False(request.TryGetProperty("tenant", out _));
+        Assert.Equal("default", HookServer.Field(request, "tenant")); // no tenants configured: the default tenant
 
         await using (var denied = await TryConnectAsync(server.Port, "denied", "whatever"))
             Assert.Equal(MqttClientConnectResultCode.NotAuthorized, denied.ConnectResult!.ResultCode);

@@ -1,0 +1,178 @@
+using Kirisame.Broker;
+using Kirisame.Broker.Security;
+using Kirisame.Broker.Tenants;
+using Kirisame.Management;
+using Kirisame.Server.Authentication;
+using Microsoft.Extensions.Logging;
+
+namespace Kirisame.Server.Tenants;
+
+/// The server's side of tenants (docs/adr/0021-tenants.md): builds each tenant's authentication from its password
+/// and ACL files (with the configured JWT/HTTP sources around them, as for a listener), applies the tenants file at
+/// start and whenever it changes (checked once a second; SIGHUP re-reads it), and adds tenants for the management API.
+internal sealed class TenantHost : ITenantAdmin, IDisposable
+{
+    private readonly TenantOptions _options;
+    private readonly AuthenticationSources _sources;
+    private readonly SecurityOptions _security;
+    private readonly ILogger _logger;
+    private readonly WatchedFile<IReadOnlyList<TenantEntry>>? _file;
+    private readonly Dictionary<string, WatchedFile<PasswordFile>> _passwordFiles = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, WatchedFile<AclFile>> _aclFiles = new(StringComparer.Ordinal);
+    private readonly Lock _applying = new();
+    private IReadOnlyList<TenantEntry> _applied = [];
+    private TenantDirectory? _directory;
+    private ITimer? _timer;
+
+    private TenantHost(TenantOptions options, AuthenticationSources sources, SecurityOptions security, ILogger logger,
+        WatchedFile<IReadOnlyList<TenantEntry>>? file)
+    {
+        _options = options;
+        _sources = sources;
+        _security = security;
+        _logger = logger;
+        _file = file;
+    }
+
+    /// Reads the tenants file; null (with the error) when it cannot be used: the server does not start.
+    public static TenantHost? Create(TenantOptions options, AuthenticationSources sources, SecurityOptions security, ILoggerFactory loggers, List<string> errors)
+    {
+        var logger = loggers.CreateLogger("Kirisame.Tenants");
+        WatchedFile<IReadOnlyList<TenantEntry>>? file = null;
+        if (options.File is { } path)
+        {
+            try
+            {
+                file = WatchedFile.Load(Path.GetFullPath(path), TenantsFile.Parser(path, options.Separator), logger);
+            }
+            catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException)
+            {
+                errors.Add($"{TenantOptions.SectionName}:File: {path}: {ex.Message}");
+                return null;
+            }
+        }
+
+        var host = new TenantHost(options, sources, security, logger, file);
+        // Each tenant's password and ACL files load now, so that one that does not parse stops the start.
+        foreach (var entry in file?.Current ?? [])
+        {
+            if (host.TryDefine(entry, out _) is { } why)
+                errors.Add($"{TenantOptions.SectionName}:File: {options.File}: {why}");
+        }
+
+        return errors.Count > 0 ? null : host;
+    }
+
+    /// Turns tenants on in the broker and adds the file's tenants (when the broker is built).
+    public void Attach(MqttBroker broker, IReadOnlyDictionary<string, string> listenerTenants)
+    {
+        _directory = broker.EnableTenants(new TenantMapping
+        {
+            Separator = _options.Separator,
+            ListenerTenants = listenerTenants,
+            RemovalGrace = _options.RemovalGrace,
+        });
+        if (_file is null)
+            return;
+        Apply(_file.Current);
+        _timer = TimeProvider.System.CreateTimer(static state => ((TenantHost)state!).Check(), this, WatchedFile.CheckInterval, WatchedFile.CheckInterval);
+    }
+
+    private void Check()
+    {
+        try
+        {
+            var current = _file!.Current; // re-read when it changed (or after SIGHUP); the same list otherwise
+            if (!ReferenceEquals(current, Volatile.Read(ref _applied)))
+                Apply(current);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "Applying the tenants file failed");
+        }
+    }
+
+    /// Makes the directory match the file: its tenants added or changed, the ones it listed before and no longer does
+    /// removed. Tenants added through the API are left alone.
+    private void Apply(IReadOnlyList<TenantEntry> entries)
+    {
+        lock (_applying)
+        {
+            var directory = _directory!;
+            foreach (var entry in entries)
+            {
+                var why = TryDefine(entry, out var definition) ?? directory.Put(definition!);
+                if (why is not null)
+                    _logger.LogError("Tenants file {Path}: tenant {Tenant} not applied: {Why}", _file!.Path, entry.Name, why);
+            }
+
+            foreach (var gone in _applied.Where(old => !entries.Any(e => e.Name == old.Name)))
+                directory.Remove(gone.Name);
+            Volatile.Write(ref _applied, entries);
+        }
+    }
+
+    public string? Put(TenantRequest request)
+    {
+        if (_directory is null)
+            return "tenants are not enabled";
+        TenantEntry entry;
+        try
+        {
+            var quotas = request.Quotas ?? TenantQuotas.None;
+            if (TenantsFile.CheckQuotas(quotas) is { } bad)
+                return bad;
+            entry = new TenantEntry(request.Name!, Existing(request.PasswordFile), Existing(request.AclFile), request.AllowAnonymous ?? false,
+                request.ServerNames ?? [], quotas);
+        }
+        catch (FormatException ex)
+        {
+            return ex.Message;
+        }
+
+        lock (_applying)
+            return TryDefine(entry, out var definition) ?? _directory.Put(definition!);
+
+        static string? Existing(string? path) =>
+            path is null ? null : File.Exists(path) ? Path.GetFullPath(path) : throw new FormatException($"'{path}' does not exist on the server.");
+    }
+
+    /// The tenant's authentication and authorization: its password file (or anonymous, when it allows it) in the
+    /// configured chain of sources, its ACL (everything allowed without one) with the HTTP authorization hook when
+    /// configured, and a failed-login guard of its own. Null, or why the files cannot be used.
+    private string? TryDefine(TenantEntry entry, out TenantDefinition? definition)
+    {
+        definition = null;
+        WatchedFile<PasswordFile>? passwords;
+        WatchedFile<AclFile>? acl;
+        try
+        {
+            passwords = Load(entry.PasswordFile, PasswordFile.Parse, _passwordFiles);
+            acl = Load(entry.AclFile, AclFile.Parse, _aclFiles);
+        }
+        catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException)
+        {
+            return $"tenant '{entry.Name}': {ex.Message}";
+        }
+
+        var authenticator = new FailedLoginGuard(_sources.Authenticator(new FileAuthenticator(passwords, entry.AllowAnonymous, defaultUser: null)),
+            _security, TimeProvider.System, _logger);
+        var authorizer = _sources.Authorizer(acl is null ? AllowAll.Instance : new AclAuthorizer(acl), "tenant " + entry.Name, entry.Name);
+        definition = new TenantDefinition(entry.Name, entry.ServerNames, entry.Quotas, authenticator, authorizer);
+        return null;
+    }
+
+    private WatchedFile<T>? Load<T>(string? path, Func<string, T> parse, Dictionary<string, WatchedFile<T>> loaded) where T : class
+    {
+        if (path is null)
+            return null;
+        lock (loaded)
+        {
+            if (!loaded.TryGetValue(path, out var file))
+                loaded[path] = file = WatchedFile.Load(path, parse, _logger);
+            return file;
+        }
+    }
+
+    public void Dispose() => _timer?.Dispose();
+}

@@ -1,0 +1,39 @@
+using System.Text.Json;
+using Kirisame.Testing;
+
+namespace Kirisame.Interop.Tests.Tenants;
+
+/// A folder with a tenants file and password files made by mosquitto_passwd, for a server started in a test.
+internal sealed class TenantFiles : IDisposable
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
+
+    public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("kirisame-tenants-").FullName;
+
+    public string TenantsFile => Path.Combine(Directory, "tenants.json");
+
+    /// A password file named <paramref name="name"/> with the given users (user → password).
+    public async Task<string> PasswordFileAsync(string name, params (string User, string Password)[] users)
+    {
+        var path = Path.Combine(Directory, name);
+        foreach (var (user, password) in users)
+        {
+            string[] arguments = File.Exists(path) ? ["-b", path, user, password] : ["-c", "-b", path, user, password];
+            var made = await Tools.RunAsync(Tools.Find("mosquitto_passwd", "/usr/bin/mosquitto_passwd"), arguments, s_timeout);
+            Assert.True(made.ExitCode == 0, made.ToString());
+        }
+
+        return path;
+    }
+
+    /// Writes the tenants file: tenant name → its settings (PasswordFile, AclFile, AllowAnonymous, ServerNames, Quotas).
+    /// Written to a new file and moved into place, as an editor would, so the server never reads half of it.
+    public void WriteTenants(object tenants)
+    {
+        var temporary = TenantsFile + ".new";
+        File.WriteAllText(temporary, JsonSerializer.Serialize(new { Tenants = tenants }));
+        File.Move(temporary, TenantsFile, overwrite: true);
+    }
+
+    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
+}
