@@ -104,7 +104,7 @@ public sealed class TenantMappingTests : IDisposable
     [Fact]
     public async Task JwtTenantClaim_ServesTheClientInThatTenant_UnlessItNamedAnother()
     {
-        var secret = RandomNumberGenerator.GetBytes(32);
+        var secret = TestTokens.NewSecret();
         var secretFile = Path.Combine(_files.Directory, "secret");
         await File.WriteAllBytesAsync(secretFile, secret);
         _files.WriteTenants(new Dictionary<string, object> { ["a"] = new { }, ["b"] = new { } });

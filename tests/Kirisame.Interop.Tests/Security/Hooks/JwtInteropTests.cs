@@ -25,7 +25,7 @@ public sealed class JwtInteropTests : IDisposable
     /// A server checking HS256 tokens with a secret made here, exp and nbf without tolerance.
     private async Task<(byte[] Secret, KirisameProcess Server)> StartWithSecretAsync(params string[] more)
     {
-        var secret = RandomNumberGenerator.GetBytes(32);
+        var secret = TestTokens.NewSecret();
         var secretFile = Path.Combine(_directory, "secret");
         await File.WriteAllBytesAsync(secretFile, secret);
         var server = await KirisameProcess.StartAsync(["--Authentication:Sources", "Jwt", "--Authentication:Jwt:SecretFile", secretFile,

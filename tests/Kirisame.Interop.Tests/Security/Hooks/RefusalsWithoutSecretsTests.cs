@@ -25,7 +25,7 @@ public sealed class RefusalsWithoutSecretsTests : IDisposable
         var passwords = Path.Combine(_directory, "passwd");
         var made = await KirisameProcess.RunToCompletionAsync(["passwd", "-b", "--iterations", "1000", passwords, "carol", RightPassword], s_timeout);
         Assert.True(made.ExitCode == 0, made.ToString());
-        var secret = RandomNumberGenerator.GetBytes(32);
+        var secret = TestTokens.NewSecret();
         var secretFile = Path.Combine(_directory, "secret");
         await File.WriteAllBytesAsync(secretFile, secret);
         var expiredToken = TestTokens.Hs256(secret, new { sub = "device", exp = TestTokens.In(TimeSpan.FromMinutes(-5)) });

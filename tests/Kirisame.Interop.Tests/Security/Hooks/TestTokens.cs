@@ -58,6 +58,10 @@ internal static class TestTokens
     public static string Unsigned(object claims) =>
         $"{Encode(JsonSerializer.SerializeToUtf8Bytes(new { alg = "none", typ = "JWT" }))}.{Encode(JsonSerializer.SerializeToUtf8Bytes(claims))}.";
 
+    /// An HS256 secret as a secret file holds it: text (64 hex digits). The server drops a trailing line break (an
+    /// editor's), so random bytes would be cut short whenever the last one happened to be CR or LF.
+    public static byte[] NewSecret() => System.Text.Encoding.ASCII.GetBytes(Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
+
     public static long In(TimeSpan delay) => DateTimeOffset.UtcNow.Add(delay).ToUnixTimeSeconds();
 
     /// A JWKS document holding the public halves of EC P-256 keys, by key id.
