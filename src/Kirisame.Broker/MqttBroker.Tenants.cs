@@ -35,10 +35,11 @@ public sealed partial class MqttBroker
         return Tenants ??= new TenantDirectory(this, mapping);
     }
 
-    /// A tenant's core: its own authentication and ACL (no enhanced authentication methods: SCRAM users come from
-    /// the operator's password file) and an in-memory store (a tenant's sessions do not survive a restart).
-    internal MqttBroker CreateTenant(string name, TenantQuotas quotas, IAuthenticator authenticator, IAuthorizer authorizer) =>
-        new(Options, LoggerFactory, TimeProvider, authenticator, authorizer, authenticationMethods: null, store: null, sessionRegistry: null,
+    /// A tenant's core: its own authentication, enhanced authentication methods (SCRAM with the tenant's users) and
+    /// ACL, and an in-memory store (a tenant's sessions do not survive a restart).
+    internal MqttBroker CreateTenant(string name, TenantQuotas quotas, IAuthenticator authenticator, IAuthorizer authorizer,
+        IReadOnlyList<IEnhancedAuthenticationMethod> methods) =>
+        new(Options, LoggerFactory, TimeProvider, authenticator, authorizer, methods, store: null, sessionRegistry: null,
             new TenantCore(this, new TenantLimits(name, quotas, TimeProvider)));
 
     /// Sessions of clients (the broker's own $SYS session not among them), for the session quota. Caller holds
@@ -103,10 +104,12 @@ public sealed partial class MqttBroker
     }
 
     /// A tenant's password or ACL file changed: connections from now on use the new ones.
-    internal void ReplaceSecurity(IAuthenticator authenticator, IAuthorizer authorizer)
+    internal void ReplaceSecurity(IAuthenticator authenticator, IAuthorizer authorizer, IReadOnlyList<IEnhancedAuthenticationMethod> methods)
     {
         Authenticator = authenticator;
         Authorizer = authorizer;
+        // A new dictionary, not changed in place: handshakes read the field once, without a lock.
+        _authenticationMethods = MethodsByName(methods);
     }
 
     /// A removed tenant: its clients are disconnected with 0x98 Administrative action (3.1.1 clients: closed).

@@ -27,7 +27,7 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
     private readonly ConnectionTable _connections = new();
     private readonly ConcurrentDictionary<InProcessClient, byte> _inProcessClients = new();
     private int _stopping;
-    private readonly Dictionary<string, IEnhancedAuthenticationMethod> _authenticationMethods;
+    private Dictionary<string, IEnhancedAuthenticationMethod> _authenticationMethods;
 
     public MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null,
         IAuthenticator? authenticator = null, IAuthorizer? authorizer = null, IEnumerable<IEnhancedAuthenticationMethod>? authenticationMethods = null,
@@ -44,7 +44,7 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
     {
         Store = store ?? InMemoryStore.Instance;
         SessionRegistry = sessionRegistry ?? new LocalSessionRegistry();
-        _authenticationMethods = (authenticationMethods ?? []).ToDictionary(m => m.Name, StringComparer.Ordinal);
+        _authenticationMethods = MethodsByName(authenticationMethods ?? []);
         Options = options;
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         TimeProvider = timeProvider ?? TimeProvider.System;
@@ -104,6 +104,9 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
     public ISessionRegistry SessionRegistry { get; }
 
     internal IEnhancedAuthenticationMethod? FindAuthenticationMethod(string name) => _authenticationMethods.GetValueOrDefault(name);
+
+    private static Dictionary<string, IEnhancedAuthenticationMethod> MethodsByName(IEnumerable<IEnhancedAuthenticationMethod> methods) =>
+        methods.ToDictionary(m => m.Name, StringComparer.Ordinal);
 
     internal SubscriptionTree Subscriptions { get; } = new();
 

@@ -34,6 +34,7 @@ public sealed class TokenAuthenticationMethod(string name, IAuthenticationSource
             context.AssignedUserName = UserName = asPassword.AssignedUserName;
             context.ClientAuthorizer = asPassword.ClientAuthorizer;
             context.ExpiresAt = asPassword.ExpiresAt;
+            context.AssignedTenant = asPassword.AssignedTenant;
             return new AuthenticationStep(AuthenticationOutcome.Success);
         }
     }

@@ -228,6 +228,10 @@ internal sealed partial class ClientConnection
                 case AuthenticationOutcome.Success:
                     _connection.UserName = _exchange.UserName ?? _connection.UserName;
                     _exchange = null;
+                    // A token may name the client's tenant as a password can (the JWT tenant claim).
+                    var tenant = _broker.TenantName ?? TenantDirectory.DefaultTenant;
+                    if (_context!.AssignedTenant is { } assigned && assigned != tenant && !MoveToAssignedTenant(assigned, tenant))
+                        return false;
                     _connection.ApplyCredentials(_context!); // a token's rules and expiry (TokenAuthenticationMethod)
                     return await CompleteAsync(step.Data);
                 default:

@@ -37,6 +37,7 @@ internal sealed partial class ClientConnection
             state.Context = new ConnectContext(ClientId, UserName, null, Info.RemoteEndPoint, Info.SecurityListener, Version)
             {
                 CertificateName = Info.CertificateName,
+                Tenant = _broker.TenantName ?? Tenants.TenantDirectory.DefaultTenant,
             };
             state.Exchange = _broker.FindAuthenticationMethod(state.Method)!.Begin(state.Context);
         }
@@ -47,6 +48,13 @@ internal sealed partial class ClientConnection
         }
 
         var step = await state.Exchange.StepAsync(auth.Properties?.AuthenticationData ?? []);
+        // A connection stays in its tenant: a token for another one does not renew it.
+        if (step.Outcome == AuthenticationOutcome.Success && state.Context!.AssignedTenant is { } assigned && assigned != state.Context.Tenant)
+        {
+            state.Context.RefusalReason = $"the token names tenant '{assigned}', the connection is in tenant '{state.Context.Tenant}'";
+            step = AuthenticationStep.Fail(ReasonCode.NotAuthorized);
+        }
+
         switch (step.Outcome)
         {
             case AuthenticationOutcome.Continue:

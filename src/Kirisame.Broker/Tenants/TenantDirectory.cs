@@ -101,7 +101,7 @@ public sealed class TenantDirectory
             }
             else
             {
-                created = _operator.CreateTenant(definition.Name, definition.Quotas, definition.Authenticator, definition.Authorizer);
+                created = _operator.CreateTenant(definition.Name, definition.Quotas, definition.Authenticator, definition.Authorizer, definition.Methods);
                 entry = new Entry(created, definition.ServerNames);
                 _tenants[definition.Name] = entry;
                 how = "added";
@@ -113,7 +113,7 @@ public sealed class TenantDirectory
                 _byServerName[serverName] = entry;
             entry.ServerNames = definition.ServerNames;
             entry.Core.Limits!.Quotas = definition.Quotas;
-            entry.Core.ReplaceSecurity(definition.Authenticator, definition.Authorizer);
+            entry.Core.ReplaceSecurity(definition.Authenticator, definition.Authorizer, definition.Methods);
         }
 
         created?.Start();

@@ -7,7 +7,12 @@ public sealed record TenantSnapshot(string Name, IReadOnlyList<string> ServerNam
 /// A tenant as configured (the tenants file, the management API): its security, built by the host, and its quotas.
 /// <paramref name="ServerNames"/>: TLS server names (SNI) whose clients belong to this tenant.
 public sealed record TenantDefinition(string Name, IReadOnlyList<string> ServerNames, TenantQuotas Quotas,
-    Security.IAuthenticator Authenticator, Security.IAuthorizer Authorizer);
+    Security.IAuthenticator Authenticator, Security.IAuthorizer Authorizer)
+{
+    /// The MQTT 5 enhanced authentication methods the tenant offers (section 4.12): SCRAM with its own users, a JWT
+    /// method; none by default (CONNACK 0x8C Bad authentication method).
+    public IReadOnlyList<Security.IEnhancedAuthenticationMethod> Methods { get; init; } = [];
+}
 
 /// How a connection is mapped to a tenant, in this order: a user name `tenant{Separator}user`, the TLS server name
 /// the client asked for, the listener's tenant (<see cref="ListenerTenants"/>), the default tenant.

@@ -155,11 +155,24 @@ internal sealed class TenantHost : ITenantAdmin, IDisposable
             return $"tenant '{entry.Name}': {ex.Message}";
         }
 
-        var authenticator = new FailedLoginGuard(_sources.Authenticator(new FileAuthenticator(passwords, entry.AllowAnonymous, defaultUser: null)),
+        var guard = new FailedLoginGuard(_sources.Authenticator(new FileAuthenticator(passwords, entry.AllowAnonymous, defaultUser: null)),
             _security, TimeProvider.System, _logger);
         var authorizer = _sources.Authorizer(acl is null ? AllowAll.Instance : new AclAuthorizer(acl), "tenant " + entry.Name, entry.Name);
-        definition = new TenantDefinition(entry.Name, entry.ServerNames, entry.Quotas, authenticator, authorizer);
+        definition = new TenantDefinition(entry.Name, entry.ServerNames, entry.Quotas, guard, authorizer) { Methods = Methods(passwords, guard) };
         return null;
+    }
+
+    /// The tenant's enhanced authentication methods, behind its failed-login guard as its passwords are: SCRAM-SHA-256
+    /// with the `$scram-sha256$` users of its own password file (section 4.12), and the JWT method when the Jwt source
+    /// is configured (a token naming another tenant is refused in the handshake).
+    private List<IEnhancedAuthenticationMethod> Methods(WatchedFile<PasswordFile>? passwords, FailedLoginGuard guard)
+    {
+        var methods = new List<IEnhancedAuthenticationMethod>();
+        if (passwords is not null)
+            methods.Add(guard.Guard(new ScramSha256Method(new PasswordFileScramCredentials(passwords))));
+        if (_sources.JwtMethod is { } jwt)
+            methods.Add(guard.Guard(jwt));
+        return methods;
     }
 
     private WatchedFile<T>? Load<T>(string? path, Func<string, T> parse, Dictionary<string, WatchedFile<T>> loaded) where T : class
