@@ -8,62 +8,106 @@ namespace Kirisame.Bridges;
 
 /// One bridge for the life of the server: connect to the first address that answers, run a <see cref="BridgeLink"/>
 /// until it ends, wait (exponential back-off with jitter between RestartTimeoutBase and RestartTimeoutCap), again.
-internal sealed partial class Bridge(BridgeOptions options, MqttBroker broker, BridgeStatus status, ILogger logger)
+/// A bridge with a <see cref="BridgeOptions.Tenant"/> has its local side in that tenant's core, looked up before each
+/// connection: a tenant removed and added again (a new core) gets the bridge's session again, and while the tenant does
+/// not exist the bridge waits as for an unreachable remote.
+internal sealed partial class Bridge(BridgeOptions options, MqttBroker server, BridgeStatus status, ILogger logger)
 {
+    private MqttBroker _local = null!; // the core of the local side: set by PrepareAsync before any use
+    private InProcessClient? _notifier;
+
     public BridgeStatus Status => status;
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        await using var notifier = options.Notifications ? await ConnectNotifierAsync() : null;
-        await PrepareLocalSessionAsync(cancellationToken);
-        await NotifyAsync(notifier, connected: false); // after the local session exists: from now on messages queue
+        MqttBroker? prepared = null;
         var failures = 0;
         var bridgeFlag = options.TryPrivate && options.ProtocolVersion == ProtocolVersion.V311;
-        while (!cancellationToken.IsCancellationRequested)
+        try
         {
-            foreach (var address in options.Addresses)
+            while (!cancellationToken.IsCancellationRequested)
             {
-                var (remote, flag) = await TryConnectAsync(address, bridgeFlag, cancellationToken);
-                if (remote is null)
-                    continue;
-                bridgeFlag = flag;
-                failures = 0;
-                status.ConnectedTo = address.ToString();
-                Interlocked.Increment(ref status.Connects);
-                LogConnected(logger, options.Name, address.ToString(), remote.ProtocolVersion == ProtocolVersion.V500 ? "5.0" : flag ? "3.1.1, bridge flag" : "3.1.1");
-                await NotifyAsync(notifier, connected: true);
-                string why;
-                await using (remote)
+                if (LocalCore() is not { } core)
                 {
-                    try
-                    {
-                        why = await new BridgeLink(options, broker, remote, status, logger).RunAsync(cancellationToken);
-                    }
-                    catch (Exception ex) when (ex is InProcessClientException or MqttClientException or InvalidOperationException)
-                    {
-                        why = ex.Message;
-                    }
+                    LogNoTenant(logger, options.Name, options.Tenant!);
+                }
+                else
+                {
+                    if (!ReferenceEquals(core, prepared))
+                        await PrepareAsync(prepared = core, cancellationToken);
+                    (failures, bridgeFlag) = await TryAddressesAsync(failures, bridgeFlag, cancellationToken);
                 }
 
-                status.ConnectedTo = null;
-                await NotifyAsync(notifier, connected: false);
-                LogLost(logger, options.Name, address.ToString(), why);
-                break; // after a loss, the first address again
-            }
-
-            if (cancellationToken.IsCancellationRequested)
-                break;
-            var delay = Backoff(failures++);
-            LogRetry(logger, options.Name, delay.TotalSeconds);
-            try
-            {
-                await Task.Delay(delay, cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
+                if (cancellationToken.IsCancellationRequested)
+                    break;
+                var delay = Backoff(failures++);
+                LogRetry(logger, options.Name, delay.TotalSeconds);
+                try
+                {
+                    await Task.Delay(delay, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
             }
         }
+        finally
+        {
+            if (_notifier is not null)
+                await _notifier.DisposeAsync();
+        }
+    }
+
+    /// The local side in <paramref name="core"/>: the notifier, and the session with its subscriptions.
+    private async Task PrepareAsync(MqttBroker core, CancellationToken cancellationToken)
+    {
+        _local = core;
+        if (_notifier is not null)
+            await _notifier.DisposeAsync();
+        _notifier = options.Notifications ? await ConnectNotifierAsync() : null;
+        await PrepareLocalSessionAsync(cancellationToken);
+        await NotifyAsync(_notifier, connected: false); // after the local session exists: from now on messages queue
+    }
+
+    /// The core the bridge's local side is in: the server's, or its tenant's (null while that tenant does not exist).
+    private MqttBroker? LocalCore() => options.Tenant is not { } tenant ? server : server.Tenants?.Find(tenant);
+
+    /// Connects to the first address that answers and runs the link until it ends; the failure count and whether the
+    /// bridge flag is still tried, for the next round.
+    private async Task<(int Failures, bool BridgeFlag)> TryAddressesAsync(int failures, bool bridgeFlag, CancellationToken cancellationToken)
+    {
+        foreach (var address in options.Addresses)
+        {
+            var (remote, flag) = await TryConnectAsync(address, bridgeFlag, cancellationToken);
+            if (remote is null)
+                continue;
+            bridgeFlag = flag;
+            failures = 0;
+            status.ConnectedTo = address.ToString();
+            Interlocked.Increment(ref status.Connects);
+            LogConnected(logger, options.Name, address.ToString(), remote.ProtocolVersion == ProtocolVersion.V500 ? "5.0" : flag ? "3.1.1, bridge flag" : "3.1.1");
+            await NotifyAsync(_notifier, connected: true);
+            string why;
+            await using (remote)
+            {
+                try
+                {
+                    why = await new BridgeLink(options, _local, remote, status, logger).RunAsync(cancellationToken);
+                }
+                catch (Exception ex) when (ex is InProcessClientException or MqttClientException or InvalidOperationException)
+                {
+                    why = ex.Message;
+                }
+            }
+
+            status.ConnectedTo = null;
+            await NotifyAsync(_notifier, connected: false);
+            LogLost(logger, options.Name, address.ToString(), why);
+            break; // after a loss, the first address again
+        }
+
+        return (failures, bridgeFlag);
     }
 
     /// base·2ⁿ capped, then jittered down to no less than half (and never below base), so bridges restarted
@@ -122,7 +166,7 @@ internal sealed partial class Bridge(BridgeOptions options, MqttBroker broker, B
     {
         try
         {
-            await using var local = await InProcessClient.ConnectAsync(broker, BridgeLink.LocalOptions(options), cancellationToken);
+            await using var local = await InProcessClient.ConnectAsync(_local, BridgeLink.LocalOptions(options), cancellationToken);
             if (BridgeLink.LocalSubscriptions(options) is { Count: > 0 } subscriptions)
                 await local.SubscribeAsync(subscriptions);
         }
@@ -137,7 +181,7 @@ internal sealed partial class Bridge(BridgeOptions options, MqttBroker broker, B
         try
         {
             // The broker's own kind of publisher: the default notification topic is under $SYS.
-            return await InProcessClient.ConnectAsync(broker, new InProcessClientOptions { ClientId = $"$bridge/{options.Name}/notifications", IsBroker = true, Trusted = true });
+            return await InProcessClient.ConnectAsync(_local, new InProcessClientOptions { ClientId = $"$bridge/{options.Name}/notifications", IsBroker = true, Trusted = true });
         }
         catch (InProcessClientException ex)
         {
@@ -160,6 +204,9 @@ internal sealed partial class Bridge(BridgeOptions options, MqttBroker broker, B
             // The broker is stopping.
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Bridge {Bridge}: tenant '{Tenant}' does not exist (yet); the bridge waits for it")]
+    private static partial void LogNoTenant(ILogger logger, string bridge, string tenant);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Bridge {Bridge}: connected to {Address} (MQTT {Version})")]
     private static partial void LogConnected(ILogger logger, string bridge, string address, string version);

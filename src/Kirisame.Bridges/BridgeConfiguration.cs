@@ -15,7 +15,7 @@ internal static class BridgeConfiguration
     private static readonly string[] s_keys =
     [
         "Addresses", "ProtocolVersion", "ClientId", "UserName", "Password", "CaFile", "CertFile", "KeyFile", "Insecure", "CleanStart",
-        "KeepAlive", "TryPrivate", "RestartTimeoutBase", "RestartTimeoutCap", "Notifications", "NotificationTopic", "Topics",
+        "KeepAlive", "TryPrivate", "RestartTimeoutBase", "RestartTimeoutCap", "Notifications", "NotificationTopic", "Topics", "Tenant",
     ];
 
     private static readonly string[] s_topicKeys = ["Pattern", "Direction", "QoS", "LocalPrefix", "RemotePrefix"];
@@ -121,6 +121,7 @@ internal static class BridgeConfiguration
             Notifications = Bool(node, prefix, "Notifications", true, errors),
             NotificationTopic = notificationTopic,
             Topics = topics,
+            Tenant = node.Get("Tenant") is { } tenant && tenant != Broker.Tenants.TenantDirectory.DefaultTenant ? tenant : null,
         };
     }
 

@@ -40,6 +40,9 @@ internal sealed record BridgeOptions
     public required string NotificationTopic { get; init; }
 
     public required IReadOnlyList<BridgeTopicRule> Topics { get; init; }
+
+    /// The tenant whose broker core the bridge's local side is in (docs/adr/0021); null for the default tenant.
+    public string? Tenant { get; init; }
 }
 
 internal enum BridgeDirection

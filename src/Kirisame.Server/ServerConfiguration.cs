@@ -214,6 +214,15 @@ internal sealed class ServerConfiguration
                 errors.Add($"{ListenerOptions.SectionName}:{listener.Name}:Tenant: {invalid}.");
         }
 
+        foreach (var bridge in bridges.Where(b => b.Tenant is not null))
+        {
+            var key = $"{Kirisame.Bridges.BridgeConfiguration.SectionName}:{bridge.Name}:Tenant";
+            if (!tenants.On)
+                errors.Add($"{key}: tenants are not enabled (set Tenants:File or Tenants:Enabled true).");
+            else if (TenantDirectory.Invalid(bridge.Tenant!, tenants.Separator) is { } invalid)
+                errors.Add($"{key}: {invalid}.");
+        }
+
         var configuration = new ServerConfiguration(root, broker, transport, listeners, security, storage, authentication, management, telemetry, mqttSn)
         {
             Runtime = runtime.Provider,

@@ -188,6 +188,75 @@ public sealed class BridgeTests : IDisposable
         Assert.Equal("over tls", Text(await NextAsync(atRemote, "secure/1 at mosquitto")));
     }
 
+    /// A client of tenant <paramref name="tenant"/> (`tenant:user`, anonymous in the tenant), or of the default tenant.
+    private static Task<MqttClient> ConnectInAsync(int port, string? tenant) =>
+        MqttClient.ConnectAsync(new MqttClientOptions
+        {
+            Server = MqttServerAddress.Parse($"127.0.0.1:{port}"),
+            ClientId = "t-" + Guid.NewGuid().ToString("N")[..12],
+            UserName = tenant is null ? null : tenant + ":device",
+        });
+
+    /// Reads messages until one with <paramref name="payload"/>; the ones before it.
+    private static async Task<List<MqttMessage>> UntilAsync(MqttClient client, string payload, string what)
+    {
+        var before = new List<MqttMessage>();
+        for (var message = await NextAsync(client, what); Text(message) != payload; message = await NextAsync(client, what))
+            before.Add(message);
+        return before;
+    }
+
+    [Fact]
+    public async Task InATenant_ForwardsThatTenantsMessagesOnly_BothWays()
+    {
+        await using var mosquitto = await MosquittoProcess.StartAsync();
+        var tenants = Path.Combine(_directory, "tenants.json");
+        await File.WriteAllTextAsync(tenants, """{ "Tenants": { "acme": { "AllowAnonymous": true } } }""");
+        var configuration = WriteConfiguration(_directory, "cloud", Bridge([$"mqtt://127.0.0.1:{mosquitto.Port}"],
+            [Rule("sensors/#", "out", 1, "", "acme/"), Rule("cmd/#", "in", 1, "", "acme/")], "k1.acme", "5", new { Tenant = "acme" }));
+        await using var kirisame = await StartAsync(configuration, "--Tenants:File", tenants);
+
+        // The bridge's notification is in the tenant's $SYS.
+        await using (var watcher = await ConnectInAsync(kirisame.Port, "acme"))
+        {
+            await watcher.SubscribeAsync("$SYS/broker/connection/k1.acme/state");
+            while (Text(await NextAsync(watcher, "the bridge's state in tenant acme")) != "1")
+            {
+            }
+        }
+
+        await using var remote = await ConnectAsync(mosquitto.Port, ProtocolVersion.V311);
+        await remote.SubscribeAsync("acme/#", QualityOfService.AtLeastOnce);
+        await using var inAcme = await ConnectInAsync(kirisame.Port, "acme");
+        await using var inDefault = await ConnectInAsync(kirisame.Port, null);
+        await inAcme.SubscribeAsync("cmd/#", QualityOfService.AtLeastOnce);
+        await inDefault.SubscribeAsync("cmd/#", QualityOfService.AtLeastOnce);
+
+        // Out: the tenant's sensors/# only; the default tenant's sensors/d is not the bridge's.
+        await inDefault.PublishAsync("sensors/d", "from default"u8.ToArray(), QualityOfService.AtLeastOnce);
+        await inAcme.PublishAsync("sensors/a", "from acme"u8.ToArray(), QualityOfService.AtLeastOnce);
+        await inAcme.PublishAsync("sensors/a", "end"u8.ToArray(), QualityOfService.AtLeastOnce);
+        var outbound = await UntilAsync(remote, "end", "acme's sensors/a at mosquitto");
+        Assert.Equal([("acme/sensors/a", "from acme")], outbound.Select(m => (m.Topic, Text(m))));
+
+        // In: into the tenant's core only.
+        Assert.Equal(0, (await MosquittoClients.PublishAsync(mosquitto.Port, "acme/cmd/reboot", "now", qos: 1)).ExitCode);
+        var inbound = await NextAsync(inAcme, "acme/cmd/reboot in tenant acme");
+        Assert.Equal(("cmd/reboot", "now"), (inbound.Topic, Text(inbound)));
+        await inDefault.PublishAsync("cmd/probe", "default's own"u8.ToArray(), QualityOfService.AtLeastOnce);
+        Assert.Empty(await UntilAsync(inDefault, "default's own", "the default tenant's own cmd/probe"));
+    }
+
+    [Fact]
+    public async Task Tenant_WithoutTenantsEnabled_ExitsWith2NamingTheKey()
+    {
+        var result = await KirisameProcess.RunToCompletionAsync(["serve", "--in-memory", "--port", "0", "--Bridges:b:Addresses:0", "mqtt://127.0.0.1:1",
+            "--Bridges:b:Topics:0:Pattern", "x/#", "--Bridges:b:Tenant", "acme"], WaitLimit);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("Bridges:b:Tenant: tenants are not enabled", result.Stderr, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--Bridges:b:Topics:0:Pattern", "x/#", "Bridges:b:Addresses")]
     [InlineData("--Bridges:b:Addresses:0", "http://h", "Bridges:b:Addresses:0")]
