@@ -54,6 +54,10 @@ public sealed class MqttSnOptions
     /// The user name the ACL sees for MQTT-SN clients (MQTT-SN 1.2 has no credentials); unset = anonymous.
     public string? UserName { get; set; }
 
+    /// The tenant MQTT-SN clients are served in (docs/adr/0021; MQTT-SN 1.2 has no user name to name one); unset = the
+    /// default tenant. Its ACL applies (for <see cref="UserName"/>) instead of the listener's.
+    public string? Tenant { get; set; }
+
     /// The Session Expiry given to a client connecting with CleanSession 0 (capped by Broker:MaxSessionExpirySeconds).
     public uint PersistentSessionExpirySeconds { get; set; } = 86_400;
 

@@ -214,6 +214,14 @@ internal sealed class ServerConfiguration
                 errors.Add($"{ListenerOptions.SectionName}:{listener.Name}:Tenant: {invalid}.");
         }
 
+        if (mqttSn.Enabled && mqttSn.Tenant is { } snTenant)
+        {
+            if (!tenants.On)
+                errors.Add($"{MqttSnOptions.SectionName}:Tenant: tenants are not enabled (set Tenants:File or Tenants:Enabled true).");
+            else if (snTenant != TenantDirectory.DefaultTenant && TenantDirectory.Invalid(snTenant, tenants.Separator) is { } invalid)
+                errors.Add($"{MqttSnOptions.SectionName}:Tenant: {invalid}.");
+        }
+
         foreach (var bridge in bridges.Where(b => b.Tenant is not null))
         {
             var key = $"{Kirisame.Bridges.BridgeConfiguration.SectionName}:{bridge.Name}:Tenant";

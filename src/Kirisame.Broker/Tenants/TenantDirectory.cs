@@ -185,7 +185,7 @@ public sealed class TenantDirectory
     }
 
     /// The core of tenant <paramref name="name"/> (the operator's for "default"), or null when there is none.
-    internal MqttBroker? Find(string name)
+    public MqttBroker? Find(string name)
     {
         if (name == DefaultTenant)
             return _operator;

@@ -46,6 +46,10 @@ public sealed partial class MqttSnGateway : IAsyncDisposable
 
     internal MqttBroker Broker { get; }
 
+    /// The core MQTT-SN clients are served in: the broker's, or that of the configured tenant (null while it does not
+    /// exist).
+    internal MqttBroker? Core => Options.Tenant is { } tenant ? Broker.Tenants?.Find(tenant) : Broker;
+
     internal MqttSnOptions Options { get; }
 
     internal TimeProvider Time { get; }
@@ -75,12 +79,20 @@ public sealed partial class MqttSnGateway : IAsyncDisposable
         }
 
         _socket = socket;
-        _anonymous = await InProcessClient.ConnectAsync(Broker, new InProcessClientOptions
+        if (Core is { } core)
         {
-            ClientId = $"kirisame-mqttsn-gateway-{Options.GatewayId}",
-            UserName = Options.UserName,
-            Listener = Options.Listener,
-        }, cancellationToken);
+            _anonymous = await InProcessClient.ConnectAsync(core, new InProcessClientOptions
+            {
+                ClientId = $"kirisame-mqttsn-gateway-{Options.GatewayId}",
+                UserName = Options.UserName,
+                Listener = Options.Listener,
+            }, cancellationToken);
+        }
+        else
+        {
+            LogNoTenant(Logger, Options.Tenant!);
+        }
+
         _loops = Task.WhenAll(ReceiveLoopAsync(socket), SweepLoopAsync(), AdvertiseLoopAsync());
         LogListening(Logger, LocalEndPoint!, Options.GatewayId);
     }
@@ -207,6 +219,9 @@ public sealed partial class MqttSnGateway : IAsyncDisposable
             Metrics.SendFailed();
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MQTT-SN: tenant '{Tenant}' does not exist: QoS -1 messages are dropped and clients refused (congestion) until it does")]
+    private static partial void LogNoTenant(ILogger logger, string tenant);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Listening for MQTT-SN on udp://{EndPoint} (gateway id {GatewayId})")]
     private static partial void LogListening(ILogger logger, IPEndPoint endPoint, int gatewayId);

@@ -163,10 +163,17 @@ internal sealed partial class SnClient
             Will = _will,
             AcknowledgeOnRead = false, // acknowledged when the MQTT-SN client has acknowledged (SnClient.Delivery)
         };
+        if (_gateway.Core is not { } core)
+        {
+            // The tenant was removed (or is not there yet): "try later" is what MQTT-SN 1.2 has for it.
+            Refuse(SnReturnCode.Congestion, $"tenant '{_gateway.Options.Tenant}' does not exist");
+            return;
+        }
+
         InProcessClient session;
         try
         {
-            session = await InProcessClient.ConnectAsync(_gateway.Broker, options);
+            session = await InProcessClient.ConnectAsync(core, options);
         }
         catch (InProcessClientException ex)
         {
