@@ -13,7 +13,6 @@ namespace Kirisame.Interop.Tests.Tenants;
 public sealed class TenantEnhancedAuthenticationTests : IDisposable
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
-    private static readonly string[] s_lenient = ["--Security:FailedLoginDelay", "00:00:00.1", "--Security:MaxFailedLogins", "0"];
     private readonly TenantFiles _files = new();
 
     public void Dispose() => _files.Dispose();
@@ -34,7 +33,7 @@ public sealed class TenantEnhancedAuthenticationTests : IDisposable
         var written = await KirisameProcess.RunToCompletionAsync(["passwd", "-b", "--scram", passwords, "erin", "erin-secret"], s_timeout);
         Assert.True(written.ExitCode == 0, written.ToString());
         _files.WriteTenants(new Dictionary<string, object> { ["a"] = new { PasswordFile = passwords } });
-        await using var server = await KirisameProcess.StartAsync(["--Tenants:File", _files.TenantsFile, "--allow-anonymous", .. s_lenient]);
+        await using var server = await KirisameProcess.StartAsync(["--Tenants:File", _files.TenantsFile, "--allow-anonymous", .. TenantFiles.Lenient]);
 
         await using var client = await ScramAsync(server.Port, "a:erin", "erin", "erin-secret");
         Assert.Equal(MqttClientConnectResultCode.Success, client.ConnectResult!.ResultCode);
@@ -60,12 +59,8 @@ public sealed class TenantEnhancedAuthenticationTests : IDisposable
     [Fact]
     public async Task JwtMethod_WithATenantClaim_ServesTheClientInThatTenant_AndReauthenticationCannotMoveIt()
     {
-        var secret = TestTokens.NewSecret();
-        var secretFile = Path.Combine(_files.Directory, "secret");
-        await File.WriteAllBytesAsync(secretFile, secret);
-        _files.WriteTenants(new Dictionary<string, object> { ["a"] = new { }, ["b"] = new { } });
-        await using var server = await KirisameProcess.StartAsync(["--Authentication:Sources", "Jwt", "--Authentication:Jwt:SecretFile", secretFile,
-            "--Authentication:Jwt:TenantClaim", "org", "--Tenants:File", _files.TenantsFile, .. s_lenient]);
+        var (secret, server) = await _files.StartWithTenantClaimAsync();
+        await using var _ = server;
         string Token(string tenant) => TestTokens.Hs256(secret, new { org = tenant, exp = TestTokens.In(TimeSpan.FromHours(1)) });
 
         await using var inA = await MqttNetClient.ConnectAsync(server.Port, MqttProtocolVersion.V500, configure: o => o.WithCredentials("probe", Token("a")));

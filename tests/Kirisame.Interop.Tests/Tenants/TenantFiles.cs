@@ -12,6 +12,22 @@ internal sealed class TenantFiles : IDisposable
 
     public string TenantsFile => Path.Combine(Directory, "tenants.json");
 
+    /// Failed logins neither delayed nor banned: the tests refuse clients on purpose.
+    public static readonly string[] Lenient = ["--Security:FailedLoginDelay", "00:00:00.1", "--Security:MaxFailedLogins", "0"];
+
+    /// A server with tenants a and b (anonymous inside) and the Jwt source with an HS256 secret, whose claim "org"
+    /// names the client's tenant; the secret, to sign tokens with.
+    public async Task<(byte[] Secret, KirisameProcess Server)> StartWithTenantClaimAsync()
+    {
+        var secret = Security.Hooks.TestTokens.NewSecret();
+        var secretFile = Path.Combine(Directory, "secret");
+        await File.WriteAllBytesAsync(secretFile, secret);
+        WriteTenants(new Dictionary<string, object> { ["a"] = new { }, ["b"] = new { } });
+        var server = await KirisameProcess.StartAsync(["--Authentication:Sources", "Jwt", "--Authentication:Jwt:SecretFile", secretFile,
+            "--Authentication:Jwt:TenantClaim", "org", "--Tenants:File", TenantsFile, .. Lenient]);
+        return (secret, server);
+    }
+
     /// A password file named <paramref name="name"/> with the given users (user → password).
     public async Task<string> PasswordFileAsync(string name, params (string User, string Password)[] users)
     {

@@ -16,7 +16,6 @@ namespace Kirisame.Interop.Tests.Tenants;
 public sealed class TenantMappingTests : IDisposable
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
-    private static readonly string[] s_lenient = ["--Security:FailedLoginDelay", "00:00:00.1", "--Security:MaxFailedLogins", "0"];
     private readonly TenantFiles _files = new();
     private readonly TestCertificates _certificates = new();
 
@@ -104,12 +103,8 @@ public sealed class TenantMappingTests : IDisposable
     [Fact]
     public async Task JwtTenantClaim_ServesTheClientInThatTenant_UnlessItNamedAnother()
     {
-        var secret = TestTokens.NewSecret();
-        var secretFile = Path.Combine(_files.Directory, "secret");
-        await File.WriteAllBytesAsync(secretFile, secret);
-        _files.WriteTenants(new Dictionary<string, object> { ["a"] = new { }, ["b"] = new { } });
-        await using var server = await KirisameProcess.StartAsync(["--Authentication:Sources", "Jwt", "--Authentication:Jwt:SecretFile", secretFile,
-            "--Authentication:Jwt:TenantClaim", "org", "--Tenants:File", _files.TenantsFile, .. s_lenient]);
+        var (secret, server) = await _files.StartWithTenantClaimAsync();
+        await using var _ = server;
         string Token(object claims) => TestTokens.Hs256(secret, claims);
         var forA = Token(new { org = "a", exp = TestTokens.In(TimeSpan.FromHours(1)) });
         var forB = Token(new { org = "b", exp = TestTokens.In(TimeSpan.FromHours(1)) });
@@ -144,7 +139,7 @@ public sealed class TenantMappingTests : IDisposable
             : Field(body, "username") == "tenantless" ? (200, "{\"result\":\"allow\",\"tenant\":\"a\"}") : (200, "{\"result\":\"allow\"}")));
         _files.WriteTenants(new Dictionary<string, object> { ["a"] = new { }, ["b"] = new { } });
         await using var server = await KirisameProcess.StartAsync(["--Authentication:Sources", "Http", "--Authentication:Http:Url", hook.Url("auth"),
-            "--Authentication:Http:AuthorizationUrl", hook.Url("acl"), "--Tenants:File", _files.TenantsFile, .. s_lenient]);
+            "--Authentication:Http:AuthorizationUrl", hook.Url("acl"), "--Tenants:File", _files.TenantsFile, .. TenantFiles.Lenient]);
 
         await using var inA = await ProbeAsync(server.Port, "a:dev", "pw");
         await using var inB = await ProbeAsync(server.Port, "b:dev", "pw");
