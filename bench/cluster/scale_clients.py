@@ -24,29 +24,14 @@ import struct
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "restart"))
+from mqtt_load import Packets, packet, string  # noqa: E402 (the raw-packet helpers of bench/restart)
+
 CONCURRENCY = int(os.environ.get("SCALE_CONCURRENCY", "200"))
 MAX_SECONDS = float(os.environ.get("SCALE_MAX_SECONDS", "900"))
 RETRY_SECONDS = 0.1
 
 CONNECTING, WAIT_CONNACK, WAIT_SUBACK, SUBSCRIBED, RETRY = range(5)
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        n, digit = n >> 7, n & 0x7F
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def string(s):
-    b = s.encode()
-    return struct.pack(">H", len(b)) + b
-
-
-def packet(first, body):
-    return bytes([first]) + varint(len(body)) + body
 
 
 def connect_packet(client_id):
@@ -59,13 +44,13 @@ def subscribe_packet(topic):
 
 
 class Client:
-    __slots__ = ("index", "sock", "state", "buffer", "port", "retry_at", "was_subscribed")
+    __slots__ = ("index", "sock", "state", "parser", "port", "retry_at", "was_subscribed")
 
     def __init__(self, index):
         self.index = index
         self.sock = None
         self.state = RETRY
-        self.buffer = bytearray()
+        self.parser = Packets(None)
         self.port = 0
         self.retry_at = 0.0
         self.was_subscribed = False
@@ -111,7 +96,7 @@ def main():
         s.setblocking(False)
         s.bind((source, 0))
         c.sock, c.port, c.state = s, port, CONNECTING
-        c.buffer = bytearray()
+        c.parser = Packets(None)
         in_progress += 1
         err = s.connect_ex(("127.0.0.1", port))
         if err not in (0, errno.EINPROGRESS):
@@ -166,33 +151,16 @@ def main():
         if not data:
             fail(c)
             return
-        buf = c.buffer
-        buf += data
-        pos = 0
-        while True:
-            # A fixed header, then the remaining length (1-4 bytes).
-            if len(buf) - pos < 2:
-                break
-            length, shift, i = 0, 0, pos + 1
-            while i < len(buf):
-                b = buf[i]
-                length |= (b & 0x7F) << shift
-                shift += 7
-                i += 1
-                if not b & 0x80:
-                    break
-            else:
-                break
-            if len(buf) - i < length:
-                break
-            kind = buf[pos] >> 4
-            body = buf[i:i + length] if kind != 3 else None
-            pos = i + length
+        parser = c.parser
+        parser.buffer = parser.buffer[parser.at:] + data
+        parser.at = 0
+        while (parsed := parser.parse()) is not None:
+            first, body = parsed
+            kind = first >> 4
             if kind == 3:
                 stats["delivered"] += 1
             elif kind == 2 and c.state == WAIT_CONNACK:
                 if body[1] != 0:  # refused (e.g. 3: the node is cut off from the cluster)
-                    del buf[:pos]
                     fail(c)
                     return
                 stats["connected"] += 1
@@ -210,7 +178,6 @@ def main():
                 c.was_subscribed = True
                 if stats["subscribed"] == count and not all_subscribed:
                     all_subscribed = time.time()
-        del buf[:pos]
 
     while not stop and time.monotonic() < deadline:
         while pending and in_progress < CONCURRENCY:
