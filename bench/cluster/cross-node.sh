@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration=${1:-5}
-dll=src/Kirisame.Server/bin/Release/net10.0/kirisame.dll
+dll=${KIRISAME_DLL:-src/Kirisame.Server/bin/Release/net10.0/kirisame.dll} # another build to compare against
 [ -f "$dll" ] || { echo "build first: dotnet build Kirisame.slnx -c Release" >&2; exit 2; }
 work=$(mktemp -d)
 pids=()

@@ -3,7 +3,7 @@
 # and prints a markdown table. Both brokers are pinned to CPU 1 and the generator (`kirisame bench`) to
 # CPU 0, so each broker gets one core and the generator never competes with it.
 #
-#   bench/compare/compare.sh                 # builds Release, runs everything (about 5 minutes)
+#   bench/compare/compare.sh                 # builds Release, runs everything (about 6 minutes, 1.5 of them the cluster rows)
 #   DURATION=10 bench/compare/compare.sh     # longer windows
 #
 # Environment:
@@ -15,6 +15,8 @@
 #   HOLD           seconds the idle connections are held (default 3)
 #   NO_BUILD=1     use the existing Release build
 #   COMPARE_SELF_TEST=1   run Mosquitto in Kirisame's slot too (checks the harness, not Kirisame)
+#   CLUSTER=0      skip the cluster rows (a 2-node Kirisame cluster, about 1.5 minutes with its formation)
+#   CLUSTER_ONLY=1 run the cluster rows only
 #   GENERATOR      command that runs the generator (default: dotnet <kirisame.dll> bench)
 #
 # Needs: dotnet, mosquitto, taskset, python3 (to read the generator's JSON). Talks only to 127.0.0.1.
@@ -151,16 +153,10 @@ bench() {
 }
 
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
-
-# Fresh brokers for the connection scenario first, so their RSS before is the idle baseline.
-K_PORT=$(free_port)
-start_kirisame "$K_PORT" kirisame
-K_PID=$STARTED_PID
-M_PORT=$(free_port)
-while [[ "$M_PORT" == "$K_PORT" ]]; do M_PORT=$(free_port); done
-start_mosquitto "$M_PORT" mosquitto
-M_PID=$STARTED_PID
-sleep 1 # let the runtime settle before reading the baseline RSS
+CLUSTER="${CLUSTER:-1}"
+CLUSTER_ONLY="${CLUSTER_ONLY:-0}"
+[[ "$SELF_TEST" == 1 ]] && CLUSTER=0 # Mosquitto has no cluster to stand in for
+[[ "$CLUSTER_ONLY" == 1 ]] && CLUSTER=1
 
 # Waits until the broker has had no CPU to speak of for half a second (at most 15 s), so one run's tail
 # (a QoS 0 backlog, closing 15 000 connections) is not charged to the next.
@@ -175,6 +171,19 @@ wait_idle() { # pid
     echo "  (broker $1 still busy after 15 s)" >&2
 }
 
+COMMON=(--payload 64 --duration "$DURATION" --warmup "$WARMUP")
+if [[ "$CLUSTER_ONLY" != 1 ]]; then
+# Fresh brokers for the connection scenario first, so their RSS before is the idle baseline.
+K_PORT=$(free_port)
+start_kirisame "$K_PORT" kirisame
+K_PID=$STARTED_PID
+M_PORT=$(free_port)
+while [[ "$M_PORT" == "$K_PORT" ]]; do M_PORT=$(free_port); done
+start_mosquitto "$M_PORT" mosquitto
+M_PID=$STARTED_PID
+sleep 1 # let the runtime settle before reading the baseline RSS
+
+
 # Each scenario runs against Kirisame and then Mosquitto back to back, so a change in the machine's load
 # during the script affects both sides of a ratio alike. KIRISAME_PID/KIRISAME_PORT choose the Kirisame.
 run_both() { # scenario ARGS...
@@ -186,7 +195,6 @@ run_both() { # scenario ARGS...
     bench "m-$scenario" "$M_PORT" "$@" --broker-pid "$M_PID"
 }
 
-COMMON=(--payload 64 --duration "$DURATION" --warmup "$WARMUP")
 echo "Kirisame on port $K_PORT (pid $K_PID), Mosquitto on port $M_PORT (pid $M_PID); generator on CPU $GENERATOR_CPU, brokers on CPU $BROKER_CPU" >&2
 run_both conn --scenario conn --clients "$CONN_CLIENTS" --duration "$HOLD"
 run_both fanin --scenario fanin --clients 4 --qos 0 "${COMMON[@]}"
@@ -244,14 +252,68 @@ D_PORT=$(free_port)
 start_kirisame "$D_PORT" kirisame-durable sync
 KIRISAME_PID=$STARTED_PID KIRISAME_PORT=$D_PORT \
     run_both pairs-durable --scenario pairs --clients 50 --qos 1 --inflight "$INFLIGHT" --session-expiry 3600 "${COMMON[@]}"
+kill "$STARTED_PID" 2>/dev/null || true # the durable Kirisame: CPU 1 is the cluster's next
+wait "$STARTED_PID" 2>/dev/null || true
+fi
+
+# Cluster rows (docs/adr/0020): a 2-node Kirisame cluster, both nodes pinned to the brokers' CPU like the single node,
+# publishers on node A and subscribers on node B (`--subscriber-port`), so every message crosses from one node to the
+# other; next to the same pairs on a single node, back to back. In memory: QoS 1 without persistent sessions stores
+# nothing anyway.
+start_node() { # mqtt management silo seed name -> sets STARTED_PID
+    local args=()
+    [[ -n "$3" ]] && args=(--cluster compare --cluster-seeds "127.0.0.1:$4" --cluster-port "$3")
+    taskset -c "$BROKER_CPU" dotnet "$KIRISAME_DLL" serve --in-memory --port "$1" --management-port "$2" --Broker:SysInterval 0 \
+        "${args[@]}" --Logging:LogLevel:Default Warning >"$WORK/$5.log" 2>&1 &
+    STARTED_PID=$!
+    PIDS+=("$STARTED_PID")
+}
+wait_joined() { # management port, pid, name
+    local i
+    for i in $(seq 1 600); do
+        kill -0 "$2" 2>/dev/null || { echo "compare.sh: $3 exited" >&2; tail -5 "$WORK/$3.log" >&2; exit 1; }
+        curl -sf --max-time 2 "http://127.0.0.1:$1/health/ready" 2>/dev/null | grep -q "1 other node" && return 0
+        sleep 0.2
+    done
+    echo "compare.sh: $3 did not join the cluster within 2 minutes" >&2
+    exit 1
+}
+if [[ "$CLUSTER" == 1 ]]; then
+    command -v curl >/dev/null || { echo "compare.sh: 'curl' is required for the cluster rows (CLUSTER=0 skips them)" >&2; exit 2; }
+    S_PORT=$(free_port); S_MGMT=$(free_port)
+    start_node "$S_PORT" "$S_MGMT" "" "" single
+    S_PID=$STARTED_PID
+    wait_listening "$S_PORT" "$S_PID" single
+    A_PORT=$(free_port); A_MGMT=$(free_port); A_SILO=$(free_port)
+    B_PORT=$(free_port); B_MGMT=$(free_port); B_SILO=$(free_port)
+    start_node "$A_PORT" "$A_MGMT" "$A_SILO" "$A_SILO" node-a
+    A_PID=$STARTED_PID
+    start_node "$B_PORT" "$B_MGMT" "$B_SILO" "$A_SILO" node-b
+    B_PID=$STARTED_PID
+    wait_joined "$A_MGMT" "$A_PID" node-a
+    wait_joined "$B_MGMT" "$B_PID" node-b
+    echo "Cluster: node A on port $A_PORT (pid $A_PID), node B on port $B_PORT (pid $B_PID); single node on port $S_PORT (pid $S_PID)" >&2
+    both_nodes_idle() { wait_idle "$A_PID"; wait_idle "$B_PID"; }
+    for qos in 0 1; do
+        wait_idle "$S_PID"
+        bench "s-pairs-q$qos" "$S_PORT" --scenario pairs --clients 50 --qos "$qos" --inflight "$INFLIGHT" "${COMMON[@]}" --broker-pid "$S_PID"
+        both_nodes_idle
+        bench "x-pairs-q$qos" "$A_PORT" --subscriber-port "$B_PORT" --scenario pairs --clients 50 --qos "$qos" --inflight "$INFLIGHT" "${COMMON[@]}"
+    done
+    wait_idle "$S_PID"
+    bench s-latency "$S_PORT" --scenario latency --clients 4 --qos 0 --rate 20000 "${COMMON[@]}" --broker-pid "$S_PID"
+    both_nodes_idle
+    bench x-latency "$A_PORT" --subscriber-port "$B_PORT" --scenario latency --clients 4 --qos 0 --rate 20000 "${COMMON[@]}"
+fi
 
 echo "Load average before the runs: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs; anything above ~2 means other work shared the cores)."
 echo
-python3 - "$WORK" "$CONN_CLIENTS" "$SELF_TEST" "$LARGE_PAIRS" "$INFLIGHT" "$QUEUE" <<'PY'
+python3 - "$WORK" "$CONN_CLIENTS" "$SELF_TEST" "$LARGE_PAIRS" "$INFLIGHT" "$QUEUE" "$CLUSTER" "$CLUSTER_ONLY" <<'PY'
 import json, os, sys
 
 work, conn_clients, self_test = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 large, inflight, queue = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+cluster, cluster_only = sys.argv[7] == "1", sys.argv[8] == "1"
 
 def load(name):
     try:
@@ -272,6 +334,39 @@ def num(v, unit=""):
 
 def ratio(k, m):
     return "n/a" if not k or not m else f"{k / m:.2f}"
+
+def cluster_table(after_tables=True):
+    """Cross-node against a single node, both Kirisame on the brokers' CPU, run back to back."""
+    def lost_of(d):
+        v, e = get(d, "missing"), get(d, "expected")
+        return "n/a" if v is None else f"{v:,} of {e:,}"
+    if after_tables:
+        print()
+    print("Cluster (docs/adr/0020): a 2-node Kirisame cluster on loopback, both nodes on the brokers' CPU, publishers on")
+    print("node A and subscribers on node B, so every message crosses between the nodes; against a single Kirisame on the")
+    print(f"same CPU, back to back. Pairs 50×50, in-flight {inflight}; lost = accepted (PUBACK) and not delivered.")
+    print()
+    print("| scenario | single node | cross-node | ratio cross-node/single |")
+    print("|---|---:|---:|---:|")
+    for qos in (0, 1):
+        s, x = load(f"s-pairs-q{qos}"), load(f"x-pairs-q{qos}")
+        label = "QoS 0" if qos == 0 else f"QoS 1, in-flight {inflight}"
+        print(f"| pairs 50×50, {label}: delivered msg/s | {num(get(s, 'delivered_per_s'))} | {num(get(x, 'delivered_per_s'))} "
+              f"| {ratio(get(x, 'delivered_per_s'), get(s, 'delivered_per_s'))} |")
+        if qos == 1:
+            print(f"| pairs 50×50, {label}: lost | {lost_of(s)} | {lost_of(x)} | |")
+    s, x = load("s-latency"), load("x-latency")
+    for p in ("p50", "p99"):
+        print(f"| latency, fan-in 4→1 at 20 000 msg/s, QoS 0: {p} µs | {num(get(s, 'latency_us', p))} "
+              f"| {num(get(x, 'latency_us', p))} | {ratio(get(x, 'latency_us', p), get(s, 'latency_us', p))} |")
+    errors = [(sc, e) for sc in ("s-pairs-q0", "x-pairs-q0", "s-pairs-q1", "x-pairs-q1", "s-latency", "x-latency")
+              for e in (load(sc).get("errors") or [])]
+    for sc, e in errors:
+        print(f"- {sc}: {e}")
+
+if cluster_only:
+    cluster_table(after_tables=False)
+    sys.exit(0)
 
 rows = [
     ("fan-in 4→1, QoS 0: delivered msg/s", "fanin", ("delivered_per_s",)),
@@ -383,4 +478,7 @@ if errors:
     print()
 for s, sc, e in errors:
     print(f"- {'Kirisame' if s == 'k' else 'Mosquitto'}, {sc}: {e}")
+
+if cluster:
+    cluster_table()
 PY
