@@ -20,6 +20,9 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
     /// no client can take one over, and the registry keeps such ids on the node.
     public const string NodeSessionPrefix = "\0cluster:";
 
+    /// How long a take-over waits for each call to the node that held the client id.
+    private static readonly TimeSpan s_takeOverTimeout = TimeSpan.FromSeconds(10);
+
     private readonly ClusterStore _store;
     private readonly IClusterMembershipService _membership;
     private readonly IGrainFactory _grains;
@@ -329,7 +332,8 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
     /// reaches it).
     public async Task TakeOverAsync(Broker.Sessions.SessionClaim claim, bool cleanStart)
     {
-        if (claim.Previous is not { } previous || previous.Holder.Node == Self)
+        // A node declared dead took its sessions with it (no shared store): nothing to ask it.
+        if (claim.Previous is not { } previous || previous.Holder.Node == Self || _gone.ContainsKey(previous.Holder.Node))
             return;
         var clientId = claim.Lease.ClientId;
         var epoch = claim.Lease.Epoch;
@@ -356,8 +360,6 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
                 ex.Message);
         }
     }
-
-    private static readonly TimeSpan s_takeOverTimeout = TimeSpan.FromSeconds(10);
 
     /// Retained messages here, for a node that joins.
     public byte[] RetainedSnapshot()
