@@ -4,17 +4,9 @@ namespace Kirisame.Cluster.Tests;
 
 /// A client id claimed on another node takes its session along (docs/adr/0020): subscriptions, queued and in-flight
 /// messages move from the node that had them to the node the client connected to, unless it asks for a clean start.
-public sealed class SessionTakeoverTests(SessionTakeoverTests.Fixture cluster) : IClassFixture<SessionTakeoverTests.Fixture>
+/// Three nodes joined through a seed list, as for <see cref="CrossNodeTests"/>.
+public sealed class SessionTakeoverTests(CrossNodeTests.Fixture cluster) : IClassFixture<CrossNodeTests.Fixture>
 {
-    public sealed class Fixture : IAsyncLifetime
-    {
-        internal ClusterNodes Nodes { get; private set; } = null!;
-
-        public async Task InitializeAsync() => Nodes = await ClusterNodes.StartAsync(3);
-
-        public async Task DisposeAsync() => await Nodes.DisposeAsync();
-    }
-
     private ClusterNodes Nodes => cluster.Nodes;
 
     private static Action<MqttClientOptionsBuilder> Persistent(bool cleanStart) =>
@@ -25,11 +17,7 @@ public sealed class SessionTakeoverTests(SessionTakeoverTests.Fixture cluster) :
     {
         var prefix = Unique.Topic("moved");
         var clientId = Unique.ClientId("mover");
-        await using (var first = await MqttNetClient.ConnectAsync(Nodes[0].Port, MqttProtocolVersion.V500, clientId, Persistent(cleanStart: true)))
-        {
-            await first.SubscribeAsync($"{prefix}/#", MqttQualityOfServiceLevel.AtLeastOnce);
-            await Routes.WaitUntilRoutedAsync(Nodes[2].Port, first, prefix);
-        }
+        await LeaveSessionOnFirstNodeAsync(clientId, prefix);
 
         await using var publisher = await MqttNetClient.ConnectAsync(Nodes[2].Port, MqttProtocolVersion.V500, Unique.ClientId("pub"));
         await PublishAsync(publisher, $"{prefix}/m", 0, 20); // queued on the first node for the offline session
@@ -81,11 +69,7 @@ public sealed class SessionTakeoverTests(SessionTakeoverTests.Fixture cluster) :
     {
         var prefix = Unique.Topic("discarded");
         var clientId = Unique.ClientId("fresh");
-        await using (var first = await MqttNetClient.ConnectAsync(Nodes[0].Port, MqttProtocolVersion.V500, clientId, Persistent(cleanStart: true)))
-        {
-            await first.SubscribeAsync($"{prefix}/#", MqttQualityOfServiceLevel.AtLeastOnce);
-            await Routes.WaitUntilRoutedAsync(Nodes[2].Port, first, prefix);
-        }
+        await LeaveSessionOnFirstNodeAsync(clientId, prefix);
 
         await using (var publisher = await MqttNetClient.ConnectAsync(Nodes[2].Port, MqttProtocolVersion.V500, Unique.ClientId("pub")))
             await PublishAsync(publisher, $"{prefix}/m", 0, 5);
@@ -103,6 +87,15 @@ public sealed class SessionTakeoverTests(SessionTakeoverTests.Fixture cluster) :
         Assert.False(third.ConnectResult!.IsSessionPresent);
         await third.PingAsync();
         Assert.Empty(Payloads(third, prefix));
+    }
+
+    /// A persistent session on the first node subscribed to <paramref name="prefix"/>/# (routed from the third node),
+    /// its client gone with DISCONNECT.
+    private async Task LeaveSessionOnFirstNodeAsync(string clientId, string prefix)
+    {
+        await using var first = await MqttNetClient.ConnectAsync(Nodes[0].Port, MqttProtocolVersion.V500, clientId, Persistent(cleanStart: true));
+        await first.SubscribeAsync($"{prefix}/#", MqttQualityOfServiceLevel.AtLeastOnce);
+        await Routes.WaitUntilRoutedAsync(Nodes[2].Port, first, prefix);
     }
 
     private static async Task PublishAsync(MqttNetClient publisher, string topic, int from, int count)
