@@ -14,7 +14,7 @@ internal interface IClusterHooks
 
     /// A CONNECT's claim of a client id, before the broker attaches a session to it: a holder the claim displaced on
     /// another node is closed there, and without <paramref name="cleanStart"/> the session it leaves is brought here
-    /// first, so that the attach continues it (Session Present, [MQTT-3.2.2-2]).
+    /// first, so that the attach continues it (Session Present, [MQTT-3.2.2-3]).
     public Task TakeOverAsync(SessionClaim claim, bool cleanStart);
 
     /// A network client holds <paramref name="clientId"/> on this node under <paramref name="epoch"/>.

@@ -13,7 +13,7 @@ public sealed class SessionTakeoverTests(CrossNodeTests.Fixture cluster) : IClas
         options => options.WithCleanStart(cleanStart).WithSessionExpiryInterval(3600);
 
     [Fact]
-    public async Task PersistentSession_LeftOnOneNode_ContinuesOnAnother_WithItsQueueAndSubscription()
+    public async Task PersistentSession_LeftOnOneNode_ContinuesOnAnother_WithItsQueueAndSubscription() // [MQTT-3.2.2-3]
     {
         var prefix = Unique.Topic("moved");
         var clientId = Unique.ClientId("mover");
@@ -23,7 +23,7 @@ public sealed class SessionTakeoverTests(CrossNodeTests.Fixture cluster) : IClas
         await PublishAsync(publisher, $"{prefix}/m", 0, 20); // queued on the first node for the offline session
 
         await using var second = await MqttNetClient.ConnectAsync(Nodes[1].Port, MqttProtocolVersion.V500, clientId, Persistent(cleanStart: false));
-        Assert.True(second.ConnectResult!.IsSessionPresent, "CONNACK on the second node did not have Session Present"); // [MQTT-3.2.2-2]
+        Assert.True(second.ConnectResult!.IsSessionPresent, "CONNACK on the second node did not have Session Present"); // [MQTT-3.2.2-3]
         await Poll.UntilAsync(() => Payloads(second, prefix).Count >= 20, TimeSpan.FromSeconds(15));
         Assert.Equal(Numbers(0, 20), Payloads(second, prefix));
 
@@ -36,7 +36,7 @@ public sealed class SessionTakeoverTests(CrossNodeTests.Fixture cluster) : IClas
     }
 
     [Fact]
-    public async Task ConnectedClient_TakenOverOnAnotherNode_GetsDisconnect0x8E_AndItsUnacknowledgedMessagesAreSentAgainWithDup()
+    public async Task ConnectedClient_TakenOverOnAnotherNode_GetsDisconnect0x8E_AndItsUnacknowledgedMessagesAreSentAgainWithDup() // [MQTT-3.1.4-3], [MQTT-4.4.0-1]
     {
         var prefix = Unique.Topic("inflight");
         var clientId = Unique.ClientId("holder");
@@ -65,7 +65,7 @@ public sealed class SessionTakeoverTests(CrossNodeTests.Fixture cluster) : IClas
     }
 
     [Fact]
-    public async Task CleanStart_OnAnotherNode_DiscardsTheSessionLeftOnTheFirst()
+    public async Task CleanStart_OnAnotherNode_DiscardsTheSessionLeftOnTheFirst() // [MQTT-3.1.2-4], [MQTT-3.2.2-2]
     {
         var prefix = Unique.Topic("discarded");
         var clientId = Unique.ClientId("fresh");
