@@ -1,3 +1,4 @@
+using Kirisame.Broker.Sessions;
 using Kirisame.Protocol.Packets;
 
 namespace Kirisame.Broker;
@@ -10,6 +11,11 @@ internal interface IClusterHooks
     /// Why a new CONNECT is refused now (the node cannot see the cluster's membership, so it cannot promise that a
     /// client id is held once), or null while connects are accepted.
     public string? ConnectRefusal { get; }
+
+    /// A CONNECT's claim of a client id, before the broker attaches a session to it: a holder the claim displaced on
+    /// another node is closed there, and without <paramref name="cleanStart"/> the session it leaves is brought here
+    /// first, so that the attach continues it (Session Present, [MQTT-3.2.2-3]).
+    public Task TakeOverAsync(SessionClaim claim, bool cleanStart);
 
     /// A network client holds <paramref name="clientId"/> on this node under <paramref name="epoch"/>.
     public void Held(string clientId, long epoch, WillMessage? will);

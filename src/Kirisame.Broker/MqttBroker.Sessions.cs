@@ -52,6 +52,8 @@ public sealed partial class MqttBroker
     {
         var claim = await SessionRegistry.ClaimAsync(clientId, new SessionHolder(SessionHolder.LocalNode, connection));
         var lease = claim.Lease;
+        if (Cluster is { } cluster)
+            await cluster.TakeOverAsync(claim, cleanStart);
         // The holder the claim displaced (claim.Previous) is found here as the owner of the session; one that
         // had not attached yet finds the newer epoch itself, on the session or in the registry (ConfirmAsync).
         IDeliveryTarget? abandoned = null;

@@ -51,8 +51,7 @@ internal static class ClusterHosting
             services.AddSingleton(settings);
             services.AddSingleton(store);
             services.AddSingleton<ISessionRegistry>(provider => new ClusterSessionRegistry(provider.GetRequiredService<IGrainFactory>(),
-                provider.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString(),
-                provider.GetRequiredService<ILoggerFactory>().CreateLogger("Kirisame.Cluster")));
+                provider.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString()));
             services.AddSingleton<ClusterNode>();
             services.AddHostedService<ClusterService>();
         });

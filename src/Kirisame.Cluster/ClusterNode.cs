@@ -20,6 +20,9 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
     /// no client can take one over, and the registry keeps such ids on the node.
     public const string NodeSessionPrefix = "\0cluster:";
 
+    /// How long a take-over waits for each call to the node that held the client id.
+    private static readonly TimeSpan s_takeOverTimeout = TimeSpan.FromSeconds(10);
+
     private readonly ClusterStore _store;
     private readonly IClusterMembershipService _membership;
     private readonly IGrainFactory _grains;
@@ -45,6 +48,8 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         Self = silo.SiloAddress.ToParsableString();
         Routes = new LocalRoutes(() => _peers.Values);
         _watch = new MembershipWatch(table, settings, broker.TimeProvider, Logger);
+        if (_registry is not null)
+            _registry.KeepsSession = (clientId, epoch) => Broker.FindSession(clientId) is { } session && session.Epoch == epoch;
     }
 
     public MqttBroker Broker { get; }
@@ -291,9 +296,9 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         return stored.Task;
     }
 
-    /// Another node claimed <paramref name="clientId"/>: the connection holding it here under an older (or the same)
-    /// epoch is closed with Session taken over (0x8E, [MQTT-3.1.4-3]), and the session it leaves is discarded — the id
-    /// lives on the other node now (its state does not move there yet: docs/adr/0020).
+    /// Another node claimed <paramref name="clientId"/> with clean start: the connection holding it here under an older
+    /// (or the same) epoch is closed with Session taken over (0x8E, [MQTT-3.1.4-3]), and the session it leaves is
+    /// discarded [MQTT-3.1.2-4] — the id lives on the other node now.
     public async Task KickAsync(string clientId, long epoch)
     {
         var session = Broker.FindSession(clientId);
@@ -308,6 +313,52 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
 
         if (Broker.FindSession(clientId) is { Owner: null } left && left.Epoch <= epoch)
             await Broker.Admin.DeleteSessionAsync(clientId);
+    }
+
+    /// Another node claimed <paramref name="clientId"/> with clean start 0: the session leaves this broker for it.
+    public async Task<SessionTransfer?> HandOverAsync(string clientId, long epoch) =>
+        await Broker.HandOverSessionAsync(clientId, epoch) is { } stored ? SessionTransfers.ToTransfer(stored, Broker.TimeProvider) : null;
+
+    public Task HandedOver(string clientId)
+    {
+        Broker.HandedOver(clientId);
+        return Task.CompletedTask;
+    }
+
+    /// IClusterHooks: the holder a claim displaced on another node is closed there; with clean start 0 its session comes
+    /// here — restored into the broker and as durable as this node's store promises — before the other node lets go of
+    /// its copy and before the broker attaches it (docs/adr/0020). A node that does not answer is dead or cut off, and
+    /// the claim goes on without it (its connection is fenced by the epoch; its session is lost unless a later claim
+    /// reaches it).
+    public async Task TakeOverAsync(Broker.Sessions.SessionClaim claim, bool cleanStart)
+    {
+        // A node declared dead took its sessions with it (no shared store): nothing to ask it.
+        if (claim.Previous is not { } previous || previous.Holder.Node == Self || _gone.ContainsKey(previous.Holder.Node))
+            return;
+        var clientId = claim.Lease.ClientId;
+        var epoch = claim.Lease.Epoch;
+        var inbox = _grains.GetGrain<INodeInbox>(previous.Holder.Node);
+        try
+        {
+            if (cleanStart)
+            {
+                await inbox.Kick(clientId, epoch).WaitAsync(s_takeOverTimeout);
+                return;
+            }
+
+            var transfer = await inbox.HandOver(clientId, epoch).WaitAsync(s_takeOverTimeout);
+            if (transfer is null)
+                return;
+            if (Broker.AdoptSession(SessionTransfers.ToStored(transfer, Broker.TimeProvider), epoch))
+                await WhenStoredAsync();
+            // Refused only for a newer or connected session here, which is the id's now: the old copy goes either way.
+            await inbox.HandedOver(clientId).WaitAsync(s_takeOverTimeout);
+        }
+        catch (Exception ex)
+        {
+            Logger.LogWarning("Cluster: could not take client {ClientId} over from node {Node}: {Error}", MqttText.Quote(clientId), previous.Holder.Node,
+                ex.Message);
+        }
     }
 
     /// Retained messages here, for a node that joins.

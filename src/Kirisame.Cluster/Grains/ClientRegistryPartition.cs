@@ -17,15 +17,21 @@ internal sealed class ClientRegistryPartition : Grain, IClientRegistryPartition
         return Task.FromResult(new ClaimResult(epoch, previous));
     }
 
-    public Task<bool> Release(string clientId, long epoch)
+    public Task<bool> Release(string clientId, long epoch, bool sessionKept)
     {
-        if (!_holders.TryGetValue(clientId, out var current) || current.Epoch != epoch)
+        if (!_holders.TryGetValue(clientId, out var current) || current.Epoch != epoch || current.Offline)
             return Task.FromResult(false);
-        _holders.Remove(clientId);
+        // A kept record costs an entry per persistent session of the cluster; it goes when the id is claimed again.
+        // One whose session expired on its node meanwhile only costs that claim a call answered with nothing.
+        if (sessionKept)
+            _holders[clientId] = current with { Offline = true };
+        else
+            _holders.Remove(clientId);
         return Task.FromResult(true);
     }
 
-    public Task<HolderRecord?> Find(string clientId) => Task.FromResult(_holders.GetValueOrDefault(clientId));
+    public Task<HolderRecord?> Find(string clientId) =>
+        Task.FromResult(_holders.GetValueOrDefault(clientId) is { Offline: false } holder ? holder : null);
 
     public Task Reassert(List<HolderRecord> holders)
     {

@@ -8,9 +8,12 @@ internal interface IClientRegistryPartition : IGrainWithIntegerKey
     /// The newest claim wins: returns its epoch, and the holder it displaced.
     public Task<ClaimResult> Claim(string clientId, string node, string connection);
 
-    /// Releases only the current holder (the epoch matches).
-    public Task<bool> Release(string clientId, long epoch);
+    /// Releases only the current holder (the epoch matches). With <paramref name="sessionKept"/> (a persistent session
+    /// stays on the holder's node) the record stays, marked offline, so that the next claim finds where the session is
+    /// and has it handed over.
+    public Task<bool> Release(string clientId, long epoch, bool sessionKept);
 
+    /// The connected holder, if any (an offline record is not a holder).
     public Task<HolderRecord?> Find(string clientId);
 
     /// After a silo died (with it, maybe, this partition's activation and its state), each node states again what it
@@ -18,8 +21,10 @@ internal interface IClientRegistryPartition : IGrainWithIntegerKey
     public Task Reassert(List<HolderRecord> holders);
 }
 
+/// Offline: nobody is connected with the id; its persistent session is kept on <see cref="Node"/>.
 [GenerateSerializer]
-internal sealed record HolderRecord([property: Id(0)] string ClientId, [property: Id(1)] long Epoch, [property: Id(2)] string Node, [property: Id(3)] string Connection);
+internal sealed record HolderRecord([property: Id(0)] string ClientId, [property: Id(1)] long Epoch, [property: Id(2)] string Node, [property: Id(3)] string Connection,
+    [property: Id(4)] bool Offline = false);
 
 [GenerateSerializer]
 internal sealed record ClaimResult([property: Id(0)] long Epoch, [property: Id(1)] HolderRecord? Previous);

@@ -12,6 +12,15 @@ internal interface INodeInbox : IGrainWithStringKey
     /// one (Session taken over, 0x8E): the id was claimed on another node. Returns once it is closed.
     public Task Kick(string clientId, long epoch);
 
+    /// Like <see cref="Kick"/> for a claim of <paramref name="epoch"/> with clean start 0: closes the connection, then
+    /// gives up the session it leaves (or a persistent session kept here without a connection) to the caller, which
+    /// continues it. Null when there is none, or when this node's session is newer than the claim. This node keeps its
+    /// stored copy until <see cref="HandedOver"/>.
+    public Task<SessionTransfer?> HandOver(string clientId, long epoch);
+
+    /// The caller has the session <see cref="HandOver"/> gave it, as durable as its store promises: the copy here goes.
+    public Task HandedOver(string clientId);
+
     /// Every retained message here, as encoded PUBLISH packets: a node that joins starts from them.
     public Task<byte[]> Retained();
 }

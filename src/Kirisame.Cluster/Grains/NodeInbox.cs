@@ -12,5 +12,9 @@ internal sealed class NodeInbox(ClusterNode node) : Grain, INodeInbox
 
     public Task Kick(string clientId, long epoch) => node.KickAsync(clientId, epoch);
 
+    public Task<SessionTransfer?> HandOver(string clientId, long epoch) => node.HandOverAsync(clientId, epoch);
+
+    public Task HandedOver(string clientId) => node.HandedOver(clientId);
+
     public Task<byte[]> Retained() => Task.FromResult(node.RetainedSnapshot());
 }
