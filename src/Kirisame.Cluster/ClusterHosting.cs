@@ -23,6 +23,15 @@ internal static class ClusterHosting
                 var configuration = settings.Membership[ClusterSettings.RedisPrefix.Length..];
                 silo.UseRedisClustering(options => options.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(configuration));
             }
+            else if (settings.UsesPostgres)
+            {
+                // Orleans' ADO.NET provider finds Npgsql by its invariant name; the tables are PostgresMembershipSchema's.
+                silo.UseAdoNetClustering(options =>
+                {
+                    options.Invariant = "Npgsql";
+                    options.ConnectionString = settings.PostgresConnectionString;
+                });
+            }
             else
             {
                 silo.UseDevelopmentClustering(settings.SeedEndPoints[0]);
