@@ -63,16 +63,47 @@ internal static class ClusterHosting
                 provider.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString(),
                 provider.GetRequiredService<ILoggerFactory>().CreateLogger("Kirisame.Cluster")));
             services.AddSingleton<ClusterNode>();
+            services.AddSingleton<ClusterStatus>();
             services.AddHostedService<ClusterService>();
         });
         return host;
     }
 
-    /// Starts the node once the silo is up, stops it before the silo goes.
-    private sealed class ClusterService(ClusterNode node) : IHostedService
+    /// Starts the node once the silo is up, stops it before the silo goes; publishes the cluster's $SYS topics meanwhile.
+    private sealed class ClusterService(ClusterNode node, ClusterStatus status) : IHostedService, IDisposable
     {
-        public Task StartAsync(CancellationToken cancellationToken) => node.StartAsync();
+        private readonly CancellationTokenSource _stopping = new();
+        private Task _sys = Task.CompletedTask;
 
-        public Task StopAsync(CancellationToken cancellationToken) => node.StopAsync();
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            await node.StartAsync();
+            if (node.Broker.Options.SysInterval > 0)
+                _sys = Task.Run(() => RunSysAsync(TimeSpan.FromSeconds(node.Broker.Options.SysInterval)), CancellationToken.None);
+        }
+
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            await _stopping.CancelAsync();
+            await _sys;
+            await node.StopAsync();
+        }
+
+        private async Task RunSysAsync(TimeSpan interval)
+        {
+            try
+            {
+                await status.RunSysAsync(interval, _stopping.Token);
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+            }
+            catch (Exception ex)
+            {
+                node.Logger.LogWarning("Cluster: $SYS/broker/cluster/… stopped: {Error}", ex.Message);
+            }
+        }
+
+        public void Dispose() => _stopping.Dispose();
     }
 }

@@ -62,6 +62,9 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
 
     public string? ConnectRefusal => _watch.Refusal;
 
+    /// Network clients connected here now.
+    public long ConnectedClients => Interlocked.Read(ref Broker.Statistics.ClientsConnected);
+
     /// Other nodes this one is linked to now.
     public int PeerCount => _peers.Count;
 

@@ -12,18 +12,24 @@ internal sealed class ClusterNodes : IAsyncDisposable
     private readonly List<Node> _nodes = [];
     private readonly string _name = "test-" + Guid.NewGuid().ToString("N")[..8];
     private readonly string? _membership;
+    private readonly string[] _arguments;
     private readonly int _primarySiloPort = FreePort.GetLoopbackPort();
 
-    private ClusterNodes(string? membership) => _membership = membership;
+    private ClusterNodes(string? membership, string[] arguments)
+    {
+        _membership = membership;
+        _arguments = arguments;
+    }
 
     public IReadOnlyList<Node> Nodes => _nodes;
 
     public Node this[int index] => _nodes[index];
 
-    /// Starts <paramref name="count"/> nodes at once and waits until each sees the others.
-    public static async Task<ClusterNodes> StartAsync(int count, string? membership = null)
+    /// Starts <paramref name="count"/> nodes at once and waits until each sees the others. <paramref name="arguments"/>
+    /// come after the fixture's own (a later --Broker:SysInterval wins).
+    public static async Task<ClusterNodes> StartAsync(int count, string? membership = null, string[]? arguments = null)
     {
-        var cluster = new ClusterNodes(membership);
+        var cluster = new ClusterNodes(membership, arguments ?? []);
         try
         {
             await cluster.AddAsync(count);
@@ -54,7 +60,7 @@ internal sealed class ClusterNodes : IAsyncDisposable
         var process = await KirisameProcess.StartAsync(1, ports =>
         [
             "--cluster", _name, "--cluster-port", siloPort.ToString(CultureInfo.InvariantCulture), .. membership,
-            "--management-port", ports[0].ToString(CultureInfo.InvariantCulture), "--Broker:SysInterval", "0",
+            "--management-port", ports[0].ToString(CultureInfo.InvariantCulture), "--Broker:SysInterval", "0", .. _arguments,
         ]);
         return new Node(process, process.ExtraPorts[0]);
     }
@@ -84,6 +90,8 @@ internal sealed class ClusterNodes : IAsyncDisposable
 
     internal sealed class Node(KirisameProcess process, int managementPort)
     {
+        public int ManagementPort => managementPort;
+
         public KirisameProcess Process { get; } = process;
 
         public int Port => Process.Port;

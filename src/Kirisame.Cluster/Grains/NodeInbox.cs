@@ -13,4 +13,6 @@ internal sealed class NodeInbox(ClusterNode node) : Grain, INodeInbox
     public Task Kick(string clientId, long epoch) => node.KickAsync(clientId, epoch);
 
     public Task<byte[]> Retained() => Task.FromResult(node.RetainedSnapshot());
+
+    public Task<long> ConnectedClients() => Task.FromResult(node.ConnectedClients);
 }
