@@ -46,8 +46,20 @@ internal sealed class ClusterNodes : IAsyncDisposable
     public async Task AddAsync(int count)
     {
         var starting = Enumerable.Range(0, count).Select(i => StartNodeAsync(_nodes.Count == 0 && i == 0 ? _primarySiloPort : FreePort.GetLoopbackPort())).ToList();
-        foreach (var node in await Task.WhenAll(starting))
-            _nodes.Add(node);
+        try
+        {
+            await Task.WhenAll(starting);
+        }
+        catch
+        {
+            // The nodes that did start would outlive the test otherwise (seen when a busy machine delayed another).
+            foreach (var started in starting.Where(t => t.IsCompletedSuccessfully))
+                await started.Result.Process.DisposeAsync();
+            throw;
+        }
+
+        foreach (var started in starting)
+            _nodes.Add(started.Result);
         foreach (var node in _nodes)
             await WaitForPeersAsync(node, _nodes.Count - 1);
     }
