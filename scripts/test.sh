@@ -19,6 +19,9 @@ command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 # The cluster's tests (tests/Kirisame.Cluster.Tests) start their own redis-server as a membership store.
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
+# ...and a throwaway PostgreSQL server (initdb + postgres; as root they run as the postgres user the package creates).
+# Debian keeps the server binaries in /usr/lib/postgresql/N/bin, off PATH; the tests look there.
+command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if ((${#missing[@]} > 0)); then
   sudo=()
   if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi

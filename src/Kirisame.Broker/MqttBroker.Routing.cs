@@ -33,6 +33,54 @@ public sealed partial class MqttBroker
         }
     }
 
+    /// Routes a PUBLISH another cluster node forwarded: to the sessions here that match, not to the shared groups —
+    /// the publishing node chose each group's member itself and sent that copy with <see cref="PublishToSharedMember"/>
+    /// (docs/adr/0020). Not on a single node's path.
+    internal int PublishForwarded(in PublishPacket publish, string topic, ReadOnlyMemory<byte> topicUtf8, long receivedAtTicks)
+    {
+        var match = Subscriptions.Match(topic).WithoutSharedGroups();
+        if (!publish.Retain && match.Sessions.Length == 0)
+            return 0;
+        var message = Materialize(publish, topic, topicUtf8, "", receivedAtTicks);
+        try
+        {
+            return Route(message, match);
+        }
+        finally
+        {
+            message.Release();
+        }
+    }
+
+    /// Delivers a PUBLISH to one member of the group "$share/{shareName}/{topicFilter}" that <paramref name="eligible"/>
+    /// accepts: the share of a group another cluster node gave this one. False when the group has no such member (it
+    /// left meanwhile): the caller gives the message to another node's members, so that it is not lost.
+    internal bool PublishToSharedMember(in PublishPacket publish, string topic, ReadOnlyMemory<byte> topicUtf8, string shareName, string topicFilter,
+        Func<Session, bool> eligible, long receivedAtTicks)
+    {
+        if (Subscriptions.FindSharedGroup(shareName, topicFilter) is not { } group || group.Pick(eligible) is not { } member)
+            return false;
+        // Retained messages reach every node through the store's replication; this copy is only the group's delivery.
+        var message = Materialize(publish, topic, topicUtf8, "", receivedAtTicks, retain: false);
+        try
+        {
+            var qos = message.QoS < member.GrantedQoS ? message.QoS : member.GrantedQoS;
+            Deliver(member.Session, message, qos, member.Options.RetainAsPublished && publish.Retain, member.SubscriptionIds, group);
+            return true;
+        }
+        finally
+        {
+            message.Release();
+        }
+    }
+
+    private static BrokerMessage Materialize(in PublishPacket publish, string topic, ReadOnlyMemory<byte> topicUtf8, string sender, long receivedAtTicks,
+        bool? retain = null)
+    {
+        var properties = publish.Properties.IsEmpty ? default : publish.Properties.Detach() with { TopicAlias = 0, SubscriptionIdentifiers = default };
+        return BrokerMessage.Rent(topic, topicUtf8, publish.Payload.Span, publish.QoS, retain ?? publish.Retain, properties, sender, receivedAtTicks);
+    }
+
     /// Routes a message the broker itself produced (wills, $SYS).
     internal int Publish(BrokerMessage message) => Route(message, Subscriptions.Match(message.Topic));
 

@@ -23,6 +23,15 @@ internal static class ClusterHosting
                 var configuration = settings.Membership[ClusterSettings.RedisPrefix.Length..];
                 silo.UseRedisClustering(options => options.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(configuration));
             }
+            else if (settings.UsesPostgres)
+            {
+                // Orleans' ADO.NET provider finds Npgsql by its invariant name; the tables are PostgresMembershipSchema's.
+                silo.UseAdoNetClustering(options =>
+                {
+                    options.Invariant = "Npgsql";
+                    options.ConnectionString = settings.PostgresConnectionString;
+                });
+            }
             else
             {
                 silo.UseDevelopmentClustering(settings.SeedEndPoints[0]);
@@ -53,16 +62,47 @@ internal static class ClusterHosting
             services.AddSingleton<ISessionRegistry>(provider => new ClusterSessionRegistry(provider.GetRequiredService<IGrainFactory>(),
                 provider.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString()));
             services.AddSingleton<ClusterNode>();
+            services.AddSingleton<ClusterStatus>();
             services.AddHostedService<ClusterService>();
         });
         return host;
     }
 
-    /// Starts the node once the silo is up, stops it before the silo goes.
-    private sealed class ClusterService(ClusterNode node) : IHostedService
+    /// Starts the node once the silo is up, stops it before the silo goes; publishes the cluster's $SYS topics meanwhile.
+    private sealed class ClusterService(ClusterNode node, ClusterStatus status) : IHostedService, IDisposable
     {
-        public Task StartAsync(CancellationToken cancellationToken) => node.StartAsync();
+        private readonly CancellationTokenSource _stopping = new();
+        private Task _sys = Task.CompletedTask;
 
-        public Task StopAsync(CancellationToken cancellationToken) => node.StopAsync();
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            await node.StartAsync();
+            if (node.Broker.Options.SysInterval > 0)
+                _sys = Task.Run(() => RunSysAsync(TimeSpan.FromSeconds(node.Broker.Options.SysInterval)), CancellationToken.None);
+        }
+
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            await _stopping.CancelAsync();
+            await _sys;
+            await node.StopAsync();
+        }
+
+        private async Task RunSysAsync(TimeSpan interval)
+        {
+            try
+            {
+                await status.RunSysAsync(interval, _stopping.Token);
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+            }
+            catch (Exception ex)
+            {
+                node.Logger.LogWarning("Cluster: $SYS/broker/cluster/… stopped: {Error}", ex.Message);
+            }
+        }
+
+        public void Dispose() => _stopping.Dispose();
     }
 }

@@ -67,6 +67,9 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
 
     public string? ConnectRefusal => _watch.Refusal;
 
+    /// Network clients connected here now.
+    public long ConnectedClients => Interlocked.Read(ref Broker.Statistics.ClientsConnected);
+
     /// Other nodes this one is linked to now.
     public int PeerCount => _peers.Count;
 
@@ -172,7 +175,7 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
             _gone.TryAdd(key, 0);
         }
 
-        await peer.CloseAsync();
+        await peer.CloseAsync(died: true);
         var live = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress.ToParsableString())
             .Append(Self).Order(StringComparer.Ordinal).First();
         List<WillEntry> wills;
@@ -254,19 +257,36 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         peer.ApplyRoutes(batch);
         peer.ApplyWills(batch);
         var durable = false;
+        var shared = batch.Shared.Count == 0 ? null : batch.Shared.ToDictionary(d => d.Index);
+        List<(PublishPacket Publish, SharedDelivery Group)>? unplaced = null;
         Inbound.Begin();
         try
         {
+            var index = 0;
             foreach (var publish in PublishPackets.Read(batch.Messages))
             {
-                Route(publish, sender: "");
                 durable |= publish.QoS != QualityOfService.AtMostOnce;
+                if (shared is not null && shared.TryGetValue(index++, out var group))
+                {
+                    // This node's share of the group: one of its own members, never passed on from here.
+                    if (!RouteShared(publish, group, IsLocal))
+                        (unplaced ??= []).Add((publish, group));
+                    continue;
+                }
+
+                var topic = System.Text.Encoding.UTF8.GetString(publish.Topic.Span);
+                Broker.PublishForwarded(publish, topic, publish.Topic, Broker.TimeProvider.GetTimestamp());
             }
         }
         finally
         {
             Inbound.End();
         }
+
+        // Its members here left meanwhile: another node's, but not back to the sender (outside Inbound, so the node
+        // targets forward it).
+        foreach (var (publish, group) in unplaced ?? [])
+            RouteShared(publish, group, session => session != peer.Session);
 
         foreach (var topic in batch.RetainedRemoved)
         {
@@ -278,6 +298,30 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         if (durable)
             await WhenStoredAsync();
     }
+
+    /// The shared-group messages a dead node had not accepted (<paramref name="packets"/>, positions in
+    /// <paramref name="groups"/>): each to another member of its group, here or on another node.
+    public void RedeliverShared(ReadOnlyMemory<byte> packets, List<SharedDelivery> groups, Broker.Sessions.Session? dead)
+    {
+        var byIndex = groups.ToDictionary(d => d.Index);
+        var index = 0;
+        var redelivered = 0;
+        foreach (var publish in PublishPackets.Read(packets.ToArray()))
+        {
+            if (byIndex.TryGetValue(index++, out var group) && RouteShared(publish, group, session => session != dead))
+                redelivered++;
+        }
+
+        Logger.LogInformation("Cluster: {Count} shared-subscription message(s) the dead node had not accepted given to other members", redelivered);
+    }
+
+    private bool RouteShared(in PublishPacket publish, SharedDelivery group, Func<Broker.Sessions.Session, bool> eligible)
+    {
+        var topic = System.Text.Encoding.UTF8.GetString(publish.Topic.Span);
+        return Broker.PublishToSharedMember(publish, topic, publish.Topic, group.ShareName, group.TopicFilter, eligible, Broker.TimeProvider.GetTimestamp());
+    }
+
+    private static bool IsLocal(Broker.Sessions.Session session) => !session.ClientId.StartsWith(NodeSessionPrefix, StringComparison.Ordinal);
 
     private void Route(in PublishPacket publish, string sender)
     {

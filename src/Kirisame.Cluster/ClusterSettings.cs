@@ -17,7 +17,8 @@ internal sealed class ClusterSettings
     public string Seeds { get; set; } = "";
 
     /// Where the member list is kept instead of the primary seed: "redis:" and a StackExchange.Redis configuration
-    /// (e.g. redis:127.0.0.1:6379,password=…). Never logged: it may carry a password.
+    /// (e.g. redis:127.0.0.1:6379,password=…), or "postgres:" and an Npgsql connection string
+    /// (e.g. postgres:Host=db;Database=kirisame;Username=kirisame;Password=…). Never logged: it may carry a password.
     public string Membership { get; set; } = "";
 
     /// Port of this node's silo (node-to-node traffic).
@@ -44,7 +45,17 @@ internal sealed class ClusterSettings
 
     internal const string RedisPrefix = "redis:";
 
+    internal const string PostgresPrefix = "postgres:";
+
     public bool UsesRedis => Membership.StartsWith(RedisPrefix, StringComparison.OrdinalIgnoreCase);
+
+    public bool UsesPostgres => Membership.StartsWith(PostgresPrefix, StringComparison.OrdinalIgnoreCase);
+
+    /// The Npgsql connection string of a "postgres:" membership.
+    public string PostgresConnectionString => Membership[PostgresPrefix.Length..];
+
+    /// Where the member list is, for the start-up summary (no credentials).
+    public string MembershipDescription => UsesRedis ? "in Redis" : UsesPostgres ? $"in PostgreSQL ({PostgresMembershipSchema.Describe(PostgresConnectionString)})" : $"on the primary seed {SeedEndPoints[0]}";
 
     public IPAddress Address => IPAddress.Parse(AdvertisedAddress);
 
@@ -76,8 +87,13 @@ internal sealed class ClusterSettings
             yield return $"{SectionName}:MembershipTimeout must not be below ProbeTimeout (was {MembershipTimeout}).";
         if (Membership.Length > 0)
         {
-            if (!UsesRedis)
-                yield return $"{SectionName}:Membership must start with \"{RedisPrefix}\" followed by a Redis configuration (e.g. redis:127.0.0.1:6379); empty uses {SectionName}:Seeds.";
+            if (UsesPostgres)
+            {
+                if (PostgresMembershipSchema.CheckConnectionString(PostgresConnectionString) is { } problem)
+                    yield return $"{SectionName}:Membership: {problem}";
+            }
+            else if (!UsesRedis)
+                yield return $"{SectionName}:Membership must start with \"{RedisPrefix}\" followed by a Redis configuration (e.g. redis:127.0.0.1:6379) or \"{PostgresPrefix}\" followed by an Npgsql connection string (e.g. postgres:Host=127.0.0.1;Username=kirisame); empty uses {SectionName}:Seeds.";
             else if (Membership.Length == RedisPrefix.Length)
                 yield return $"{SectionName}:Membership: the Redis configuration after \"{RedisPrefix}\" is empty.";
             yield break;

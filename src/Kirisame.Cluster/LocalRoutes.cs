@@ -5,7 +5,8 @@ namespace Kirisame.Cluster;
 
 /// The filters this node's clients hold, counted, so that the other nodes hear only of changes to the set: the first
 /// subscriber of a filter and the last one leaving (docs/adr/0020). Subscriptions of the sessions standing for other
-/// nodes are not this node's, and shared subscriptions stay with their node (not yet spread across nodes).
+/// nodes are not this node's. A shared subscription is announced as the route "$share/{group}/{filter}": this node has
+/// members of that group, and the other nodes count it as one member of theirs.
 internal sealed class LocalRoutes(Func<IEnumerable<PeerLink>> peers) : ISubscriptionObserver
 {
     private readonly Lock _lock = new();
@@ -19,11 +20,11 @@ internal sealed class LocalRoutes(Func<IEnumerable<PeerLink>> peers) : ISubscrip
 
     public void Added(Subscription subscription)
     {
-        if (!Counts(subscription.Session, subscription.ShareName))
+        if (!Counts(subscription.Session))
             return;
         lock (_lock)
         {
-            var filter = subscription.TopicFilter;
+            var filter = Route(subscription.TopicFilter, subscription.ShareName);
             _counts[filter] = _counts.GetValueOrDefault(filter) + 1;
             if (_counts[filter] == 1)
             {
@@ -35,8 +36,9 @@ internal sealed class LocalRoutes(Func<IEnumerable<PeerLink>> peers) : ISubscrip
 
     public void Removed(Session session, string topicFilter, string? shareName)
     {
-        if (!Counts(session, shareName))
+        if (!Counts(session))
             return;
+        topicFilter = Route(topicFilter, shareName);
         lock (_lock)
         {
             if (!_counts.TryGetValue(topicFilter, out var count))
@@ -53,8 +55,10 @@ internal sealed class LocalRoutes(Func<IEnumerable<PeerLink>> peers) : ISubscrip
         }
     }
 
-    private static bool Counts(Session session, string? shareName) =>
-        shareName is null && !session.ClientId.StartsWith(ClusterNode.NodeSessionPrefix, StringComparison.Ordinal);
+    private static bool Counts(Session session) => !session.ClientId.StartsWith(ClusterNode.NodeSessionPrefix, StringComparison.Ordinal);
+
+    private static string Route(string topicFilter, string? shareName) =>
+        shareName is null ? topicFilter : $"{Protocol.Topics.TopicRules.SharePrefix}{shareName}/{topicFilter}";
 
     /// The whole set, for <paramref name="peer"/>'s next batch; changes queued after it follow it.
     public List<string> SnapshotFor(PeerLink peer)

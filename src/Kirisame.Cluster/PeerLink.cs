@@ -25,6 +25,11 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
     private readonly CancellationTokenSource _closed = new();
     private readonly HashSet<string> _remoteFilters = new(StringComparer.Ordinal);
     private readonly Lock _remoteLock = new();
+    /// The other node's shared routes ("$share/g/f"), each subscribed here with a Subscription Identifier of its own,
+    /// by which <see cref="RemoteNodeTarget"/> knows that routing picked this node as the group's member.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, SharedDelivery> _sharedRoutes = new();
+    private readonly Dictionary<string, uint> _sharedIds = new(StringComparer.Ordinal);
+    private uint _lastSharedId;
     /// Route and will changes for the next batch (its messages come from <see cref="_chunks"/>).
     private NodeBatch _pending = new();
 
@@ -38,6 +43,7 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
     private bool _willsSnapshotDue = true;
     private int _signalled;
     private volatile bool _sending;
+    private volatile Chunk? _inFlight;
     private Session? _session;
 
     private const int ChunkBytes = 1 << 20;
@@ -47,6 +53,7 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
         public readonly ArrayBufferWriter<byte> Bytes = new();
         public readonly List<long> Sequences = [];
         public readonly List<string> RemovedAfter = [];
+        public readonly List<SharedDelivery> Shared = [];
         public int Count;
     }
 
@@ -84,18 +91,35 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
         Signal();
     }
 
-    /// The node left or died: stop sending, give up what was not accepted, drop its filters and its session.
-    public async Task CloseAsync()
+    /// The session standing for the other node here.
+    public Session? Session => _session;
+
+    /// The node left or died: stop sending, give up what was not accepted, drop its filters and its session. With
+    /// <paramref name="died"/>, the shared-group messages it had not accepted go to other members of their groups.
+    public async Task CloseAsync(bool died = false)
     {
         await _closed.CancelAsync();
         Target.Close();
         if (_session is { } session)
             node.Broker.ReleaseSession(session, Target, session.Epoch, will: null, ProtocolVersion.V500);
+        List<Chunk> unaccepted = [];
         lock (_lock)
         {
+            if (_inFlight is { } sending)
+                unaccepted.Add(sending); // its forwards are given up by the send loop
             while (_chunks.TryDequeue(out var chunk))
+            {
+                unaccepted.Add(chunk);
                 node.Forwards.Done(chunk.Sequences);
+            }
+
             _open = null;
+        }
+
+        if (died)
+        {
+            foreach (var chunk in unaccepted.Where(c => c.Shared.Count > 0))
+                node.RedeliverShared(chunk.Bytes.WrittenMemory, chunk.Shared, _session);
         }
     }
 
@@ -120,7 +144,7 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
 
     // ---- outward ----
 
-    public void Enqueue(BrokerMessage message)
+    public void Enqueue(BrokerMessage message, SharedDelivery? group = null)
     {
         var properties = message.Properties;
         if (message.RemainingExpiry(node.Broker.TimeProvider) is { } remaining)
@@ -130,6 +154,8 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
             var chunk = OpenChunkLocked();
             var before = chunk.Bytes.WrittenCount;
             PublishPackets.Write(chunk.Bytes, message, properties);
+            if (group is not null)
+                chunk.Shared.Add(group with { Index = chunk.Count });
             chunk.Count++;
             if (message.QoS != QualityOfService.AtMostOnce)
                 chunk.Sequences.Add(node.Forwards.Next());
@@ -214,7 +240,9 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
                     continue;
                 }
 
+                _inFlight = chunk;
                 await SendAsync(batch, chunk?.Sequences ?? [], token);
+                _inFlight = null;
                 _sending = false;
                 if (chunk is not null)
                 {
@@ -271,6 +299,7 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
                 _open = null;
             batch.Messages = chunk.Bytes.WrittenSpan.ToArray();
             batch.RetainedRemoved = chunk.RemovedAfter;
+            batch.Shared = chunk.Shared;
             if (_chunks.Count > 0)
                 Signal(); // more to send: the loop comes round again at once
             return (batch, chunk);
@@ -364,16 +393,50 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
         }
 
         if (remove.Count > 0)
-            broker.Unsubscribe(session, who, remove);
-        if (add.Count > 0)
         {
-            // RETAIN as published: a retained message without a payload (a removal) must arrive as one.
-            var outcome = broker.Subscribe(session, who, [.. add.Select(f => new TopicSubscription(f, QualityOfService.AtMostOnce, RetainAsPublished: true))], 0);
-            for (var i = 0; i < outcome.Codes.Count; i++)
+            broker.Unsubscribe(session, who, remove);
+            lock (_remoteLock)
             {
-                if (ReasonCodes.IsError(outcome.Codes[i]))
-                    node.Logger.LogWarning("Cluster: cannot route {Filter} to node {Node}: {Reason}", add[i], Address, outcome.Codes[i]);
+                foreach (var filter in remove)
+                {
+                    if (_sharedIds.Remove(filter, out var id))
+                        _sharedRoutes.TryRemove(id, out _);
+                }
             }
+        }
+
+        var plain = add.Where(f => !f.StartsWith(Protocol.Topics.TopicRules.SharePrefix, StringComparison.Ordinal)).ToList();
+        if (plain.Count > 0)
+            Subscribe(broker, session, who, plain, 0);
+        // A shared route: this node's session becomes one member of the group here, under an id of its own.
+        foreach (var filter in add.Where(f => f.StartsWith(Protocol.Topics.TopicRules.SharePrefix, StringComparison.Ordinal)))
+        {
+            if (!Protocol.Topics.TopicRules.TryParseShared(filter, out var shareName, out var topicFilter))
+                continue;
+            uint id;
+            lock (_remoteLock)
+            {
+                id = ++_lastSharedId;
+                _sharedIds[filter] = id;
+                _sharedRoutes[id] = new SharedDelivery(0, shareName, topicFilter);
+            }
+
+            Subscribe(broker, session, who, [filter], id);
+        }
+    }
+
+    /// The group of the shared route subscribed under <paramref name="subscriptionId"/>, if it is one.
+    public SharedDelivery? SharedRoute(uint subscriptionId) => _sharedRoutes.GetValueOrDefault(subscriptionId);
+
+    private void Subscribe(MqttBroker broker, Session session, Subscriber who, List<string> filters, uint subscriptionId)
+    {
+        // RETAIN as published: a retained message without a payload (a removal) must arrive as one.
+        var outcome = broker.Subscribe(session, who, [.. filters.Select(f => new TopicSubscription(f, QualityOfService.AtMostOnce, RetainAsPublished: true))],
+            subscriptionId);
+        for (var i = 0; i < outcome.Codes.Count; i++)
+        {
+            if (ReasonCodes.IsError(outcome.Codes[i]))
+                node.Logger.LogWarning("Cluster: cannot route {Filter} to node {Node}: {Reason}", filters[i], Address, outcome.Codes[i]);
         }
     }
 

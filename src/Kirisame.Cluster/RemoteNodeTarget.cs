@@ -33,6 +33,16 @@ internal sealed class RemoteNodeTarget(PeerLink link) : IDeliveryTarget
     {
         if (IsClosing)
             return false;
+        // Picked as the member of a shared group (its subscription there has an id of the link's): the other node
+        // delivers it to one of its members of that group. Retained or not, this copy is the group's only one.
+        if (subscriptionIds.Length > 0 && link.SharedRoute(subscriptionIds[0]) is { } group)
+        {
+            if (mayDrop && message.QoS == QualityOfService.AtMostOnce && link.Backlog >= link.MaxQueuedMessages)
+                return false;
+            link.Enqueue(message, group);
+            return true;
+        }
+
         // A message another node sent here was sent to every node it was for already. A retained one with a payload
         // reaches every node through the store's replication (ClusterStore), which delivers it there too.
         if (Inbound.Applying || (message.Retain && !message.Payload.IsEmpty))

@@ -101,6 +101,7 @@ internal static class ManagementApplication
         OperationsEndpoints.Map(api);
         ListenerEndpoints.Map(api);
         TenantEndpoints.Map(api);
+        ClusterEndpoints.Map(api);
         ConsoleFiles.Map(app);
         app.MapOpenApi(OpenApiPath).RequireAuthorization(ManagementRoles.Viewer);
         if (context.Metrics is { } metrics)

@@ -40,6 +40,10 @@ public sealed class ManagementContext
     /// Adding tenants at run time (POST /api/v1/tenants); it answers 404 without it.
     public ITenantAdmin? TenantAdmin { get; init; }
 
+    /// The members of the cluster this node is in, for GET /api/v1/cluster; without it (a single node) the answer has
+    /// no name and no nodes.
+    public Func<Task<ClusterDescription>>? Cluster { get; init; }
+
     /// Log levels at runtime for /api/v1/logging; it answers 404 without it.
     public IRuntimeLogLevels? Logging { get; init; }
 
@@ -47,6 +51,13 @@ public sealed class ManagementContext
     /// files change). Required when ManagementOptions.Certificate is set.
     public Func<SslServerAuthenticationOptions>? Tls { get; init; }
 }
+
+/// The cluster as one node sees it: its name (empty: not clustered) and its members that are not dead.
+public sealed record ClusterDescription(string Name, IReadOnlyList<ClusterNodeDescription> Nodes);
+
+/// One member: its silo address (with generation), Orleans status, whether it is the node answering, and its
+/// connected network clients (null when it did not answer within a second).
+public sealed record ClusterNodeDescription(string Address, string Status, bool Self, long? ConnectedClients);
 
 /// An MQTT listener as the overview shows it.
 public sealed record ListenerDescription(string Name, string Protocol, string EndPoint);

@@ -108,7 +108,8 @@ internal sealed class CommandLine
                                  broker is a single node and starts no cluster code
           --cluster-seeds LIST   silo endpoints HOST:PORT,… to find the other nodes through (Cluster:Seeds);
                                  the first one keeps the member list: its loss stops joins and failure
-                                 detection, so use Cluster:Membership redis:HOST:PORT in production
+                                 detection, so use Cluster:Membership postgres:CONNECTION-STRING or
+                                 redis:HOST:PORT in production
           --cluster-port N       this node's silo port for node-to-node traffic (Cluster:SiloPort, 11111)
           --allow-anonymous [true|false]
                                  admit clients without a user name (Security:AllowAnonymous); by default

@@ -118,6 +118,14 @@ internal static class KirisameCommand
         }
 
         await using var _ = store;
+        // A PostgreSQL membership store must be reachable at start, and gets Orleans' tables if it has none.
+        if (configuration.Cluster.Enabled && configuration.Cluster.UsesPostgres
+            && await Kirisame.Cluster.PostgresMembershipSchema.EnsureAsync(configuration.Cluster.PostgresConnectionString) is { } membershipProblem)
+        {
+            await stderr.WriteLineAsync($"kirisame: Cluster:Membership: {membershipProblem}");
+            return ExitFailure;
+        }
+
         // A cluster node's broker sees its store through the cluster (acknowledgements wait for the other nodes too,
         // retained messages are replicated); a single node's calls it directly.
         IBrokerStore brokerStore = configuration.Cluster.Enabled ? new Kirisame.Cluster.ClusterStore(store) : store;
@@ -134,7 +142,7 @@ internal static class KirisameCommand
         summary.AddChangedSettings(configuration.Broker);
         if (configuration.Cluster.Enabled)
             summary.Cluster = $"cluster {configuration.Cluster.Name}, silo {configuration.Cluster.AdvertisedAddress}:{configuration.Cluster.SiloPort}, membership "
-                + (configuration.Cluster.UsesRedis ? "in Redis" : $"on the primary seed {configuration.Cluster.SeedEndPoints[0]}");
+                + configuration.Cluster.MembershipDescription;
         var host = BuildHost(configuration, brokerStore, state, opening.Elapsed, security, [logFile, syslog], summary);
         var built = SecuritySetup.Build(configuration, listenerSecurity, host.Services.GetRequiredService<ILoggerFactory>(), errors, summary);
         if (built is null)

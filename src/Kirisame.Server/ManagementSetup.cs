@@ -40,10 +40,14 @@ internal static class ManagementSetup
             ListenerAdmin = new LiveListenerAdministration(services.GetRequiredService<Transport.Live.LiveListeners>(), listenerSecurity),
             Logging = new Logging.RuntimeLogLevels(configuration.Root, configuration.Runtime),
             TenantAdmin = tenants,
+            Cluster = services.GetService<Kirisame.Cluster.ClusterStatus>() is { } cluster ? () => DescribeClusterAsync(cluster) : null,
             Tls = options.IsHttps ? HttpsCertificates.Create(HttpsListener(options), loggers.CreateLogger("Kirisame.Management")) : null,
         };
         return ManagementServer.Create(options, context, errors);
     }
+
+    private static async Task<ClusterDescription> DescribeClusterAsync(Kirisame.Cluster.ClusterStatus cluster) =>
+        new(cluster.Name, [.. (await cluster.MembersAsync()).Select(m => new ClusterNodeDescription(m.Address, m.Status, m.Self, m.ConnectedClients))]);
 
     /// The host has started only once every listener is bound (a failed bind stops it), and stops being ready
     /// as soon as it begins to stop.

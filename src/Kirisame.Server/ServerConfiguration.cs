@@ -115,7 +115,7 @@ internal sealed class ServerConfiguration
         // The membership store's configuration may hold a password: only whether one is set is shown.
         [Kirisame.Cluster.ClusterSettings.SectionName] = new Dictionary<string, object?>
         {
-            ["Name"] = Cluster.Name, ["Seeds"] = Cluster.Seeds, ["Membership"] = Cluster.Membership.Length == 0 ? "" : Cluster.UsesRedis ? "redis (set)" : "(set)",
+            ["Name"] = Cluster.Name, ["Seeds"] = Cluster.Seeds, ["Membership"] = Cluster.Membership.Length == 0 ? "" : Cluster.UsesRedis ? "redis (set)" : Cluster.UsesPostgres ? "postgres (set)" : "(set)",
             ["SiloPort"] = Cluster.SiloPort, ["GatewayPort"] = Cluster.GatewayPort, ["AdvertisedAddress"] = Cluster.AdvertisedAddress,
             ["ProbeTimeout"] = Cluster.ProbeTimeout, ["MissedProbesLimit"] = Cluster.MissedProbesLimit, ["MembershipTimeout"] = Cluster.MembershipTimeout,
         },

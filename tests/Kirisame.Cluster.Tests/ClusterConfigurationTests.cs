@@ -7,7 +7,9 @@ public sealed class ClusterConfigurationTests
     [InlineData(new[] { "--cluster-seeds", "127.0.0.1:11111" }, "Cluster:Seeds and Cluster:Membership need Cluster:Name")]
     [InlineData(new[] { "--cluster", "c1" }, "Cluster:Seeds: give at least one silo endpoint")]
     [InlineData(new[] { "--cluster", "c1", "--cluster-seeds", "localhost" }, "'localhost' is not an IP address with a port")]
-    [InlineData(new[] { "--cluster", "c1", "--Cluster:Membership", "postgres:Host=db;Password=secret" }, "Cluster:Membership must start with \"redis:\"")]
+    [InlineData(new[] { "--cluster", "c1", "--Cluster:Membership", "mysql:Host=db;Password=secret" }, "Cluster:Membership must start with \"redis:\"")]
+    [InlineData(new[] { "--cluster", "c1", "--Cluster:Membership", "postgres:Hots=db;Password=secret" }, "Cluster:Membership: the PostgreSQL connection string is not valid")]
+    [InlineData(new[] { "--cluster", "c1", "--Cluster:Membership", "postgres:Password=secret" }, "Cluster:Membership: the PostgreSQL connection string names no Host")]
     [InlineData(new[] { "--cluster", "c 1", "--cluster-seeds", "127.0.0.1:11111" }, "Cluster:Name may hold letters")]
     [InlineData(new[] { "--cluster", "c1", "--cluster-seeds", "127.0.0.1:11111", "--Tenants:Enabled", "true" }, "Tenants and Cluster cannot be combined yet")]
     public async Task BadClusterSettings_ExitWith2_NamingTheKey(string[] arguments, string expected)

@@ -12,18 +12,24 @@ internal sealed class ClusterNodes : IAsyncDisposable
     private readonly List<Node> _nodes = [];
     private readonly string _name = "test-" + Guid.NewGuid().ToString("N")[..8];
     private readonly string? _membership;
+    private readonly string[] _arguments;
     private readonly int _primarySiloPort = FreePort.GetLoopbackPort();
 
-    private ClusterNodes(string? membership) => _membership = membership;
+    private ClusterNodes(string? membership, string[] arguments)
+    {
+        _membership = membership;
+        _arguments = arguments;
+    }
 
     public IReadOnlyList<Node> Nodes => _nodes;
 
     public Node this[int index] => _nodes[index];
 
-    /// Starts <paramref name="count"/> nodes at once and waits until each sees the others.
-    public static async Task<ClusterNodes> StartAsync(int count, string? membership = null)
+    /// Starts <paramref name="count"/> nodes at once and waits until each sees the others. <paramref name="arguments"/>
+    /// come after the fixture's own (a later --Broker:SysInterval wins).
+    public static async Task<ClusterNodes> StartAsync(int count, string? membership = null, string[]? arguments = null)
     {
-        var cluster = new ClusterNodes(membership);
+        var cluster = new ClusterNodes(membership, arguments ?? []);
         try
         {
             await cluster.AddAsync(count);
@@ -48,8 +54,21 @@ internal sealed class ClusterNodes : IAsyncDisposable
         }
 
         var starting = Enumerable.Range(0, count).Select(_ => StartNodeAsync(FreePort.GetLoopbackPort())).ToList();
-        foreach (var node in await Task.WhenAll(starting))
-            _nodes.Add(node);
+        try
+        {
+            await Task.WhenAll(starting);
+        }
+        catch
+        {
+            // The nodes that did start would outlive the test otherwise (seen when a busy machine delayed another);
+            // those already in _nodes go with the cluster's disposal.
+            foreach (var started in starting.Where(t => t.IsCompletedSuccessfully))
+                await started.Result.Process.DisposeAsync();
+            throw;
+        }
+
+        foreach (var started in starting)
+            _nodes.Add(started.Result);
         foreach (var node in _nodes)
             await WaitForPeersAsync(node, _nodes.Count - 1);
     }
@@ -62,7 +81,7 @@ internal sealed class ClusterNodes : IAsyncDisposable
         var process = await KirisameProcess.StartAsync(1, ports =>
         [
             "--cluster", _name, "--cluster-port", siloPort.ToString(CultureInfo.InvariantCulture), .. membership,
-            "--management-port", ports[0].ToString(CultureInfo.InvariantCulture), "--Broker:SysInterval", "0",
+            "--management-port", ports[0].ToString(CultureInfo.InvariantCulture), "--Broker:SysInterval", "0", .. _arguments,
         ]);
         return new Node(process, process.ExtraPorts[0]);
     }
@@ -92,6 +111,8 @@ internal sealed class ClusterNodes : IAsyncDisposable
 
     internal sealed class Node(KirisameProcess process, int managementPort)
     {
+        public int ManagementPort => managementPort;
+
         public KirisameProcess Process { get; } = process;
 
         public int Port => Process.Port;

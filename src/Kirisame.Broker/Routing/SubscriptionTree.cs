@@ -281,6 +281,10 @@ internal sealed class MatchResult
 
     public SharedGroup[] SharedGroups { get; }
 
+    /// The same sessions without the shared groups: a cluster node routing what another node forwarded, whose groups
+    /// that node served already (docs/adr/0020). Allocates; never on a single node's path.
+    internal MatchResult WithoutSharedGroups() => SharedGroups.Length == 0 ? this : new MatchResult(Sessions, []);
+
     internal static MatchResult Build(List<Subscription> found, List<SharedGroup> groups)
     {
         if (found.Count == 0 && groups.Count == 0)

@@ -42,6 +42,26 @@ public sealed class SharedGroup(string name, string topicFilter) : IDeliveryGrou
         return true;
     }
 
+    /// <see cref="Pick"/> among the members <paramref name="eligible"/> accepts (a cluster node choosing one of its own
+    /// clients for a message another node gave this node's share of the group).
+    internal Subscription? Pick(Func<Session, bool> eligible)
+    {
+        var members = Members;
+        var start = members.Length == 0 ? 0 : (int)((uint)Interlocked.Increment(ref _next) % (uint)members.Length);
+        Subscription? fallback = null;
+        for (var i = 0; i < members.Length; i++)
+        {
+            var candidate = members[(start + i) % members.Length];
+            if (!eligible(candidate.Session))
+                continue;
+            if (candidate.Session.IsConnected)
+                return candidate;
+            fallback ??= candidate;
+        }
+
+        return fallback;
+    }
+
     /// Round-robin over members, skipping those whose session has no live connection while any has one.
     /// <paramref name="exclude"/> is never chosen (a member whose connection just went away).
     internal Subscription? Pick(Session? exclude = null)

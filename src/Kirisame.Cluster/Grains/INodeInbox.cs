@@ -23,4 +23,7 @@ internal interface INodeInbox : IGrainWithStringKey
 
     /// Every retained message here, as encoded PUBLISH packets: a node that joins starts from them.
     public Task<byte[]> Retained();
+
+    /// Network clients connected to this node now ($SYS/broker/cluster/clients/connected, GET /api/v1/cluster).
+    public Task<long> ConnectedClients();
 }

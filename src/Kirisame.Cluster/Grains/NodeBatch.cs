@@ -32,6 +32,10 @@ internal sealed class NodeBatch
     /// Clients that hold their id on the sender, with their will (null: the client let go), after the snapshot.
     [Id(7)] public List<WillEntry> Wills { get; set; } = [];
 
+    /// Messages of <see cref="Messages"/> (by position) that are the receiver's share of a shared subscription group:
+    /// delivered to one of its own members of that group, and to nothing else.
+    [Id(8)] public List<SharedDelivery> Shared { get; set; } = [];
+
     public bool IsEmpty => RouteSnapshot is null && WillSnapshot is null && AddedFilters.Count == 0 && RemovedFilters.Count == 0 && Messages.Length == 0
         && RetainedRemoved.Count == 0 && Wills.Count == 0;
 }
@@ -39,3 +43,7 @@ internal sealed class NodeBatch
 /// A client of the sending node and its will: Will null once the client let go of its id there.
 [GenerateSerializer]
 internal sealed record WillEntry([property: Id(0)] string ClientId, [property: Id(1)] long Epoch, [property: Id(2)] byte[]? Will);
+
+/// The message at <paramref name="Index"/> of a batch goes to one member of "$share/{ShareName}/{TopicFilter}".
+[GenerateSerializer]
+internal sealed record SharedDelivery([property: Id(0)] int Index, [property: Id(1)] string ShareName, [property: Id(2)] string TopicFilter);

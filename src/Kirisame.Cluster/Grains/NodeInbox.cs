@@ -17,4 +17,6 @@ internal sealed class NodeInbox(ClusterNode node) : Grain, INodeInbox
     public Task HandedOver(string clientId) => node.HandedOver(clientId);
 
     public Task<byte[]> Retained() => Task.FromResult(node.RetainedSnapshot());
+
+    public Task<long> ConnectedClients() => Task.FromResult(node.ConnectedClients);
 }

@@ -20,7 +20,7 @@ public sealed class ManagementDocumentTests(ManagementFixture fixture) : IClassF
         "POST /api/v1/publish", "GET /api/v1/topics", "GET /api/v1/topics/rates", "GET /api/v1/me",
         "GET /api/v1/listeners", "POST /api/v1/listeners", "DELETE /api/v1/listeners/{name}", "PUT /api/v1/listeners/{name}/tls",
         "GET /api/v1/tenants", "GET /api/v1/tenants/{name}", "POST /api/v1/tenants", "PUT /api/v1/tenants/{name}/quotas", "DELETE /api/v1/tenants/{name}",
-        "GET /api/v1/logging", "PUT /api/v1/logging",
+        "GET /api/v1/logging", "PUT /api/v1/logging", "GET /api/v1/cluster",
         "GET /api/v1/security/users", "POST /api/v1/security/users", "PUT /api/v1/security/users/{userName}/password",
         "DELETE /api/v1/security/users/{userName}", "POST /api/v1/security/acl/reload", "GET /api/v1/security/bans",
         "DELETE /api/v1/security/bans/{address}",
