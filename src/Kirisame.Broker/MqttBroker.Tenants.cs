@@ -1,6 +1,7 @@
 using Kirisame.Broker.Diagnostics;
 using Kirisame.Broker.Security;
 using Kirisame.Broker.Sessions;
+using Kirisame.Broker.Storage;
 using Kirisame.Broker.Tenants;
 using Kirisame.Protocol;
 
@@ -28,18 +29,19 @@ public sealed partial class MqttBroker
     public TenantDirectory? Tenants { get; private set; }
 
     /// Turns tenants on: until then (and without tenants configured) connections are never mapped.
-    public TenantDirectory EnableTenants(TenantMapping mapping)
+    /// <paramref name="storage"/>: where each tenant keeps its state; null keeps it in memory (nothing survives a restart).
+    public TenantDirectory EnableTenants(TenantMapping mapping, ITenantStorage? storage = null)
     {
         if (Operator is not null)
             throw new InvalidOperationException("A tenant's broker has no tenants of its own.");
-        return Tenants ??= new TenantDirectory(this, mapping);
+        return Tenants ??= new TenantDirectory(this, mapping, storage);
     }
 
     /// A tenant's core: its own authentication, enhanced authentication methods (SCRAM with the tenant's users) and
-    /// ACL, and an in-memory store (a tenant's sessions do not survive a restart).
+    /// ACL, and its own store (null: in memory).
     internal MqttBroker CreateTenant(string name, TenantQuotas quotas, IAuthenticator authenticator, IAuthorizer authorizer,
-        IReadOnlyList<IEnhancedAuthenticationMethod> methods) =>
-        new(Options, LoggerFactory, TimeProvider, authenticator, authorizer, methods, store: null, sessionRegistry: null,
+        IReadOnlyList<IEnhancedAuthenticationMethod> methods, IBrokerStore? store) =>
+        new(Options, LoggerFactory, TimeProvider, authenticator, authorizer, methods, store, sessionRegistry: null,
             new TenantCore(this, new TenantLimits(name, quotas, TimeProvider)));
 
     /// Sessions of clients (the broker's own $SYS session not among them), for the session quota. Caller holds
@@ -145,6 +147,6 @@ public sealed partial class MqttBroker
             sessions = ClientSessionCountLocked;
         return new TenantSnapshot(TenantName ?? TenantDirectory.DefaultTenant, serverNames, Limits?.Quotas ?? TenantQuotas.None,
             Interlocked.Read(ref s.ClientsConnected), sessions, Subscriptions.Count, Retained.ClientCount, Retained.Bytes,
-            Interlocked.Read(ref s.MessagesReceived), Interlocked.Read(ref s.MessagesSent), Interlocked.Read(ref s.MessagesDropped));
+            Interlocked.Read(ref s.MessagesReceived), Interlocked.Read(ref s.MessagesSent), Interlocked.Read(ref s.MessagesDropped), Store.Healthy);
     }
 }

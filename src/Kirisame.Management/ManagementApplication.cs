@@ -73,7 +73,7 @@ internal static class ManagementApplication
 
         services.AddSingleton(context);
         services.AddSingleton(context.Broker);
-        services.AddSingleton<IBrokerAdmin>(context.Broker.Admin);
+        services.AddSingleton<IBrokerAdmin>(context.Broker.Admin); // the default tenant's; ?tenant= swaps it (Api/TenantScope.cs)
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ManagementState>();
         services.AddSingleton(credentials);

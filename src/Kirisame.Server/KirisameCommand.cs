@@ -261,7 +261,8 @@ internal static class KirisameCommand
                         sessionRegistry: provider.GetService<Kirisame.Broker.Sessions.ISessionRegistry>()); // a cluster's, or the local one
 
                     broker.Restore(state);
-                    security.Tenants?.Attach(broker, configuration.AllListeners.Where(l => l.Tenant is not null).ToDictionary(l => l.Name, l => l.Tenant!));
+                    security.Tenants?.Attach(broker, configuration.AllListeners.Where(l => l.Tenant is not null).ToDictionary(l => l.Name, l => l.Tenant!),
+                        configuration.Storage.InMemory ? null : new Tenants.TenantStores(configuration.Storage, loggers));
                     return broker;
                 });
                 services.AddSingleton(new Bridges.BridgeHost(configuration.Bridges));

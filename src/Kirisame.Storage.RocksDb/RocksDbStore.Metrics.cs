@@ -17,7 +17,7 @@ public sealed partial class RocksDbStore
 
     private void CreateInstruments()
     {
-        _meter = new Meter("Kirisame", typeof(RocksDbStore).Assembly.GetName().Version?.ToString(3));
+        _meter = new Meter(_options.MeterName, typeof(RocksDbStore).Assembly.GetName().Version?.ToString(3));
         _commitDuration = _meter.CreateHistogram("kirisame.store.commit.duration", "s",
             "Time a group commit took: building its WriteBatch and writing it (with the fsync in durability sync), retries included",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] });

@@ -278,6 +278,10 @@ public sealed class RocksDbStoreOptions
     public TimeSpan RetryInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// The meter of the store's instruments: the broker's `Kirisame` by default. A tenant's store uses another name
+    /// (docs/adr/0021-tenants.md), so that exporters do not report it under the default store's instrument names.
+    public string MeterName { get; init; } = "Kirisame";
 }
 
 /// The data folder cannot be used; the message says why and what to do, for the operator.

@@ -1,10 +1,12 @@
+using Kirisame.Broker.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace Kirisame.Broker.Tenants;
 
 /// The tenants beside the default one: each a broker core of its own (MqttBroker.Tenants.cs), found by name or
 /// by TLS server name, added, changed and removed while the broker runs (the tenants file, the management API).
-/// Its lock is taken alone, never with a broker's.
+/// Its lock is taken alone, never with a broker's. With <see cref="ITenantStorage"/> each tenant has a store of its
+/// own, opened when the tenant is added and deleted when its grace period after removal is over.
 public sealed class TenantDirectory
 {
     /// The name of the default tenant: the operator's core, which clients reach without naming a tenant.
@@ -12,32 +14,45 @@ public sealed class TenantDirectory
 
     private readonly MqttBroker _operator;
     private readonly ILogger _logger;
+    private readonly ITenantStorage? _storage;
     private readonly Lock _lock = new();
+    // Serializes adding and removing: a tenant's store opens (and is read) under it, outside _lock, so that connections
+    // being mapped do not wait for a disk.
+    private readonly Lock _changing = new();
     private readonly Dictionary<string, Entry> _tenants = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Entry> _byServerName = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, (Entry Entry, ITimer Timer)> _removed = new(StringComparer.Ordinal);
+    // Removed tenants whose core is stopping and whose store is being deleted: adding one again waits for it.
+    private readonly Dictionary<string, Task> _deleting = new(StringComparer.Ordinal);
 
-    private sealed class Entry(MqttBroker core, IReadOnlyList<string> serverNames)
+    private sealed class Entry(MqttBroker core, IReadOnlyList<string> serverNames, IBrokerStore? store)
     {
         public MqttBroker Core { get; } = core;
+
+        /// The tenant's own store (null without <see cref="ITenantStorage"/>: the core's is in memory).
+        public IBrokerStore? Store { get; } = store;
 
         public IReadOnlyList<string> ServerNames { get; set; } = serverNames;
     }
 
-    internal TenantDirectory(MqttBroker @operator, TenantMapping mapping)
+    internal TenantDirectory(MqttBroker @operator, TenantMapping mapping, ITenantStorage? storage)
     {
         _operator = @operator;
         Mapping = mapping;
+        _storage = storage;
         _logger = @operator.LoggerFactory.CreateLogger("Kirisame.Tenants");
     }
 
     public TenantMapping Mapping { get; }
 
-    /// A tenant name: letters, digits, '-', '_' and '.', 1 to 64 of them; never the separator nor "default".
+    /// A tenant name: letters, digits, '-', '_' and '.', 1 to 64 of them, not beginning with '.'; never the
+    /// separator nor "default". It names the tenant's folder in the store (ITenantStorage): without '/' and without
+    /// a leading '.' it can be neither "..", "." nor a hidden folder, so it never leaves the tenants folder.
     public static string? Invalid(string? name, string separator) =>
         string.IsNullOrEmpty(name) ? "a tenant needs a name"
         : name.Length > 64 ? "a tenant name has at most 64 characters"
         : !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') ? $"tenant name '{name}' may contain only letters, digits, '-', '_' and '.'"
+        : name[0] == '.' ? $"tenant name '{name}' must not begin with '.'"
         : name.Contains(separator, StringComparison.Ordinal) ? $"tenant name '{name}' contains the separator '{separator}'"
         : name == DefaultTenant ? $"'{DefaultTenant}' is the default tenant's name"
         : null;
@@ -71,55 +86,94 @@ public sealed class TenantDirectory
     }
 
     /// Adds a tenant, or changes one (its quotas, server names, password and ACL) without disturbing its clients.
-    /// A tenant removed less than <see cref="TenantMapping.RemovalGrace"/> ago comes back with its state. Returns
-    /// null, or why not (a name taken by another tenant's server name, an invalid name).
+    /// A tenant removed less than <see cref="TenantMapping.RemovalGrace"/> ago comes back with its state; a new one
+    /// with what its store holds (a restart). Returns null, or why not (a name taken by another tenant's server name,
+    /// an invalid name, a store that cannot be opened).
     public string? Put(TenantDefinition definition)
     {
         if (Invalid(definition.Name, Mapping.Separator) is { } invalid)
             return invalid;
+        var name = definition.Name;
         MqttBroker? created = null;
         string how;
-        lock (_lock)
+        lock (_changing)
         {
-            foreach (var serverName in definition.ServerNames)
+            Entry? entry;
+            lock (_lock)
             {
-                if (_byServerName.TryGetValue(serverName, out var other) && other.Core.TenantName != definition.Name)
-                    return $"server name '{serverName}' belongs to tenant '{other.Core.TenantName}'";
-            }
+                foreach (var serverName in definition.ServerNames)
+                {
+                    if (_byServerName.TryGetValue(serverName, out var other) && other.Core.TenantName != name)
+                        return $"server name '{serverName}' belongs to tenant '{other.Core.TenantName}'";
+                }
 
-            if (_tenants.TryGetValue(definition.Name, out var entry))
-            {
                 how = "changed";
-            }
-            else if (_removed.Remove(definition.Name, out var removed))
-            {
-                removed.Timer.Dispose();
-                entry = removed.Entry;
-                entry.Core.Limits!.Removed = false;
-                _tenants[definition.Name] = entry;
-                how = "restored (its state kept)";
-            }
-            else
-            {
-                created = _operator.CreateTenant(definition.Name, definition.Quotas, definition.Authenticator, definition.Authorizer, definition.Methods);
-                entry = new Entry(created, definition.ServerNames);
-                _tenants[definition.Name] = entry;
-                how = "added";
+                if (!_tenants.TryGetValue(name, out entry) && _removed.Remove(name, out var removed))
+                {
+                    removed.Timer.Dispose();
+                    entry = removed.Entry;
+                    entry.Core.Limits!.Removed = false;
+                    _tenants[name] = entry;
+                    how = "restored (its state kept)";
+                }
             }
 
-            foreach (var old in entry.ServerNames)
-                _byServerName.Remove(old);
-            foreach (var serverName in definition.ServerNames)
-                _byServerName[serverName] = entry;
-            entry.ServerNames = definition.ServerNames;
-            entry.Core.Limits!.Quotas = definition.Quotas;
-            entry.Core.ReplaceSecurity(definition.Authenticator, definition.Authorizer, definition.Methods);
+            if (entry is null)
+            {
+                if (Create(definition, out var why) is not { } made)
+                    return why;
+                entry = made;
+                created = made.Core;
+                how = made.Store is null ? "added" : "added (its store opened)";
+            }
+
+            lock (_lock)
+            {
+                _tenants[name] = entry;
+                foreach (var old in entry.ServerNames)
+                    _byServerName.Remove(old);
+                foreach (var serverName in definition.ServerNames)
+                    _byServerName[serverName] = entry;
+                entry.ServerNames = definition.ServerNames;
+                entry.Core.Limits!.Quotas = definition.Quotas;
+                entry.Core.ReplaceSecurity(definition.Authenticator, definition.Authorizer, definition.Methods);
+            }
         }
 
         created?.Start();
-        _logger.LogInformation("Tenant {Tenant} {How}: {Quotas}{ServerNames}", definition.Name, how, definition.Quotas,
+        _logger.LogInformation("Tenant {Tenant} {How}: {Quotas}{ServerNames}", name, how, definition.Quotas,
             definition.ServerNames.Count == 0 ? "" : $"; server names {string.Join(", ", definition.ServerNames)}");
         return null;
+    }
+
+    /// A new tenant's core, with its store opened and read back when there is storage. Caller holds _changing.
+    private Entry? Create(TenantDefinition definition, out string? why)
+    {
+        why = null;
+        Task? deleting;
+        lock (_lock)
+            deleting = _deleting.GetValueOrDefault(definition.Name);
+        deleting?.GetAwaiter().GetResult(); // its folder is gone before a new store opens there
+
+        IBrokerStore? store = null;
+        StoredState? state = null;
+        if (_storage is not null)
+        {
+            try
+            {
+                (store, state) = _storage.Open(definition.Name);
+            }
+            catch (Exception ex)
+            {
+                why = $"tenant '{definition.Name}': its store cannot be used: {ex.Message}";
+                return null;
+            }
+        }
+
+        var core = _operator.CreateTenant(definition.Name, definition.Quotas, definition.Authenticator, definition.Authorizer, definition.Methods, store);
+        if (state is not null)
+            core.Restore(state);
+        return new Entry(core, [], store);
     }
 
     /// Changes a tenant's quotas; false when there is no such tenant.
@@ -141,19 +195,22 @@ public sealed class TenantDirectory
     public bool Remove(string name)
     {
         Entry? entry;
-        lock (_lock)
+        lock (_changing)
         {
-            if (!_tenants.Remove(name, out entry))
-                return false;
-            entry.Core.Limits!.Removed = true;
-            foreach (var serverName in entry.ServerNames)
-                _byServerName.Remove(serverName);
-            var timer = _operator.TimeProvider.CreateTimer(static state =>
+            lock (_lock)
             {
-                var (directory, removedName) = ((TenantDirectory, string))state!;
-                directory.Forget(removedName);
-            }, (this, name), Mapping.RemovalGrace, Timeout.InfiniteTimeSpan);
-            _removed[name] = (entry, timer);
+                if (!_tenants.Remove(name, out entry))
+                    return false;
+                entry.Core.Limits!.Removed = true;
+                foreach (var serverName in entry.ServerNames)
+                    _byServerName.Remove(serverName);
+                var timer = _operator.TimeProvider.CreateTimer(static state =>
+                {
+                    var (directory, removedName) = ((TenantDirectory, string))state!;
+                    directory.Forget(removedName);
+                }, (this, name), Mapping.RemovalGrace, Timeout.InfiniteTimeSpan);
+                _removed[name] = (entry, timer);
+            }
         }
 
         var disconnected = entry.Core.DisconnectAll();
@@ -162,19 +219,46 @@ public sealed class TenantDirectory
         return true;
     }
 
-    /// The grace period of a removed tenant is over: its core stops and its state goes with it.
+    /// The grace period of a removed tenant is over: its core stops and its state goes with it (its store deleted).
     private void Forget(string name)
     {
         (Entry Entry, ITimer Timer) removed;
-        lock (_lock)
+        lock (_changing)
         {
-            if (!_removed.Remove(name, out removed))
-                return; // added again meanwhile
+            lock (_lock)
+            {
+                if (!_removed.Remove(name, out removed))
+                    return; // added again meanwhile
+                _deleting[name] = DeleteAsync(name, removed.Entry);
+            }
         }
 
         removed.Timer.Dispose();
-        _ = removed.Entry.Core.DisposeAsync().AsTask();
-        _logger.LogInformation("Tenant {Tenant}: state deleted", name);
+    }
+
+    private async Task DeleteAsync(string name, Entry entry)
+    {
+        await Task.Yield(); // not on the caller's thread, which holds the directory's locks
+        try
+        {
+            await entry.Core.DisposeAsync();
+            if (entry.Store is { } store)
+            {
+                await store.DisposeAsync();
+                _storage!.Delete(name);
+            }
+
+            _logger.LogInformation("Tenant {Tenant}: state deleted", name);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "Tenant {Tenant}: deleting its state failed", name);
+        }
+        finally
+        {
+            lock (_lock)
+                _deleting.Remove(name);
+        }
     }
 
     /// Whether the directory knows a tenant named <paramref name="name"/> now (removed ones are not).
@@ -217,17 +301,25 @@ public sealed class TenantDirectory
         return new TenantChoice(_operator, DefaultTenant, userName, Stated: false);
     }
 
-    internal Task StopAllAsync(CancellationToken cancellationToken)
+    /// The broker stops: every tenant's core, then its store (what is queued written), and deletions in progress.
+    internal async Task StopAllAsync(CancellationToken cancellationToken)
     {
-        List<MqttBroker> cores;
+        List<Entry> entries;
+        List<Task> deleting;
         lock (_lock)
         {
-            cores = [.. _tenants.Values.Select(e => e.Core), .. _removed.Values.Select(r => r.Entry.Core)];
+            entries = [.. _tenants.Values, .. _removed.Values.Select(r => r.Entry)];
             foreach (var (_, timer) in _removed.Values)
                 timer.Dispose();
+            deleting = [.. _deleting.Values];
         }
 
-        return Task.WhenAll(cores.Select(core => core.StopAsync(cancellationToken)));
+        await Task.WhenAll(entries.Select(async entry =>
+        {
+            await entry.Core.StopAsync(cancellationToken);
+            if (entry.Store is { } store)
+                await store.DisposeAsync();
+        }).Concat(deleting));
     }
 }
 

@@ -1,8 +1,10 @@
 namespace Kirisame.Broker.Tenants;
 
 /// One tenant as the management API lists it: its quotas and what it holds now (the figures its $SYS reports).
+/// <paramref name="StoreHealthy"/>: false while its store cannot write (its QoS 1/2 messages are refused then).
 public sealed record TenantSnapshot(string Name, IReadOnlyList<string> ServerNames, TenantQuotas Quotas, long Connected, int Sessions,
-    int Subscriptions, int RetainedMessages, long RetainedBytes, long MessagesReceived, long MessagesSent, long MessagesDropped);
+    int Subscriptions, int RetainedMessages, long RetainedBytes, long MessagesReceived, long MessagesSent, long MessagesDropped,
+    bool StoreHealthy);
 
 /// A tenant as configured (the tenants file, the management API): its security, built by the host, and its quotas.
 /// <paramref name="ServerNames"/>: TLS server names (SNI) whose clients belong to this tenant.

@@ -12,7 +12,7 @@ internal static class ClientEndpoints
 {
     public static void Map(RouteGroupBuilder api)
     {
-        var clients = api.MapGroup("/clients").WithTags("Clients");
+        var clients = TenantScope.For(api.MapGroup("/clients").WithTags("Clients"));
         clients.MapGet("", List).WithName("ListClients")
             .WithSummary("Clients, sorted by client id. Filters: id (part of the client id), user (exact), address (start of the remote address), listener (exact), connected.");
         clients.MapGet("/{clientId}", Get).WithName("GetClient").WithSummary("One client.");

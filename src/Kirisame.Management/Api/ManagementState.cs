@@ -10,10 +10,17 @@ internal sealed class ManagementState(ManagementContext context)
 
     public JsonObject Configuration() => ConfigurationView.Describe(context.Configuration());
 
-    /// The host's checks and the store's: it is open while the broker runs; ready while it can write.
-    public IReadOnlyList<ReadinessCheck> Readiness(MqttBroker broker) =>
-    [
-        .. context.Readiness(),
-        new ReadinessCheck("store", broker.Store.Healthy, broker.Store.Healthy ? "open, writes succeed" : "writes are failing: QoS 1/2 messages are refused"),
-    ];
+    /// The host's checks and the stores': open while the broker runs; ready while they can write — the default
+    /// tenant's and every tenant's own (docs/adr/0021-tenants.md), named when it fails.
+    public IReadOnlyList<ReadinessCheck> Readiness(MqttBroker broker)
+    {
+        var failing = broker.Tenants?.List().Where(t => !t.StoreHealthy).Select(t => t.Name).ToList() ?? (broker.Store.Healthy ? [] : ["default"]);
+        return
+        [
+            .. context.Readiness(),
+            new ReadinessCheck("store", failing.Count == 0, failing.Count == 0 ? "open, writes succeed"
+                : broker.Tenants is null ? "writes are failing: QoS 1/2 messages are refused"
+                : $"writes are failing in the store of tenant {string.Join(", ", failing)}: their QoS 1/2 messages are refused"),
+        ];
+    }
 }

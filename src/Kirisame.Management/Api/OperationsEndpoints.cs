@@ -1,5 +1,6 @@
 using System.Net;
 using Kirisame.Broker.Security;
+using Kirisame.Broker.Tenants;
 using Kirisame.Management.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -29,8 +30,10 @@ internal static class OperationsEndpoints
         security.MapPost("/acl/reload", ReloadAcls).WithName("ReloadAcl")
             .WithSummary("Re-reads every ACL file now (they are also re-read within a second of changing). A file that cannot be used keeps its previous rules.")
             .RequireAuthorization(ManagementRoles.Administrator);
-        security.MapGet("/bans", ListBans).WithName("ListBans").WithSummary("Addresses banned after failed logins, and until when.");
-        security.MapDelete("/bans/{address}", LiftBan).WithName("LiftBan").WithSummary("Lifts the ban of an address.")
+        security.MapGet("/bans", ListBans).WithName("ListBans")
+            .WithSummary("Addresses banned after failed logins, and until when, with the tenant whose logins failed (each tenant bans on its own).");
+        security.MapDelete("/bans/{address}", LiftBan).WithName("LiftBan")
+            .WithSummary("Lifts the ban of an address: in every tenant, or in the one named by the tenant query parameter.")
             .RequireAuthorization(ManagementRoles.Administrator);
 
         var logging = api.MapGroup("/logging").WithTags("Logging");
@@ -103,15 +106,32 @@ internal static class OperationsEndpoints
 
     private static Results<Ok<BanView[]>, ProblemHttpResult> ListBans(ManagementContext context) =>
         context.Security is not { } security ? NotHosted("bans")
-        : TypedResults.Ok(security.Bans().OrderBy(b => b.Address.ToString(), StringComparer.Ordinal).Select(b => new BanView(b.Address.ToString(), b.Until)).ToArray());
+        : TypedResults.Ok(security.Bans().Select(b => BanView.Of(b, TenantDirectory.DefaultTenant))
+            .Concat(TenantGuards(context.Broker).SelectMany(t => t.Guard.Bans().Select(b => BanView.Of(b, t.Tenant))))
+            .OrderBy(b => b.Address, StringComparer.Ordinal).ThenBy(b => b.Tenant, StringComparer.Ordinal).ToArray());
 
-    private static Results<NoContent, ProblemHttpResult> LiftBan(ManagementContext context, string address)
+    private static Results<NoContent, ProblemHttpResult> LiftBan(ManagementContext context, string address, string? tenant)
     {
         if (context.Security is not { } security)
             return NotHosted("bans");
         if (!IPAddress.TryParse(address, out var parsed))
             return Problems.BadRequest($"'{address}' is not an IP address.");
-        return security.Lift(parsed) ? TypedResults.NoContent() : Problems.NotFound($"{parsed} is not banned.");
+        if (tenant is not null && tenant != TenantDirectory.DefaultTenant && context.Broker.Tenants?.Find(tenant) is null)
+            return Problems.NotFound($"No tenant '{tenant}'.");
+        var lifted = (tenant is null or TenantDirectory.DefaultTenant) && security.Lift(parsed);
+        foreach (var (name, guard) in TenantGuards(context.Broker))
+            lifted |= (tenant is null || tenant == name) && guard.Lift(parsed);
+        return lifted ? TypedResults.NoContent() : Problems.NotFound($"{parsed} is not banned{(tenant is null ? "" : $" in tenant '{tenant}'")}.");
+    }
+
+    /// The failed-login guard of each tenant besides the default one (docs/adr/0021-tenants.md: each has its own).
+    private static IEnumerable<(string Tenant, FailedLoginGuard Guard)> TenantGuards(Broker.MqttBroker broker)
+    {
+        foreach (var name in broker.Tenants?.Names ?? [])
+        {
+            if (broker.Tenants!.Find(name)?.Authenticator is FailedLoginGuard guard)
+                yield return (name, guard);
+        }
     }
 
     private static Results<Ok<Dictionary<string, string>>, ProblemHttpResult> GetLogLevels(ManagementContext context) =>
@@ -141,5 +161,8 @@ public sealed record PasswordRequest(string? Password);
 /// PUT /api/v1/logging: <paramref name="Category"/> absent sets Default.
 public sealed record LogLevelRequest(string? Level, string? Category);
 
-/// GET /api/v1/security/bans.
-public sealed record BanView(string Address, DateTimeOffset Until);
+/// GET /api/v1/security/bans: <paramref name="Tenant"/> is the tenant whose logins failed ("default" for the default one).
+public sealed record BanView(string Address, DateTimeOffset Until, string Tenant)
+{
+    internal static BanView Of(BannedAddress ban, string tenant) => new(ban.Address.ToString(), ban.Until, tenant);
+}

@@ -16,8 +16,8 @@ internal static class OverviewEndpoints
     {
         api.MapGet("/overview", Overview).WithTags("Overview").WithName("GetOverview")
             .WithSummary("Version, uptime, node, counts, totals since start, message rates over the last minute, drops by reason, listeners.");
-        api.MapGet("/subscriptions", Subscriptions).WithTags("Subscriptions").WithName("ListSubscriptions")
-            .WithSummary("Subscriptions of every session, sorted by client id and filter. Filters: clientId (part of it), filter (exact).");
+        TenantScope.For(api.MapGet("/subscriptions", Subscriptions).WithTags("Subscriptions").WithName("ListSubscriptions")
+            .WithSummary("Subscriptions of every session, sorted by client id and filter. Filters: clientId (part of it), filter (exact)."));
         api.MapGet("/configuration", (ManagementState state) => TypedResults.Ok(state.Configuration()))
             .WithTags("Configuration").WithName("GetConfiguration")
             .WithSummary("The configuration in force, defaults included; passwords are shown as \"***\".")

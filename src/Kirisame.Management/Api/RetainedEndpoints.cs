@@ -15,7 +15,7 @@ internal static class RetainedEndpoints
 {
     public static void Map(RouteGroupBuilder api)
     {
-        var retained = api.MapGroup("/retained").WithTags("Retained messages");
+        var retained = TenantScope.For(api.MapGroup("/retained").WithTags("Retained messages"));
         retained.MapGet("", List).WithName("ListRetained")
             .WithSummary("Retained messages whose topic matches filter (default #), sorted by topic, without payloads; at most limit of them (default 100).");
         retained.MapGet("/message", Get).WithName("GetRetained").WithSummary("The retained message of one topic, with its payload.");

@@ -14,7 +14,7 @@ internal static class SessionEndpoints
 {
     public static void Map(RouteGroupBuilder api)
     {
-        var sessions = api.MapGroup("/sessions").WithTags("Sessions");
+        var sessions = TenantScope.For(api.MapGroup("/sessions").WithTags("Sessions"));
         sessions.MapGet("", List).WithName("ListSessions")
             .WithSummary("Sessions, sorted by client id. Filters: id (part of the client id), connected.");
         sessions.MapGet("/{clientId}", Get).WithName("GetSession").WithSummary("One session.");

@@ -20,14 +20,14 @@ internal static class TopicEndpoints
 
     public static void Map(RouteGroupBuilder api)
     {
-        api.MapGet("/topics", List).WithTags("Topics").WithName("ListTopicLevels")
+        TenantScope.For(api.MapGet("/topics", List).WithTags("Topics").WithName("ListTopicLevels")
             .WithSummary("The levels right below parent (absent: the top level) of the tree made by retained topics, subscription filters "
                 + "and the topics published to in the last rate window, each with its retained message, subscriptions and estimated messages "
-                + "per second, and the same summed over its subtree. Of topics starting with '$', $SYS and those subscribed or published to.");
-        api.MapGet("/topics/rates", Rates).WithTags("Topics").WithName("ListTopicRates")
+                + "per second, and the same summed over its subtree. Of topics starting with '$', $SYS and those subscribed or published to."));
+        TenantScope.For(api.MapGet("/topics/rates", Rates).WithTags("Topics").WithName("ListTopicRates")
             .WithSummary("The topics published to in the last rate window (10 s), busiest first, with estimated messages per second; "
                 + "filter (a topic filter) narrows them. Counted exactly at light load, sampled at heavy load; at most "
-                + "Broker:TopicRateTopics topics are tracked, messages to others show as untracked. 404 when rates are turned off.");
+                + "Broker:TopicRateTopics topics are tracked, messages to others show as untracked. 404 when rates are turned off."));
     }
 
     private static Results<Ok<Page<TopicLevelView>>, ProblemHttpResult> List(IBrokerAdmin admin, HttpRequest request, string? parent, int? offset,

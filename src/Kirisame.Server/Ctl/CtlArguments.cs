@@ -8,7 +8,7 @@ internal sealed class CtlArguments
 
     /// Options that take a value, and the flags (true when present).
     private static readonly HashSet<string> s_valued = ["url", "token", "user", "cafile", "id", "user-name", "address", "listener", "filter",
-        "client", "limit", "offset", "qos", "connected", "timeout", "category"];
+        "client", "limit", "offset", "qos", "connected", "timeout", "category", "tenant"];
 
     private static readonly HashSet<string> s_flags = ["json", "retain", "help"];
 

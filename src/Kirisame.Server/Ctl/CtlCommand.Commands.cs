@@ -46,6 +46,10 @@ internal static partial class CtlCommand
         }
 
         public int? Int(string option) => Options.TryGetValue(option, out var text) ? int.Parse(text, CultureInfo.InvariantCulture) : null;
+
+        /// <paramref name="path"/> in the tenant --tenant names (docs/adr/0021-tenants.md), or as it is (the default tenant).
+        public string InTenant(string path) =>
+            Options.TryGetValue("tenant", out var tenant) ? $"{path}{(path.Contains('?', StringComparison.Ordinal) ? '&' : '?')}tenant={Uri.EscapeDataString(tenant)}" : path;
     }
 
     private static readonly string[] s_paging = ["limit", "offset"];
@@ -71,44 +75,48 @@ internal static partial class CtlCommand
 
     private static readonly (string, string)[] s_listenerColumns = [("NAME", "name"), ("PROTOCOL", "protocol"), ("ADDRESS", "endPoint")];
 
-    private static readonly (string, string)[] s_banColumns = [("ADDRESS", "address"), ("UNTIL", "until")];
+    private static readonly (string, string)[] s_banColumns = [("ADDRESS", "address"), ("TENANT", "tenant"), ("UNTIL", "until")];
+
+    private static readonly (string, string)[] s_tenantColumns =
+        [("NAME", "name"), ("CLIENTS", "connected"), ("SESSIONS", "sessions"), ("RETAINED", "retainedMessages"), ("QUOTAS", "quotas")];
 
     private static readonly Command[] s_commands = Build();
 
     private static Command[] Build()
     {
-        string[] clientFilters = ["id", "user-name", "address", "listener", "connected", .. s_paging];
-        string[] sessionFilters = ["id", "connected", .. s_paging];
-        string[] subscriptionFilters = ["client", "filter", .. s_paging];
-        string[] retainedFilters = ["filter", .. s_paging];
+        string[] clientFilters = ["id", "user-name", "address", "listener", "connected", "tenant", .. s_paging];
+        string[] sessionFilters = ["id", "connected", "tenant", .. s_paging];
+        string[] subscriptionFilters = ["client", "filter", "tenant", .. s_paging];
+        string[] retainedFilters = ["filter", "tenant", .. s_paging];
+        string[] tenant = ["tenant"];
         Func<ManagementClient, Args, Task<ApiResponse>> listClients = (c, a) =>
-            c.GetAsync("/api/v1/clients" + a.Query([("id", "id"), ("user-name", "user"), ("address", "address"), ("listener", "listener"), ("connected", "connected"), .. s_pagingQuery]));
+            c.GetAsync(a.InTenant("/api/v1/clients" + a.Query([("id", "id"), ("user-name", "user"), ("address", "address"), ("listener", "listener"), ("connected", "connected"), .. s_pagingQuery])));
         Func<ManagementClient, Args, Task<ApiResponse>> listSessions = (c, a) =>
-            c.GetAsync("/api/v1/sessions" + a.Query([("id", "id"), ("connected", "connected"), .. s_pagingQuery]));
+            c.GetAsync(a.InTenant("/api/v1/sessions" + a.Query([("id", "id"), ("connected", "connected"), .. s_pagingQuery])));
         Func<ManagementClient, Args, Task<ApiResponse>> listSubscriptions = (c, a) =>
-            c.GetAsync("/api/v1/subscriptions" + a.Query([("client", "clientId"), ("filter", "filter"), .. s_pagingQuery]));
+            c.GetAsync(a.InTenant("/api/v1/subscriptions" + a.Query([("client", "clientId"), ("filter", "filter"), .. s_pagingQuery])));
         Func<ManagementClient, Args, Task<ApiResponse>> listRetained = (c, a) =>
-            c.GetAsync("/api/v1/retained" + a.Query([("filter", "filter"), .. s_pagingQuery]));
+            c.GetAsync(a.InTenant("/api/v1/retained" + a.Query([("filter", "filter"), .. s_pagingQuery])));
         return
         [
             new(["status"], 0, [], (c, _) => c.GetAsync("/api/v1/overview"), PrintStatus),
             new(["clients"], 0, clientFilters, listClients, Page(s_clientColumns)),
             new(["clients", "list"], 0, clientFilters, listClients, Page(s_clientColumns)),
-            new(["clients", "show"], 1, [], (c, a) => c.GetAsync($"/api/v1/clients/{Id(a[0])}"), PrintObject),
-            new(["clients", "kick"], 1, [], (c, a) => c.PostAsync($"/api/v1/clients/{Id(a[0])}/disconnect", null), Done("disconnected")),
+            new(["clients", "show"], 1, tenant, (c, a) => c.GetAsync(a.InTenant($"/api/v1/clients/{Id(a[0])}")), PrintObject),
+            new(["clients", "kick"], 1, tenant, (c, a) => c.PostAsync(a.InTenant($"/api/v1/clients/{Id(a[0])}/disconnect"), null), Done("disconnected")),
             new(["sessions"], 0, sessionFilters, listSessions, Page(s_sessionColumns)),
             new(["sessions", "list"], 0, sessionFilters, listSessions, Page(s_sessionColumns)),
-            new(["sessions", "show"], 1, [], (c, a) => c.GetAsync($"/api/v1/sessions/{Id(a[0])}"), PrintObject),
-            new(["sessions", "delete"], 1, [], (c, a) => c.DeleteAsync($"/api/v1/sessions/{Id(a[0])}"), Done("deleted")),
+            new(["sessions", "show"], 1, tenant, (c, a) => c.GetAsync(a.InTenant($"/api/v1/sessions/{Id(a[0])}")), PrintObject),
+            new(["sessions", "delete"], 1, tenant, (c, a) => c.DeleteAsync(a.InTenant($"/api/v1/sessions/{Id(a[0])}")), Done("deleted")),
             new(["subscriptions"], 0, subscriptionFilters, listSubscriptions, Page(s_subscriptionColumns)),
             new(["subscriptions", "list"], 0, subscriptionFilters, listSubscriptions, Page(s_subscriptionColumns)),
             new(["subscriptions", "add"], 2, ["qos"], (c, a) => c.PostAsync($"/api/v1/sessions/{Id(a[0])}/subscriptions", new { filter = a[1], qos = a.Int("qos") ?? 0 }), PrintObject),
             new(["subscriptions", "remove"], 2, [], (c, a) => c.DeleteAsync($"/api/v1/sessions/{Id(a[0])}/subscriptions?filter={Uri.EscapeDataString(a[1])}"), Done("removed")),
             new(["retained"], 0, retainedFilters, listRetained, Page(s_retainedColumns)),
             new(["retained", "list"], 0, retainedFilters, listRetained, Page(s_retainedColumns)),
-            new(["retained", "show"], 1, [], (c, a) => c.GetAsync($"/api/v1/retained/message?topic={Uri.EscapeDataString(a[0])}"), PrintObject),
-            new(["retained", "delete"], 1, [], (c, a) => c.DeleteAsync($"/api/v1/retained/message?topic={Uri.EscapeDataString(a[0])}"), Done("deleted")),
-            new(["topics"], 0, ["filter", .. s_paging], (c, a) => c.GetAsync("/api/v1/topics/rates" + a.Query([("filter", "filter"), .. s_pagingQuery])),
+            new(["retained", "show"], 1, tenant, (c, a) => c.GetAsync(a.InTenant($"/api/v1/retained/message?topic={Uri.EscapeDataString(a[0])}")), PrintObject),
+            new(["retained", "delete"], 1, tenant, (c, a) => c.DeleteAsync(a.InTenant($"/api/v1/retained/message?topic={Uri.EscapeDataString(a[0])}")), Done("deleted")),
+            new(["topics"], 0, ["filter", "tenant", .. s_paging], (c, a) => c.GetAsync(a.InTenant("/api/v1/topics/rates" + a.Query([("filter", "filter"), .. s_pagingQuery]))),
                 PrintTopicRates),
             new(["publish"], 2, ["qos", "retain"], (c, a) => c.PostAsync("/api/v1/publish",
                 new { topic = a[0], payload = a[1], qos = a.Int("qos") ?? 0, retain = a.Options.ContainsKey("retain") }), PrintObject),
@@ -131,7 +139,9 @@ internal static partial class CtlCommand
             new(["acl", "reload"], 0, [], (c, _) => c.PostAsync("/api/v1/security/acl/reload", null), Done("reloaded")),
             new(["bans"], 0, [], (c, _) => c.GetAsync("/api/v1/security/bans"), List(s_banColumns)),
             new(["bans", "list"], 0, [], (c, _) => c.GetAsync("/api/v1/security/bans"), List(s_banColumns)),
-            new(["bans", "lift"], 1, [], (c, a) => c.DeleteAsync($"/api/v1/security/bans/{Id(a[0])}"), Done("lifted")),
+            new(["bans", "lift"], 1, tenant, (c, a) => c.DeleteAsync(a.InTenant($"/api/v1/security/bans/{Id(a[0])}")), Done("lifted")),
+            new(["tenants"], 0, [], (c, _) => c.GetAsync("/api/v1/tenants"), PrintTenants),
+            new(["tenants", "list"], 0, [], (c, _) => c.GetAsync("/api/v1/tenants"), PrintTenants),
             new(["log-level"], 0, [], (c, _) => c.GetAsync("/api/v1/logging"), PrintObject),
             new(["log-level"], 1, ["category"], (c, a) => c.PutAsync("/api/v1/logging",
                 new { level = a[0], category = a.Options.GetValueOrDefault("category") }), PrintObject),
@@ -167,6 +177,21 @@ internal static partial class CtlCommand
         var interval = rates.GetProperty("sampleInterval").GetInt32();
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"(over {rates.GetProperty("windowSeconds").GetDouble():0.#} s; {(interval == 1 ? "every message counted" : $"one message in {interval} sampled")}; untracked topics {rates.GetProperty("untrackedPerSecond").GetDouble():0.##}/s)"));
+    }
+
+    /// The tenants with their counts; QUOTAS lists only the quotas that are set ("-" for none).
+    private static void PrintTenants(TextWriter output, JsonElement? body)
+    {
+        if (body is not { } tenants)
+            return;
+        var rows = System.Text.Json.Nodes.JsonNode.Parse(tenants.GetRawText())!.AsArray();
+        foreach (var row in rows)
+        {
+            var quotas = row!["quotas"]?.AsObject().Where(q => q.Value is not null).Select(q => $"{q.Key}={q.Value!.ToJsonString()}").ToList() ?? [];
+            row["quotas"] = quotas.Count == 0 ? null : string.Join(", ", quotas);
+        }
+
+        TableWriter.Table(output, JsonSerializer.SerializeToElement(rows), s_tenantColumns);
     }
 
     /// An answer that is a plain array of objects (not a page).

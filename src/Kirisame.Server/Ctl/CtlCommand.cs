@@ -44,7 +44,8 @@ internal static partial class CtlCommand
           users delete USER
           acl reload                             re-read the ACL files now
           bans [list]                            addresses banned after failed logins
-          bans lift ADDRESS
+          bans lift ADDRESS                      in every tenant (or the one --tenant names)
+          tenants [list]                         each tenant: connected clients, sessions, retained messages, quotas
           log-level                              the log levels in force
           log-level LEVEL [--category NAME]      set Default's (or a category's) level: Trace … Critical, None
 
@@ -56,6 +57,8 @@ internal static partial class CtlCommand
           --cafile FILE      PEM CA that an https:// URL's certificate must chain to
           --json             print the API's JSON instead of a table
           --limit N, --offset N  paging of lists (default 100 from 0)
+          --tenant NAME      clients, sessions, subscriptions, retained and topics of that tenant (and their
+                             show/kick/delete), instead of the default tenant's
           --timeout SECONDS  how long to wait for the API (default 30)
 
         Exit codes: 0 done; 1 the broker refused (no such client, bad input: the problem is printed);

@@ -63,15 +63,16 @@ internal sealed class TenantHost : ITenantAdmin, IDisposable
         return errors.Count > 0 ? null : host;
     }
 
-    /// Turns tenants on in the broker and adds the file's tenants (when the broker is built).
-    public void Attach(MqttBroker broker, IReadOnlyDictionary<string, string> listenerTenants)
+    /// Turns tenants on in the broker and adds the file's tenants (when the broker is built), each with its store
+    /// (<paramref name="storage"/>; null when the broker is in memory).
+    public void Attach(MqttBroker broker, IReadOnlyDictionary<string, string> listenerTenants, ITenantStorage? storage)
     {
         _directory = broker.EnableTenants(new TenantMapping
         {
             Separator = _options.Separator,
             ListenerTenants = listenerTenants,
             RemovalGrace = _options.RemovalGrace,
-        });
+        }, storage);
         if (_file is null)
             return;
         Apply(_file.Current);

@@ -9,6 +9,9 @@
 (function () {
   const API = '/api/v1';
   const STORAGE_KEY = 'kirisame.console.authorization';
+  const TENANT_KEY = 'kirisame.console.tenant';
+  // The API paths that answer for the tenant ?tenant= names (docs/adr/0021-tenants.md); the others are the broker's.
+  const TENANT_PATHS = /^\/(clients|sessions|subscriptions|retained|topics)(\/|\?|$)/;
   const ROLES = { viewer: 1, monitoring: 2, administrator: 3 };
   const SAMPLE_MS = 2000;
   const CHART_SECONDS = 300;
@@ -140,7 +143,16 @@
     return result;
   }
 
+  // The tenant the pages show ('' for the default one); chosen in the top bar when the broker has tenants.
+  const tenancy = { current: sessionStorage.getItem(TENANT_KEY) || '' };
+
+  function inTenant(path) {
+    if (!tenancy.current || !TENANT_PATHS.test(path)) return path;
+    return `${path}${path.includes('?') ? '&' : '?'}tenant=${encodeURIComponent(tenancy.current)}`;
+  }
+
   async function request(method, path, body) {
+    path = inTenant(path);
     const init = { method, headers: headers(body === undefined ? {} : { 'Content-Type': 'application/json' }), credentials: 'omit', cache: 'no-store' };
     if (body !== undefined) init.body = JSON.stringify(body);
     let response;
@@ -379,6 +391,36 @@
     for (const page of pages) nav.append(h('a', { href: `#/${page.name}`, dataset: { page: page.name } }, page.title));
     sampler.start();
     route();
+    showTenants();
+  }
+
+  // The tenant selector: shown when the broker has tenants besides the default one; a choice redraws the page.
+  async function showTenants() {
+    let tenants;
+    try {
+      tenants = await api.get('/tenants');
+    } catch {
+      tenants = [];
+    }
+    const names = tenants.map(t => t.name);
+    if (tenancy.current && !names.includes(tenancy.current)) chooseTenant('');
+    const select = clear($('tenant'));
+    for (const name of names) select.append(h('option', { value: name === 'default' ? '' : name }, name));
+    select.value = tenancy.current;
+    $('tenant-picker').hidden = names.length < 2;
+  }
+
+  function chooseTenant(name) {
+    tenancy.current = name;
+    if (name) sessionStorage.setItem(TENANT_KEY, name);
+    else sessionStorage.removeItem(TENANT_KEY);
+  }
+
+  function setUpTenantPicker() {
+    $('tenant').addEventListener('change', () => {
+      chooseTenant($('tenant').value);
+      if (session.me) route();
+    });
   }
 
   function stopApp() {
@@ -845,14 +887,15 @@
   function renderBans(container, context) {
     const table = liveTable(context, {
       load: () => api.get('/security/bans'),
-      key: b => b.address,
+      key: b => (b.tenant === 'default' ? b.address : `${b.tenant}/${b.address}`),
       empty: 'No address is banned.',
       columns: [
         { title: 'address', value: b => h('span', { class: 'mono' }, b.address) },
+        { title: 'tenant', value: b => b.tenant },
         { title: 'banned until', value: b => time(b.until) },
         {
           title: '', class: 'actions', value: b => actionButton('Lift', 'administrator', async () => {
-            await api.delete(`/security/bans/${encodeURIComponent(b.address)}`);
+            await api.delete(`/security/bans/${encodeURIComponent(b.address)}?tenant=${encodeURIComponent(b.tenant)}`);
             notify(`The ban of ${b.address} was lifted.`, 'ok');
             await table.refresh();
           }, { dataset: { action: 'lift' } }),
@@ -1113,6 +1156,7 @@
 
   document.addEventListener('DOMContentLoaded', async () => {
     setUpLogin();
+    setUpTenantPicker();
     const stored = sessionStorage.getItem(STORAGE_KEY);
     try {
       await logIn(stored); // open API (no credentials needed), or the tab's stored ones
