@@ -60,7 +60,8 @@ internal static class ClusterHosting
             services.AddSingleton(settings);
             services.AddSingleton(store);
             services.AddSingleton<ISessionRegistry>(provider => new ClusterSessionRegistry(provider.GetRequiredService<IGrainFactory>(),
-                provider.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString()));
+                provider.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString(),
+                provider.GetRequiredService<ILoggerFactory>().CreateLogger("Kirisame.Cluster")));
             services.AddSingleton<ClusterNode>();
             services.AddSingleton<ClusterStatus>();
             services.AddHostedService<ClusterService>();

@@ -1,5 +1,7 @@
 using Kirisame.Broker.Sessions;
 using Kirisame.Cluster.Grains;
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
 
 namespace Kirisame.Cluster;
 
@@ -9,8 +11,13 @@ namespace Kirisame.Cluster;
 /// brought here, by <see cref="ClusterNode.TakeOverAsync"/> before the broker attaches; a displaced holder on this
 /// node is closed by the broker as in a single node.
 /// Ids with U+0000 (the broker's own in-process clients, the sessions standing for other nodes) never leave the node.
-internal sealed class ClusterSessionRegistry(IGrainFactory grains, string self) : ISessionRegistry
+internal sealed class ClusterSessionRegistry(IGrainFactory grains, string self, ILogger logger) : ISessionRegistry
 {
+    /// How long a release may wait for its partition. A release only tidies the registry — a later claim's epoch is
+    /// above this lease's either way — so a partition that does not answer (its silo stopping or dead: all nodes of a
+    /// cluster stopped together) must not hold a closing connection for Orleans' 30 s response timeout.
+    private static readonly TimeSpan s_releaseLimit = TimeSpan.FromSeconds(5);
+
     /// Partitions of the registry: few enough that every one is active (warm) on a small cluster, enough to spread a
     /// connect storm over the nodes.
     internal const int Partitions = 64;
@@ -35,11 +42,24 @@ internal sealed class ClusterSessionRegistry(IGrainFactory grains, string self) 
         return new SessionClaim(lease, previous);
     }
 
-    public async ValueTask<bool> ReleaseAsync(SessionLease lease, CancellationToken cancellationToken = default) =>
-        IsNodeLocal(lease.ClientId)
-            ? await _local.ReleaseAsync(lease, cancellationToken)
-            : await Partition(lease.ClientId).Release(lease.ClientId, lease.Epoch, KeepsSession?.Invoke(lease.ClientId, lease.Epoch) ?? false)
-                .WaitAsync(cancellationToken);
+    private readonly ReleaseFailures _failures = new(logger);
+
+    public async ValueTask<bool> ReleaseAsync(SessionLease lease, CancellationToken cancellationToken = default)
+    {
+        if (IsNodeLocal(lease.ClientId))
+            return await _local.ReleaseAsync(lease, cancellationToken);
+        try
+        {
+            return await Partition(lease.ClientId).Release(lease.ClientId, lease.Epoch, KeepsSession?.Invoke(lease.ClientId, lease.Epoch) ?? false)
+                .WaitAsync(s_releaseLimit, cancellationToken);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OrleansException)
+        {
+            // The record stays until a claim replaces it (fenced by its epoch) or the partition is stated again.
+            _failures.Add(lease.ClientId, ex);
+            return false;
+        }
+    }
 
     public async ValueTask<SessionLease?> FindAsync(string clientId, CancellationToken cancellationToken = default)
     {
@@ -67,5 +87,25 @@ internal sealed class ClusterSessionRegistry(IGrainFactory grains, string self) 
         foreach (var c in clientId)
             hash = (hash ^ c) * 16777619u;
         return hash % Partitions;
+    }
+}
+
+/// Releases the registry could not record, logged as a count at most every ten seconds rather than once per client: when
+/// a cluster stops as a whole, every closing connection of every node fails to reach a stopping partition.
+internal sealed class ReleaseFailures(ILogger logger)
+{
+    private static readonly long s_interval = TimeSpan.FromSeconds(10).Ticks;
+    private long _count;
+    private long _nextLogAt;
+
+    public void Add(string clientId, Exception error)
+    {
+        var count = Interlocked.Increment(ref _count);
+        var now = DateTime.UtcNow.Ticks;
+        var next = Interlocked.Read(ref _nextLogAt);
+        if (now < next || Interlocked.CompareExchange(ref _nextLogAt, now + s_interval, next) != next)
+            return;
+        logger.LogWarning("Cluster: the client-id registry did not record the release of {ClientId} ({Error}); {Count} such release(s) since start",
+            clientId, error.GetType().Name + ": " + error.Message, count);
     }
 }
