@@ -19,9 +19,9 @@ namespace Kirisame.Management.Api;
 internal static class PublishEndpoint
 {
     public static void Map(RouteGroupBuilder api) =>
-        api.MapPost("/publish", PublishAsync).WithTags("Publish").WithName("Publish")
-            .WithSummary("Publishes a message. The ACL applies under the admin's user or token name (anonymous when the API is open).")
-            .RequireAuthorization(ManagementRoles.Administrator);
+        TenantScope.For(api.MapPost("/publish", PublishAsync).WithTags("Publish").WithName("Publish")
+            .WithSummary("Publishes a message (in the tenant ?tenant= names, else the default one). The ACL applies under the admin's user or token name (anonymous when the API is open).")
+            .RequireAuthorization(ManagementRoles.Administrator));
 
     private static async Task<Results<Ok<PublishResult>, ProblemHttpResult>> PublishAsync(MqttBroker broker, PublishRequest request,
         ClaimsPrincipal user, CancellationToken cancellationToken)

@@ -7,8 +7,8 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Kirisame.Management.Api;
 
-/// `?tenant=NAME` on the clients, sessions, subscriptions, retained and topics pages and their actions
-/// (docs/adr/0021-tenants.md): the broker they read and change is that tenant's core; without it, the default
+/// `?tenant=NAME` on the clients, sessions, subscriptions, retained and topics pages and their actions, and on
+/// POST /publish (docs/adr/0021-tenants.md): the broker they read and change is that tenant's core; without it, the default
 /// tenant's. A name that is no tenant is answered 404 before the endpoint runs. Each tenant is a core of its own, so
 /// the pages need no change: their admin surface argument (the default tenant's, from the services) is swapped for
 /// that core's by a filter. Not a scoped service: a request's scope disposes what its factories return, and the
@@ -32,6 +32,8 @@ internal static class TenantScope
             {
                 if (invocation.Arguments[i] is IBrokerAdmin)
                     invocation.Arguments[i] = core.Admin;
+                else if (invocation.Arguments[i] is MqttBroker)
+                    invocation.Arguments[i] = core; // POST /publish: the in-process publisher connects to the tenant
             }
 
             return await next(invocation);

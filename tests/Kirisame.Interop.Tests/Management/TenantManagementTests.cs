@@ -35,6 +35,25 @@ public sealed class TenantManagementTests : IDisposable
         page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty(property).GetString()!);
 
     [Fact]
+    public async Task Publish_WithATenant_ReachesThatTenantsSubscribersOnly()
+    {
+        await using var broker = await StartAsync();
+        var topic = Unique.Topic("api-publish");
+        await using var inAcme = await ConnectToAcmeAsync(broker.MqttPort, Unique.ClientId("acme"));
+        await using var inDefault = await MqttNetClient.ConnectAsync(broker.MqttPort, MqttProtocolVersion.V500, Unique.ClientId("default"));
+        await inAcme.SubscribeAsync(topic, MqttQualityOfServiceLevel.AtLeastOnce);
+        await inDefault.SubscribeAsync(topic, MqttQualityOfServiceLevel.AtLeastOnce);
+
+        var published = await broker.SendAsync(HttpMethod.Post, "/api/v1/publish?tenant=acme", new { topic, payload = "to acme", qos = 1 });
+        Assert.Equal(HttpStatusCode.OK, published.Status);
+        Assert.Equal("to acme", (await inAcme.WaitForMessagesAsync(1))[0].Payload);
+        Assert.Equal(HttpStatusCode.OK, (await broker.SendAsync(HttpMethod.Post, "/api/v1/publish", new { topic, payload = "to default", qos = 1 })).Status);
+        // The default tenant's subscriber gets its own message and nothing before it.
+        Assert.Equal(["to default"], (await inDefault.WaitForMessagesAsync(1)).Select(m => m.Payload));
+        ProblemAssert.Is(HttpStatusCode.NotFound, await broker.SendAsync(HttpMethod.Post, "/api/v1/publish?tenant=nope", new { topic, payload = "x" }), "No tenant 'nope'");
+    }
+
+    [Fact]
     public async Task Pages_ShowAndActOnTheTenantTheQueryNames_AndAnUnknownTenantIs404()
     {
         await using var broker = await StartAsync();
