@@ -44,6 +44,14 @@ public sealed partial class MqttBroker
             return _sessions.GetValueOrDefault(clientId);
     }
 
+    /// The persistent sessions kept here without a connection, with the epoch of their last holder: what a cluster node
+    /// states to the registry again after a silo (and the partitions on it) died. Node-local ids (U+0000) left out.
+    internal List<(string ClientId, long Epoch)> OfflineSessions()
+    {
+        lock (_sessionsLock)
+            return [.. _sessions.Values.Where(s => !s.IsConnected && s.Durable && !s.ClientId.Contains('\0', StringComparison.Ordinal)).Select(s => (s.ClientId, s.Epoch))];
+    }
+
     /// Claims <paramref name="clientId"/> in the session registry and attaches its session to
     /// <paramref name="target"/>. A live holder is closed with 0x8E (takeover, [MQTT-3.1.4-3]) and awaited; then the
     /// session continues, or starts anew on clean start [MQTT-3.1.2-4]. The session records the claim's epoch,

@@ -135,12 +135,19 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
 
         if (died && _registry is not null)
         {
+            // The clients connected here, and the persistent sessions kept here without a connection (their offline
+            // records, so that a claim on another node still finds the session here to move it).
             List<HolderRecord> held;
             lock (_heldLock)
                 held = [.. _held.Select(h => new HolderRecord(h.Key, h.Value.Epoch, Self, ""))];
+            var connected = held.Select(h => h.ClientId).ToHashSet(StringComparer.Ordinal);
+            held.AddRange(Broker.OfflineSessions().Where(s => !connected.Contains(s.ClientId))
+                .Select(s => new HolderRecord(s.ClientId, s.Epoch, Self, "", Offline: true)));
             try
             {
                 await _registry.ReassertAsync(held);
+                Logger.LogInformation("Cluster: stated {Connected} connected client(s) and {Offline} offline session(s) held here to the registry again",
+                    connected.Count, held.Count - connected.Count);
             }
             catch (Exception ex)
             {
