@@ -119,7 +119,7 @@ public sealed partial class MqttBroker
         lock (_sessionsLock)
         {
             if (!_sessions.ContainsKey(clientId))
-                Store.DeleteSession(clientId);
+                SessionJournal.HandedOver(Store, clientId);
         }
     }
 

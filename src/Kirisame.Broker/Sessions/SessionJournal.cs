@@ -58,6 +58,11 @@ internal readonly struct SessionJournal(Session session, IBrokerStore store)
         }
     }
 
+    /// A session handed to another node of a cluster (MqttBroker.HandOver.cs) was taken out of this broker before the
+    /// other node confirmed it had it; once it has, the copy left in this store goes. By client id: the session object
+    /// is gone already, and nothing has the id here (the caller checks under the sessions' lock).
+    public static void HandedOver(IBrokerStore store, string clientId) => store.DeleteSession(clientId);
+
     /// The session was read from the store at start-up: it is there already.
     public void Restored() => session.InStore = true;
 
