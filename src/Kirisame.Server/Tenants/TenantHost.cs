@@ -23,6 +23,7 @@ internal sealed class TenantHost : ITenantAdmin, IDisposable
     private IReadOnlyList<TenantEntry> _applied = [];
     private TenantDirectory? _directory;
     private ITimer? _timer;
+    private TenantMetrics? _metrics;
 
     private TenantHost(TenantOptions options, AuthenticationSources sources, SecurityOptions security, ILogger logger,
         WatchedFile<IReadOnlyList<TenantEntry>>? file)
@@ -73,6 +74,7 @@ internal sealed class TenantHost : ITenantAdmin, IDisposable
             ListenerTenants = listenerTenants,
             RemovalGrace = _options.RemovalGrace,
         }, storage);
+        _metrics = new TenantMetrics(_directory);
         if (_file is null)
             return;
         Apply(_file.Current);
@@ -188,5 +190,9 @@ internal sealed class TenantHost : ITenantAdmin, IDisposable
         }
     }
 
-    public void Dispose() => _timer?.Dispose();
+    public void Dispose()
+    {
+        _timer?.Dispose();
+        _metrics?.Dispose();
+    }
 }

@@ -54,6 +54,28 @@ public sealed class TenantManagementTests : IDisposable
     }
 
     [Fact]
+    public async Task Metrics_HaveEachTenantsFigures_TaggedWithTheTenant()
+    {
+        await using var broker = await StartAsync();
+        await using var client = await ConnectToAcmeAsync(broker.MqttPort, Unique.ClientId("acme"));
+        await client.PublishAsync("acme-metrics/kept", "x", MqttQualityOfServiceLevel.AtLeastOnce, retain: true);
+
+        string? text = null;
+        var seen = await Poll.UntilAsync(() =>
+        {
+            using var response = broker.Client(Caller.Admin).GetAsync("/metrics").GetAwaiter().GetResult();
+            text = response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+            return Has(text, "kirisame_tenant_clients_connected", "acme", 1) && Has(text, "kirisame_tenant_clients_connected", "default", 0)
+                && Has(text, "kirisame_tenant_retained_messages", "acme", 1) && Has(text, "kirisame_tenant_messages_received_total", "acme", 1);
+        }, s_timeout);
+        Assert.True(seen, "the tenant's figures did not appear in /metrics:\n" + text);
+
+        // A series of the metric with tenant="…" among its labels (the exporter adds the meter's scope) and that value.
+        static bool Has(string text, string metric, string tenant, long value) =>
+            System.Text.RegularExpressions.Regex.IsMatch(text, $"^{metric}{{[^}}]*tenant=\"{tenant}\"[^}}]*}} {value}$", System.Text.RegularExpressions.RegexOptions.Multiline);
+    }
+
+    [Fact]
     public async Task Pages_ShowAndActOnTheTenantTheQueryNames_AndAnUnknownTenantIs404()
     {
         await using var broker = await StartAsync();
