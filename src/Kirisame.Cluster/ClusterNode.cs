@@ -143,15 +143,26 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
             var connected = held.Select(h => h.ClientId).ToHashSet(StringComparer.Ordinal);
             held.AddRange(Broker.OfflineSessions().Where(s => !connected.Contains(s.ClientId))
                 .Select(s => new HolderRecord(s.ClientId, s.Epoch, Self, "", Offline: true)));
-            try
+            // Calls to partitions that were on the dead silo can fail until Orleans has placed them again: try a few times.
+            for (var attempt = 1; ; attempt++)
             {
-                await _registry.ReassertAsync(held);
-                Logger.LogInformation("Cluster: stated {Connected} connected client(s) and {Offline} offline session(s) held here to the registry again",
-                    connected.Count, held.Count - connected.Count);
-            }
-            catch (Exception ex)
-            {
-                Logger.LogWarning("Cluster: stating this node's {Count} clients to the registry failed: {Error}", held.Count, ex.Message);
+                try
+                {
+                    await _registry.ReassertAsync(held);
+                    Logger.LogInformation("Cluster: stated {Connected} connected client(s) and {Offline} offline session(s) held here to the registry again",
+                        connected.Count, held.Count - connected.Count);
+                    break;
+                }
+                catch (Exception ex) when (attempt < 10)
+                {
+                    Logger.LogInformation("Cluster: stating this node's {Count} clients to the registry failed ({Error}); trying again", held.Count, ex.Message);
+                    await Task.Delay(TimeSpan.FromSeconds(1));
+                }
+                catch (Exception ex)
+                {
+                    Logger.LogWarning("Cluster: stating this node's {Count} clients to the registry failed: {Error}", held.Count, ex.Message);
+                    break;
+                }
             }
         }
     }
