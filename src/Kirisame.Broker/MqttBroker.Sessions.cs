@@ -16,6 +16,9 @@ public sealed partial class MqttBroker
 
     /// Sessions in <see cref="_sessions"/> held by a client (Owner set); the others wait for theirs. Under the lock.
     private int _heldSessions;
+    /// Sessions of the broker's own in-process clients among them ($SYS, the sessions standing for other nodes of a
+    /// cluster): not a client's, so not in a tenant's session count. Under _sessionsLock.
+    private int _ownSessions;
 
     /// Sessions that exist without a connection (persistent sessions whose client is away).
     public int OfflineSessionCount
@@ -123,6 +126,8 @@ public sealed partial class MqttBroker
                 return new Attachment(AttachOutcome.OverTenantQuota, null, false, lease);
             session = new Session(clientId, Store);
             _sessions[clientId] = session;
+            if (IsOwn(clientId))
+                _ownSessions++;
         }
 
         _heldSessions++;
@@ -399,7 +404,11 @@ public sealed partial class MqttBroker
     private void DiscardSessionLocked(Session session)
     {
         if (_sessions.TryGetValue(session.ClientId, out var current) && current == session)
+        {
             _sessions.Remove(session.ClientId);
+            if (IsOwn(session.ClientId))
+                _ownSessions--;
+        }
         lock (session.Sync)
         {
             session.Journal.Ended();

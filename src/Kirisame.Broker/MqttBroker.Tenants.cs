@@ -30,23 +30,26 @@ public sealed partial class MqttBroker
 
     /// Turns tenants on: until then (and without tenants configured) connections are never mapped.
     /// <paramref name="storage"/>: where each tenant keeps its state; null keeps it in memory (nothing survives a restart).
-    public TenantDirectory EnableTenants(TenantMapping mapping, ITenantStorage? storage = null)
+    public TenantDirectory EnableTenants(TenantMapping mapping, ITenantStorage? storage = null) => EnableTenants(mapping, storage, cluster: null);
+
+    /// <paramref name="cluster"/>: how each tenant's core joins the cluster this node is part of (null on a single node).
+    internal TenantDirectory EnableTenants(TenantMapping mapping, ITenantStorage? storage, ITenantCluster? cluster)
     {
         if (Operator is not null)
             throw new InvalidOperationException("A tenant's broker has no tenants of its own.");
-        return Tenants ??= new TenantDirectory(this, mapping, storage);
+        return Tenants ??= new TenantDirectory(this, mapping, storage, cluster);
     }
 
     /// A tenant's core: its own authentication, enhanced authentication methods (SCRAM with the tenant's users) and
-    /// ACL, and its own store (null: in memory).
+    /// ACL, and its own store (null: in memory) and client-id registry (null: this process's own).
     internal MqttBroker CreateTenant(string name, TenantQuotas quotas, IAuthenticator authenticator, IAuthorizer authorizer,
-        IReadOnlyList<IEnhancedAuthenticationMethod> methods, IBrokerStore? store) =>
-        new(Options, LoggerFactory, TimeProvider, authenticator, authorizer, methods, store, sessionRegistry: null,
+        IReadOnlyList<IEnhancedAuthenticationMethod> methods, IBrokerStore? store, ISessionRegistry? registry) =>
+        new(Options, LoggerFactory, TimeProvider, authenticator, authorizer, methods, store, registry,
             new TenantCore(this, new TenantLimits(name, quotas, TimeProvider)));
 
-    /// Sessions of clients (the broker's own $SYS session not among them), for the session quota. Caller holds
-    /// _sessionsLock.
-    private int ClientSessionCountLocked => _sessions.Count - (_sys is null ? 0 : 1);
+    /// Sessions of clients (the broker's own — $SYS, and in a cluster those standing for other nodes — not among
+    /// them), for the session quota. Caller holds _sessionsLock.
+    private int ClientSessionCountLocked => _sessions.Count - _ownSessions;
 
     /// The tenant's quotas on an inbound PUBLISH (AdmitPublish): the message rate (0x96: the connection is closed),
     /// then the queued bytes and the retained count and bytes (0x97 Quota exceeded, the PUBACK code

@@ -62,6 +62,8 @@ internal static class ClusterHosting
             services.AddSingleton<ISessionRegistry>(provider => new ClusterSessionRegistry(provider.GetRequiredService<IGrainFactory>(),
                 provider.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString(),
                 provider.GetRequiredService<ILoggerFactory>().CreateLogger("Kirisame.Cluster")));
+            services.AddSingleton<ClusterTenants>();
+            services.AddSingleton<Broker.Tenants.ITenantCluster>(provider => provider.GetRequiredService<ClusterTenants>()); // for the broker's tenants
             services.AddSingleton<ClusterNode>();
             services.AddSingleton<ClusterStatus>();
             services.AddHostedService<ClusterService>();

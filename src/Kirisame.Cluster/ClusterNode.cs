@@ -35,22 +35,49 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
     private readonly Dictionary<string, (long Epoch, byte[]? Will)> _held = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
 
+    /// The default tenant's node: the server's broker.
     public ClusterNode(MqttBroker broker, ClusterStore store, ClusterSettings settings, ILocalSiloDetails silo, IClusterMembershipService membership,
-        IGrainFactory grains, IMembershipTable table, Broker.Sessions.ISessionRegistry registry, ILoggerFactory loggers)
+        IGrainFactory grains, IMembershipTable table, Broker.Sessions.ISessionRegistry registry, ILoggerFactory loggers, ClusterTenants tenants)
+        : this(broker, store, registry as ClusterSessionRegistry, membership, grains, silo.SiloAddress, loggers.CreateLogger("Kirisame.Cluster"), tenant: null,
+            tenants, logger => new MembershipWatch(table, settings, broker.TimeProvider, logger))
+    {
+    }
+
+    /// A tenant's node (docs/adr/0021, "In a cluster"): the tenant's core, store and share of the registry, linked to
+    /// the same tenant's node on each other node; the membership and its watch are the default node's.
+    internal ClusterNode(ClusterNode @default, MqttBroker core, ClusterStore store, ClusterSessionRegistry registry)
+        : this(core, store, registry, @default._membership, @default._grains, @default.SiloAddress, @default.Logger, core.TenantName, @default.Tenants,
+            _ => @default._watch)
+    {
+    }
+
+    private ClusterNode(MqttBroker broker, ClusterStore store, ClusterSessionRegistry? registry, IClusterMembershipService membership, IGrainFactory grains,
+        SiloAddress silo, ILogger logger, string? tenant, ClusterTenants tenants, Func<ILogger, MembershipWatch> watch)
     {
         Broker = broker;
         _store = store;
         _membership = membership;
         _grains = grains;
-        _registry = registry as ClusterSessionRegistry;
-        Logger = loggers.CreateLogger("Kirisame.Cluster");
-        SiloAddress = silo.SiloAddress;
-        Self = silo.SiloAddress.ToParsableString();
+        _registry = registry;
+        Logger = logger;
+        Tenant = tenant;
+        Tenants = tenants;
+        _watch = watch(logger);
+        SiloAddress = silo;
+        Self = silo.ToParsableString();
         Routes = new LocalRoutes(() => _peers.Values);
-        _watch = new MembershipWatch(table, settings, broker.TimeProvider, Logger);
         if (_registry is not null)
             _registry.KeepsSession = (clientId, epoch) => Broker.FindSession(clientId) is { } session && session.Epoch == epoch;
     }
+
+    /// The tenant whose node this is; null for the default tenant's.
+    public string? Tenant { get; }
+
+    /// The tenants' nodes, the default one's and every tenant's.
+    public ClusterTenants Tenants { get; }
+
+    /// The inbox of the node at <paramref name="address"/> for this node's tenant.
+    public INodeInbox InboxAt(string address) => _grains.GetGrain<INodeInbox>(NodeInboxKey.Of(address, Tenant));
 
     public MqttBroker Broker { get; }
 
@@ -81,12 +108,22 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         await ReconcileAsync(_membership.CurrentSnapshot);
         await PullRetainedAsync();
         _ = Task.Run(() => FollowMembershipAsync(_stopping.Token));
-        _ = Task.Run(() => _watch.RunAsync(_stopping.Token));
-        Logger.LogInformation("Cluster: node {Node} up, {Peers} other node(s)", SiloAddress, _peers.Count);
+        if (Tenant is null)
+        {
+            _ = Task.Run(() => _watch.RunAsync(_stopping.Token));
+            Logger.LogInformation("Cluster: node {Node} up, {Peers} other node(s)", SiloAddress, _peers.Count);
+            await Tenants.StartAsync(this);
+        }
+        else
+        {
+            Logger.LogInformation("Cluster: tenant {Tenant} linked to {Peers} other node(s)", Tenant, _peers.Count);
+        }
     }
 
     public async Task StopAsync()
     {
+        if (Tenant is null)
+            await Tenants.StopAsync();
         // The broker has stopped (its clients gone, their wills published here): the other nodes hear so first, or
         // they would publish those wills again once this node leaves.
         await Task.WhenAll(_peers.Values.Select(peer => peer.DrainAsync(TimeSpan.FromSeconds(3))));
@@ -175,11 +212,11 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         {
             if (_peers.TryGetValue(address, out peer))
                 return peer;
-            peer = new PeerLink(this, address, _grains.GetGrain<INodeInbox>(address));
+            peer = new PeerLink(this, address, InboxAt(address));
             _peers[address] = peer;
         }
 
-        Logger.LogInformation("Cluster: node {Node} joined", address);
+        Logger.LogInformation("Cluster: node {Node} joined{Tenant}", address, Tenant is null ? "" : $" (tenant {Tenant})");
         _ = peer.StartAsync();
         return peer;
     }
@@ -399,7 +436,7 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
             return;
         var clientId = claim.Lease.ClientId;
         var epoch = claim.Lease.Epoch;
-        var inbox = _grains.GetGrain<INodeInbox>(previous.Holder.Node);
+        var inbox = InboxAt(previous.Holder.Node);
         try
         {
             if (cleanStart)
@@ -441,7 +478,7 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         {
             try
             {
-                var packets = await _grains.GetGrain<INodeInbox>(peer.Address).Retained().WaitAsync(TimeSpan.FromSeconds(10));
+                var packets = await InboxAt(peer.Address).Retained().WaitAsync(TimeSpan.FromSeconds(10));
                 var count = 0;
                 foreach (var publish in PublishPackets.Read(packets))
                 {

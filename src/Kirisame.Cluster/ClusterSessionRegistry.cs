@@ -11,8 +11,12 @@ namespace Kirisame.Cluster;
 /// brought here, by <see cref="ClusterNode.TakeOverAsync"/> before the broker attaches; a displaced holder on this
 /// node is closed by the broker as in a single node.
 /// Ids with U+0000 (the broker's own in-process clients, the sessions standing for other nodes) never leave the node.
-internal sealed class ClusterSessionRegistry(IGrainFactory grains, string self, ILogger logger) : ISessionRegistry
+/// A tenant's registry (<paramref name="tenant"/>, docs/adr/0021) shares the partitions, its ids written "tenant\0id"
+/// there: no network client's id has U+0000 [MQTT-1.5.4-2], so no id of another tenant, nor of the default one, is equal.
+internal sealed class ClusterSessionRegistry(IGrainFactory grains, string self, ILogger logger, string? tenant = null) : ISessionRegistry
 {
+    private readonly string _prefix = tenant is null ? "" : tenant + "\0";
+
     /// How long a release may wait for its partition. A release only tidies the registry — a later claim's epoch is
     /// above this lease's either way — so a partition that does not answer (its silo stopping or dead: all nodes of a
     /// cluster stopped together) must not hold a closing connection for Orleans' 30 s response timeout.
@@ -32,7 +36,7 @@ internal sealed class ClusterSessionRegistry(IGrainFactory grains, string self, 
     {
         if (IsNodeLocal(clientId))
             return await _local.ClaimAsync(clientId, holder, cancellationToken);
-        var result = await Partition(clientId).Claim(clientId, self, holder.Connection).WaitAsync(cancellationToken);
+        var result = await Partition(clientId).Claim(Key(clientId), self, holder.Connection).WaitAsync(cancellationToken);
         var lease = new SessionLease(clientId, result.Epoch, new SessionHolder(self, holder.Connection));
         // A holder on another node, connected or keeping a persistent session there, is the broker's to take over
         // (IClusterHooks.TakeOverAsync); an offline record of this node is just the session the broker has.
@@ -50,7 +54,7 @@ internal sealed class ClusterSessionRegistry(IGrainFactory grains, string self, 
             return await _local.ReleaseAsync(lease, cancellationToken);
         try
         {
-            return await Partition(lease.ClientId).Release(lease.ClientId, lease.Epoch, KeepsSession?.Invoke(lease.ClientId, lease.Epoch) ?? false)
+            return await Partition(lease.ClientId).Release(Key(lease.ClientId), lease.Epoch, KeepsSession?.Invoke(lease.ClientId, lease.Epoch) ?? false)
                 .WaitAsync(s_releaseLimit, cancellationToken);
         }
         catch (Exception ex) when (ex is TimeoutException or OrleansException)
@@ -65,20 +69,23 @@ internal sealed class ClusterSessionRegistry(IGrainFactory grains, string self, 
     {
         if (IsNodeLocal(clientId))
             return await _local.FindAsync(clientId, cancellationToken);
-        var found = await Partition(clientId).Find(clientId).WaitAsync(cancellationToken);
+        var found = await Partition(clientId).Find(Key(clientId)).WaitAsync(cancellationToken);
         return found is null ? null : new SessionLease(clientId, found.Epoch, new SessionHolder(found.Node, found.Connection));
     }
 
     /// States again what this node holds, after a silo died and partitions may have moved with their state lost.
     public async Task ReassertAsync(IReadOnlyList<HolderRecord> held)
     {
-        foreach (var group in held.GroupBy(h => PartitionOf(h.ClientId)))
+        foreach (var group in held.Select(h => h with { ClientId = Key(h.ClientId) }).GroupBy(h => PartitionOf(h.ClientId)))
             await grains.GetGrain<IClientRegistryPartition>(group.Key).Reassert([.. group]);
     }
 
     private static bool IsNodeLocal(string clientId) => clientId.Contains('\0', StringComparison.Ordinal);
 
-    private IClientRegistryPartition Partition(string clientId) => grains.GetGrain<IClientRegistryPartition>(PartitionOf(clientId));
+    /// The id as the partitions know it.
+    private string Key(string clientId) => _prefix.Length == 0 ? clientId : _prefix + clientId;
+
+    private IClientRegistryPartition Partition(string clientId) => grains.GetGrain<IClientRegistryPartition>(PartitionOf(Key(clientId)));
 
     /// A stable hash (string.GetHashCode differs between processes).
     private static long PartitionOf(string clientId)

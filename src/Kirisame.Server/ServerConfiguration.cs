@@ -203,9 +203,6 @@ internal sealed class ServerConfiguration
         errors.AddRange(mqttSn.Validate());
         errors.AddRange(cluster.Validate());
         errors.AddRange(tenants.Validate());
-        // A tenant's core has no cluster hooks yet (docs/adr/0021, 0020): its clients would be one node's only.
-        if (tenants.On && cluster.Enabled)
-            errors.Add("Tenants and Cluster cannot be combined yet: a tenant's sessions and routes would stay on one node. Turn one of them off.");
         foreach (var listener in listeners.Where(l => l.Tenant is not null))
         {
             if (!tenants.On)

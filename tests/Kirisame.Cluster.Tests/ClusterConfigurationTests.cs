@@ -11,7 +11,6 @@ public sealed class ClusterConfigurationTests
     [InlineData(new[] { "--cluster", "c1", "--Cluster:Membership", "postgres:Hots=db;Password=secret" }, "Cluster:Membership: the PostgreSQL connection string is not valid")]
     [InlineData(new[] { "--cluster", "c1", "--Cluster:Membership", "postgres:Password=secret" }, "Cluster:Membership: the PostgreSQL connection string names no Host")]
     [InlineData(new[] { "--cluster", "c 1", "--cluster-seeds", "127.0.0.1:11111" }, "Cluster:Name may hold letters")]
-    [InlineData(new[] { "--cluster", "c1", "--cluster-seeds", "127.0.0.1:11111", "--Tenants:Enabled", "true" }, "Tenants and Cluster cannot be combined yet")]
     public async Task BadClusterSettings_ExitWith2_NamingTheKey(string[] arguments, string expected)
     {
         var result = await KirisameProcess.RunToCompletionAsync(["--in-memory", .. arguments], TimeSpan.FromSeconds(30));

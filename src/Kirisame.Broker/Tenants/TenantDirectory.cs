@@ -15,6 +15,7 @@ public sealed class TenantDirectory
     private readonly MqttBroker _operator;
     private readonly ILogger _logger;
     private readonly ITenantStorage? _storage;
+    private readonly ITenantCluster? _cluster;
     private readonly Lock _lock = new();
     // Serializes adding and removing: a tenant's store opens (and is read) under it, outside _lock, so that connections
     // being mapped do not wait for a disk.
@@ -35,11 +36,12 @@ public sealed class TenantDirectory
         public IReadOnlyList<string> ServerNames { get; set; } = serverNames;
     }
 
-    internal TenantDirectory(MqttBroker @operator, TenantMapping mapping, ITenantStorage? storage)
+    internal TenantDirectory(MqttBroker @operator, TenantMapping mapping, ITenantStorage? storage, ITenantCluster? cluster)
     {
         _operator = @operator;
         Mapping = mapping;
         _storage = storage;
+        _cluster = cluster;
         _logger = @operator.LoggerFactory.CreateLogger("Kirisame.Tenants");
     }
 
@@ -125,6 +127,9 @@ public sealed class TenantDirectory
                 entry = made;
                 created = made.Core;
                 how = made.Store is null ? "added" : "added (its store opened)";
+                // Started, and linked to the tenant on the other nodes, before a client can be mapped to it.
+                created.Start();
+                _cluster?.Join(created);
             }
 
             lock (_lock)
@@ -140,7 +145,6 @@ public sealed class TenantDirectory
             }
         }
 
-        created?.Start();
         _logger.LogInformation("Tenant {Tenant} {How}: {Quotas}{ServerNames}", name, how, definition.Quotas,
             definition.ServerNames.Count == 0 ? "" : $"; server names {string.Join(", ", definition.ServerNames)}");
         return null;
@@ -170,7 +174,11 @@ public sealed class TenantDirectory
             }
         }
 
-        var core = _operator.CreateTenant(definition.Name, definition.Quotas, definition.Authenticator, definition.Authorizer, definition.Methods, store);
+        // In a cluster the core sees its store through the cluster (acknowledgements wait for the other nodes) and
+        // claims client ids in the tenant's share of the cluster's registry; Entry.Store stays the store itself.
+        var (coreStore, registry) = _cluster is null ? (store, null) : _cluster.Prepare(definition.Name, store);
+        var core = _operator.CreateTenant(definition.Name, definition.Quotas, definition.Authenticator, definition.Authorizer, definition.Methods,
+            coreStore, registry);
         if (state is not null)
             core.Restore(state);
         return new Entry(core, [], store);
@@ -241,6 +249,8 @@ public sealed class TenantDirectory
         await Task.Yield(); // not on the caller's thread, which holds the directory's locks
         try
         {
+            if (_cluster is not null)
+                await _cluster.LeaveAsync(entry.Core);
             await entry.Core.DisposeAsync();
             if (entry.Store is { } store)
             {

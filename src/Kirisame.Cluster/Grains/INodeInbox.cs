@@ -1,7 +1,8 @@
 namespace Kirisame.Cluster.Grains;
 
 /// Each node's entry point for the others, one grain per node pinned to its silo (<see cref="NodeInboxPlacement"/>),
-/// keyed by the silo's address with its generation: a restarted node is a new inbox.
+/// keyed by the silo's address with its generation (a restarted node is a new inbox), and a tenant's name for that
+/// tenant's node there (<see cref="NodeInboxKey"/>).
 internal interface INodeInbox : IGrainWithStringKey
 {
     /// Applies a batch; returns once its messages are routed here and as durable as this node's store promises, so

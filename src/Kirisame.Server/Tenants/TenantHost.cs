@@ -65,15 +65,16 @@ internal sealed class TenantHost : ITenantAdmin, IDisposable
     }
 
     /// Turns tenants on in the broker and adds the file's tenants (when the broker is built), each with its store
-    /// (<paramref name="storage"/>; null when the broker is in memory).
-    public void Attach(MqttBroker broker, IReadOnlyDictionary<string, string> listenerTenants, ITenantStorage? storage)
+    /// (<paramref name="storage"/>; null when the broker is in memory), each a node of <paramref name="cluster"/> when the
+    /// server is one (null on a single node).
+    public void Attach(MqttBroker broker, IReadOnlyDictionary<string, string> listenerTenants, ITenantStorage? storage, ITenantCluster? cluster)
     {
         _directory = broker.EnableTenants(new TenantMapping
         {
             Separator = _options.Separator,
             ListenerTenants = listenerTenants,
             RemovalGrace = _options.RemovalGrace,
-        }, storage);
+        }, storage, cluster);
         _metrics = new TenantMetrics(_directory);
         if (_file is null)
             return;
