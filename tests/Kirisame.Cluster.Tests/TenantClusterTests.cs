@@ -175,4 +175,36 @@ public sealed class TenantClusterTests(TenantClusterTests.Fixture cluster) : ICl
             Assert.Equal(["0"], Payloads(subscriber, prefix));
         }
     }
+
+    [Fact]
+    public async Task ASharedGroup_SpreadOverTheNodes_GetsEachOfItsTenantsMessagesOnce_AndNoneOfAnotherTenantsGroupOfTheSameName()
+    {
+        var prefix = Unique.Topic("tenant-shared");
+        var group = $"$share/g/{prefix}/#";
+        await using var memberOnFirst = await ConnectAsync(Nodes[0].Port, "a");
+        await using var memberOnSecond = await ConnectAsync(Nodes[1].Port, "a");
+        await using var sameGroupInB = await ConnectAsync(Nodes[1].Port, "b");
+        await memberOnFirst.SubscribeAsync(group, MqttQualityOfServiceLevel.AtLeastOnce);
+        await memberOnSecond.SubscribeAsync(group, MqttQualityOfServiceLevel.AtLeastOnce);
+        await sameGroupInB.SubscribeAsync(group, MqttQualityOfServiceLevel.AtLeastOnce);
+        // The second node's member is routed from the first once a non-shared subscription made after it is.
+        await using var marker = await ConnectAsync(Nodes[1].Port, "a");
+        await marker.SubscribeAsync($"{prefix}/#", MqttQualityOfServiceLevel.AtLeastOnce);
+        await WaitUntilRoutedAsync(Nodes[0].Port, "a", marker, prefix);
+
+        await using var publisher = await ConnectAsync(Nodes[0].Port, "a");
+        for (var i = 0; i < 40; i++)
+            await publisher.PublishAsync($"{prefix}/m", i.ToString(CultureInfo.InvariantCulture), MqttQualityOfServiceLevel.AtLeastOnce);
+        await Poll.UntilAsync(() => Payloads(marker, prefix).Count >= 40, TimeSpan.FromSeconds(15));
+
+        var members = new[] { memberOnFirst, memberOnSecond };
+        await Poll.UntilAsync(() => members.Sum(m => Payloads(m, prefix).Count) >= 40, TimeSpan.FromSeconds(15));
+        foreach (var member in members)
+            await member.PingAsync();
+        // Each message once in the tenant's group, and both nodes' members had some.
+        Assert.Equal(Numbers(40), members.SelectMany(m => Payloads(m, prefix)).OrderBy(p => int.Parse(p, CultureInfo.InvariantCulture)).ToList());
+        Assert.All(members, m => Assert.NotEmpty(Payloads(m, prefix)));
+        await sameGroupInB.PingAsync();
+        Assert.Empty(sameGroupInB.Messages);
+    }
 }
