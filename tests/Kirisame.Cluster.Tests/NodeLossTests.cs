@@ -24,8 +24,12 @@ public sealed class NodeLossTests
             options => options.WithWillTopic(willTopic).WithWillPayload("node gone"u8.ToArray()).WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce));
         await Routes.WaitUntilRoutedAsync(cluster[2].Port, frozen, prefix);
         await Routes.WaitUntilRoutedAsync(cluster[2].Port, other, prefix);
-        // The will reaches the other nodes with the client's claim, a batch later.
-        await Task.Delay(500);
+        // The will reaches the other nodes with the client's claim, a batch later; a route of the client's made after it
+        // follows it on the same links, so once that route works from both other nodes they have the will.
+        var marker = Unique.Topic("will-marker");
+        await willer.SubscribeAsync($"{marker}/#", MqttQualityOfServiceLevel.AtMostOnce);
+        await Routes.WaitUntilRoutedAsync(cluster[0].Port, willer, marker);
+        await Routes.WaitUntilRoutedAsync(cluster[1].Port, willer, marker);
 
         var publishers = new List<MqttNetClient>();
         var acknowledged = new System.Collections.Concurrent.ConcurrentBag<string>();
