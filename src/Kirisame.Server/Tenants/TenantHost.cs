@@ -24,6 +24,7 @@ internal sealed class TenantHost : ITenantAdmin, IDisposable
     private readonly Dictionary<string, WatchedFile<AclFile>> _aclFiles = new(StringComparer.Ordinal);
     private readonly Lock _applying = new();
     private IReadOnlyList<TenantEntry> _applied = [];
+    private IReadOnlyList<TenantEntry> _apiAtStart = [];
     private TenantDirectory? _directory;
     private ITimer? _timer;
     private TenantMetrics? _metrics;
@@ -81,7 +82,8 @@ internal sealed class TenantHost : ITenantAdmin, IDisposable
                 errors.Add($"{TenantOptions.SectionName}:File: {options.File}: {why}");
         }
 
-        foreach (var entry in host.ApiTenants())
+        host._apiAtStart = [.. host.ApiTenants()];
+        foreach (var entry in host._apiAtStart)
         {
             if (host.TryDefine(entry, out _) is { } why)
                 errors.Add($"{apiFile!.Path}: {why}");
@@ -91,6 +93,7 @@ internal sealed class TenantHost : ITenantAdmin, IDisposable
     }
 
     /// The API's tenants to add at start: those the tenants file does not define (the file wins; the other is logged).
+    /// Read once, in Create.
     private IEnumerable<TenantEntry> ApiTenants()
     {
         foreach (var entry in _apiFile?.Entries ?? [])
@@ -103,7 +106,7 @@ internal sealed class TenantHost : ITenantAdmin, IDisposable
         }
     }
 
-    /// Turns tenants on in the broker and adds the file's tenants (when the broker is built), each with its store
+    /// Turns tenants on in the broker and adds the file's tenants, then the API's (when the broker is built), each with its store
     /// (<paramref name="storage"/>; null when the broker is in memory).
     public void Attach(MqttBroker broker, IReadOnlyDictionary<string, string> listenerTenants, ITenantStorage? storage)
     {
@@ -118,7 +121,7 @@ internal sealed class TenantHost : ITenantAdmin, IDisposable
             Apply(_file.Current);
         lock (_applying)
         {
-            foreach (var entry in ApiTenants())
+            foreach (var entry in _apiAtStart)
             {
                 var why = TryDefine(entry, out var definition) ?? _directory.Put(definition!);
                 if (why is not null)

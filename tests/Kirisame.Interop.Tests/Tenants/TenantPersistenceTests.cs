@@ -114,6 +114,29 @@ public sealed class TenantPersistenceTests : IDisposable
     }
 
     [Fact]
+    public async Task ATenantBothTheTenantsFileAndTheApiDefine_IsTheTenantsFiles_AndTheApisIsLoggedAndIgnored()
+    {
+        _files.WriteTenants(new Dictionary<string, object>());
+        string[] arguments = ["--data-dir", _dataDir, "--Tenants:File", _files.TenantsFile];
+        await using (var broker = await Management.ManagedBroker.StartAsync(withCredentials: true, arguments))
+        {
+            var added = await broker.SendAsync(HttpMethod.Post, "/api/v1/tenants", new { name = "both", allowAnonymous = true, quotas = new { maxConnections = 3 } });
+            Assert.Equal(HttpStatusCode.Created, added.Status);
+        }
+
+        // The operator writes the same tenant into the tenants file while the server is stopped.
+        _files.WriteTenants(new Dictionary<string, object> { ["both"] = new { AllowAnonymous = true, Quotas = new { MaxConnections = 9 } } });
+        await using (var broker = await Management.ManagedBroker.StartAsync(withCredentials: true, arguments))
+        {
+            var both = await broker.GetJsonAsync("/api/v1/tenants/both");
+            Assert.Equal(9, both.GetProperty("quotas").GetProperty("maxConnections").GetInt32());
+            var logged = await broker.Server.Process.WaitForLineAsync(l => l.Contains("ignored: the tenants file", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+            Assert.True(logged is not null, broker.Server.Describe());
+            Assert.Contains("both", logged, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task TheApisTenantsFile_ThatDoesNotParse_StopsTheStart_NamingIt()
     {
         // A data folder the server made (it refuses a folder that is not empty and holds no store of its own).
