@@ -172,6 +172,10 @@ public sealed class TenantManagementTests : IDisposable
         var inDefault = await CtlAsync("clients", "--id", id);
         Assert.Single(inDefault.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)); // the header alone
 
+        var status = await CtlAsync("status", "--tenant", "acme");
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Contains("connections: connected=1,", status.Stdout, StringComparison.Ordinal); // acme's client; the default tenant has none
+
         var kicked = await CtlAsync("clients", "kick", id, "--tenant", "acme");
         Assert.True(kicked.ExitCode == 0, kicked.ToString());
         await Poll.WithTimeout(client.Disconnected, MqttNetClient.Timeout, "the kicked client's DISCONNECT");
