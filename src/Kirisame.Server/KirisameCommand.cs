@@ -154,7 +154,7 @@ internal static class KirisameCommand
         (security.Authenticator, security.Authorizer, security.AuthenticationMethods, security.Admin, var sources) = built.Value;
         if (configuration.Tenants.On)
         {
-            security.Tenants = Tenants.TenantHost.Create(configuration.Tenants, sources, configuration.Security,
+            security.Tenants = Tenants.TenantHost.Create(configuration.Tenants, configuration.Storage, sources, configuration.Security,
                 host.Services.GetRequiredService<ILoggerFactory>(), errors);
             if (security.Tenants is null)
             {

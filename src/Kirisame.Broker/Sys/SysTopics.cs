@@ -17,11 +17,13 @@ internal sealed class SysTopics
     private readonly LoadAverage _receivedLoad = new();
     private readonly LoadAverage _sentLoad = new();
     private readonly LoadAverage _connectionsLoad = new();
+    private readonly TenantSysTopics _tenants;
 
     private SysTopics(MqttBroker broker, InProcessClient client)
     {
         _broker = broker;
         _client = client;
+        _tenants = new TenantSysTopics(Value);
     }
 
     public static SysTopics Connect(MqttBroker broker)
@@ -67,6 +69,9 @@ internal sealed class SysTopics
         Value("packets/partial/bytes", partial.Reserved);
         Value("packets/partial/waiting", partial.Waiting);
         Value("packets/partial/timeouts", partial.TimedOut);
+        // The operator's core alone has tenants: every tenant's figures, in its $SYS only.
+        if (_broker.Tenants is { } tenants)
+            _tenants.Publish(tenants.List());
     }
 
     private void Load(string name, LoadAverage load)

@@ -8,14 +8,15 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Kirisame.Management.Api;
 
-/// /api/v1/overview (the broker as a whole), /api/v1/subscriptions (across sessions),
+/// /api/v1/overview (the broker as a whole, or one tenant's core with ?tenant=), /api/v1/subscriptions (across sessions),
 /// /api/v1/configuration (the effective configuration, secrets redacted) and /api/v1/me (who is asking).
 internal static class OverviewEndpoints
 {
     public static void Map(RouteGroupBuilder api)
     {
-        api.MapGet("/overview", Overview).WithTags("Overview").WithName("GetOverview")
-            .WithSummary("Version, uptime, node, counts, totals since start, message rates over the last minute, drops by reason, listeners.");
+        TenantScope.For(api.MapGet("/overview", Overview).WithTags("Overview").WithName("GetOverview")
+            .WithSummary("Version, uptime, node, counts, totals since start, message rates over the last minute, drops by reason, listeners. "
+                + "With tenant: that tenant's counts, totals, rates and drops (its uptime is the time since it was added)."));
         TenantScope.For(api.MapGet("/subscriptions", Subscriptions).WithTags("Subscriptions").WithName("ListSubscriptions")
             .WithSummary("Subscriptions of every session, sorted by client id and filter. Filters: clientId (part of it), filter (exact)."));
         api.MapGet("/configuration", (ManagementState state) => TypedResults.Ok(state.Configuration()))
@@ -40,7 +41,7 @@ internal static class OverviewEndpoints
             new ConnectionCounts(overview.ConnectedClients, overview.MaximumConnectedClients, overview.ConnectionsOpened),
             overview.Sessions, overview.Subscriptions, overview.RetainedMessages,
             new MessageCounts(overview.MessagesReceived, overview.MessagesSent, overview.MessagesDropped),
-            new ByteCounts(overview.BytesReceived, overview.BytesSent), rates.Measure(overview),
+            new ByteCounts(overview.BytesReceived, overview.BytesSent), rates.Measure(admin, overview),
             SessionView.DropsByName(admin.GetDrops()), overview.StoreHealthy, state.Listeners()));
     }
 

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using Kirisame.Broker;
 using Kirisame.Broker.Admin;
 using Microsoft.Extensions.Hosting;
 
@@ -5,24 +7,28 @@ namespace Kirisame.Management.Api;
 
 /// Message rates for the overview: the broker's totals sampled every few seconds, a minute of them kept, and a
 /// rate taken between the oldest kept sample and now. A rate needs two readings, and the admin seam gives totals.
-internal sealed class RateSampler(IBrokerAdmin admin, TimeProvider time) : BackgroundService
+/// Each tenant's core is sampled too, for the overview of one tenant (?tenant=): its samples are kept with its admin
+/// surface (the core), so a removed tenant's go with it, and a tenant added back (a new core) starts afresh.
+internal sealed class RateSampler(MqttBroker broker, TimeProvider time) : BackgroundService
 {
     private static readonly TimeSpan s_interval = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan s_window = TimeSpan.FromMinutes(1);
 
-    private readonly Queue<Sample> _samples = new();
+    private readonly ConditionalWeakTable<IBrokerAdmin, Queue<Sample>> _samples = new();
 
     private readonly record struct Sample(long Ticks, long Received, long Sent, long Dropped);
 
-    public Rates Measure(BrokerOverview now)
+    /// The rates of the core <paramref name="admin"/> belongs to (the default tenant's or a tenant's).
+    public Rates Measure(IBrokerAdmin admin, BrokerOverview now)
     {
         var ticks = time.GetTimestamp();
         Sample oldest;
-        lock (_samples)
+        var samples = _samples.GetOrCreateValue(admin);
+        lock (samples)
         {
-            if (_samples.Count == 0)
+            if (samples.Count == 0)
                 return new Rates(0, 0, 0, 0);
-            oldest = _samples.Peek();
+            oldest = samples.Peek();
         }
 
         var seconds = time.GetElapsedTime(oldest.Ticks, ticks).TotalSeconds;
@@ -49,13 +55,24 @@ internal sealed class RateSampler(IBrokerAdmin admin, TimeProvider time) : Backg
 
     private void Take()
     {
+        Take(broker.Admin);
+        foreach (var name in broker.Tenants?.Names ?? [])
+        {
+            if (broker.Tenants!.Find(name) is { } tenant)
+                Take(tenant.Admin);
+        }
+    }
+
+    private void Take(IBrokerAdmin admin)
+    {
         var overview = admin.GetOverview();
         var sample = new Sample(time.GetTimestamp(), overview.MessagesReceived, overview.MessagesSent, overview.MessagesDropped);
-        lock (_samples)
+        var samples = _samples.GetOrCreateValue(admin);
+        lock (samples)
         {
-            _samples.Enqueue(sample);
-            while (_samples.Count > 1 && time.GetElapsedTime(_samples.Peek().Ticks, sample.Ticks) > s_window)
-                _samples.Dequeue();
+            samples.Enqueue(sample);
+            while (samples.Count > 1 && time.GetElapsedTime(samples.Peek().Ticks, sample.Ticks) > s_window)
+                samples.Dequeue();
         }
     }
 

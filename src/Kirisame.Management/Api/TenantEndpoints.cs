@@ -8,8 +8,8 @@ using Microsoft.AspNetCore.Routing;
 namespace Kirisame.Management.Api;
 
 /// Tenants (docs/adr/0021-tenants.md): listed with their quotas and counts to anyone with access — the operator's
-/// view of every tenant —, added, given other quotas and removed by an administrator without a restart. Changes
-/// last until the server stops (the tenants file is not written).
+/// view of every tenant —, added, given other quotas and removed by an administrator without a restart. The host keeps
+/// the tenants the API added for the next start (in the data folder, not in the tenants file, which it never writes).
 internal static class TenantEndpoints
 {
     public static void Map(RouteGroupBuilder api)
@@ -19,7 +19,7 @@ internal static class TenantEndpoints
             .WithSummary("Every tenant, the default one first: quotas, server names, connected clients, sessions, subscriptions, retained messages and message totals.");
         tenants.MapGet("/{name}", Get).WithName("GetTenant").WithSummary("One tenant.");
         tenants.MapPost("", Add).WithName("AddTenant")
-            .WithSummary("Adds a tenant (or changes one) with its password file, ACL file, anonymous policy, TLS server names and quotas; it lasts until the server stops or the tenants file changes.")
+            .WithSummary("Adds a tenant (or changes one) with its password file, ACL file, anonymous policy, TLS server names and quotas. The server keeps it in its data folder and adds it again at start (not in memory); a tenant the tenants file defines is changed until that file changes.")
             .RequireAuthorization(ManagementRoles.Administrator);
         tenants.MapPut("/{name}/quotas", SetQuotas).WithName("SetTenantQuotas")
             .WithSummary("Replaces a tenant's quotas (a quota left out is no limit); connections over a new connection quota stay.")
@@ -57,7 +57,7 @@ internal static class TenantEndpoints
         if (quotas.MaxConnections < 0 || quotas.MaxSessions < 0 || quotas.MaxQueuedBytes < 0 || quotas.MaxRetainedMessages < 0
             || quotas.MaxRetainedBytes < 0 || quotas.MaxMessagesPerSecond <= 0)
             return Problems.BadRequest("Quotas must be above 0 (a rate) or not negative (the others); leave one out for no limit.");
-        return tenants.SetQuotas(name, quotas) ? TypedResults.NoContent() : NoSuch(context, name);
+        return (context.TenantAdmin?.SetQuotas(name, quotas) ?? tenants.SetQuotas(name, quotas)) ? TypedResults.NoContent() : NoSuch(context, name);
     }
 
     private static Results<NoContent, ProblemHttpResult> Remove(ManagementContext context, string name)
@@ -66,7 +66,7 @@ internal static class TenantEndpoints
             return NoSuch(context, name);
         if (name == TenantDirectory.DefaultTenant)
             return Problems.Conflict("The default tenant cannot be removed.");
-        return tenants.Remove(name) ? TypedResults.NoContent() : NoSuch(context, name);
+        return (context.TenantAdmin?.Remove(name) ?? tenants.Remove(name)) ? TypedResults.NoContent() : NoSuch(context, name);
     }
 
     private static ProblemHttpResult NoSuch(ManagementContext context, string name) =>

@@ -99,7 +99,7 @@ internal static partial class CtlCommand
             c.GetAsync(a.InTenant("/api/v1/retained" + a.Query([("filter", "filter"), .. s_pagingQuery])));
         return
         [
-            new(["status"], 0, [], (c, _) => c.GetAsync("/api/v1/overview"), PrintStatus),
+            new(["status"], 0, tenant, (c, a) => c.GetAsync(a.InTenant("/api/v1/overview")), PrintStatus),
             new(["clients"], 0, clientFilters, listClients, Page(s_clientColumns)),
             new(["clients", "list"], 0, clientFilters, listClients, Page(s_clientColumns)),
             new(["clients", "show"], 1, tenant, (c, a) => c.GetAsync(a.InTenant($"/api/v1/clients/{Id(a[0])}")), PrintObject),

@@ -57,8 +57,8 @@ internal static partial class CtlCommand
           --cafile FILE      PEM CA that an https:// URL's certificate must chain to
           --json             print the API's JSON instead of a table
           --limit N, --offset N  paging of lists (default 100 from 0)
-          --tenant NAME      clients, sessions, subscriptions, retained and topics of that tenant (and their
-                             show/kick/delete), instead of the default tenant's
+          --tenant NAME      status, clients, sessions, subscriptions, retained and topics of that tenant (and
+                             their show/kick/delete), instead of the default tenant's
           --timeout SECONDS  how long to wait for the API (default 30)
 
         Exit codes: 0 done; 1 the broker refused (no such client, bad input: the problem is printed);

@@ -24,6 +24,13 @@ internal static class TenantsFile
         UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
     };
 
+    // What Write produces: indented for a reader, quotas that are no limit left out (as a person would write it).
+    private static readonly JsonSerializerOptions s_written = new()
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
+
     private sealed class Document
     {
         public Dictionary<string, Tenant> Tenants { get; set; } = [];
@@ -61,6 +68,16 @@ internal static class TenantsFile
             entries.Add(Check(name, tenant, folder, separator));
         return entries;
     }
+
+    /// The tenants as a tenants file that <see cref="Parse"/> reads back (paths as they are: the API's are absolute).
+    public static string Write(IEnumerable<TenantEntry> entries) =>
+        JsonSerializer.Serialize(new Document
+        {
+            Tenants = entries.ToDictionary(e => e.Name, e => new Tenant
+            {
+                PasswordFile = e.PasswordFile, AclFile = e.AclFile, AllowAnonymous = e.AllowAnonymous, ServerNames = [.. e.ServerNames], Quotas = e.Quotas,
+            }, StringComparer.Ordinal),
+        }, s_written);
 
     private static TenantEntry Check(string name, Tenant tenant, string folder, string separator)
     {

@@ -9,7 +9,7 @@ using MQTTnet.Protocol;
 namespace Kirisame.Interop.Tests.Management;
 
 /// The management API and `kirisame ctl` per tenant (docs/adr/0021-tenants.md): the clients, sessions, subscriptions,
-/// retained and topics pages and their actions take ?tenant=NAME (the default tenant without it; 404 naming a tenant
+/// retained and topics pages, the overview, and their actions take ?tenant=NAME (the default tenant without it; 404 naming a tenant
 /// that does not exist); the bans list has every tenant's bans; `ctl tenants`, and `--tenant` on ctl's commands.
 public sealed class TenantManagementTests : IDisposable
 {
@@ -51,6 +51,33 @@ public sealed class TenantManagementTests : IDisposable
         // The default tenant's subscriber gets its own message and nothing before it.
         Assert.Equal(["to default"], (await inDefault.WaitForMessagesAsync(1)).Select(m => m.Payload));
         ProblemAssert.Is(HttpStatusCode.NotFound, await broker.SendAsync(HttpMethod.Post, "/api/v1/publish?tenant=nope", new { topic, payload = "x" }), "No tenant 'nope'");
+    }
+
+    [Fact]
+    public async Task Overview_WithATenant_HasThatTenantsFigures_AndAnUnknownTenantIs404()
+    {
+        await using var broker = await StartAsync();
+        await using var client = await ConnectToAcmeAsync(broker.MqttPort, Unique.ClientId("acme-overview"));
+        await client.PublishAsync("acme-overview/kept", "x", MqttQualityOfServiceLevel.AtLeastOnce, retain: true);
+
+        JsonElement acme = default;
+        Assert.True(await Poll.UntilAsync(() =>
+        {
+            acme = broker.GetJsonAsync("/api/v1/overview?tenant=acme").GetAwaiter().GetResult();
+            return acme.GetProperty("connections").GetProperty("connected").GetInt64() == 1 && acme.GetProperty("sessions").GetInt32() == 1
+                && acme.GetProperty("messages").GetProperty("received").GetInt64() == 1;
+        }, s_timeout), "acme's overview: " + acme);
+
+        // The default tenant's overview (with and without its name) has none of it.
+        foreach (var path in new[] { "/api/v1/overview", "/api/v1/overview?tenant=default" })
+        {
+            var own = await broker.GetJsonAsync(path);
+            Assert.Equal(0, own.GetProperty("connections").GetProperty("connected").GetInt64());
+            Assert.Equal(0, own.GetProperty("sessions").GetInt32());
+            Assert.Equal(0, own.GetProperty("messages").GetProperty("received").GetInt64());
+        }
+
+        ProblemAssert.Is(HttpStatusCode.NotFound, await broker.SendAsync(HttpMethod.Get, "/api/v1/overview?tenant=nope"), "No tenant 'nope'");
     }
 
     [Fact]
@@ -144,6 +171,10 @@ public sealed class TenantManagementTests : IDisposable
         Assert.StartsWith(id, Assert.Single(inAcme.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[1..]), StringComparison.Ordinal);
         var inDefault = await CtlAsync("clients", "--id", id);
         Assert.Single(inDefault.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)); // the header alone
+
+        var status = await CtlAsync("status", "--tenant", "acme");
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Contains("connections: connected=1,", status.Stdout, StringComparison.Ordinal); // acme's client; the default tenant has none
 
         var kicked = await CtlAsync("clients", "kick", id, "--tenant", "acme");
         Assert.True(kicked.ExitCode == 0, kicked.ToString());

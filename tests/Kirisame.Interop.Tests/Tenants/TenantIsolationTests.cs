@@ -8,7 +8,7 @@ namespace Kirisame.Interop.Tests.Tenants;
 
 /// Two tenants, "a" and "b", on one server (issue 18, item 1): each has a user "u" with its own password, and nothing
 /// one tenant's clients do reaches the other's — publish, `#`, shared subscriptions, retained messages, wills, client
-/// ids and $SYS. A message that must not arrive is checked after a PINGREQ/PINGRESP round trip on the client that
+/// ids and $SYS (the default tenant's alone has every tenant's figures). A message that must not arrive is checked after a PINGREQ/PINGRESP round trip on the client that
 /// must not get it: the broker answers on the same ordered connection, so anything routed to it before has arrived.
 public sealed class TenantIsolationTests : IAsyncLifetime, IDisposable
 {
@@ -164,6 +164,42 @@ public sealed class TenantIsolationTests : IAsyncLifetime, IDisposable
             $"tenant b's $SYS said {string.Join(", ", watcherB.Messages.Select(m => m.Payload))}");
         // Never a's three on top (a figure retained from before b's watcher connected may be lower).
         Assert.All(watcherB.Messages, m => Assert.True(int.Parse(m.Payload, CultureInfo.InvariantCulture) <= 1, m.Payload));
+    }
+
+    /// The last value <paramref name="client"/> received on <paramref name="topic"/>, or null.
+    private static string? Last(MqttNetClient client, string topic) => client.Messages.LastOrDefault(m => m.Topic == topic)?.Payload;
+
+    /// The operator's view (docs/adr/0021-tenants.md): the default tenant's $SYS has every tenant's figures, a tenant's
+    /// own $SYS none of them, and a removed tenant's values are cleared rather than left retained.
+    [Fact]
+    public async Task Sys_TheDefaultTenantsHasEveryTenantsFigures_ATenantsHasNone_AndARemovedTenantsAreCleared()
+    {
+        var timeout = TimeSpan.FromSeconds(30);
+        await using var operatorView = await MqttNetClient.ConnectAsync(Server.Port, MqttProtocolVersion.V500, Unique.ClientId("operator"));
+        await operatorView.SubscribeAsync("$SYS/broker/tenants/#", MqttQualityOfServiceLevel.AtMostOnce);
+        const string connectedInA = "$SYS/broker/tenants/a/clients/connected";
+        Assert.True(await Poll.UntilAsync(() => Last(operatorView, connectedInA) == "0" && Last(operatorView, "$SYS/broker/tenants/count") == "3", timeout),
+            $"tenant a's figures in the default tenant's $SYS: {string.Join(", ", operatorView.Messages.Select(m => $"{m.Topic}={m.Payload}"))}");
+        Assert.NotNull(Last(operatorView, "$SYS/broker/tenants/default/clients/connected")); // the default tenant is one of them
+        Assert.NotNull(Last(operatorView, "$SYS/broker/tenants/b/sessions/count"));
+
+        // A client of tenant a connects: the operator sees a's count change; the client sees its own $SYS, and none of that.
+        await using var inA = await ConnectAsync("a");
+        await inA.SubscribeAsync("$SYS/#", MqttQualityOfServiceLevel.AtMostOnce);
+        Assert.True(await Poll.UntilAsync(() => Last(operatorView, connectedInA) == "1", timeout), $"tenant a's connected count did not reach 1\n{Server.Describe()}");
+        // Two publications of its own $SYS (the retained one at SUBSCRIBE, then an update): the tenants' would have come with them.
+        Assert.True(await Poll.UntilAsync(() => inA.Messages.Count(m => m.Topic == "$SYS/broker/uptime") >= 2, timeout), "tenant a's own $SYS updates");
+        Assert.Equal("1", Last(inA, "$SYS/broker/clients/connected"));
+        Assert.DoesNotContain(inA.Messages, m => m.Topic.StartsWith("$SYS/broker/tenants/", StringComparison.Ordinal));
+
+        // Tenant b taken out of the file: its values are cleared (an empty retained message), the count follows.
+        _files.WriteTenants(new Dictionary<string, object> { ["a"] = new { PasswordFile = Path.Combine(_files.Directory, "a.passwd") } });
+        Assert.True(await Poll.UntilAsync(() => Last(operatorView, "$SYS/broker/tenants/b/sessions/count") == ""
+            && Last(operatorView, "$SYS/broker/tenants/count") == "2", timeout), "tenant b's $SYS values were not cleared");
+        await using var later = await MqttNetClient.ConnectAsync(Server.Port, MqttProtocolVersion.V500, Unique.ClientId("later"));
+        await later.SubscribeAsync("$SYS/broker/tenants/#", MqttQualityOfServiceLevel.AtMostOnce);
+        Assert.True(await Poll.UntilAsync(() => Last(later, connectedInA) is not null, timeout), "the retained tenants' values for a new subscriber");
+        Assert.DoesNotContain(later.Messages, m => m.Topic.StartsWith("$SYS/broker/tenants/b/", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using Kirisame.Testing;
 using MQTTnet;
 using MQTTnet.Formatter;
@@ -9,6 +10,7 @@ namespace Kirisame.Interop.Tests.Tenants;
 /// A tenant's persistent sessions and retained messages survive a restart (docs/adr/0021-tenants.md): each tenant has a
 /// RocksDB store of its own in `tenants/NAME` under the data folder, with the default store's durability (sync: a PUBACK
 /// follows the commit, so what was acknowledged survives SIGKILL). A removed tenant's folder goes after the grace period.
+/// Tenants added through the management API are kept in the data folder (tenants.api.json) and added again at start.
 public sealed class TenantPersistenceTests : IDisposable
 {
     private readonly TenantFiles _files = new();
@@ -77,6 +79,75 @@ public sealed class TenantPersistenceTests : IDisposable
             Assert.True(await Poll.UntilAsync(() => !Directory.Exists(folder), TimeSpan.FromSeconds(30)), $"{folder} still exists\n{server.Describe()}");
             Assert.True(Directory.Exists(Path.Combine(_dataDir, "tenants", "b")), "tenant b's folder is kept");
         }
+    }
+
+    [Fact]
+    public async Task ATenantAddedThroughTheApi_SurvivesSigkill_WithItsRetainedMessageAndQuotas_AndOneRemovedThroughTheApiDoesNotComeBack()
+    {
+        var passwords = await _files.PasswordFileAsync("kept.passwd", ("u", "secret-k"));
+        string[] arguments = ["--data-dir", _dataDir, "--Tenants:Enabled", "true"];
+        await using (var broker = await Management.ManagedBroker.StartAsync(withCredentials: true, arguments))
+        {
+            Assert.Equal(HttpStatusCode.Created, (await broker.SendAsync(HttpMethod.Post, "/api/v1/tenants", new { name = "kept", passwordFile = passwords })).Status);
+            Assert.Equal(HttpStatusCode.Created, (await broker.SendAsync(HttpMethod.Post, "/api/v1/tenants", new { name = "gone", allowAnonymous = true })).Status);
+            Assert.Equal(HttpStatusCode.NoContent, (await broker.SendAsync(HttpMethod.Put, "/api/v1/tenants/kept/quotas", new { maxConnections = 7 })).Status);
+            Assert.Equal(HttpStatusCode.NoContent, (await broker.SendAsync(HttpMethod.Delete, "/api/v1/tenants/gone")).Status);
+            await using (var publisher = await ConnectAsync(broker.MqttPort, "kept:u", "secret-k", Unique.ClientId("kept-pub")))
+                await publisher.PublishAsync("config/kept", "retained-in-kept", MqttQualityOfServiceLevel.AtLeastOnce, retain: true); // PUBACK after the commit
+
+            // Killed, not stopped: the API's tenants are on disk already.
+            Process.GetProcessById(broker.Server.Process.Id).Kill();
+            Assert.True(await broker.Server.Process.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        }
+
+        await using (var broker = await Management.ManagedBroker.StartAsync(withCredentials: true, arguments))
+        {
+            var tenants = (await broker.GetJsonAsync("/api/v1/tenants")).EnumerateArray().ToList();
+            Assert.Equal(["default", "kept"], tenants.Select(t => t.GetProperty("name").GetString()));
+            Assert.Equal(7, tenants[1].GetProperty("quotas").GetProperty("maxConnections").GetInt32());
+            Management.ProblemAssert.Is(HttpStatusCode.NotFound, await broker.SendAsync(HttpMethod.Get, "/api/v1/tenants/gone"), "No tenant 'gone'");
+
+            await using var reader = await ConnectAsync(broker.MqttPort, "kept:u", "secret-k", Unique.ClientId("kept-reader"));
+            await reader.SubscribeAsync("config/#", MqttQualityOfServiceLevel.AtLeastOnce);
+            Assert.Equal("retained-in-kept", Assert.Single(await reader.WaitForMessagesAsync(1)).Payload);
+        }
+    }
+
+    [Fact]
+    public async Task ATenantBothTheTenantsFileAndTheApiDefine_IsTheTenantsFiles_AndTheApisIsLoggedAndIgnored()
+    {
+        _files.WriteTenants(new Dictionary<string, object>());
+        string[] arguments = ["--data-dir", _dataDir, "--Tenants:File", _files.TenantsFile];
+        await using (var broker = await Management.ManagedBroker.StartAsync(withCredentials: true, arguments))
+        {
+            var added = await broker.SendAsync(HttpMethod.Post, "/api/v1/tenants", new { name = "both", allowAnonymous = true, quotas = new { maxConnections = 3 } });
+            Assert.Equal(HttpStatusCode.Created, added.Status);
+        }
+
+        // The operator writes the same tenant into the tenants file while the server is stopped.
+        _files.WriteTenants(new Dictionary<string, object> { ["both"] = new { AllowAnonymous = true, Quotas = new { MaxConnections = 9 } } });
+        await using (var broker = await Management.ManagedBroker.StartAsync(withCredentials: true, arguments))
+        {
+            var both = await broker.GetJsonAsync("/api/v1/tenants/both");
+            Assert.Equal(9, both.GetProperty("quotas").GetProperty("maxConnections").GetInt32());
+            var logged = await broker.Server.Process.WaitForLineAsync(l => l.Contains("ignored: the tenants file", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+            Assert.True(logged is not null, broker.Server.Describe());
+            Assert.Contains("both", logged, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task TheApisTenantsFile_ThatDoesNotParse_StopsTheStart_NamingIt()
+    {
+        // A data folder the server made (it refuses a folder that is not empty and holds no store of its own).
+        await (await KirisameProcess.StartAsync(["--data-dir", _dataDir, "--Tenants:Enabled", "true"])).DisposeAsync();
+        var file = Path.Combine(_dataDir, "tenants.api.json");
+        await File.WriteAllTextAsync(file, "{ \"Tenants\": { \"x\": ");
+        var result = await KirisameProcess.RunToCompletionAsync(["serve", "--data-dir", _dataDir, "--port", "0", "--Tenants:Enabled", "true"],
+            TimeSpan.FromSeconds(60));
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(file, result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("not a valid tenants file", result.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

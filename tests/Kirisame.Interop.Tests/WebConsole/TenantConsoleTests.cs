@@ -8,7 +8,7 @@ using OpenQA.Selenium;
 namespace Kirisame.Interop.Tests.WebConsole;
 
 /// The console's tenant selector (docs/adr/0021-tenants.md) in a real Chromium against a server with a tenant: the
-/// clients page shows the tenant chosen in the top bar, and a choice lasts across pages of the tab.
+/// clients page and the overview show the tenant chosen in the top bar, and a choice lasts across pages of the tab.
 public sealed class TenantConsoleTests : IAsyncLifetime, IDisposable
 {
     private readonly TenantFiles _files = new();
@@ -66,6 +66,14 @@ public sealed class TenantConsoleTests : IAsyncLifetime, IDisposable
         _browser.Wait($"[data-page='sessions'] tbody tr[data-key='{inAcme}']", what: "acme's session in the sessions page");
         _browser.Click("#tenant option[value='']");
         _browser.WaitGone($"tbody tr[data-key='{inAcme}']", "acme's session to leave the default tenant's page");
+
+        // The overview follows the selector too: acme's connected client is counted there, not in the default tenant's.
+        _browser.Open($"{_broker.BaseUrl}/console/#/overview");
+        _browser.Wait("#stat-connected", e => e.Text == "0", "the default tenant's connected clients");
+        _browser.Click("#tenant option[value='acme']");
+        _browser.Wait("#stat-connected", e => e.Text == "1", "acme's connected clients in the overview");
+        _browser.Wait(".page-header h1", e => e.Text.Contains("acme", StringComparison.Ordinal), "the tenant in the overview's title");
+        _browser.Screenshot("tenant-overview");
         var errors = _browser.TakeErrors();
         Assert.True(errors.Count == 0, "the page reported:\n" + string.Join("\n", errors));
     }

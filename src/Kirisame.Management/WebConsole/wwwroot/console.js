@@ -11,7 +11,7 @@
   const STORAGE_KEY = 'kirisame.console.authorization';
   const TENANT_KEY = 'kirisame.console.tenant';
   // The API paths that answer for the tenant ?tenant= names (docs/adr/0021-tenants.md); the others are the broker's.
-  const TENANT_PATHS = /^\/(clients|sessions|subscriptions|retained|topics)(\/|\?|$)/;
+  const TENANT_PATHS = /^\/(overview|clients|sessions|subscriptions|retained|topics)(\/|\?|$)/;
   const ROLES = { viewer: 1, monitoring: 2, administrator: 3 };
   const SAMPLE_MS = 2000;
   const CHART_SECONDS = 300;
@@ -304,13 +304,20 @@
     stop() {
       clearInterval(this.timer);
       this.timer = null;
+      this.forget();
+    },
+
+    // Another tenant chosen: its totals are not the last ones', so neither a rate nor the charts go across.
+    forget() {
       this.last = null;
       this.previous = null;
       this.history = [];
     },
 
     async take() {
+      const tenant = tenancy.current;
       const overview = await api.get('/overview');
+      if (tenant !== tenancy.current) return; // asked before another tenant was chosen
       const now = Date.now();
       const totals = { time: now, received: overview.messages.received, sent: overview.messages.sent, dropped: overview.messages.dropped };
       let sample;
@@ -411,6 +418,7 @@
   }
 
   function chooseTenant(name) {
+    if (name !== tenancy.current) sampler.forget();
     tenancy.current = name;
     if (name) sessionStorage.setItem(TENANT_KEY, name);
     else sessionStorage.removeItem(TENANT_KEY);
@@ -510,7 +518,7 @@
     const error = h('p', { class: 'error', hidden: true });
 
     container.append(
-      pageHeader('Overview'),
+      pageHeader(tenancy.current ? `Overview · tenant ${tenancy.current}` : 'Overview'),
       error,
       h('div', { class: 'stats' },
         stat('connected clients', 'stat-connected'), stat('sessions', 'stat-sessions'), stat('subscriptions', 'stat-subscriptions'),
