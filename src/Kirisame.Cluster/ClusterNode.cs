@@ -50,7 +50,11 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         _watch = new MembershipWatch(table, settings, broker.TimeProvider, Logger);
         if (_registry is not null)
             _registry.KeepsSession = (clientId, epoch) => Broker.FindSession(clientId) is { } session && session.Epoch == epoch;
+        Moves = new SessionMoves(this, grains, _registry);
     }
+
+    /// Persistent sessions moving to and from this node.
+    public SessionMoves Moves { get; }
 
     public MqttBroker Broker { get; }
 
@@ -87,6 +91,10 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
 
     public async Task StopAsync()
     {
+        // Persistent sessions left here go to the live nodes first, while this one still answers (docs/adr/0020).
+        await Moves.EvacuateAsync([.. _membership.CurrentSnapshot.Members.Values
+            .Where(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(SiloAddress)).Select(m => m.SiloAddress.ToParsableString())
+            .Where(_peers.ContainsKey)]);
         // The broker has stopped (its clients gone, their wills published here): the other nodes hear so first, or
         // they would publish those wills again once this node leaves.
         await Task.WhenAll(_peers.Values.Select(peer => peer.DrainAsync(TimeSpan.FromSeconds(3))));
@@ -277,14 +285,18 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         var durable = false;
         var shared = batch.Shared.Count == 0 ? null : batch.Shared.ToDictionary(d => d.Index);
         List<(PublishPacket Publish, SharedDelivery Group)>? unplaced = null;
+        var relayedHere = batch.Relayed.Count == 0 ? null : batch.Relayed.ToHashSet();
         Inbound.Begin();
+        List<long>? relayed;
         try
         {
             var index = 0;
             foreach (var publish in PublishPackets.Read(batch.Messages))
             {
+                var position = index++;
                 durable |= publish.QoS != QualityOfService.AtMostOnce;
-                if (shared is not null && shared.TryGetValue(index++, out var group))
+                Inbound.WasRelayed = relayedHere?.Contains(position) == true;
+                if (shared is not null && shared.TryGetValue(position, out var group))
                 {
                     // This node's share of the group: one of its own members, never passed on from here.
                     if (!RouteShared(publish, group, IsLocal))
@@ -298,7 +310,7 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         }
         finally
         {
-            Inbound.End();
+            relayed = Inbound.End();
         }
 
         // Its members here left meanwhile: another node's, but not back to the sender (outside Inbound, so the node
@@ -315,7 +327,19 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         // Accepted means as durable here as a PUBACK from this node would promise: the sender acknowledges after this.
         if (durable)
             await WhenStoredAsync();
+        // And what was relayed on to a node a session moved to has been accepted there.
+        if (relayed is not null)
+            await Forwards.WhenDoneAsync(relayed);
     }
+
+    /// The other nodes linked now.
+    public List<string> PeerAddresses() => [.. _peers.Keys];
+
+    /// The link to <paramref name="address"/>, if that node is linked.
+    public PeerLink? PeerOf(string address) => _peers.GetValueOrDefault(address);
+
+    /// INodeInbox.Flush: what is queued for the other nodes now has been accepted (or the wait gave up).
+    public Task FlushAsync() => Task.WhenAll(_peers.Values.Select(peer => peer.FlushAsync(TimeSpan.FromSeconds(5))));
 
     /// The shared-group messages a dead node had not accepted (<paramref name="packets"/>, positions in
     /// <paramref name="groups"/>): each to another member of its group, here or on another node.
@@ -347,7 +371,7 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         Broker.Publish(publish, publish.QoS, publish.Retain, topic, publish.Topic, sender, Broker.TimeProvider.GetTimestamp());
     }
 
-    private Task WhenStoredAsync()
+    internal Task WhenStoredAsync()
     {
         var store = _store.Inner;
         var mark = store.Mark();
@@ -378,8 +402,7 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
     }
 
     /// Another node claimed <paramref name="clientId"/> with clean start 0: the session leaves this broker for it.
-    public async Task<SessionTransfer?> HandOverAsync(string clientId, long epoch) =>
-        await Broker.HandOverSessionAsync(clientId, epoch) is { } stored ? SessionTransfers.ToTransfer(stored, Broker.TimeProvider) : null;
+    public Task<SessionTransfer?> HandOverAsync(string clientId, long epoch) => Moves.HandOverAsync(clientId, epoch);
 
     public Task HandedOver(string clientId)
     {
@@ -394,6 +417,8 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
     /// reaches it).
     public async Task TakeOverAsync(Broker.Sessions.SessionClaim claim, bool cleanStart)
     {
+        // A session coming here from a node that shuts down is here whole before its client's claim goes on.
+        await Moves.SettledAsync(claim.Lease.ClientId);
         // A node declared dead took its sessions with it (no shared store): nothing to ask it.
         if (claim.Previous is not { } previous || previous.Holder.Node == Self || _gone.ContainsKey(previous.Holder.Node))
             return;
@@ -408,13 +433,7 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
                 return;
             }
 
-            var transfer = await inbox.HandOver(clientId, epoch).WaitAsync(s_takeOverTimeout);
-            if (transfer is null)
-                return;
-            if (Broker.AdoptSession(SessionTransfers.ToStored(transfer, Broker.TimeProvider), epoch))
-                await WhenStoredAsync();
-            // Refused only for a newer or connected session here, which is the id's now: the old copy goes either way.
-            await inbox.HandedOver(clientId).WaitAsync(s_takeOverTimeout);
+            await Moves.PullAsync(inbox, clientId, epoch);
         }
         catch (Exception ex)
         {

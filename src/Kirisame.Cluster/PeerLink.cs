@@ -54,6 +54,7 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
         public readonly List<long> Sequences = [];
         public readonly List<string> RemovedAfter = [];
         public readonly List<SharedDelivery> Shared = [];
+        public readonly List<int> Relayed = [];
         public int Count;
     }
 
@@ -73,6 +74,11 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
     public RemoteNodeTarget Target => LazyInitializer.EnsureInitialized(ref _target, () => new RemoteNodeTarget(this)); // one instance however many threads ask first
 
     private RemoteNodeTarget? _target;
+
+    /// The filters of sessions that moved from here to the other node, relayed there for a while.
+    public RelayRoutes Relay => LazyInitializer.EnsureInitialized(ref _relay, () => new RelayRoutes(node, this));
+
+    private RelayRoutes? _relay;
 
     /// The other node's clients and their wills, as it last told (published here if it dies and this node is chosen).
     public Dictionary<string, WillEntry> Wills { get; } = new(StringComparer.Ordinal);
@@ -102,6 +108,7 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
         Target.Close();
         if (_session is { } session)
             node.Broker.ReleaseSession(session, Target, session.Epoch, will: null, ProtocolVersion.V500);
+        _relay?.Close();
         List<Chunk> unaccepted = [];
         lock (_lock)
         {
@@ -142,10 +149,31 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
         }
     }
 
+    /// Batches taken for sending, and those the other node accepted (or that were given up): what is queued now has
+    /// been accepted once the second reaches what the first will be when it has been taken.
+    private long _taken;
+    private long _accepted;
+
+    /// Waits (up to <paramref name="timeout"/>) until what is queued now — route changes and messages — has been accepted
+    /// by the other node, whatever is queued after it (unlike <see cref="DrainAsync"/>, which waits for an empty queue).
+    public async Task FlushAsync(TimeSpan timeout)
+    {
+        long target;
+        lock (_lock)
+            target = _taken + Math.Max(_chunks.Count, _pending.IsEmpty && !_routesSnapshotDue && !_willsSnapshotDue ? 0 : 1);
+        var deadline = DateTime.UtcNow + timeout;
+        while (Interlocked.Read(ref _accepted) < target && DateTime.UtcNow < deadline && !IsClosed)
+            await Task.Delay(10);
+    }
+
     // ---- outward ----
 
-    public void Enqueue(BrokerMessage message, SharedDelivery? group = null)
+    public void Enqueue(BrokerMessage message, SharedDelivery? group = null) => _ = EnqueueForward(message, group);
+
+    /// Queues a message; returns its forward number (0 for QoS 0), which is done once the other node accepted it.
+    public long EnqueueForward(BrokerMessage message, SharedDelivery? group = null, bool relayed = false)
     {
+        long sequence = 0;
         var properties = message.Properties;
         if (message.RemainingExpiry(node.Broker.TimeProvider) is { } remaining)
             properties = properties with { MessageExpiryInterval = remaining }; // [MQTT-3.3.2-6]: the time waited here counts
@@ -156,14 +184,17 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
             PublishPackets.Write(chunk.Bytes, message, properties);
             if (group is not null)
                 chunk.Shared.Add(group with { Index = chunk.Count });
+            if (relayed)
+                chunk.Relayed.Add(chunk.Count);
             chunk.Count++;
             if (message.QoS != QualityOfService.AtMostOnce)
-                chunk.Sequences.Add(node.Forwards.Next());
+                chunk.Sequences.Add(sequence = node.Forwards.Next());
             Interlocked.Increment(ref _backlog);
             Interlocked.Add(ref _backlogBytes, chunk.Bytes.WrittenCount - before);
         }
 
         Signal();
+        return sequence;
     }
 
     /// Applied after the messages queued before it, and before those after it (which go into the next chunk).
@@ -242,6 +273,7 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
 
                 _inFlight = chunk;
                 await SendAsync(batch, chunk?.Sequences ?? [], token);
+                Interlocked.Increment(ref _accepted);
                 _inFlight = null;
                 _sending = false;
                 if (chunk is not null)
@@ -293,6 +325,8 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
 
             batch.From = node.Self;
             _pending = new NodeBatch();
+            if (!batch.IsEmpty || _chunks.Count > 0)
+                _taken++;
             if (!_chunks.TryDequeue(out var chunk))
                 return (batch, null);
             if (chunk == _open)
@@ -300,6 +334,7 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
             batch.Messages = chunk.Bytes.WrittenSpan.ToArray();
             batch.RetainedRemoved = chunk.RemovedAfter;
             batch.Shared = chunk.Shared;
+            batch.Relayed = chunk.Relayed;
             if (_chunks.Count > 0)
                 Signal(); // more to send: the loop comes round again at once
             return (batch, chunk);

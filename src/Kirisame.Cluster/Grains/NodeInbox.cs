@@ -16,6 +16,12 @@ internal sealed class NodeInbox(ClusterNode node) : Grain, INodeInbox
 
     public Task HandedOver(string clientId) => node.HandedOver(clientId);
 
+    public Task<SessionTransfer?> TakeRest(string clientId, string to) => node.Moves.TakeRestAsync(clientId, to);
+
+    public Task<bool> Adopt(string clientId, string from) => node.Moves.AdoptAsync(clientId, from);
+
+    public Task Flush() => node.FlushAsync();
+
     public Task<byte[]> Retained() => Task.FromResult(node.RetainedSnapshot());
 
     public Task<long> ConnectedClients() => Task.FromResult(node.ConnectedClients);
