@@ -387,6 +387,7 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
     /// discarded [MQTT-3.1.2-4] — the id lives on the other node now.
     public async Task KickAsync(string clientId, long epoch)
     {
+        await Moves.SettledAsync(clientId); // a session on its way here from a node shutting down goes too
         var session = Broker.FindSession(clientId);
         if (session is null || session.Epoch > epoch)
             return;

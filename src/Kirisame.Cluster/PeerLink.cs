@@ -18,7 +18,7 @@ namespace Kirisame.Cluster;
 /// dead; then its QoS 1/2 messages are given up (their subscribers died with the node).
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification =
     "Its semaphore (no wait handle) and token source (no timer) hold nothing unmanaged; routing may still signal a link whose node just left, so it is never disposed.")]
-internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbox)
+internal sealed partial class PeerLink(ClusterNode node, string address, INodeInbox inbox)
 {
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _signal = new(0);
@@ -147,23 +147,6 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
 
             await Task.Delay(20);
         }
-    }
-
-    /// Batches taken for sending, and those the other node accepted (or that were given up): what is queued now has
-    /// been accepted once the second reaches what the first will be when it has been taken.
-    private long _taken;
-    private long _accepted;
-
-    /// Waits (up to <paramref name="timeout"/>) until what is queued now — route changes and messages — has been accepted
-    /// by the other node, whatever is queued after it (unlike <see cref="DrainAsync"/>, which waits for an empty queue).
-    public async Task FlushAsync(TimeSpan timeout)
-    {
-        long target;
-        lock (_lock)
-            target = _taken + Math.Max(_chunks.Count, _pending.IsEmpty && !_routesSnapshotDue && !_willsSnapshotDue ? 0 : 1);
-        var deadline = DateTime.UtcNow + timeout;
-        while (Interlocked.Read(ref _accepted) < target && DateTime.UtcNow < deadline && !IsClosed)
-            await Task.Delay(10);
     }
 
     // ---- outward ----
