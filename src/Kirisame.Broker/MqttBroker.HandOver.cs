@@ -22,7 +22,11 @@ public sealed partial class MqttBroker
     /// The session is retired here (no more writes, out of the topic tree) but stays in the store until
     /// <see cref="HandedOver"/>: a node that fails before it has the session has lost nothing that was stored here.
     /// A pending delayed will is not carried: the new node attaches the session at once, which cancels it [MQTT-3.1.3-9].
-    internal async Task<StoredSession?> HandOverSessionAsync(string clientId, long epoch)
+    ///
+    /// With <paramref name="keepLive"/> the session is only copied: it stays here, subscribed and queueing what is routed
+    /// to it, until a second call without it takes it out; the other node then gets what came in between
+    /// (<see cref="DeliverHandedOver"/>), so that nothing routed here while the session moves is lost.
+    internal async Task<StoredSession?> HandOverSessionAsync(string clientId, long epoch, bool keepLive = false)
     {
         if (FindSession(clientId) is not { } found || found.Epoch > epoch)
             return null;
@@ -43,21 +47,16 @@ public sealed partial class MqttBroker
                 return null;
             if (session.Owner is not null)
                 DetachLocked(session); // stuck past the 5 s: the session is taken from it, as on a local takeover
-            _sessions.Remove(clientId);
+            if (!keepLive)
+                _sessions.Remove(clientId);
             lock (session.Sync)
             {
                 stored = SnapshotLocked(session);
                 storedCount = session.PendingOrNull?.StoredCount ?? 0;
                 storedFrom = session.PendingOrNull?.StoredFrom ?? 0;
                 // No journal write: the store keeps the session until the other node has it (HandedOver).
-                session.Retire();
-                if (session.HasSubscriptions)
-                {
-                    foreach (var subscription in session.Subscriptions.Values)
-                        Subscriptions.Remove(session, subscription.TopicFilter, subscription.ShareName);
-                }
-
-                session.Clear();
+                if (!keepLive)
+                    RetireLocked(session);
             }
         }
 
@@ -75,6 +74,31 @@ public sealed partial class MqttBroker
         }
 
         return stored;
+    }
+
+    /// Out of the topic tree, retired so that nothing writes to it again. Caller holds session.Sync.
+    private void RetireLocked(Session session)
+    {
+        session.Retire();
+        if (session.HasSubscriptions)
+        {
+            foreach (var subscription in session.Subscriptions.Values)
+                Subscriptions.Remove(session, subscription.TopicFilter, subscription.ShareName);
+        }
+
+        session.Clear();
+    }
+
+    /// What the old node's copy of a session received after the snapshot this node adopted (see
+    /// <see cref="HandOverSessionAsync"/>'s keepLive): delivered to the session here as routing would have, queued and
+    /// journalled. Returns how many; 0 when the session is no longer here.
+    internal int DeliverHandedOver(StoredSession rest)
+    {
+        if (FindSession(rest.ClientId) is not { } session)
+            return 0;
+        foreach (var (queued, _, _) in rest.Queue)
+            Deliver(session, queued.Message, queued.QoS, queued.Retain, queued.SubscriptionIds, queued.Group as SharedGroup);
+        return rest.Queue.Count;
     }
 
     /// The session as the store would give it back: in-flight entries in send order, then the queue's window. Caller

@@ -177,6 +177,8 @@ public sealed partial class MqttBroker : IAsyncDisposable, IBrokerAdmin
     public async ValueTask DisposeAsync()
     {
         await StopAsync(CancellationToken.None);
+        if (Tenants is { } tenants)
+            await tenants.DisposeStoresAsync();
         Metrics.Dispose();
         TopicRates?.Dispose();
     }

@@ -68,6 +68,7 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         Routes = new LocalRoutes(() => _peers.Values);
         if (_registry is not null)
             _registry.KeepsSession = (clientId, epoch) => Broker.FindSession(clientId) is { } session && session.Epoch == epoch;
+        Moves = new SessionMoves(this, _registry);
     }
 
     /// The tenant whose node this is; null for the default tenant's.
@@ -78,6 +79,9 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
 
     /// The inbox of the node at <paramref name="address"/> for this node's tenant.
     public INodeInbox InboxAt(string address) => _grains.GetGrain<INodeInbox>(NodeInboxKey.Of(address, Tenant));
+
+    /// Persistent sessions moving to and from this node.
+    public SessionMoves Moves { get; }
 
     public MqttBroker Broker { get; }
 
@@ -120,10 +124,17 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         }
     }
 
-    public async Task StopAsync()
+    /// <paramref name="evacuate"/> false: a removed tenant's node leaves, and its sessions go with the tenant.
+    public async Task StopAsync(bool evacuate = true)
     {
-        if (Tenant is null)
-            await Tenants.StopAsync();
+        // Persistent sessions left here go to the live nodes first, while this one still answers (docs/adr/0020); the
+        // tenants' nodes at the same time, each handing its own on, so that all of them fit the one time limit.
+        var evacuation = evacuate
+            ? Moves.EvacuateAsync([.. _membership.CurrentSnapshot.Members.Values
+                .Where(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(SiloAddress)).Select(m => m.SiloAddress.ToParsableString())
+                .Where(_peers.ContainsKey)])
+            : Task.CompletedTask;
+        await Task.WhenAll(evacuation, Tenant is null ? Tenants.StopAsync() : Task.CompletedTask);
         // The broker has stopped (its clients gone, their wills published here): the other nodes hear so first, or
         // they would publish those wills again once this node leaves.
         await Task.WhenAll(_peers.Values.Select(peer => peer.DrainAsync(TimeSpan.FromSeconds(3))));
@@ -314,14 +325,18 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         var durable = false;
         var shared = batch.Shared.Count == 0 ? null : batch.Shared.ToDictionary(d => d.Index);
         List<(PublishPacket Publish, SharedDelivery Group)>? unplaced = null;
+        var relayedHere = batch.Relayed.Count == 0 ? null : batch.Relayed.ToHashSet();
         Inbound.Begin();
+        List<long>? relayed;
         try
         {
             var index = 0;
             foreach (var publish in PublishPackets.Read(batch.Messages))
             {
+                var position = index++;
                 durable |= publish.QoS != QualityOfService.AtMostOnce;
-                if (shared is not null && shared.TryGetValue(index++, out var group))
+                Inbound.WasRelayed = relayedHere?.Contains(position) == true;
+                if (shared is not null && shared.TryGetValue(position, out var group))
                 {
                     // This node's share of the group: one of its own members, never passed on from here.
                     if (!RouteShared(publish, group, IsLocal))
@@ -335,7 +350,7 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         }
         finally
         {
-            Inbound.End();
+            relayed = Inbound.End();
         }
 
         // Its members here left meanwhile: another node's, but not back to the sender (outside Inbound, so the node
@@ -352,7 +367,19 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         // Accepted means as durable here as a PUBACK from this node would promise: the sender acknowledges after this.
         if (durable)
             await WhenStoredAsync();
+        // And what was relayed on to a node a session moved to has been accepted there.
+        if (relayed is not null)
+            await Forwards.WhenDoneAsync(relayed);
     }
+
+    /// The other nodes linked now.
+    public List<string> PeerAddresses() => [.. _peers.Keys];
+
+    /// The link to <paramref name="address"/>, if that node is linked.
+    public PeerLink? PeerOf(string address) => _peers.GetValueOrDefault(address);
+
+    /// INodeInbox.Flush: what is queued for the other nodes now has been accepted (or the wait gave up).
+    public Task FlushAsync() => Task.WhenAll(_peers.Values.Select(peer => peer.FlushAsync(TimeSpan.FromSeconds(5))));
 
     /// The shared-group messages a dead node had not accepted (<paramref name="packets"/>, positions in
     /// <paramref name="groups"/>): each to another member of its group, here or on another node.
@@ -384,7 +411,7 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         Broker.Publish(publish, publish.QoS, publish.Retain, topic, publish.Topic, sender, Broker.TimeProvider.GetTimestamp());
     }
 
-    private Task WhenStoredAsync()
+    internal Task WhenStoredAsync()
     {
         var store = _store.Inner;
         var mark = store.Mark();
@@ -400,6 +427,7 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
     /// discarded [MQTT-3.1.2-4] — the id lives on the other node now.
     public async Task KickAsync(string clientId, long epoch)
     {
+        await Moves.SettledAsync(clientId); // a session on its way here from a node shutting down goes too
         var session = Broker.FindSession(clientId);
         if (session is null || session.Epoch > epoch)
             return;
@@ -415,8 +443,7 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
     }
 
     /// Another node claimed <paramref name="clientId"/> with clean start 0: the session leaves this broker for it.
-    public async Task<SessionTransfer?> HandOverAsync(string clientId, long epoch) =>
-        await Broker.HandOverSessionAsync(clientId, epoch) is { } stored ? SessionTransfers.ToTransfer(stored, Broker.TimeProvider) : null;
+    public Task<SessionTransfer?> HandOverAsync(string clientId, long epoch) => Moves.HandOverAsync(clientId, epoch);
 
     public Task HandedOver(string clientId)
     {
@@ -431,6 +458,8 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
     /// reaches it).
     public async Task TakeOverAsync(Broker.Sessions.SessionClaim claim, bool cleanStart)
     {
+        // A session coming here from a node that shuts down is here whole before its client's claim goes on.
+        await Moves.SettledAsync(claim.Lease.ClientId);
         // A node declared dead took its sessions with it (no shared store): nothing to ask it.
         if (claim.Previous is not { } previous || previous.Holder.Node == Self || _gone.ContainsKey(previous.Holder.Node))
             return;
@@ -445,13 +474,7 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
                 return;
             }
 
-            var transfer = await inbox.HandOver(clientId, epoch).WaitAsync(s_takeOverTimeout);
-            if (transfer is null)
-                return;
-            if (Broker.AdoptSession(SessionTransfers.ToStored(transfer, Broker.TimeProvider), epoch))
-                await WhenStoredAsync();
-            // Refused only for a newer or connected session here, which is the id's now: the old copy goes either way.
-            await inbox.HandedOver(clientId).WaitAsync(s_takeOverTimeout);
+            await Moves.PullAsync(inbox, clientId, epoch);
         }
         catch (Exception ex)
         {

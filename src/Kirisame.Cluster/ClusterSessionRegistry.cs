@@ -73,6 +73,10 @@ internal sealed class ClusterSessionRegistry(IGrainFactory grains, string self, 
         return found is null ? null : new SessionLease(clientId, found.Epoch, new SessionHolder(found.Node, found.Connection));
     }
 
+    /// Records the persistent session of <paramref name="clientId"/> on this node, moving from the leaving node
+    /// <paramref name="from"/>: the epoch of that record, or 0 when the id is another node's now.
+    public Task<long> MoveAsync(string clientId, string from) => Partition(clientId).Move(Key(clientId), from, self);
+
     /// States again what this node holds, after a silo died and partitions may have moved with their state lost.
     public async Task ReassertAsync(IReadOnlyList<HolderRecord> held)
     {

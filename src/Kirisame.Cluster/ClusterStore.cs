@@ -75,15 +75,45 @@ internal sealed class ClusterStore(IBrokerStore inner) : IBrokerStore
 }
 
 /// Set while this thread routes a batch another node sent: those messages reached every node they were for already,
-/// so they are neither forwarded again nor their retained changes replicated again.
+/// so they are neither forwarded again nor their retained changes replicated again — except by a relay to the node a
+/// session moved to (<see cref="RelayRoutes"/>), whose forwards the batch's acceptance waits for; a message that was
+/// itself relayed is not relayed again (two nodes relaying to each other would send it back and forth).
 internal static class Inbound
 {
     [ThreadStatic]
     private static bool t_applying;
 
+    [ThreadStatic]
+    private static bool t_wasRelayed;
+
+    [ThreadStatic]
+    private static List<long>? t_relayed;
+
     public static bool Applying => t_applying;
+
+    /// The message being routed was relayed by the node that sent it.
+    public static bool WasRelayed
+    {
+        get => t_wasRelayed;
+        set => t_wasRelayed = value;
+    }
 
     public static void Begin() => t_applying = true;
 
-    public static void End() => t_applying = false;
+    /// A relayed copy's forward number, when routing a batch: its acceptance waits for it.
+    public static void Relayed(long sequence)
+    {
+        if (t_applying && sequence != 0)
+            (t_relayed ??= []).Add(sequence);
+    }
+
+    /// The forward numbers of what was relayed while routing the batch, if anything was.
+    public static List<long>? End()
+    {
+        var relayed = t_relayed;
+        t_applying = false;
+        t_wasRelayed = false;
+        t_relayed = null;
+        return relayed;
+    }
 }

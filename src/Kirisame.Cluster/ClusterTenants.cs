@@ -46,7 +46,7 @@ internal sealed class ClusterTenants(IGrainFactory grains, ILocalSiloDetails sil
                 return;
         }
 
-        await node.StopAsync();
+        await node.StopAsync(evacuate: false); // removed: its sessions are deleted with it, not handed on
         node.Dispose();
         _logger.LogInformation("Cluster: tenant {Tenant} left the cluster", core.TenantName);
     }
@@ -79,12 +79,15 @@ internal sealed class ClusterTenants(IGrainFactory grains, ILocalSiloDetails sil
     {
         List<ClusterNode> nodes;
         lock (_lock)
-        {
             nodes = [.. _nodes.Values];
-            _nodes.Clear();
+        // Still found by their inbox while they stop: the nodes adopting their persistent sessions call back for them.
+        await Task.WhenAll(nodes.Select(node => node.StopAsync()));
+        lock (_lock)
+        {
+            foreach (var node in nodes)
+                _nodes.Remove(node.Tenant!);
         }
 
-        await Task.WhenAll(nodes.Select(node => node.StopAsync()));
         foreach (var node in nodes)
             node.Dispose();
     }

@@ -9,6 +9,7 @@ internal sealed class ForwardTracker
     private readonly Lock _lock = new();
     private readonly SortedSet<long> _outstanding = [];
     private readonly Queue<Waiter> _waiters = new();
+    private readonly List<(List<long> Sequences, TaskCompletionSource Done)> _setWaiters = [];
     private long _last;
 
     /// The number of the last message sent so far.
@@ -49,6 +50,8 @@ internal sealed class ForwardTracker
             // [MQTT-4.6.0-2], and a later waiter of one connection never has a lower mark than an earlier one.
             while (_waiters.TryPeek(out var waiter) && DoneLocked(waiter.Mark))
                 (due ??= []).Add(_waiters.Dequeue());
+            if (_setWaiters.Count > 0)
+                CompleteSetWaitersLocked();
         }
 
         if (due is not null)
@@ -71,6 +74,31 @@ internal sealed class ForwardTracker
         }
 
         callback(state);
+    }
+
+    /// Completes once each of <paramref name="sequences"/> is done, whatever came before them: a relay waits for its
+    /// own forwards only, not for every earlier one (which may wait on the node the relayed batch came from).
+    public Task WhenDoneAsync(List<long> sequences)
+    {
+        lock (_lock)
+        {
+            if (!sequences.Exists(_outstanding.Contains))
+                return Task.CompletedTask;
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _setWaiters.Add((sequences, done));
+            return done.Task;
+        }
+    }
+
+    private void CompleteSetWaitersLocked()
+    {
+        for (var i = _setWaiters.Count - 1; i >= 0; i--)
+        {
+            if (_setWaiters[i].Sequences.Exists(_outstanding.Contains))
+                continue;
+            _setWaiters[i].Done.TrySetResult(); // continuations run asynchronously: not under this lock
+            _setWaiters.RemoveAt(i);
+        }
     }
 
     private readonly record struct Waiter(long Mark, Action<object?> Callback, object? State);

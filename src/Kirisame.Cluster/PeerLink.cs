@@ -18,7 +18,7 @@ namespace Kirisame.Cluster;
 /// dead; then its QoS 1/2 messages are given up (their subscribers died with the node).
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification =
     "Its semaphore (no wait handle) and token source (no timer) hold nothing unmanaged; routing may still signal a link whose node just left, so it is never disposed.")]
-internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbox)
+internal sealed partial class PeerLink(ClusterNode node, string address, INodeInbox inbox)
 {
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _signal = new(0);
@@ -54,6 +54,7 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
         public readonly List<long> Sequences = [];
         public readonly List<string> RemovedAfter = [];
         public readonly List<SharedDelivery> Shared = [];
+        public readonly List<int> Relayed = [];
         public int Count;
     }
 
@@ -73,6 +74,11 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
     public RemoteNodeTarget Target => LazyInitializer.EnsureInitialized(ref _target, () => new RemoteNodeTarget(this)); // one instance however many threads ask first
 
     private RemoteNodeTarget? _target;
+
+    /// The filters of sessions that moved from here to the other node, relayed there for a while.
+    public RelayRoutes Relay => LazyInitializer.EnsureInitialized(ref _relay, () => new RelayRoutes(node, this));
+
+    private RelayRoutes? _relay;
 
     /// The other node's clients and their wills, as it last told (published here if it dies and this node is chosen).
     public Dictionary<string, WillEntry> Wills { get; } = new(StringComparer.Ordinal);
@@ -102,6 +108,7 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
         Target.Close();
         if (_session is { } session)
             node.Broker.ReleaseSession(session, Target, session.Epoch, will: null, ProtocolVersion.V500);
+        _relay?.Close();
         List<Chunk> unaccepted = [];
         lock (_lock)
         {
@@ -144,8 +151,12 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
 
     // ---- outward ----
 
-    public void Enqueue(BrokerMessage message, SharedDelivery? group = null)
+    public void Enqueue(BrokerMessage message, SharedDelivery? group = null) => _ = EnqueueForward(message, group);
+
+    /// Queues a message; returns its forward number (0 for QoS 0), which is done once the other node accepted it.
+    public long EnqueueForward(BrokerMessage message, SharedDelivery? group = null, bool relayed = false)
     {
+        long sequence = 0;
         var properties = message.Properties;
         if (message.RemainingExpiry(node.Broker.TimeProvider) is { } remaining)
             properties = properties with { MessageExpiryInterval = remaining }; // [MQTT-3.3.2-6]: the time waited here counts
@@ -156,14 +167,17 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
             PublishPackets.Write(chunk.Bytes, message, properties);
             if (group is not null)
                 chunk.Shared.Add(group with { Index = chunk.Count });
+            if (relayed)
+                chunk.Relayed.Add(chunk.Count);
             chunk.Count++;
             if (message.QoS != QualityOfService.AtMostOnce)
-                chunk.Sequences.Add(node.Forwards.Next());
+                chunk.Sequences.Add(sequence = node.Forwards.Next());
             Interlocked.Increment(ref _backlog);
             Interlocked.Add(ref _backlogBytes, chunk.Bytes.WrittenCount - before);
         }
 
         Signal();
+        return sequence;
     }
 
     /// Applied after the messages queued before it, and before those after it (which go into the next chunk).
@@ -242,6 +256,7 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
 
                 _inFlight = chunk;
                 await SendAsync(batch, chunk?.Sequences ?? [], token);
+                Interlocked.Increment(ref _accepted);
                 _inFlight = null;
                 _sending = false;
                 if (chunk is not null)
@@ -293,6 +308,8 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
 
             batch.From = node.Self;
             _pending = new NodeBatch();
+            if (!batch.IsEmpty || _chunks.Count > 0)
+                _taken++;
             if (!_chunks.TryDequeue(out var chunk))
                 return (batch, null);
             if (chunk == _open)
@@ -300,6 +317,7 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
             batch.Messages = chunk.Bytes.WrittenSpan.ToArray();
             batch.RetainedRemoved = chunk.RemovedAfter;
             batch.Shared = chunk.Shared;
+            batch.Relayed = chunk.Relayed;
             if (_chunks.Count > 0)
                 Signal(); // more to send: the loop comes round again at once
             return (batch, chunk);

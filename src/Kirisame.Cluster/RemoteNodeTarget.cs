@@ -8,7 +8,9 @@ namespace Kirisame.Cluster;
 /// every message at once, with no window or queue of the session's) to the filters that node's clients hold. Routing
 /// here needs no cluster code at all; this target puts what it is given on the node's <see cref="PeerLink"/>, with the
 /// message's own QoS, and the other node matches it against its own subscriptions (docs/adr/0020).
-internal sealed class RemoteNodeTarget(PeerLink link) : IDeliveryTarget
+/// As a <paramref name="relay"/> it holds the filters of sessions that moved to that node (<see cref="RelayRoutes"/>) and
+/// sends on their QoS 1/2 messages, those another node sent here included.
+internal sealed class RemoteNodeTarget(PeerLink link, bool relay = false) : IDeliveryTarget
 {
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _closing;
@@ -23,9 +25,10 @@ internal sealed class RemoteNodeTarget(PeerLink link) : IDeliveryTarget
 
     public Task Finished => _finished.Task;
 
-    public int Backlog => link.Backlog;
+    /// A relay reports none: the link's own session is the one whose drains back-pressure hears of.
+    public int Backlog => relay ? 0 : link.Backlog;
 
-    public long BacklogBytes => link.BacklogBytes;
+    public long BacklogBytes => relay ? 0 : link.BacklogBytes;
 
     public bool OutputBlocked => false;
 
@@ -33,6 +36,8 @@ internal sealed class RemoteNodeTarget(PeerLink link) : IDeliveryTarget
     {
         if (IsClosing)
             return false;
+        if (relay)
+            return Relay(message);
         // Picked as the member of a shared group (its subscription there has an id of the link's): the other node
         // delivers it to one of its members of that group. Retained or not, this copy is the group's only one.
         if (subscriptionIds.Length > 0 && link.SharedRoute(subscriptionIds[0]) is { } group)
@@ -52,6 +57,18 @@ internal sealed class RemoteNodeTarget(PeerLink link) : IDeliveryTarget
         if (mayDrop && message.QoS == QualityOfService.AtMostOnce && link.Backlog >= link.MaxQueuedMessages)
             return false;
         link.Enqueue(message);
+        return true;
+    }
+
+    /// QoS 1/2 only (a QoS 0 copy might be a second one), not a message that was relayed already, and not a retained
+    /// message with a payload (replicated to every node anyway). Back to the node the message came from too: the session
+    /// may have moved there. Duplicates are possible: the other node may have the route already and the message from
+    /// its publisher's node too.
+    private bool Relay(BrokerMessage message)
+    {
+        if (message.QoS == QualityOfService.AtMostOnce || Inbound.WasRelayed || (message.Retain && !message.Payload.IsEmpty))
+            return true;
+        Inbound.Relayed(link.EnqueueForward(message, relayed: true));
         return true;
     }
 

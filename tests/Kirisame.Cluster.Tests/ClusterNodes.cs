@@ -70,7 +70,7 @@ internal sealed class ClusterNodes : IAsyncDisposable
         foreach (var started in starting)
             _nodes.Add(started.Result);
         foreach (var node in _nodes)
-            await WaitForPeersAsync(node, _nodes.Count - 1);
+            await WaitForPeersAsync(node.ManagementPort, _nodes.Count - 1, node.Process.Describe);
     }
 
     private async Task<Node> StartNodeAsync(int siloPort)
@@ -86,21 +86,43 @@ internal sealed class ClusterNodes : IAsyncDisposable
         return new Node(process, process.ExtraPorts[0]);
     }
 
-    private static async Task WaitForPeersAsync(Node node, int peers)
+    /// Waits until the node whose management listener is on <paramref name="managementPort"/> is ready and sees
+    /// <paramref name="peers"/> other nodes.
+    public static async Task WaitForPeersAsync(int managementPort, int peers, Func<string> describe)
     {
         var expected = $"{peers} other node(s)";
         string last = "";
         var deadline = DateTime.UtcNow + s_formation;
         while (DateTime.UtcNow < deadline)
         {
-            var (ready, detail) = await node.ReadinessAsync();
+            var (ready, detail) = await ReadinessAsync(managementPort);
             last = detail;
             if (ready && detail.Contains(expected, StringComparison.Ordinal))
                 return;
             await Task.Delay(200);
         }
 
-        Assert.Fail($"Node on port {node.Port} did not see {peers} other node(s) within {s_formation.TotalSeconds} s: {last}\n{node.Process.Describe()}");
+        Assert.Fail($"Node with management port {managementPort} did not see {peers} other node(s) within {s_formation.TotalSeconds} s: {last}\n{describe()}");
+    }
+
+    /// /health/ready of the node whose management listener is on <paramref name="managementPort"/>: whether it is ready,
+    /// and the cluster check's detail.
+    public static async Task<(bool Ready, string ClusterDetail)> ReadinessAsync(int managementPort)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        try
+        {
+            using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{managementPort}/health/ready"));
+            using var report = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            var cluster = report.RootElement.GetProperty("checks").EnumerateArray()
+                .FirstOrDefault(c => c.GetProperty("name").GetString() == "cluster");
+            var detail = cluster.ValueKind == JsonValueKind.Undefined ? "no cluster check" : cluster.GetProperty("detail").GetString() ?? "";
+            return (response.IsSuccessStatusCode, detail);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return (false, ex.Message);
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -121,22 +143,6 @@ internal sealed class ClusterNodes : IAsyncDisposable
         public void Kill() => Process.Process.Kill();
 
         /// /health/ready: whether it is ready, and the cluster check's detail.
-        public async Task<(bool Ready, string ClusterDetail)> ReadinessAsync()
-        {
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-            try
-            {
-                using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{managementPort}/health/ready"));
-                using var report = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-                var cluster = report.RootElement.GetProperty("checks").EnumerateArray()
-                    .FirstOrDefault(c => c.GetProperty("name").GetString() == "cluster");
-                var detail = cluster.ValueKind == JsonValueKind.Undefined ? "no cluster check" : cluster.GetProperty("detail").GetString() ?? "";
-                return (response.IsSuccessStatusCode, detail);
-            }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
-            {
-                return (false, ex.Message);
-            }
-        }
+        public Task<(bool Ready, string ClusterDetail)> ReadinessAsync() => ClusterNodes.ReadinessAsync(managementPort);
     }
 }

@@ -9,9 +9,7 @@ public sealed class RedisMembershipTests
     public async Task RedisMembership_JoinsNodes_CarriesMessagesAndRetained_AndRefusesConnectsWithoutTheStore()
     {
         var redisPort = FreePort.GetLoopbackPort();
-        await using var redis = ExternalProcess.Start(RedisFactAttribute.Server,
-            ["--port", redisPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
-        Assert.True(await FreePort.WaitUntilAcceptingAsync(redisPort, TimeSpan.FromSeconds(10), () => redis.HasExited), redis.Describe());
+        await using var redis = await RedisFactAttribute.StartAsync(redisPort);
 
         await using var cluster = await ClusterNodes.StartAsync(1, $"redis:127.0.0.1:{redisPort}");
         var retained = Unique.Topic("retained");
@@ -49,6 +47,14 @@ public sealed class RedisMembershipTests
 internal sealed class RedisFactAttribute : FactAttribute
 {
     public static readonly string Server = "/usr/bin/redis-server";
+
+    /// A redis-server without persistence on <paramref name="port"/>, accepting connections.
+    public static async Task<ExternalProcess> StartAsync(int port)
+    {
+        var redis = ExternalProcess.Start(Server, ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        Assert.True(await FreePort.WaitUntilAcceptingAsync(port, TimeSpan.FromSeconds(10), () => redis.HasExited), redis.Describe());
+        return redis;
+    }
 
     public RedisFactAttribute()
     {

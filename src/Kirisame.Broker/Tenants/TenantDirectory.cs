@@ -311,26 +311,39 @@ public sealed class TenantDirectory
         return new TenantChoice(_operator, DefaultTenant, userName, Stated: false);
     }
 
-    /// The broker stops: every tenant's core, then its store (what is queued written), and deletions in progress.
+    /// The broker stops: every tenant's core (its clients closed), and deletions in progress. The stores stay open
+    /// until <see cref="DisposeStoresAsync"/>: in a cluster a tenant's node hands its persistent sessions to the other
+    /// nodes after its clients are gone, which still reads and deletes in its store.
     internal async Task StopAllAsync(CancellationToken cancellationToken)
     {
         List<Entry> entries;
         List<Task> deleting;
         lock (_lock)
         {
-            entries = [.. _tenants.Values, .. _removed.Values.Select(r => r.Entry)];
+            entries = Entries();
             foreach (var (_, timer) in _removed.Values)
                 timer.Dispose();
             deleting = [.. _deleting.Values];
         }
 
-        await Task.WhenAll(entries.Select(async entry =>
+        await Task.WhenAll(entries.Select(entry => entry.Core.StopAsync(cancellationToken)).Concat(deleting));
+    }
+
+    /// The broker is disposed, after every hosted service stopped: each tenant's store is closed (what is queued written).
+    internal async Task DisposeStoresAsync()
+    {
+        List<Entry> entries;
+        lock (_lock)
+            entries = Entries();
+        foreach (var entry in entries)
         {
-            await entry.Core.StopAsync(cancellationToken);
             if (entry.Store is { } store)
                 await store.DisposeAsync();
-        }).Concat(deleting));
+        }
     }
+
+    /// Every tenant's entry, the removed ones in their grace period too. Caller holds _lock.
+    private List<Entry> Entries() => [.. _tenants.Values, .. _removed.Values.Select(r => r.Entry)];
 }
 
 /// The tenant a CONNECT maps to: <paramref name="Core"/> null when <paramref name="Name"/> names no tenant;

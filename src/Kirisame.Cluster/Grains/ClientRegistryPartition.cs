@@ -11,11 +11,23 @@ internal sealed class ClientRegistryPartition : Grain, IClientRegistryPartition
 
     public Task<ClaimResult> Claim(string clientId, string node, string connection)
     {
-        var epoch = _lastEpoch = Math.Max(_lastEpoch + 1, DateTime.UtcNow.Ticks);
+        var epoch = NextEpoch();
         _holders.TryGetValue(clientId, out var previous);
         _holders[clientId] = new HolderRecord(clientId, epoch, node, connection);
         return Task.FromResult(new ClaimResult(epoch, previous));
     }
+
+    public Task<long> Move(string clientId, string from, string to)
+    {
+        // Only a session still recorded on the node that gives it up: an id claimed elsewhere meanwhile is that claim's.
+        if (_holders.TryGetValue(clientId, out var current) && current.Node != from)
+            return Task.FromResult(0L);
+        var epoch = NextEpoch();
+        _holders[clientId] = new HolderRecord(clientId, epoch, to, "", Offline: true);
+        return Task.FromResult(epoch);
+    }
+
+    private long NextEpoch() => _lastEpoch = Math.Max(_lastEpoch + 1, DateTime.UtcNow.Ticks);
 
     public Task<bool> Release(string clientId, long epoch, bool sessionKept)
     {

@@ -8,6 +8,11 @@ internal interface IClientRegistryPartition : IGrainWithIntegerKey
     /// The newest claim wins: returns its epoch, and the holder it displaced.
     public Task<ClaimResult> Claim(string clientId, string node, string connection);
 
+    /// A persistent session without a connection moves from node <paramref name="from"/>, which is leaving, to node
+    /// <paramref name="to"/>: recorded there, offline, under a new epoch, which is returned — or 0 when the id is held
+    /// or kept on another node than <paramref name="from"/> now (its client came back elsewhere: that claim moves it).
+    public Task<long> Move(string clientId, string from, string to);
+
     /// Releases only the current holder (the epoch matches). With <paramref name="sessionKept"/> (a persistent session
     /// stays on the holder's node) the record stays, marked offline, so that the next claim finds where the session is
     /// and has it handed over.

@@ -22,6 +22,21 @@ internal interface INodeInbox : IGrainWithStringKey
     /// The caller has the session <see cref="HandOver"/> gave it, as durable as its store promises: the copy here goes.
     public Task HandedOver(string clientId);
 
+    /// After a <see cref="HandOver"/> that left the session live here (<see cref="SessionTransfer.Live"/>) and once the
+    /// caller (node <paramref name="to"/>) has adopted it: the session leaves this node, and what it queued since the
+    /// hand-over is returned (its subscriptions empty). Its filters stay routed from here to <paramref name="to"/> for a
+    /// while, so that what the other nodes still send here reaches it there.
+    public Task<SessionTransfer?> TakeRest(string clientId, string to);
+
+    /// This node takes over the persistent session of <paramref name="clientId"/> from <paramref name="from"/>, which
+    /// is shutting down (its registry record, then the session through <see cref="HandOver"/>). False when the id is
+    /// another node's now, or the session was not there.
+    public Task<bool> Adopt(string clientId, string from);
+
+    /// Returns once what this node had queued for the others when called has been accepted by them (a leaving node's
+    /// last step: the routes of the sessions it handed over are everywhere, and nothing more is on its way to it).
+    public Task Flush();
+
     /// Every retained message here, as encoded PUBLISH packets: a node that joins starts from them.
     public Task<byte[]> Retained();
 

@@ -36,6 +36,10 @@ internal sealed class NodeBatch
     /// delivered to one of its own members of that group, and to nothing else.
     [Id(8)] public List<SharedDelivery> Shared { get; set; } = [];
 
+    /// Messages of <see cref="Messages"/> (by position) that the sender relayed for a session that moved from it
+    /// (<see cref="RelayRoutes"/>): routed like the others, but not relayed again.
+    [Id(9)] public List<int> Relayed { get; set; } = [];
+
     public bool IsEmpty => RouteSnapshot is null && WillSnapshot is null && AddedFilters.Count == 0 && RemovedFilters.Count == 0 && Messages.Length == 0
         && RetainedRemoved.Count == 0 && Wills.Count == 0;
 }

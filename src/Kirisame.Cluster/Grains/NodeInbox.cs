@@ -27,6 +27,12 @@ internal sealed class NodeInbox(ClusterNode node) : Grain, INodeInbox
 
     public Task Kick(string clientId, long epoch) => Node.KickAsync(clientId, epoch);
 
+    public Task<SessionTransfer?> TakeRest(string clientId, string to) => Node.Moves.TakeRestAsync(clientId, to);
+
+    public Task<bool> Adopt(string clientId, string from) => Node.Moves.AdoptAsync(clientId, from);
+
+    public Task Flush() => Node.FlushAsync();
+
     public Task<SessionTransfer?> HandOver(string clientId, long epoch) => Node.HandOverAsync(clientId, epoch);
 
     public Task HandedOver(string clientId) => Node.HandedOver(clientId);

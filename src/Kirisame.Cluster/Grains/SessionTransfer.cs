@@ -22,6 +22,10 @@ internal sealed class SessionTransfer
 
     /// Inbound QoS 2 packet ids whose PUBREL has not come yet.
     [Id(6)] public List<ushort> InboundQoS2 { get; set; } = [];
+
+    /// The session stays on the node that gave it, queueing what is routed there, until the receiver asks for the
+    /// rest (<see cref="INodeInbox.TakeRest"/>): no message routed to the old node while the session moves is lost.
+    [Id(7)] public bool Live { get; set; }
 }
 
 /// A subscription with its options and v5 Subscription Identifier (0: none).
