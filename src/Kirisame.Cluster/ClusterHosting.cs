@@ -63,7 +63,7 @@ internal static class ClusterHosting
                 provider.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString(),
                 provider.GetRequiredService<ILoggerFactory>().CreateLogger("Kirisame.Cluster")));
             services.AddSingleton<ClusterTenants>();
-            services.AddSingleton<Broker.Tenants.ITenantCluster>(provider => provider.GetRequiredService<ClusterTenants>()); // for the broker's tenants
+            services.AddSingleton<Broker.ITenantCluster>(provider => provider.GetRequiredService<ClusterTenants>()); // for the broker's tenants
             services.AddSingleton<ClusterNode>();
             services.AddSingleton<ClusterStatus>();
             services.AddHostedService<ClusterService>();

@@ -14,7 +14,7 @@ namespace Kirisame.Cluster;
 /// This broker as a node of a cluster (docs/adr/0020): a <see cref="PeerLink"/> per other member, kept in step with
 /// Orleans' membership; the routes of this node's clients (<see cref="LocalRoutes"/>) sent to every other node; what
 /// the others send routed here; the clients held here with their wills, which the others publish if this node dies.
-internal sealed class ClusterNode : IClusterHooks, IDisposable
+internal sealed partial class ClusterNode : IClusterHooks, IDisposable
 {
     /// Client ids of the sessions standing for other nodes. U+0000 cannot be in a network client's id [MQTT-1.5.4-2], so
     /// no client can take one over, and the registry keeps such ids on the node.
@@ -299,20 +299,6 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         }
     }
 
-    // ---- outward: retained replication (from ClusterStore) ----
-
-    public void ReplicateRetained(BrokerMessage message)
-    {
-        foreach (var peer in _peers.Values)
-            peer.Enqueue(message);
-    }
-
-    public void ReplicateRetainedRemoval(string topic)
-    {
-        foreach (var peer in _peers.Values)
-            peer.EnqueueRetainedRemoval(topic);
-    }
-
     // ---- inward: the NodeInbox grain's calls ----
 
     public async Task ReceiveAsync(NodeBatch batch)
@@ -483,45 +469,4 @@ internal sealed class ClusterNode : IClusterHooks, IDisposable
         }
     }
 
-    /// Retained messages here, for a node that joins.
-    public byte[] RetainedSnapshot()
-    {
-        var output = new ArrayBufferWriter<byte>();
-        foreach (var message in Broker.Retained.Match("#", Broker.TimeProvider))
-            PublishPackets.Write(output, message, message.RemainingExpiry(Broker.TimeProvider) is { } left
-                ? message.Properties with { MessageExpiryInterval = left } : message.Properties);
-        return output.WrittenSpan.ToArray();
-    }
-
-    /// A joining node takes the retained messages of the first other node that answers; topics it has already (its own
-    /// store's, or set meanwhile) are kept.
-    private async Task PullRetainedAsync()
-    {
-        foreach (var peer in _peers.Values)
-        {
-            try
-            {
-                var packets = await InboxAt(peer.Address).Retained().WaitAsync(TimeSpan.FromSeconds(10));
-                var count = 0;
-                foreach (var publish in PublishPackets.Read(packets))
-                {
-                    var topic = System.Text.Encoding.UTF8.GetString(publish.Topic.Span);
-                    if (Broker.Retained.Match(topic, Broker.TimeProvider).Count > 0)
-                        continue;
-                    var message = new BrokerMessage(topic, publish.Topic.ToArray(), publish.Payload, publish.QoS, retain: true, publish.Properties.Detach(), "",
-                        Broker.TimeProvider.GetTimestamp());
-                    Broker.Retained.Set(message);
-                    _store.Inner.PutRetained(message);
-                    count++;
-                }
-
-                Logger.LogInformation("Cluster: {Count} retained message(s) taken from node {Node}", count, peer.Address);
-                return;
-            }
-            catch (Exception ex)
-            {
-                Logger.LogWarning("Cluster: reading the retained messages of node {Node} failed: {Error}", peer.Address, ex.Message);
-            }
-        }
-    }
 }

@@ -263,7 +263,7 @@ internal static class KirisameCommand
                     broker.Restore(state);
                     security.Tenants?.Attach(broker, configuration.AllListeners.Where(l => l.Tenant is not null).ToDictionary(l => l.Name, l => l.Tenant!),
                         configuration.Storage.InMemory ? null : new Tenants.TenantStores(configuration.Storage, loggers),
-                        provider.GetService<Kirisame.Broker.Tenants.ITenantCluster>()); // each tenant a node of the cluster, when there is one
+                        provider.GetService<Kirisame.Broker.ITenantCluster>()); // each tenant a node of the cluster, when there is one
                     return broker;
                 });
                 services.AddSingleton(new Bridges.BridgeHost(configuration.Bridges));

@@ -1,12 +1,12 @@
 using Kirisame.Broker.Sessions;
 using Kirisame.Broker.Storage;
 
-namespace Kirisame.Broker.Tenants;
+namespace Kirisame.Broker;
 
 /// How each tenant's core becomes a node of the cluster the operator's core is a node of (docs/adr/0021, "In a
 /// cluster"): a tenant is a cluster of its own inside the cluster — its routes, client-id registry, session hand-over,
 /// retained replication and wills travel between the same tenant's cores on the nodes, and nowhere else. Null on a
-/// single node.
+/// single node. In the root namespace, as <see cref="IClusterHooks"/> is: Sessions already depend on Tenants.
 internal interface ITenantCluster
 {
     /// Before the tenant's core exists: the store it is to see (its own, or the in-memory one, with the cluster's
