@@ -1,4 +1,3 @@
-using System.Buffers;
 using Kirisame.Broker;
 using Kirisame.Broker.Delivery;
 using Kirisame.Broker.Security;
@@ -37,8 +36,6 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
     /// past what Orleans takes in one message (100 MB) however far behind the link is.
     private readonly Queue<Chunk> _chunks = new();
     private Chunk? _open;
-    private int _backlog;
-    private long _backlogBytes;
     private bool _routesSnapshotDue = true;
     private bool _willsSnapshotDue = true;
     private int _signalled;
@@ -50,7 +47,7 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
 
     private sealed class Chunk
     {
-        public readonly ArrayBufferWriter<byte> Bytes = new();
+        public readonly ChunkBuffer Bytes = new(ChunkBytes + (ChunkBytes >> 4));
         public readonly List<long> Sequences = [];
         public readonly List<string> RemovedAfter = [];
         public readonly List<SharedDelivery> Shared = [];
@@ -58,10 +55,8 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
     }
 
     /// Messages queued for the other node and not yet accepted by it: back-pressure (docs/adr/0009) holds the
-    /// publishers back when it grows, as for any consumer.
-    public int Backlog => Volatile.Read(ref _backlog);
-
-    public long BacklogBytes => Interlocked.Read(ref _backlogBytes);
+    /// publishers back when they grow, as for any consumer.
+    public LinkBacklog Backlog { get; } = new();
 
     public int MaxQueuedMessages => node.Broker.Options.MaxQueuedMessages;
 
@@ -159,8 +154,7 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
             chunk.Count++;
             if (message.QoS != QualityOfService.AtMostOnce)
                 chunk.Sequences.Add(node.Forwards.Next());
-            Interlocked.Increment(ref _backlog);
-            Interlocked.Add(ref _backlogBytes, chunk.Bytes.WrittenCount - before);
+            Backlog.Queued(chunk.Bytes.WrittenCount - before, behind: _chunks.Peek() != chunk); // held until TakeLocked moves it up
         }
 
         Signal();
@@ -241,16 +235,21 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
                 }
 
                 _inFlight = chunk;
-                await SendAsync(batch, chunk?.Sequences ?? [], token);
-                _inFlight = null;
-                _sending = false;
+                if (chunk is not null && _session is { } taken)
+                    node.Broker.BackPressure.Drained(taken); // the held messages moved up: publishers waiting for this node go on
+                var firstTry = await SendAsync(batch, chunk?.Sequences ?? [], token);
                 if (chunk is not null)
+                    Backlog.Sent(chunk.Count, chunk.Bytes.WrittenCount);
+
+                lock (_lock)
                 {
-                    Interlocked.Add(ref _backlog, -chunk.Count);
-                    Interlocked.Add(ref _backlogBytes, -chunk.Bytes.WrittenCount);
-                    if (_session is { } session)
-                        node.Broker.BackPressure.Drained(session); // publishers waiting for this node go on
+                    // Under the lock, as CloseAsync reads _inFlight: a closing link may still read this chunk's bytes.
+                    _inFlight = null;
+                    if (firstTry && !IsClosed)
+                        chunk?.Bytes.Release();
                 }
+
+                _sending = false;
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -297,16 +296,19 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
                 return (batch, null);
             if (chunk == _open)
                 _open = null;
-            batch.Messages = chunk.Bytes.WrittenSpan.ToArray();
+            batch.Messages = chunk.Bytes.WrittenMemory;
             batch.RetainedRemoved = chunk.RemovedAfter;
             batch.Shared = chunk.Shared;
+            if (_chunks.TryPeek(out var next))
+                Backlog.MovedUp(next.Count, next.Bytes.WrittenCount);
             if (_chunks.Count > 0)
                 Signal(); // more to send: the loop comes round again at once
             return (batch, chunk);
         }
     }
 
-    private async Task SendAsync(NodeBatch batch, List<long> sequences, CancellationToken token)
+    /// Sends until the call succeeds; true when the first try did.
+    private async Task<bool> SendAsync(NodeBatch batch, List<long> sequences, CancellationToken token)
     {
         var failures = 0;
         while (true)
@@ -315,7 +317,7 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
             {
                 await inbox.Receive(batch).WaitAsync(token);
                 node.Forwards.Done(sequences);
-                return;
+                return failures == 0;
             }
             catch (Exception ex) when (!token.IsCancellationRequested)
             {
@@ -362,6 +364,9 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
     }
 
     // ---- inward ----
+
+    /// The topic names of the messages that node sends (<see cref="ClusterNode.ReceiveAsync"/>).
+    public TopicNames Topics { get; } = new();
 
     /// The other node's routes: its session here subscribes to what that node's clients hold.
     public void ApplyRoutes(NodeBatch batch)

@@ -23,9 +23,10 @@ internal sealed class RemoteNodeTarget(PeerLink link) : IDeliveryTarget
 
     public Task Finished => _finished.Task;
 
-    public int Backlog => link.Backlog;
+    /// Back-pressure's view: what waits behind the link's next call (<see cref="LinkBacklog.Held"/>).
+    public int Backlog => link.Backlog.Held;
 
-    public long BacklogBytes => link.BacklogBytes;
+    public long BacklogBytes => link.Backlog.HeldBytes;
 
     public bool OutputBlocked => false;
 
@@ -37,7 +38,7 @@ internal sealed class RemoteNodeTarget(PeerLink link) : IDeliveryTarget
         // delivers it to one of its members of that group. Retained or not, this copy is the group's only one.
         if (subscriptionIds.Length > 0 && link.SharedRoute(subscriptionIds[0]) is { } group)
         {
-            if (mayDrop && message.QoS == QualityOfService.AtMostOnce && link.Backlog >= link.MaxQueuedMessages)
+            if (mayDrop && message.QoS == QualityOfService.AtMostOnce && link.Backlog.Messages >= link.MaxQueuedMessages)
                 return false;
             link.Enqueue(message, group);
             return true;
@@ -49,7 +50,7 @@ internal sealed class RemoteNodeTarget(PeerLink link) : IDeliveryTarget
             return true;
         // A QoS 0 message is dropped (and counted by the broker) only when the other node stopped keeping up and back-
         // pressure gave up waiting for it; a QoS 1/2 one never is: its publisher's acknowledgement waits for it.
-        if (mayDrop && message.QoS == QualityOfService.AtMostOnce && link.Backlog >= link.MaxQueuedMessages)
+        if (mayDrop && message.QoS == QualityOfService.AtMostOnce && link.Backlog.Messages >= link.MaxQueuedMessages)
             return false;
         link.Enqueue(message);
         return true;
