@@ -3,7 +3,7 @@ using Kirisame.Protocol.Primitives;
 
 namespace Kirisame.Cluster;
 
-/// A link's chunk of encoded messages, written into one array rented from the shared pool, and sent from that array as
+/// A link's chunk of encoded messages, written into an array rented from the shared pool, and sent from that array as
 /// it is (<see cref="Grains.NodeBatch.Messages"/> is a slice of it). An ArrayBufferWriter, as before, doubled its way up
 /// to a 1 MiB chunk (256 B, 512 B, … 2 MiB: each step a new zeroed array and a copy, the last ones on the large object
 /// heap) and was then copied once more into the batch: about 3.5 bytes allocated per byte sent, and gen 2 collections
@@ -35,7 +35,8 @@ internal sealed class ChunkBuffer(int capacity) : IBufferWriter<byte>
     {
         if (_array.Length - WrittenCount >= Math.Max(sizeHint, 1))
             return;
-        // Only a message larger than what is left of the chunk gets here (a chunk is closed once it holds ChunkBytes).
+        // A chunk starts at the size of the link's last one and grows in pooled steps (no zeroing, no large-object
+        // allocation); it is closed once it holds ChunkBytes.
         _array = PooledBytes.Grow(_array, WrittenCount, Math.Max(sizeHint, 1));
     }
 

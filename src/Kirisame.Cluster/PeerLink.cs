@@ -45,9 +45,13 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
 
     private const int ChunkBytes = 1 << 20;
 
-    private sealed class Chunk
+    /// What the last chunk taken held: the next one starts in an array that size (pooled, so a busy link does not grow
+    /// every chunk anew, and a quiet one does not hold a 1 MiB array for a few messages).
+    private int _lastChunkBytes;
+
+    private sealed class Chunk(int capacity)
     {
-        public readonly ChunkBuffer Bytes = new(ChunkBytes + (ChunkBytes >> 4));
+        public readonly ChunkBuffer Bytes = new(Math.Clamp(capacity, 4096, ChunkBytes + (ChunkBytes >> 4)));
         public readonly List<long> Sequences = [];
         public readonly List<string> RemovedAfter = [];
         public readonly List<SharedDelivery> Shared = [];
@@ -176,7 +180,7 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
     {
         if (_open is null || _open.Bytes.WrittenCount >= ChunkBytes)
         {
-            _open = new Chunk();
+            _open = new Chunk(_lastChunkBytes);
             _chunks.Enqueue(_open);
         }
 
@@ -297,6 +301,7 @@ internal sealed class PeerLink(ClusterNode node, string address, INodeInbox inbo
             if (chunk == _open)
                 _open = null;
             batch.Messages = chunk.Bytes.WrittenMemory;
+            _lastChunkBytes = chunk.Bytes.WrittenCount;
             batch.RetainedRemoved = chunk.RemovedAfter;
             batch.Shared = chunk.Shared;
             if (_chunks.TryPeek(out var next))
