@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using Kirisame.Broker;
 using Kirisame.Broker.Delivery;
+using Kirisame.Broker.Sessions;
 using Kirisame.Cluster.Grains;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
@@ -312,10 +313,14 @@ internal sealed partial class ClusterNode : IClusterHooks, IDisposable
         var shared = batch.Shared.Count == 0 ? null : batch.Shared.ToDictionary(d => d.Index);
         List<(PublishPacket Publish, SharedDelivery Group)>? unplaced = null;
         var relayedHere = batch.Relayed.Count == 0 ? null : batch.Relayed.ToHashSet();
+        // Back-pressure across the link (docs/adr/0009): subscribers here that routing found behind are waited for, as
+        // a publisher's read loop waits, before the call returns; the sender's next chunk, and its publishers, wait too.
+        var gate = new IngestGate(null);
         Inbound.Begin();
         List<long>? relayed;
         try
         {
+            using var routing = gate.Enter();
             var index = 0;
             foreach (var publish in PublishPackets.Read(batch.Messages))
             {
@@ -330,8 +335,8 @@ internal sealed partial class ClusterNode : IClusterHooks, IDisposable
                     continue;
                 }
 
-                var topic = System.Text.Encoding.UTF8.GetString(publish.Topic.Span);
-                Broker.PublishForwarded(publish, topic, publish.Topic, Broker.TimeProvider.GetTimestamp());
+                var topic = peer.Topics.Get(publish.Topic.Span, out var topicUtf8);
+                Broker.PublishForwarded(publish, topic, topicUtf8, Broker.TimeProvider.GetTimestamp());
             }
         }
         finally
@@ -349,6 +354,9 @@ internal sealed partial class ClusterNode : IClusterHooks, IDisposable
             Broker.Retained.Remove(topic);
             _store.Inner.DeleteRetained(topic);
         }
+
+        if (gate.MustWait) // at most 10 s: past Orleans' 30 s response timeout the sender would send the batch again
+            await Broker.BackPressure.WaitAsync(gate, Task.WhenAny(peer.Target.Finished, Task.Delay(TimeSpan.FromSeconds(10))));
 
         // Accepted means as durable here as a PUBACK from this node would promise: the sender acknowledges after this.
         if (durable)
@@ -374,7 +382,7 @@ internal sealed partial class ClusterNode : IClusterHooks, IDisposable
         var byIndex = groups.ToDictionary(d => d.Index);
         var index = 0;
         var redelivered = 0;
-        foreach (var publish in PublishPackets.Read(packets.ToArray()))
+        foreach (var publish in PublishPackets.Read(packets))
         {
             if (byIndex.TryGetValue(index++, out var group) && RouteShared(publish, group, session => session != dead))
                 redelivered++;

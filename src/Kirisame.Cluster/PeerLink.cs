@@ -1,4 +1,3 @@
-using System.Buffers;
 using Kirisame.Broker;
 using Kirisame.Broker.Delivery;
 using Kirisame.Broker.Security;
@@ -37,8 +36,6 @@ internal sealed partial class PeerLink(ClusterNode node, string address, INodeIn
     /// past what Orleans takes in one message (100 MB) however far behind the link is.
     private readonly Queue<Chunk> _chunks = new();
     private Chunk? _open;
-    private int _backlog;
-    private long _backlogBytes;
     private bool _routesSnapshotDue = true;
     private bool _willsSnapshotDue = true;
     private int _signalled;
@@ -48,9 +45,13 @@ internal sealed partial class PeerLink(ClusterNode node, string address, INodeIn
 
     private const int ChunkBytes = 1 << 20;
 
-    private sealed class Chunk
+    /// What the last chunk taken held: the next one starts in an array that size (pooled, so a busy link does not grow
+    /// every chunk anew, and a quiet one does not hold a 1 MiB array for a few messages).
+    private int _lastChunkBytes;
+
+    private sealed class Chunk(int capacity)
     {
-        public readonly ArrayBufferWriter<byte> Bytes = new();
+        public readonly ChunkBuffer Bytes = new(Math.Clamp(capacity, 4096, ChunkBytes + (ChunkBytes >> 4)));
         public readonly List<long> Sequences = [];
         public readonly List<string> RemovedAfter = [];
         public readonly List<SharedDelivery> Shared = [];
@@ -59,10 +60,8 @@ internal sealed partial class PeerLink(ClusterNode node, string address, INodeIn
     }
 
     /// Messages queued for the other node and not yet accepted by it: back-pressure (docs/adr/0009) holds the
-    /// publishers back when it grows, as for any consumer.
-    public int Backlog => Volatile.Read(ref _backlog);
-
-    public long BacklogBytes => Interlocked.Read(ref _backlogBytes);
+    /// publishers back when they grow, as for any consumer.
+    public LinkBacklog Backlog { get; } = new();
 
     public int MaxQueuedMessages => node.Broker.Options.MaxQueuedMessages;
 
@@ -172,8 +171,7 @@ internal sealed partial class PeerLink(ClusterNode node, string address, INodeIn
             chunk.Count++;
             if (message.QoS != QualityOfService.AtMostOnce)
                 chunk.Sequences.Add(sequence = node.Forwards.Next());
-            Interlocked.Increment(ref _backlog);
-            Interlocked.Add(ref _backlogBytes, chunk.Bytes.WrittenCount - before);
+            Backlog.Queued(chunk.Bytes.WrittenCount - before, behind: _chunks.Peek() != chunk); // held until TakeLocked moves it up
         }
 
         Signal();
@@ -196,7 +194,7 @@ internal sealed partial class PeerLink(ClusterNode node, string address, INodeIn
     {
         if (_open is null || _open.Bytes.WrittenCount >= ChunkBytes)
         {
-            _open = new Chunk();
+            _open = new Chunk(_lastChunkBytes);
             _chunks.Enqueue(_open);
         }
 
@@ -255,17 +253,22 @@ internal sealed partial class PeerLink(ClusterNode node, string address, INodeIn
                 }
 
                 _inFlight = chunk;
-                await SendAsync(batch, chunk?.Sequences ?? [], token);
+                if (chunk is not null && _session is { } taken)
+                    node.Broker.BackPressure.Drained(taken); // the held messages moved up: publishers waiting for this node go on
+                var firstTry = await SendAsync(batch, chunk?.Sequences ?? [], token);
                 Interlocked.Increment(ref _accepted);
-                _inFlight = null;
-                _sending = false;
                 if (chunk is not null)
+                    Backlog.Sent(chunk.Count, chunk.Bytes.WrittenCount);
+
+                lock (_lock)
                 {
-                    Interlocked.Add(ref _backlog, -chunk.Count);
-                    Interlocked.Add(ref _backlogBytes, -chunk.Bytes.WrittenCount);
-                    if (_session is { } session)
-                        node.Broker.BackPressure.Drained(session); // publishers waiting for this node go on
+                    // Under the lock, as CloseAsync reads _inFlight: a closing link may still read this chunk's bytes.
+                    _inFlight = null;
+                    if (firstTry && !IsClosed)
+                        chunk?.Bytes.Release();
                 }
+
+                _sending = false;
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -314,17 +317,21 @@ internal sealed partial class PeerLink(ClusterNode node, string address, INodeIn
                 return (batch, null);
             if (chunk == _open)
                 _open = null;
-            batch.Messages = chunk.Bytes.WrittenSpan.ToArray();
+            batch.Messages = chunk.Bytes.WrittenMemory;
+            _lastChunkBytes = chunk.Bytes.WrittenCount;
             batch.RetainedRemoved = chunk.RemovedAfter;
             batch.Shared = chunk.Shared;
             batch.Relayed = chunk.Relayed;
+            if (_chunks.TryPeek(out var next))
+                Backlog.MovedUp(next.Count, next.Bytes.WrittenCount);
             if (_chunks.Count > 0)
                 Signal(); // more to send: the loop comes round again at once
             return (batch, chunk);
         }
     }
 
-    private async Task SendAsync(NodeBatch batch, List<long> sequences, CancellationToken token)
+    /// Sends until the call succeeds; true when the first try did.
+    private async Task<bool> SendAsync(NodeBatch batch, List<long> sequences, CancellationToken token)
     {
         var failures = 0;
         while (true)
@@ -333,7 +340,7 @@ internal sealed partial class PeerLink(ClusterNode node, string address, INodeIn
             {
                 await inbox.Receive(batch).WaitAsync(token);
                 node.Forwards.Done(sequences);
-                return;
+                return failures == 0;
             }
             catch (Exception ex) when (!token.IsCancellationRequested)
             {
@@ -380,6 +387,9 @@ internal sealed partial class PeerLink(ClusterNode node, string address, INodeIn
     }
 
     // ---- inward ----
+
+    /// The topic names of the messages that node sends (<see cref="ClusterNode.ReceiveAsync"/>).
+    public TopicNames Topics { get; } = new();
 
     /// The other node's routes: its session here subscribes to what that node's clients hold.
     public void ApplyRoutes(NodeBatch batch)

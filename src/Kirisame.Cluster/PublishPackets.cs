@@ -40,16 +40,16 @@ internal static class PublishPackets
 
     /// Each packet of <paramref name="packets"/>, decoded in place (slices of the array). Throws on a malformed one:
     /// only nodes of the cluster send these.
-    public static IEnumerable<PublishPacket> Read(byte[] packets)
+    public static IEnumerable<PublishPacket> Read(ReadOnlyMemory<byte> packets)
     {
         var offset = 0;
         while (offset < packets.Length)
         {
-            var flags = (byte)(packets[offset] & 0x0F);
-            if (VariableByteInteger.TryRead(packets.AsSpan(offset + 1), out var length, out var lengthBytes) != DecodeError.None)
+            var flags = (byte)(packets.Span[offset] & 0x0F);
+            if (VariableByteInteger.TryRead(packets.Span[(offset + 1)..], out var length, out var lengthBytes) != DecodeError.None)
                 throw new InvalidDataException("A malformed packet length in a batch from another node.");
             var bodyStart = offset + 1 + lengthBytes;
-            var raw = new RawPacket(PacketType.Publish, flags, packets.AsMemory(bodyStart, length), 1 + lengthBytes + length);
+            var raw = new RawPacket(PacketType.Publish, flags, packets.Slice(bodyStart, length), 1 + lengthBytes + length);
             var error = MqttDecoder.DecodePublish(raw, ProtocolVersion.V500, out var publish);
             if (error != DecodeError.None)
                 throw new InvalidDataException($"A malformed PUBLISH in a batch from another node: {error}.");

@@ -25,10 +25,11 @@ internal sealed class RemoteNodeTarget(PeerLink link, bool relay = false) : IDel
 
     public Task Finished => _finished.Task;
 
-    /// A relay reports none: the link's own session is the one whose drains back-pressure hears of.
-    public int Backlog => relay ? 0 : link.Backlog;
+    /// Back-pressure's view: what waits behind the link's next call (<see cref="LinkBacklog.Held"/>). A relay reports
+    /// none: the link's own session is the one whose drains back-pressure hears of.
+    public int Backlog => relay ? 0 : link.Backlog.Held;
 
-    public long BacklogBytes => relay ? 0 : link.BacklogBytes;
+    public long BacklogBytes => relay ? 0 : link.Backlog.HeldBytes;
 
     public bool OutputBlocked => false;
 
@@ -42,7 +43,7 @@ internal sealed class RemoteNodeTarget(PeerLink link, bool relay = false) : IDel
         // delivers it to one of its members of that group. Retained or not, this copy is the group's only one.
         if (subscriptionIds.Length > 0 && link.SharedRoute(subscriptionIds[0]) is { } group)
         {
-            if (mayDrop && message.QoS == QualityOfService.AtMostOnce && link.Backlog >= link.MaxQueuedMessages)
+            if (mayDrop && message.QoS == QualityOfService.AtMostOnce && link.Backlog.Messages >= link.MaxQueuedMessages)
                 return false;
             link.Enqueue(message, group);
             return true;
@@ -54,7 +55,7 @@ internal sealed class RemoteNodeTarget(PeerLink link, bool relay = false) : IDel
             return true;
         // A QoS 0 message is dropped (and counted by the broker) only when the other node stopped keeping up and back-
         // pressure gave up waiting for it; a QoS 1/2 one never is: its publisher's acknowledgement waits for it.
-        if (mayDrop && message.QoS == QualityOfService.AtMostOnce && link.Backlog >= link.MaxQueuedMessages)
+        if (mayDrop && message.QoS == QualityOfService.AtMostOnce && link.Backlog.Messages >= link.MaxQueuedMessages)
             return false;
         link.Enqueue(message);
         return true;

@@ -20,8 +20,9 @@ internal sealed class NodeBatch
     [Id(3)] public List<string> RemovedFilters { get; set; } = [];
 
     /// MQTT 5 PUBLISH packets, one after the other: the codec's encoding carries topic, payload, QoS, RETAIN and
-    /// properties without a second format to maintain. A retained one is to be kept as well as delivered.
-    [Id(4)] public byte[] Messages { get; set; } = [];
+    /// properties without a second format to maintain. A retained one is to be kept as well as delivered. A slice of the
+    /// sending link's pooled chunk (<see cref="ChunkBuffer"/>), serialized from there; the receiver gets an array of its own.
+    [Id(4)] public ReadOnlyMemory<byte> Messages { get; set; }
 
     /// Retained messages removed without a delivery (expired, deleted by an administrator), after <see cref="Messages"/>.
     [Id(5)] public List<string> RetainedRemoved { get; set; } = [];

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Kirisame.Protocol.Primitives;
 
 namespace Kirisame.Transport.Sockets;
 
@@ -47,10 +48,7 @@ internal struct SendBuffer
         if (Array.Length - Written >= needed)
             return;
         // A batch larger than the array: grow (the broker's outbound queue bounds how large a batch gets).
-        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(Array.Length * 2, Written + needed));
-        Array.AsSpan(0, Written).CopyTo(larger);
-        ArrayPool<byte>.Shared.Return(Array);
-        Array = larger;
+        Array = PooledBytes.Grow(Array, Written, needed);
     }
 
     /// After a complete send (or a failed one): empty, the array back in the pool.
