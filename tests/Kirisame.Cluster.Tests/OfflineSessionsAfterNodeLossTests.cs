@@ -24,9 +24,14 @@ public sealed class OfflineSessionsAfterNodeLossTests
         }
 
         cluster[2].Kill();
-        // The first node states its sessions again once it has seen the death (a log line says so; nothing else shows it).
-        Assert.True(await cluster[0].Process.Process.WaitForLineAsync(l => l.Contains("offline session(s) held here to the registry again", StringComparison.Ordinal), s_timeout) is not null,
-            cluster[0].Process.Describe());
+        // The first node states its sessions again once it has seen the death (a log line says so; nothing else shows it),
+        // and the clients return to the second once it has seen the death too (it states its own, none, the same way):
+        // before, its claims may still go to the dead silo's partitions as it last knew them.
+        foreach (var node in new[] { cluster[0], cluster[1] })
+        {
+            Assert.True(await node.Process.Process.WaitForLineAsync(l => l.Contains("offline session(s) held here to the registry again", StringComparison.Ordinal), s_timeout) is not null,
+                node.Process.Describe());
+        }
 
         var fresh = new List<string>();
         foreach (var id in ids)
@@ -37,6 +42,6 @@ public sealed class OfflineSessionsAfterNodeLossTests
                 fresh.Add(id);
         }
 
-        Assert.Empty(fresh); // [MQTT-3.2.2-3]: each session continued, moved from the first node
+        Assert.True(fresh.Count == 0, $"no session for {string.Join(", ", fresh)}\n{cluster[0].Process.Describe()}\n{cluster[1].Process.Describe()}"); // [MQTT-3.2.2-3]: each session continued, moved from the first node
     }
 }
