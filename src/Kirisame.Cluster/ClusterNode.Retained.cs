@@ -1,13 +1,9 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using Kirisame.Broker;
 using Kirisame.Broker.Delivery;
-using Kirisame.Cluster.Grains;
 using Kirisame.Protocol;
 using Kirisame.Protocol.Packets;
-using Kirisame.Protocol.Primitives;
 using Microsoft.Extensions.Logging;
-using Orleans.Runtime;
 
 namespace Kirisame.Cluster;
 

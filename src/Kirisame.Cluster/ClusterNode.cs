@@ -117,7 +117,7 @@ internal sealed partial class ClusterNode : IClusterHooks, IDisposable
         {
             _ = Task.Run(() => _watch.RunAsync(_stopping.Token));
             Logger.LogInformation("Cluster: node {Node} up, {Peers} other node(s)", SiloAddress, _peers.Count);
-            await Tenants.StartAsync(this);
+            Tenants.DefaultStarted(this);
         }
         else
         {
@@ -184,14 +184,8 @@ internal sealed partial class ClusterNode : IClusterHooks, IDisposable
 
         if (died && _registry is not null)
         {
-            // The clients connected here, and the persistent sessions kept here without a connection (their offline
-            // records, so that a claim on another node still finds the session here to move it).
-            List<HolderRecord> held;
-            lock (_heldLock)
-                held = [.. _held.Select(h => new HolderRecord(h.Key, h.Value.Epoch, Self, ""))];
-            var connected = held.Select(h => h.ClientId).ToHashSet(StringComparer.Ordinal);
-            held.AddRange(Broker.OfflineSessions().Where(s => !connected.Contains(s.ClientId))
-                .Select(s => new HolderRecord(s.ClientId, s.Epoch, Self, "", Offline: true)));
+            var held = HeldRecords(partition: null);
+            var connected = held.Count(h => !h.Offline);
             // Calls to partitions that were on the dead silo can fail until Orleans has placed them again: try a few times.
             for (var attempt = 1; ; attempt++)
             {
@@ -199,7 +193,7 @@ internal sealed partial class ClusterNode : IClusterHooks, IDisposable
                 {
                     await _registry.ReassertAsync(held);
                     Logger.LogInformation("Cluster: stated {Connected} connected client(s) and {Offline} offline session(s) held here to the registry again",
-                        connected.Count, held.Count - connected.Count);
+                        connected, held.Count - connected);
                     break;
                 }
                 catch (Exception ex) when (attempt < 10)
@@ -215,6 +209,30 @@ internal sealed partial class ClusterNode : IClusterHooks, IDisposable
             }
         }
     }
+
+    /// What this node holds, as the registry records it (ids as this node's clients know them): the clients connected
+    /// here, and the persistent sessions kept here without a connection (offline records, so that a claim on another
+    /// node still finds the session here to move it). Only the ids of registry partition <paramref name="partition"/>
+    /// when given.
+    internal List<HolderRecord> HeldRecords(long? partition)
+    {
+        if (_registry is null)
+            return [];
+        List<HolderRecord> held;
+        lock (_heldLock)
+            held = [.. _held.Where(h => InPartition(h.Key)).Select(h => new HolderRecord(h.Key, h.Value.Epoch, Self, ""))];
+        var connected = held.Select(h => h.ClientId).ToHashSet(StringComparer.Ordinal);
+        held.AddRange(Broker.OfflineSessions().Where(s => !connected.Contains(s.ClientId) && InPartition(s.ClientId))
+            .Select(s => new HolderRecord(s.ClientId, s.Epoch, Self, "", Offline: true)));
+        return held;
+
+        bool InPartition(string clientId) => partition is not { } p || _registry.PartitionOfClient(clientId) == p;
+    }
+
+    /// What this server's nodes — the default tenant's (this one) and every tenant's — hold in registry partition
+    /// <paramref name="partition"/>, with the ids as the partitions know them: a partition's new activation asks.
+    internal List<HolderRecord> HeldIn(long partition) =>
+        [.. new[] { this }.Concat(Tenants.All()).SelectMany(node => node._registry?.Keyed(node.HeldRecords(partition)) ?? [])];
 
     private PeerLink GetOrAddPeer(string address)
     {

@@ -77,12 +77,20 @@ internal sealed class ClusterSessionRegistry(IGrainFactory grains, string self, 
     /// <paramref name="from"/>: the epoch of that record, or 0 when the id is another node's now.
     public Task<long> MoveAsync(string clientId, string from) => Partition(clientId).Move(Key(clientId), from, self);
 
-    /// States again what this node holds, after a silo died and partitions may have moved with their state lost.
+    /// States again what this node holds, after a silo died and partitions may have moved with their state lost. (A
+    /// partition's new activation also asks every node for its part, <see cref="ClientRegistryPartition"/>: this push
+    /// covers a node that did not answer that question in time.)
     public async Task ReassertAsync(IReadOnlyList<HolderRecord> held)
     {
-        foreach (var group in held.Select(h => h with { ClientId = Key(h.ClientId) }).GroupBy(h => PartitionOf(h.ClientId)))
+        foreach (var group in Keyed(held).GroupBy(h => PartitionOf(h.ClientId)))
             await grains.GetGrain<IClientRegistryPartition>(group.Key).Reassert([.. group]);
     }
+
+    /// The registry partition of this registry's client <paramref name="clientId"/>.
+    internal long PartitionOfClient(string clientId) => PartitionOf(Key(clientId));
+
+    /// <paramref name="held"/> with the ids as the partitions know them.
+    internal IEnumerable<HolderRecord> Keyed(IEnumerable<HolderRecord> held) => held.Select(h => h with { ClientId = Key(h.ClientId) });
 
     private static bool IsNodeLocal(string clientId) => clientId.Contains('\0', StringComparison.Ordinal);
 

@@ -58,8 +58,15 @@ internal sealed class ClusterTenants(IGrainFactory grains, ILocalSiloDetails sil
             return _nodes.GetValueOrDefault(tenant);
     }
 
+    /// Every tenant's node here now.
+    public List<ClusterNode> All()
+    {
+        lock (_lock)
+            return [.. _nodes.Values];
+    }
+
     /// The default node is up: the tenants waiting for it join.
-    public Task StartAsync(ClusterNode @default)
+    public void DefaultStarted(ClusterNode @default)
     {
         List<MqttBroker> waiting;
         lock (_lock)
@@ -71,7 +78,6 @@ internal sealed class ClusterTenants(IGrainFactory grains, ILocalSiloDetails sil
 
         foreach (var core in waiting)
             Start(core);
-        return Task.CompletedTask;
     }
 
     /// The server stops: every tenant's node, before the default one and before the tenants' cores and stores.

@@ -96,7 +96,6 @@ public sealed class TenantDirectory
         if (Invalid(definition.Name, Mapping.Separator) is { } invalid)
             return invalid;
         var name = definition.Name;
-        MqttBroker? created = null;
         string how;
         lock (_changing)
         {
@@ -125,11 +124,10 @@ public sealed class TenantDirectory
                 if (Create(definition, out var why) is not { } made)
                     return why;
                 entry = made;
-                created = made.Core;
                 how = made.Store is null ? "added" : "added (its store opened)";
                 // Started, and linked to the tenant on the other nodes, before a client can be mapped to it.
-                created.Start();
-                _cluster?.Join(created);
+                made.Core.Start();
+                _cluster?.Join(made.Core);
             }
 
             lock (_lock)

@@ -1,13 +1,46 @@
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+
 namespace Kirisame.Cluster.Grains;
 
-/// The state is soft (in memory): a partition that moves after its silo died starts empty and is filled again by the
-/// nodes' <see cref="Reassert"/>. Epochs start from the wall clock in 100 ns ticks, so one made by a new activation is
-/// above every epoch an earlier activation handed out (clocks of the nodes roughly agreeing), and fencing by epoch
-/// holds across the move.
-internal sealed class ClientRegistryPartition : Grain, IClientRegistryPartition
+/// The state is soft (in memory), and an activation can lose it: its silo dies; Orleans deactivates it on a live silo
+/// too when the silo that held its directory entry dies (so that no second activation is made beside it); it is
+/// collected after being idle. So each new activation starts from what the nodes hold — it asks every active node
+/// (<see cref="INodeInbox.Held"/>) before it serves a claim — and the nodes state it again after a death
+/// (<see cref="Reassert"/>), for a node that could not answer in time. Epochs start from the wall clock in 100 ns
+/// ticks, so one made by a new activation is above every epoch an earlier activation handed out (clocks of the nodes
+/// roughly agreeing), and fencing by epoch holds across the move.
+internal sealed class ClientRegistryPartition(IClusterMembershipService membership, ILoggerFactory loggers) : Grain, IClientRegistryPartition
 {
+    /// How long a new activation waits for one node's answer: a node that died but is not declared dead yet must not
+    /// hold the partition's claims for Orleans' 30 s response timeout. A node that does not answer states its part
+    /// again once the death is declared.
+    private static readonly TimeSpan s_askLimit = TimeSpan.FromSeconds(3);
+
     private readonly Dictionary<string, HolderRecord> _holders = new(StringComparer.Ordinal);
     private long _lastEpoch = DateTime.UtcNow.Ticks;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var partition = this.GetPrimaryKeyLong();
+        var nodes = membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress.ToParsableString()).ToList();
+        var answers = await Task.WhenAll(nodes.Select(async node =>
+        {
+            try
+            {
+                return await GrainFactory.GetGrain<INodeInbox>(node).Held(partition).WaitAsync(s_askLimit, cancellationToken);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                loggers.CreateLogger("Kirisame.Cluster").LogInformation(
+                    "Cluster: registry partition {Partition} starting here could not ask node {Node} what it holds ({Error}); it states that again once the membership has settled",
+                    partition, node, ex.Message);
+                return [];
+            }
+        }));
+        foreach (var held in answers)
+            Merge(held);
+    }
 
     public Task<ClaimResult> Claim(string clientId, string node, string connection)
     {
@@ -47,13 +80,17 @@ internal sealed class ClientRegistryPartition : Grain, IClientRegistryPartition
 
     public Task Reassert(List<HolderRecord> holders)
     {
+        Merge(holders);
+        return Task.CompletedTask;
+    }
+
+    private void Merge(List<HolderRecord> holders)
+    {
         foreach (var holder in holders)
         {
             if (!_holders.TryGetValue(holder.ClientId, out var current) || current.Epoch < holder.Epoch)
                 _holders[holder.ClientId] = holder;
             _lastEpoch = Math.Max(_lastEpoch, holder.Epoch);
         }
-
-        return Task.CompletedTask;
     }
 }

@@ -37,6 +37,10 @@ internal interface INodeInbox : IGrainWithStringKey
     /// last step: the routes of the sessions it handed over are everywhere, and nothing more is on its way to it).
     public Task Flush();
 
+    /// Who this node (every tenant's node of its server, asked through the default tenant's inbox) holds in registry
+    /// partition <paramref name="partition"/>: a partition's new activation starts from the nodes' answers.
+    public Task<List<HolderRecord>> Held(long partition);
+
     /// Every retained message here, as encoded PUBLISH packets: a node that joins starts from them.
     public Task<byte[]> Retained();
 

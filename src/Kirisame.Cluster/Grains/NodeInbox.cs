@@ -37,6 +37,8 @@ internal sealed class NodeInbox(ClusterNode node) : Grain, INodeInbox
 
     public Task HandedOver(string clientId) => Node.HandedOver(clientId);
 
+    public Task<List<HolderRecord>> Held(long partition) => Task.FromResult(node.HeldIn(partition));
+
     public Task<byte[]> Retained() => Task.FromResult(Node.RetainedSnapshot());
 
     public Task<long> ConnectedClients() => Task.FromResult(Node.ConnectedClients);
