@@ -14,8 +14,9 @@ internal interface IClusterHooks
 
     /// A CONNECT's claim of a client id, before the broker attaches a session to it: a holder the claim displaced on
     /// another node is closed there, and without <paramref name="cleanStart"/> the session it leaves is brought here
-    /// first, so that the attach continues it (Session Present, [MQTT-3.2.2-3]).
-    public Task TakeOverAsync(SessionClaim claim, bool cleanStart);
+    /// first, so that the attach continues it (Session Present, [MQTT-3.2.2-3]). Returns why the session cannot be
+    /// had now (its node died and no live node has taken its sessions up yet), or null to go on.
+    public Task<string?> TakeOverAsync(SessionClaim claim, bool cleanStart);
 
     /// A network client holds <paramref name="clientId"/> on this node under <paramref name="epoch"/>.
     public void Held(string clientId, long epoch, WillMessage? will);

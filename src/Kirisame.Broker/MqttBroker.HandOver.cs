@@ -11,9 +11,6 @@ namespace Kirisame.Broker;
 /// copy from its store only once the other node has it. Used by a cluster node only; a single node never calls these.
 public sealed partial class MqttBroker
 {
-    /// How many queue entries one read of the store returns while a session is handed over.
-    private const int HandOverReadBatch = 1024;
-
     /// Another node claimed <paramref name="clientId"/> under <paramref name="epoch"/> and continues its session: the
     /// connection holding it here is closed with Session taken over (0x8E, [MQTT-3.1.4-3]), and the session — its
     /// subscriptions, queue with in-flight state, inbound QoS 2 ids — leaves this broker and is returned. Null when there
@@ -61,18 +58,9 @@ public sealed partial class MqttBroker
         }
 
         // The part of the queue kept only in the store (docs/adr/0010): still there, since nothing was deleted.
-        while (storedCount > 0)
-        {
-            var batch = await Store.ReadQueuedAsync(clientId, storedFrom, HandOverReadBatch, long.MaxValue).ConfigureAwait(false);
-            if (batch.Count == 0)
-                break;
-            foreach (var queued in batch)
-                stored.Queue.Add((queued, 0, InflightState.AwaitingAck));
-            storedCount -= batch.Count;
-            storedFrom = batch[^1].Sequence + 1;
-            stored.LastSequence = Math.Max(stored.LastSequence, batch[^1].Sequence);
-        }
-
+        stored.StoredPendingCount = storedCount;
+        stored.StoredPendingFrom = storedFrom;
+        await stored.ReadStoredPendingAsync(Store).ConfigureAwait(false);
         return stored;
     }
 

@@ -52,6 +52,35 @@ public sealed partial class MqttBroker
         }
     }
 
+    /// Routes a PUBLISH another cluster node had sent to a node that died before accepting it, to the sessions here that
+    /// <paramref name="eligible"/> accepts — those taken up from the dead node (docs/adr/0020): the others had their own
+    /// copy. Not to shared groups (the sender gave those to other members already), and no retained change (replicated
+    /// on its own). Not on a single node's path.
+    internal int PublishForwardedTo(in PublishPacket publish, string topic, ReadOnlyMemory<byte> topicUtf8, Func<Session, bool> eligible, long receivedAtTicks)
+    {
+        var match = Subscriptions.Match(topic);
+        var message = Materialize(publish, topic, topicUtf8, "", receivedAtTicks, retain: false);
+        try
+        {
+            var reached = 0;
+            foreach (var entry in match.Sessions)
+            {
+                if (!eligible(entry.Session) || !entry.All.Any)
+                    continue;
+                var aggregate = entry.All;
+                var qos = message.QoS < aggregate.MaximumQoS ? message.QoS : aggregate.MaximumQoS;
+                Deliver(entry.Session, message, qos, retain: false, aggregate.SubscriptionIds);
+                reached++;
+            }
+
+            return reached;
+        }
+        finally
+        {
+            message.Release();
+        }
+    }
+
     /// Delivers a PUBLISH to one member of the group "$share/{shareName}/{topicFilter}" that <paramref name="eligible"/>
     /// accepts: the share of a group another cluster node gave this one. False when the group has no such member (it
     /// left meanwhile): the caller gives the message to another node's members, so that it is not lost.

@@ -70,7 +70,16 @@ internal sealed partial class ClusterNode : IClusterHooks, IDisposable
         if (_registry is not null)
             _registry.KeepsSession = (clientId, epoch) => Broker.FindSession(clientId) is { } session && session.Epoch == epoch;
         Moves = new SessionMoves(this, _registry);
+        // The default tenant's sessions only: a tenant's store folder is not in the shared folder (docs/adr/0020).
+        if (tenant is null && store.Shared is { } shared && _registry is not null)
+        {
+            Dead = new DeadNodeSessions(this, _registry, shared);
+            _registry.WaitForAdoption = Dead.AdopterOfAsync;
+        }
     }
+
+    /// With a shared store (Cluster:SharedStore), the persistent sessions of dead nodes taken up here; null without.
+    public DeadNodeSessions? Dead { get; }
 
     /// The tenant whose node this is; null for the default tenant's.
     public string? Tenant { get; }
@@ -234,6 +243,14 @@ internal sealed partial class ClusterNode : IClusterHooks, IDisposable
     internal List<HolderRecord> HeldIn(long partition) =>
         [.. new[] { this }.Concat(Tenants.All()).SelectMany(node => node._registry?.Keyed(node.HeldRecords(partition)) ?? [])];
 
+    /// The active member at silo endpoint <paramref name="endpoint"/> ("ip:port"), if there is one: a node restarted there.
+    public string? ActiveMemberAt(string endpoint) =>
+        _membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress.ToParsableString())
+            .FirstOrDefault(address => SharedStore.EndpointOf(address) == endpoint);
+
+    /// The dead nodes whose persistent sessions this node has not seen taken up yet (none without a shared store).
+    internal List<string> AwaitingAdoption() => Dead is { } dead ? [.. _gone.Keys.Where(gone => !dead.IsAdopted(gone))] : [];
+
     private PeerLink GetOrAddPeer(string address)
     {
         if (_peers.TryGetValue(address, out var peer))
@@ -251,6 +268,10 @@ internal sealed partial class ClusterNode : IClusterHooks, IDisposable
         return peer;
     }
 
+    /// Another node found <paramref name="address"/> dead before this one did (<see cref="DeadNodeSessions"/>).
+    internal Task RemoveDeadPeerAsync(string address) =>
+        _peers.TryGetValue(address, out var peer) ? RemovePeerAsync(address, peer, _membership.CurrentSnapshot) : Task.CompletedTask;
+
     private async Task RemovePeerAsync(string key, PeerLink peer, ClusterMembershipSnapshot snapshot)
     {
         lock (_peersLock)
@@ -260,16 +281,26 @@ internal sealed partial class ClusterNode : IClusterHooks, IDisposable
             _gone.TryAdd(key, 0);
         }
 
-        await peer.CloseAsync(died: true);
+        if (Dead is { } holding)
+        {
+            await peer.HoldAsync(); // its routes stay until the node that takes its sessions up has its own here
+            holding.Hold(key, peer);
+        }
+        else
+        {
+            await peer.CloseAsync(died: true);
+        }
         var live = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress.ToParsableString())
             .Append(Self).Order(StringComparer.Ordinal).First();
         List<WillEntry> wills;
         lock (peer.Wills)
             wills = [.. peer.Wills.Values.Where(w => w.Will is not null)];
         Logger.LogWarning("Cluster: node {Node} is dead; its routes are dropped{Wills}", key,
-            live == Self ? $", and the wills of its {wills.Count} client(s) published here" : "");
+            live == Self ? $", and the wills of its {wills.Count} client(s) published here" + (Dead is null ? "" : "; its persistent sessions are taken up here") : "");
         if (live != Self)
             return;
+        if (Dead is { } dead)
+            _ = Task.Run(() => dead.AdoptAsync(key, _stopping.Token));
         foreach (var will in wills)
         {
             foreach (var publish in PublishPackets.Read(will.Will!))
@@ -433,66 +464,4 @@ internal sealed partial class ClusterNode : IClusterHooks, IDisposable
         store.WhenDurable(mark, static state => ((TaskCompletionSource)state!).TrySetResult(), stored);
         return stored.Task;
     }
-
-    /// Another node claimed <paramref name="clientId"/> with clean start: the connection holding it here under an older
-    /// (or the same) epoch is closed with Session taken over (0x8E, [MQTT-3.1.4-3]), and the session it leaves is
-    /// discarded [MQTT-3.1.2-4] — the id lives on the other node now.
-    public async Task KickAsync(string clientId, long epoch)
-    {
-        await Moves.SettledAsync(clientId); // a session on its way here from a node shutting down goes too
-        var session = Broker.FindSession(clientId);
-        if (session is null || session.Epoch > epoch)
-            return;
-        if (session.Owner is { } owner)
-        {
-            Logger.LogInformation("Client {ClientId} connected on another node; closing its connection here", MqttText.Quote(clientId));
-            owner.RequestClose(ReasonCode.SessionTakenOver);
-            await Task.WhenAny(owner.Finished, Task.Delay(TimeSpan.FromSeconds(5)));
-        }
-
-        if (Broker.FindSession(clientId) is { Owner: null } left && left.Epoch <= epoch)
-            await Broker.Admin.DeleteSessionAsync(clientId);
-    }
-
-    /// Another node claimed <paramref name="clientId"/> with clean start 0: the session leaves this broker for it.
-    public Task<SessionTransfer?> HandOverAsync(string clientId, long epoch) => Moves.HandOverAsync(clientId, epoch);
-
-    public Task HandedOver(string clientId)
-    {
-        Broker.HandedOver(clientId);
-        return Task.CompletedTask;
-    }
-
-    /// IClusterHooks: the holder a claim displaced on another node is closed there; with clean start 0 its session comes
-    /// here — restored into the broker and as durable as this node's store promises — before the other node lets go of
-    /// its copy and before the broker attaches it (docs/adr/0020). A node that does not answer is dead or cut off, and
-    /// the claim goes on without it (its connection is fenced by the epoch; its session is lost unless a later claim
-    /// reaches it).
-    public async Task TakeOverAsync(Broker.Sessions.SessionClaim claim, bool cleanStart)
-    {
-        // A session coming here from a node that shuts down is here whole before its client's claim goes on.
-        await Moves.SettledAsync(claim.Lease.ClientId);
-        // A node declared dead took its sessions with it (no shared store): nothing to ask it.
-        if (claim.Previous is not { } previous || previous.Holder.Node == Self || _gone.ContainsKey(previous.Holder.Node))
-            return;
-        var clientId = claim.Lease.ClientId;
-        var epoch = claim.Lease.Epoch;
-        var inbox = InboxAt(previous.Holder.Node);
-        try
-        {
-            if (cleanStart)
-            {
-                await inbox.Kick(clientId, epoch).WaitAsync(s_takeOverTimeout);
-                return;
-            }
-
-            await Moves.PullAsync(inbox, clientId, epoch);
-        }
-        catch (Exception ex)
-        {
-            Logger.LogWarning("Cluster: could not take client {ClientId} over from node {Node}: {Error}", MqttText.Quote(clientId), previous.Holder.Node,
-                ex.Message);
-        }
-    }
-
 }

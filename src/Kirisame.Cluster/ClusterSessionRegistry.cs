@@ -36,7 +36,14 @@ internal sealed class ClusterSessionRegistry(IGrainFactory grains, string self, 
     {
         if (IsNodeLocal(clientId))
             return await _local.ClaimAsync(clientId, holder, cancellationToken);
-        var result = await Partition(clientId).Claim(Key(clientId), self, holder.Connection).WaitAsync(cancellationToken);
+        var result = await Partition(clientId).Claim(Key(clientId), self, holder.Connection, force: WaitForAdoption is null).WaitAsync(cancellationToken);
+        if (result.AwaitingAdoption is { } dead)
+        {
+            // Its record may be on its way back with the dead node's sessions: claimed again once they were taken up.
+            await WaitForAdoption!(dead).WaitAsync(cancellationToken);
+            result = await Partition(clientId).Claim(Key(clientId), self, holder.Connection, force: true).WaitAsync(cancellationToken);
+        }
+
         var lease = new SessionLease(clientId, result.Epoch, new SessionHolder(self, holder.Connection));
         // A holder on another node, connected or keeping a persistent session there, is the broker's to take over
         // (IClusterHooks.TakeOverAsync); an offline record of this node is just the session the broker has.
@@ -47,6 +54,10 @@ internal sealed class ClusterSessionRegistry(IGrainFactory grains, string self, 
     }
 
     private readonly ReleaseFailures _failures = new(logger);
+
+    /// With a shared store (docs/adr/0020): completes once the persistent sessions of a dead node were taken up, or the
+    /// wait gave up. Null without one, and claims are never asked to wait.
+    public Func<string, Task<string?>>? WaitForAdoption { get; set; }
 
     public async ValueTask<bool> ReleaseAsync(SessionLease lease, CancellationToken cancellationToken = default)
     {
@@ -76,6 +87,15 @@ internal sealed class ClusterSessionRegistry(IGrainFactory grains, string self, 
     /// Records the persistent session of <paramref name="clientId"/> on this node, moving from the leaving node
     /// <paramref name="from"/>: the epoch of that record, or 0 when the id is another node's now.
     public Task<long> MoveAsync(string clientId, string from) => Partition(clientId).Move(Key(clientId), from, self);
+
+    /// The claim of <paramref name="claim"/> gives way to the holder it displaced again (<see cref="IClientRegistryPartition.Restore"/>).
+    public Task RestoreAsync(SessionLease claim, SessionLease previous) =>
+        Partition(claim.ClientId).Restore(Key(claim.ClientId), claim.Epoch,
+            new HolderRecord(Key(claim.ClientId), previous.Epoch, previous.Holder.Node, previous.Holder.Connection, Offline: true));
+
+    /// Drops every record of the dead node <paramref name="node"/>, in all partitions.
+    public Task ForgetAsync(string node) =>
+        Task.WhenAll(Enumerable.Range(0, Partitions).Select(p => grains.GetGrain<IClientRegistryPartition>(p).Forget(node)));
 
     /// States again what this node holds, after a silo died and partitions may have moved with their state lost. (A
     /// partition's new activation also asks every node for its part, <see cref="ClientRegistryPartition"/>: this push

@@ -21,6 +21,14 @@ internal sealed class ClusterSettings
     /// (e.g. postgres:Host=db;Database=kirisame;Username=kirisame;Password=…). Never logged: it may carry a password.
     public string Membership { get; set; } = "";
 
+    /// A folder every node reaches (the same path on each), holding each node's store in a folder named for its silo
+    /// endpoint (Storage:DataDirectory is not used then): when a node dies, a live one takes its persistent sessions up
+    /// from there (docs/adr/0020). Empty: each node's store is its own, and a node's persistent sessions die with it.
+    public string SharedStore { get; set; } = "";
+
+    /// This node's store folder in <see cref="SharedStore"/>.
+    public string StoreFolder => Cluster.SharedStore.FolderIn(SharedStore, $"{AdvertisedAddress}:{SiloPort}");
+
     /// Port of this node's silo (node-to-node traffic).
     public int SiloPort { get; set; } = 11111;
 
@@ -66,8 +74,8 @@ internal sealed class ClusterSettings
     {
         if (!Enabled)
         {
-            if (Seeds.Length > 0 || Membership.Length > 0)
-                yield return $"{SectionName}:Seeds and {SectionName}:Membership need {SectionName}:Name (--cluster NAME).";
+            if (Seeds.Length > 0 || Membership.Length > 0 || SharedStore.Length > 0)
+                yield return $"{SectionName}:Seeds, {SectionName}:Membership and {SectionName}:SharedStore need {SectionName}:Name (--cluster NAME).";
             yield break;
         }
 

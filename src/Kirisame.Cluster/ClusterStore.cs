@@ -9,9 +9,13 @@ namespace Kirisame.Cluster;
 ///   committed it and every node it was routed to has accepted it (<see cref="ForwardTracker"/>).
 /// - Retained messages set or removed here are replicated to every node.
 /// Only a clustered server wraps its store; a single node calls its store directly.
-internal sealed class ClusterStore(IBrokerStore inner) : IBrokerStore
+internal sealed class ClusterStore(IBrokerStore inner, SharedStore? shared = null) : IBrokerStore
 {
     public IBrokerStore Inner { get; } = inner;
+
+    /// The folder of every node's store (Cluster:SharedStore), this node's among them; null when the nodes' stores are
+    /// their own, and a node's persistent sessions die with it.
+    public SharedStore? Shared { get; } = shared;
 
     public ForwardTracker Forwards { get; } = new();
 

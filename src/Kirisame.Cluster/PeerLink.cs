@@ -14,7 +14,8 @@ namespace Kirisame.Cluster;
 ///   call is on its way and sent as one <see cref="NodeBatch"/> by one sender loop, so that it arrives in order;
 /// - inward, the session that holds that node's filters here (<see cref="RemoteNodeTarget"/>).
 /// A failed call is sent again, with the routes and wills as snapshots, until it succeeds or the node is declared
-/// dead; then its QoS 1/2 messages are given up (their subscribers died with the node).
+/// dead; then its QoS 1/2 messages are given up (their subscribers died with the node), or with a shared store held for
+/// the node that takes its sessions up (PeerLink.Close.cs).
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification =
     "Its semaphore (no wait handle) and token source (no timer) hold nothing unmanaged; routing may still signal a link whose node just left, so it is never disposed.")]
 internal sealed partial class PeerLink(ClusterNode node, string address, INodeInbox inbox)
@@ -99,36 +100,6 @@ internal sealed partial class PeerLink(ClusterNode node, string address, INodeIn
     /// The session standing for the other node here.
     public Session? Session => _session;
 
-    /// The node left or died: stop sending, give up what was not accepted, drop its filters and its session. With
-    /// <paramref name="died"/>, the shared-group messages it had not accepted go to other members of their groups.
-    public async Task CloseAsync(bool died = false)
-    {
-        await _closed.CancelAsync();
-        Target.Close();
-        if (_session is { } session)
-            node.Broker.ReleaseSession(session, Target, session.Epoch, will: null, ProtocolVersion.V500);
-        _relay?.Close();
-        List<Chunk> unaccepted = [];
-        lock (_lock)
-        {
-            if (_inFlight is { } sending)
-                unaccepted.Add(sending); // its forwards are given up by the send loop
-            while (_chunks.TryDequeue(out var chunk))
-            {
-                unaccepted.Add(chunk);
-                node.Forwards.Done(chunk.Sequences);
-            }
-
-            _open = null;
-        }
-
-        if (died)
-        {
-            foreach (var chunk in unaccepted.Where(c => c.Shared.Count > 0))
-                node.RedeliverShared(chunk.Bytes.WrittenMemory, chunk.Shared, _session);
-        }
-    }
-
     public bool IsClosed => _closed.IsCancellationRequested;
 
     /// Waits (up to <paramref name="timeout"/>) until everything queued has been sent: a node shutting down tells the
@@ -161,6 +132,8 @@ internal sealed partial class PeerLink(ClusterNode node, string address, INodeIn
             properties = properties with { MessageExpiryInterval = remaining }; // [MQTT-3.3.2-6]: the time waited here counts
         lock (_lock)
         {
+            if (_ended)
+                return 0; // routed as the link ended: the node's routes are gone, and the message went where they went
             var chunk = OpenChunkLocked();
             var before = chunk.Bytes.WrittenCount;
             PublishPackets.Write(chunk.Bytes, message, properties);
@@ -355,12 +328,6 @@ internal sealed partial class PeerLink(ClusterNode node, string address, INodeIn
                 batch.RemovedFilters.Clear();
                 batch.WillSnapshot = node.HeldSnapshotFor(this);
                 batch.Wills.Clear();
-            }
-            catch (OperationCanceledException)
-            {
-                // The node is gone: what it did not accept is given up with it.
-                node.Forwards.Done(sequences);
-                throw;
             }
         }
     }

@@ -55,6 +55,7 @@ internal sealed class CommandLine
         ["cluster"] = ["Cluster:Name"],
         ["cluster-seeds"] = ["Cluster:Seeds"],
         ["cluster-port"] = ["Cluster:SiloPort"],
+        ["cluster-shared-store"] = ["Cluster:SharedStore"],
     };
 
     /// For `kirisame bench`: everything after the word, parsed by Kirisame.Bench.
@@ -111,6 +112,10 @@ internal sealed class CommandLine
                                  detection, so use Cluster:Membership postgres:CONNECTION-STRING or
                                  redis:HOST:PORT in production
           --cluster-port N       this node's silo port for node-to-node traffic (Cluster:SiloPort, 11111)
+          --cluster-shared-store DIR
+                                 a folder all nodes share, holding each node's store (Cluster:SharedStore;
+                                 replaces --data-dir): a dead node's persistent sessions are taken up by a
+                                 live node from it
           --allow-anonymous [true|false]
                                  admit clients without a user name (Security:AllowAnonymous); by default
                                  only while every listener is on loopback and there is no password file

@@ -109,7 +109,7 @@ internal static class KirisameCommand
         var opening = Stopwatch.StartNew();
         try
         {
-            (store, state) = OpenStore(configuration.Storage);
+            (store, state) = await OpenStoreAsync(configuration.Storage, waitForLock: configuration.Cluster.SharedStore.Length > 0);
         }
         catch (StoreOpenException ex)
         {
@@ -128,7 +128,10 @@ internal static class KirisameCommand
 
         // A cluster node's broker sees its store through the cluster (acknowledgements wait for the other nodes too,
         // retained messages are replicated); a single node's calls it directly.
-        IBrokerStore brokerStore = configuration.Cluster.Enabled ? new Kirisame.Cluster.ClusterStore(store) : store;
+        IBrokerStore brokerStore = configuration.Cluster.Enabled
+            ? new Kirisame.Cluster.ClusterStore(store, configuration.Cluster.SharedStore.Length == 0 ? null
+                : new Kirisame.Cluster.SharedStore(configuration.Cluster.SharedStore, folder => OpenShared(configuration.Storage, folder)))
+            : store;
         // Disposed after the host (and with it the broker) has stopped: a last export sees the final figures.
         using var metrics = KirisameTelemetry.Create(configuration.Telemetry, prometheus: configuration.Management.Enabled);
         using var traces = KirisameTelemetry.CreateTracing(configuration.Telemetry);
@@ -193,21 +196,41 @@ internal static class KirisameCommand
         }
     }
 
-    private static (IBrokerStore Store, StoredState State) OpenStore(StorageOptions options)
+    /// <paramref name="waitForLock"/>: the folder is in a cluster's shared store, where a live node may be taking up the
+    /// sessions this node left when it died (docs/adr/0020): its hold on the folder is waited for, up to a minute.
+    private static async Task<(IBrokerStore Store, StoredState State)> OpenStoreAsync(StorageOptions options, bool waitForLock)
     {
         if (options.InMemory)
             return (InMemoryStore.Instance, StoredState.Empty);
-        var store = RocksDbStore.Open(new RocksDbStoreOptions { DataDirectory = options.DataDirectory, Durability = options.Durability });
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        RocksDbStore store;
+        while (true)
+        {
+            try
+            {
+                store = RocksDbStore.Open(new RocksDbStoreOptions { DataDirectory = options.DataDirectory, Durability = options.Durability });
+                break;
+            }
+            catch (StoreOpenException ex) when (waitForLock && ex.Message.Contains("in use", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1));
+            }
+        }
+
         try
         {
             return (store, store.Load());
         }
         catch
         {
-            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            await store.DisposeAsync();
             throw;
         }
     }
+
+    /// Another node's folder in the cluster's shared store, opened to take up its sessions once it died.
+    private static RocksDbStore OpenShared(StorageOptions options, string folder) =>
+        RocksDbStore.Open(new RocksDbStoreOptions { DataDirectory = folder, Durability = options.Durability });
 
     /// The authenticator and authorizer are built after the host (they log through it) and before the broker
     /// is first resolved, at start.

@@ -117,7 +117,7 @@ internal sealed class ServerConfiguration
         {
             ["Name"] = Cluster.Name, ["Seeds"] = Cluster.Seeds, ["Membership"] = Cluster.Membership.Length == 0 ? "" : Cluster.UsesRedis ? "redis (set)" : Cluster.UsesPostgres ? "postgres (set)" : "(set)",
             ["SiloPort"] = Cluster.SiloPort, ["GatewayPort"] = Cluster.GatewayPort, ["AdvertisedAddress"] = Cluster.AdvertisedAddress,
-            ["ProbeTimeout"] = Cluster.ProbeTimeout, ["MissedProbesLimit"] = Cluster.MissedProbesLimit, ["MembershipTimeout"] = Cluster.MembershipTimeout,
+            ["SharedStore"] = Cluster.SharedStore, ["ProbeTimeout"] = Cluster.ProbeTimeout, ["MissedProbesLimit"] = Cluster.MissedProbesLimit, ["MembershipTimeout"] = Cluster.MembershipTimeout,
         },
         [TenantOptions.SectionName] = Tenants,
         [AuthenticationConfiguration.SectionName] = new Dictionary<string, object?> { ["ScramUsers"] = Authentication.ScramUsers.Select(u => u.Key).ToList() },
@@ -202,6 +202,10 @@ internal sealed class ServerConfiguration
         errors.AddRange(telemetry.Validate());
         errors.AddRange(mqttSn.Validate());
         errors.AddRange(cluster.Validate());
+        if (cluster.SharedStore.Length > 0 && storage.InMemory)
+            errors.Add($"{Kirisame.Cluster.ClusterSettings.SectionName}:SharedStore keeps each node's sessions in a store folder there: it cannot go with Storage:InMemory (--in-memory).");
+        else if (cluster.Enabled && cluster.SharedStore.Length > 0)
+            storage.DataDirectory = cluster.StoreFolder; // this node's folder in the shared one (Storage:DataDirectory is not used)
         errors.AddRange(tenants.Validate());
         foreach (var listener in listeners.Where(l => l.Tenant is not null))
         {

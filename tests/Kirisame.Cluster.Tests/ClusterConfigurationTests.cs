@@ -4,7 +4,10 @@ namespace Kirisame.Cluster.Tests;
 public sealed class ClusterConfigurationTests
 {
     [Theory]
-    [InlineData(new[] { "--cluster-seeds", "127.0.0.1:11111" }, "Cluster:Seeds and Cluster:Membership need Cluster:Name")]
+    [InlineData(new[] { "--cluster-seeds", "127.0.0.1:11111" }, "Cluster:Seeds, Cluster:Membership and Cluster:SharedStore need Cluster:Name")]
+    [InlineData(new[] { "--cluster-shared-store", "/tmp/kirisame-shared" }, "Cluster:Seeds, Cluster:Membership and Cluster:SharedStore need Cluster:Name")]
+    [InlineData(new[] { "--cluster", "c1", "--cluster-seeds", "127.0.0.1:11111", "--cluster-shared-store", "/tmp/kirisame-shared" },
+        "Cluster:SharedStore keeps each node's sessions in a store folder there: it cannot go with Storage:InMemory")]
     [InlineData(new[] { "--cluster", "c1" }, "Cluster:Seeds: give at least one silo endpoint")]
     [InlineData(new[] { "--cluster", "c1", "--cluster-seeds", "localhost" }, "'localhost' is not an IP address with a port")]
     [InlineData(new[] { "--cluster", "c1", "--Cluster:Membership", "mysql:Host=db;Password=secret" }, "Cluster:Membership must start with \"redis:\"")]

@@ -36,7 +36,10 @@ public sealed class PersistentSessionsAfterNodeKillTests
         try
         {
             // Durable storage: the fixture would add --in-memory otherwise, and an in-memory store has nothing to adopt.
-            await using var cluster = await ClusterNodes.StartAsync(3, arguments: ["--cluster-shared-store", shared, "--Storage:Durability", "sync"]);
+            // Queues without a practical limit: an offline session over its limit drops messages by a configured, counted
+            // policy, which is not what this test is about.
+            await using var cluster = await ClusterNodes.StartAsync(3, arguments: ["--cluster-shared-store", shared, "--Storage:Durability", "sync",
+                "--Broker:MaxQueuedMessages", "10000000", "--Broker:MaxQueuedBytes", "4294967296"]);
             var prefix = Unique.Topic("adopted");
             var ids = Enumerable.Range(0, Subscribers).Select(i => Unique.ClientId("persistent" + i.ToString(CultureInfo.InvariantCulture))).ToList();
 
@@ -108,6 +111,62 @@ public sealed class PersistentSessionsAfterNodeKillTests
         finally
         {
             foreach (var client in first.Concat(returned.OfType<MqttNetClient>()))
+                await client.DisposeAsync();
+            Directory.Delete(shared, recursive: true);
+        }
+    }
+
+    /// Clients whose persistent sessions (offline, with queued QoS 1 messages) were on a node that dies come back on
+    /// another node at once — before the death is even detected. The node they come to cannot reach the dead one to
+    /// have the sessions handed over; it waits for the node that takes them up from the shared store (or refuses with
+    /// Server unavailable, and the client tries again), and each client gets its session with every queued message.
+    /// Without the wait, the claim would go on with a fresh session and the queued messages would be lost.
+    [Fact]
+    public async Task ClientsReturningAtOnce_ToAnotherNode_GetTheirSessionsWithTheQueuedMessages()
+    {
+        var shared = Path.Combine(Path.GetTempPath(), "kirisame-shared-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(shared);
+        var returned = new List<MqttNetClient>();
+        try
+        {
+            await using var cluster = await ClusterNodes.StartAsync(3, arguments: ["--cluster-shared-store", shared, "--Storage:Durability", "sync"]);
+            var prefix = Unique.Topic("queued");
+            var ids = Enumerable.Range(0, 6).Select(i => Unique.ClientId("offline" + i.ToString(CultureInfo.InvariantCulture))).ToList();
+            foreach (var id in ids)
+            {
+                await using var subscriber = await MqttNetClient.ConnectAsync(cluster[2].Port, MqttProtocolVersion.V500, id,
+                    o => o.WithCleanStart(false).WithSessionExpiryInterval(SessionExpiry));
+                await subscriber.SubscribeAsync($"{prefix}/#", MqttQualityOfServiceLevel.AtLeastOnce);
+                await Routes.WaitUntilRoutedAsync(cluster[0].Port, subscriber, prefix);
+            }
+
+            // Each PUBACK comes once the dead-to-be node has the message in its store for every offline session.
+            await using var publisher = await MqttNetClient.ConnectAsync(cluster[0].Port, MqttProtocolVersion.V500, Unique.ClientId("publisher"));
+            var payloads = Enumerable.Range(0, 100).Select(i => "m" + i.ToString(CultureInfo.InvariantCulture)).ToList();
+            foreach (var payload in payloads)
+            {
+                var result = await publisher.Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic($"{prefix}/x").WithPayload(payload)
+                    .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+                Assert.True(result.IsSuccess, $"PUBLISH {payload}: {result.ReasonCode}");
+            }
+
+            cluster[2].Kill();
+            foreach (var id in ids)
+                returned.Add(await ReconnectAsync(cluster[1], id));
+
+            Assert.All(returned, client => Assert.True(client.ConnectResult!.IsSessionPresent, $"no session\n{cluster[1].Process.Describe()}"));
+            foreach (var client in returned)
+            {
+                await Poll.UntilAsync(() => payloads.All(client.Messages.Select(m => m.Payload).ToHashSet().Contains), TimeSpan.FromSeconds(30));
+                var received = client.Messages.Select(m => m.Payload).ToHashSet();
+                var lost = payloads.Where(p => !received.Contains(p)).ToList();
+                Assert.True(lost.Count == 0, $"{lost.Count} of {payloads.Count} queued messages lost (e.g. {string.Join(", ", lost.Take(5))})\n"
+                    + $"{cluster[0].Process.Describe()}\n{cluster[1].Process.Describe()}");
+            }
+        }
+        finally
+        {
+            foreach (var client in returned)
                 await client.DisposeAsync();
             Directory.Delete(shared, recursive: true);
         }

@@ -92,6 +92,8 @@ public sealed class InProcessClient : IAsyncDisposable
                 throw new InProcessClientException(ReasonCode.QuotaExceeded, "the tenant holds its quota of sessions");
             case AttachOutcome.TakenOver:
                 throw new InProcessClientException(ReasonCode.SessionTakenOver, "a newer connection with this client id came first");
+            case AttachOutcome.SessionUnavailable:
+                throw new InProcessClientException(ReasonCode.ServerUnavailable, "the session is on a cluster node that died and is being taken up by another node");
         }
 
         var session = attachment.Session!;

@@ -18,4 +18,8 @@ internal enum AttachOutcome : byte
     /// A newer claim of the same client id came first: this one holds nothing, and its connection closes as a
     /// taken-over one would [MQTT-3.1.4-3].
     TakenOver,
+
+    /// The client id's session is on a cluster node that died and has not been taken up by a live node yet
+    /// (docs/adr/0020): continuing it now would start it empty, so the CONNECT is refused and the client retries.
+    SessionUnavailable,
 }

@@ -330,6 +330,8 @@ internal sealed partial class ClientConnection
                         $"too many persistent sessions without a connection (Broker:MaxOfflineSessions {options.MaxOfflineSessions})");
                 case AttachOutcome.OverTenantQuota:
                     return Refuse(ReasonCode.QuotaExceeded, $"tenant '{limits!.Tenant}' holds its quota of sessions ({limits.Quotas.MaxSessions})");
+                case AttachOutcome.SessionUnavailable:
+                    return Refuse(ReasonCode.ServerUnavailable, "its session is on a cluster node that died and is being taken up by another node; try again");
                 case AttachOutcome.TakenOver:
                     // A newer CONNECT with this client id came first. No CONNACK code says "taken over"; the
                     // connection is closed, as the holder's would be [MQTT-3.1.4-3].

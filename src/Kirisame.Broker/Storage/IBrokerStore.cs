@@ -113,6 +113,27 @@ public sealed class StoredSession(string clientId)
     public long StoredPendingFrom { get; set; }
 
     public List<ushort> InboundQoS2 { get; } = [];
+
+    /// Reads the pending entries the store kept and did not load into <see cref="Queue"/>, after what it holds: a session
+    /// leaving its store whole (handed to another cluster node, or taken up from a dead one's store).
+    public async Task ReadStoredPendingAsync(IBrokerStore store)
+    {
+        const int batchSize = 1024;
+        while (StoredPendingCount > 0)
+        {
+            var batch = await store.ReadQueuedAsync(ClientId, StoredPendingFrom, batchSize, long.MaxValue).ConfigureAwait(false);
+            if (batch.Count == 0)
+                break;
+            foreach (var queued in batch)
+                Queue.Add((queued, 0, InflightState.AwaitingAck));
+            StoredPendingCount -= batch.Count;
+            StoredPendingFrom = batch[^1].Sequence + 1;
+            LastSequence = Math.Max(LastSequence, batch[^1].Sequence);
+        }
+
+        StoredPendingCount = 0;
+        StoredPendingBytes = 0;
+    }
 }
 
 /// The store for tests and --in-memory: the broker's own structures are the only state, nothing survives.

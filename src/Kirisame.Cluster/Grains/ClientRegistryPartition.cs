@@ -17,7 +17,14 @@ internal sealed class ClientRegistryPartition(IClusterMembershipService membersh
     /// again once the death is declared.
     private static readonly TimeSpan s_askLimit = TimeSpan.FromSeconds(3);
 
+    /// How long a dead node's adoption is waited for at most (<see cref="Claim"/>): a node that takes longer to take the
+    /// sessions up (or none that does) must not hold every new client id of this partition.
+    private static readonly TimeSpan s_awaitLimit = TimeSpan.FromSeconds(60);
+
     private readonly Dictionary<string, HolderRecord> _holders = new(StringComparer.Ordinal);
+
+    /// Dead nodes (with a shared store) whose sessions some node had not seen taken up when this activation started, until when.
+    private readonly Dictionary<string, DateTime> _awaiting = new(StringComparer.Ordinal);
     private long _lastEpoch = DateTime.UtcNow.Ticks;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -35,15 +42,39 @@ internal sealed class ClientRegistryPartition(IClusterMembershipService membersh
                 loggers.CreateLogger("Kirisame.Cluster").LogInformation(
                     "Cluster: registry partition {Partition} starting here could not ask node {Node} what it holds ({Error}); it states that again once the membership has settled",
                     partition, node, ex.Message);
-                return [];
+                return new HeldAnswer([], []);
             }
         }));
-        foreach (var held in answers)
-            Merge(held);
+        var awaitedUntil = DateTime.UtcNow + s_awaitLimit;
+        foreach (var answer in answers)
+        {
+            Merge(answer.Records);
+            foreach (var dead in answer.AwaitingAdoption)
+                _awaiting[dead] = awaitedUntil;
+        }
     }
 
-    public Task<ClaimResult> Claim(string clientId, string node, string connection)
+    /// A dead node whose sessions are still to be taken up, if any.
+    private string? AwaitedAdoption()
     {
+        if (_awaiting.Count == 0)
+            return null;
+        var now = DateTime.UtcNow;
+        foreach (var (dead, until) in _awaiting.ToList())
+        {
+            if (until <= now)
+                _awaiting.Remove(dead);
+            else
+                return dead;
+        }
+
+        return null;
+    }
+
+    public Task<ClaimResult> Claim(string clientId, string node, string connection, bool force)
+    {
+        if (!force && !_holders.ContainsKey(clientId) && AwaitedAdoption() is { } dead)
+            return Task.FromResult(new ClaimResult(0, null, dead));
         var epoch = NextEpoch();
         _holders.TryGetValue(clientId, out var previous);
         _holders[clientId] = new HolderRecord(clientId, epoch, node, connection);
@@ -58,6 +89,21 @@ internal sealed class ClientRegistryPartition(IClusterMembershipService membersh
         var epoch = NextEpoch();
         _holders[clientId] = new HolderRecord(clientId, epoch, to, "", Offline: true);
         return Task.FromResult(epoch);
+    }
+
+    public Task Restore(string clientId, long epoch, HolderRecord previous)
+    {
+        if (_holders.TryGetValue(clientId, out var current) && current.Epoch == epoch)
+            _holders[clientId] = previous with { Offline = true };
+        return Task.CompletedTask;
+    }
+
+    public Task Forget(string node)
+    {
+        _awaiting.Remove(node);
+        foreach (var gone in _holders.Values.Where(h => h.Node == node).Select(h => h.ClientId).ToList())
+            _holders.Remove(gone);
+        return Task.CompletedTask;
     }
 
     private long NextEpoch() => _lastEpoch = Math.Max(_lastEpoch + 1, DateTime.UtcNow.Ticks);

@@ -33,13 +33,26 @@ internal interface INodeInbox : IGrainWithStringKey
     /// another node's now, or the session was not there.
     public Task<bool> Adopt(string clientId, string from);
 
+    /// Node <paramref name="adopter"/> took up the persistent sessions of the dead node <paramref name="dead"/> (Cluster:
+    /// SharedStore, <see cref="DeadNodeSessions"/>): what this node held for the dead one, not accepted, goes there.
+    /// Returns once it has been accepted.
+    public Task SendHeld(string dead, string adopter);
+
+    /// On the adopter: messages another node held for the dead node <paramref name="dead"/>, for the sessions taken up
+    /// from it (the copies at <paramref name="shared"/> positions were given to their groups already).
+    public Task ReceiveHeld(string dead, byte[] messages, List<int> shared);
+
+    /// Node <paramref name="adopter"/> has the persistent sessions of the dead node <paramref name="dead"/>: CONNECTs
+    /// waiting for one of them continue it from there.
+    public Task Adopted(string dead, string adopter);
+
     /// Returns once what this node had queued for the others when called has been accepted by them (a leaving node's
     /// last step: the routes of the sessions it handed over are everywhere, and nothing more is on its way to it).
     public Task Flush();
 
     /// Who this node (every tenant's node of its server, asked through the default tenant's inbox) holds in registry
     /// partition <paramref name="partition"/>: a partition's new activation starts from the nodes' answers.
-    public Task<List<HolderRecord>> Held(long partition);
+    public Task<HeldAnswer> Held(long partition);
 
     /// Every retained message here, as encoded PUBLISH packets: a node that joins starts from them.
     public Task<byte[]> Retained();
@@ -47,3 +60,9 @@ internal interface INodeInbox : IGrainWithStringKey
     /// Network clients connected to this node now ($SYS/broker/cluster/clients/connected, GET /api/v1/cluster).
     public Task<long> ConnectedClients();
 }
+
+/// A node's answer to a registry partition's new activation: who it holds there, and the dead nodes whose persistent
+/// sessions it has not seen taken up yet (with a shared store): the records of those, lost with a partition that was on
+/// one of them, come back only with the adoption, and until then a claim of an id the partition has no record of waits.
+[GenerateSerializer]
+internal sealed record HeldAnswer([property: Id(0)] List<HolderRecord> Records, [property: Id(1)] List<string> AwaitingAdoption);

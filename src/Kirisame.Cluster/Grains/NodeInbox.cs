@@ -33,11 +33,21 @@ internal sealed class NodeInbox(ClusterNode node) : Grain, INodeInbox
 
     public Task Flush() => Node.FlushAsync();
 
+    public Task SendHeld(string dead, string adopter) => Node.Dead?.SendHeldAsync(dead, adopter) ?? Task.CompletedTask;
+
+    public Task ReceiveHeld(string dead, byte[] messages, List<int> shared) => Node.Dead?.ReceiveHeldAsync(dead, messages, shared) ?? Task.CompletedTask;
+
+    public Task Adopted(string dead, string adopter)
+    {
+        Node.Dead?.Adopted(dead, adopter);
+        return Task.CompletedTask;
+    }
+
     public Task<SessionTransfer?> HandOver(string clientId, long epoch) => Node.HandOverAsync(clientId, epoch);
 
     public Task HandedOver(string clientId) => Node.HandedOver(clientId);
 
-    public Task<List<HolderRecord>> Held(long partition) => Task.FromResult(node.HeldIn(partition));
+    public Task<HeldAnswer> Held(long partition) => Task.FromResult(new HeldAnswer(node.HeldIn(partition), node.AwaitingAdoption()));
 
     public Task<byte[]> Retained() => Task.FromResult(Node.RetainedSnapshot());
 
