@@ -63,11 +63,13 @@ public sealed partial class MqttBroker
     {
         var claim = await SessionRegistry.ClaimAsync(clientId, new SessionHolder(SessionHolder.LocalNode, connection));
         var lease = claim.Lease;
-        if (Cluster is { } cluster && await cluster.TakeOverAsync(claim, cleanStart) is { } unavailable)
+        var unavailable = claim.Unavailable ?? (Cluster is { } cluster ? await cluster.TakeOverAsync(claim, cleanStart) : null);
+        if (unavailable is not null)
         {
             _logger.LogInformation("Client {ClientId} ({Remote}) refused for now: {Why}", target.LogName, target.Origin, unavailable);
             return new Attachment(AttachOutcome.SessionUnavailable, null, false, lease);
         }
+
         // The holder the claim displaced (claim.Previous) is found here as the owner of the session; one that
         // had not attached yet finds the newer epoch itself, on the session or in the registry (ConfirmAsync).
         IDeliveryTarget? abandoned = null;

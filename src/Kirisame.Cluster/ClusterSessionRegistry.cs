@@ -39,8 +39,14 @@ internal sealed class ClusterSessionRegistry(IGrainFactory grains, string self, 
         var result = await Partition(clientId).Claim(Key(clientId), self, holder.Connection, force: WaitForAdoption is null).WaitAsync(cancellationToken);
         if (result.AwaitingAdoption is { } dead)
         {
-            // Its record may be on its way back with the dead node's sessions: claimed again once they were taken up.
-            await WaitForAdoption!(dead).WaitAsync(cancellationToken);
+            // Its record may be on its way back with the dead node's sessions: claimed again once they were taken up, and
+            // refused for now if that takes too long — a fresh session now would leave the old one behind.
+            if (await WaitForAdoption!(dead).WaitAsync(cancellationToken) is null)
+            {
+                return new SessionClaim(new SessionLease(clientId, 0, new SessionHolder(self, holder.Connection)), null,
+                    $"its registry record went with node {dead}, which died, and no live node has taken that node's sessions up yet");
+            }
+
             result = await Partition(clientId).Claim(Key(clientId), self, holder.Connection, force: true).WaitAsync(cancellationToken);
         }
 

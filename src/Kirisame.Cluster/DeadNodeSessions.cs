@@ -28,7 +28,7 @@ internal sealed class DeadNodeSessions(ClusterNode node, ClusterSessionRegistry 
     private static readonly TimeSpan s_holdLimit = TimeSpan.FromSeconds(60);
 
     /// How long a CONNECT waits for the adoption of its session before it is refused (Server unavailable).
-    private static readonly TimeSpan s_claimWait = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan s_claimWait = TimeSpan.FromSeconds(10);
 
     /// How long a session taken up here whose client id was claimed on another node meanwhile waits for that node to
     /// take it (or discard it, on clean start) before it is deleted here.

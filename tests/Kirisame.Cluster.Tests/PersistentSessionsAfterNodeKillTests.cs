@@ -172,6 +172,70 @@ public sealed class PersistentSessionsAfterNodeKillTests
         }
     }
 
+    /// A node that is only frozen (SIGSTOP) past its failure detection is declared dead, but its process still holds its
+    /// store folder: the sessions are not taken up from under it (they would exist twice if it resumed), and a client
+    /// returning elsewhere is refused with Server unavailable rather than given an empty session. Once the process is
+    /// gone (SIGKILL), the sessions are taken up and the client gets its session with its queued messages.
+    [Fact]
+    public async Task FrozenNode_KeepsItsSessions_UntilItsProcessIsGone()
+    {
+        var shared = Path.Combine(Path.GetTempPath(), "kirisame-shared-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(shared);
+        MqttNetClient? back = null;
+        try
+        {
+            await using var cluster = await ClusterNodes.StartAsync(3, arguments: ["--cluster-shared-store", shared, "--Storage:Durability", "sync"]);
+            var prefix = Unique.Topic("frozen");
+            var id = Unique.ClientId("kept");
+            await using (var subscriber = await MqttNetClient.ConnectAsync(cluster[2].Port, MqttProtocolVersion.V500, id,
+                o => o.WithCleanStart(false).WithSessionExpiryInterval(SessionExpiry)))
+            {
+                await subscriber.SubscribeAsync($"{prefix}/#", MqttQualityOfServiceLevel.AtLeastOnce);
+                await Routes.WaitUntilRoutedAsync(cluster[0].Port, subscriber, prefix);
+            }
+
+            await using var publisher = await MqttNetClient.ConnectAsync(cluster[0].Port, MqttProtocolVersion.V500, Unique.ClientId("publisher"));
+            var payloads = Enumerable.Range(0, 20).Select(i => "f" + i.ToString(CultureInfo.InvariantCulture)).ToList();
+            foreach (var payload in payloads)
+            {
+                var result = await publisher.Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic($"{prefix}/x").WithPayload(payload)
+                    .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+                Assert.True(result.IsSuccess, $"PUBLISH {payload}: {result.ReasonCode}");
+            }
+
+            cluster[2].Process.Process.Signal("STOP");
+            try
+            {
+                // Declared dead, and the node taking its sessions up finds the folder held.
+                var held = await Task.WhenAny(new[] { cluster[0], cluster[1] }.Select(node => node.Process.Process.WaitForLineAsync(
+                    l => l.Contains("is still held by a process", StringComparison.Ordinal), TimeSpan.FromSeconds(60))));
+                Assert.True(await held is not null, $"no node found the frozen node's folder held\n{cluster[0].Process.Describe()}\n{cluster[1].Process.Describe()}");
+
+                await using (var early = await MqttNetClient.TryConnectAsync(cluster[1].Port, MqttProtocolVersion.V500, id,
+                    o => o.WithCleanStart(false).WithSessionExpiryInterval(SessionExpiry)))
+                {
+                    Assert.Equal(MqttClientConnectResultCode.ServerUnavailable, early.ConnectResult!.ResultCode);
+                }
+            }
+            finally
+            {
+                cluster[2].Kill(); // a stopped process dies of SIGKILL too: its lock goes with it
+            }
+
+            back = await ReconnectAsync(cluster[1], id);
+            Assert.True(back.ConnectResult!.IsSessionPresent, $"no session\n{cluster[0].Process.Describe()}\n{cluster[1].Process.Describe()}");
+            await Poll.UntilAsync(() => payloads.All(back.Messages.Select(m => m.Payload).ToHashSet().Contains), TimeSpan.FromSeconds(30));
+            var received = back.Messages.Select(m => m.Payload).ToHashSet();
+            Assert.True(payloads.All(received.Contains), $"received {received.Count} of {payloads.Count} queued messages");
+        }
+        finally
+        {
+            if (back is not null)
+                await back.DisposeAsync();
+            Directory.Delete(shared, recursive: true);
+        }
+    }
+
     /// Publishers on the surviving nodes (half on each) keep QoS 1 load on the subscribers' node, which is SIGKILLed
     /// after 1.5 s; they go on 3 s more — the messages for the dead node's sessions are then held until the adoption —
     /// and are stopped. Returns once every PUBLISH has its PUBACK or gave up.

@@ -12,5 +12,8 @@ public readonly record struct SessionHolder(string Node, string Connection)
 /// higher epoch is the newer holder; a holder presents its epoch to prove it still holds the id.
 public readonly record struct SessionLease(string ClientId, long Epoch, SessionHolder Holder);
 
-/// The answer to a claim: the new lease, and the one it displaced (null when nobody held the client id).
-public readonly record struct SessionClaim(SessionLease Lease, SessionLease? Previous);
+/// The answer to a claim: the new lease, and the one it displaced (null when nobody held the client id). A cluster's
+/// registry may instead answer that it cannot tell now who held the id (<paramref name="Unavailable"/>, why): the node
+/// that had it died and its sessions are not taken up yet (docs/adr/0020); the claim recorded nothing, and the CONNECT
+/// is refused with Server unavailable for its client to try again.
+public readonly record struct SessionClaim(SessionLease Lease, SessionLease? Previous, string? Unavailable = null);
