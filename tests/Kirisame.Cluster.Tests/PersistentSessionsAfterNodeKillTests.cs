@@ -141,14 +141,7 @@ public sealed class PersistentSessionsAfterNodeKillTests
             }
 
             // Each PUBACK comes once the dead-to-be node has the message in its store for every offline session.
-            await using var publisher = await MqttNetClient.ConnectAsync(cluster[0].Port, MqttProtocolVersion.V500, Unique.ClientId("publisher"));
-            var payloads = Enumerable.Range(0, 100).Select(i => "m" + i.ToString(CultureInfo.InvariantCulture)).ToList();
-            foreach (var payload in payloads)
-            {
-                var result = await publisher.Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic($"{prefix}/x").WithPayload(payload)
-                    .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
-                Assert.True(result.IsSuccess, $"PUBLISH {payload}: {result.ReasonCode}");
-            }
+            var payloads = await PublishQueuedAsync(cluster[0], $"{prefix}/x", "m", 100);
 
             cluster[2].Kill();
             foreach (var id in ids)
@@ -194,14 +187,7 @@ public sealed class PersistentSessionsAfterNodeKillTests
                 await Routes.WaitUntilRoutedAsync(cluster[0].Port, subscriber, prefix);
             }
 
-            await using var publisher = await MqttNetClient.ConnectAsync(cluster[0].Port, MqttProtocolVersion.V500, Unique.ClientId("publisher"));
-            var payloads = Enumerable.Range(0, 20).Select(i => "f" + i.ToString(CultureInfo.InvariantCulture)).ToList();
-            foreach (var payload in payloads)
-            {
-                var result = await publisher.Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic($"{prefix}/x").WithPayload(payload)
-                    .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
-                Assert.True(result.IsSuccess, $"PUBLISH {payload}: {result.ReasonCode}");
-            }
+            var payloads = await PublishQueuedAsync(cluster[0], $"{prefix}/x", "f", 20);
 
             cluster[2].Process.Process.Signal("STOP");
             try
@@ -234,6 +220,22 @@ public sealed class PersistentSessionsAfterNodeKillTests
                 await back.DisposeAsync();
             Directory.Delete(shared, recursive: true);
         }
+    }
+
+    /// Publishes <paramref name="count"/> QoS 1 messages to <paramref name="topic"/> on <paramref name="node"/>, one at a
+    /// time, each acknowledged; returns their payloads.
+    private static async Task<List<string>> PublishQueuedAsync(ClusterNodes.Node node, string topic, string prefix, int count)
+    {
+        await using var publisher = await MqttNetClient.ConnectAsync(node.Port, MqttProtocolVersion.V500, Unique.ClientId("publisher"));
+        var payloads = Enumerable.Range(0, count).Select(i => prefix + i.ToString(CultureInfo.InvariantCulture)).ToList();
+        foreach (var payload in payloads)
+        {
+            var result = await publisher.Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload)
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+            Assert.True(result.IsSuccess, $"PUBLISH {payload}: {result.ReasonCode}");
+        }
+
+        return payloads;
     }
 
     /// Publishers on the surviving nodes (half on each) keep QoS 1 load on the subscribers' node, which is SIGKILLed
