@@ -36,19 +36,25 @@ internal sealed class ClusterSessionRegistry(IGrainFactory grains, string self, 
     {
         if (IsNodeLocal(clientId))
             return await _local.ClaimAsync(clientId, holder, cancellationToken);
-        var result = await Partition(clientId).Claim(Key(clientId), self, holder.Connection, force: WaitForAdoption is null).WaitAsync(cancellationToken);
-        if (result.AwaitingAdoption is { } dead)
+        ClaimResult result;
+        try
         {
-            // Its record may be on its way back with the dead node's sessions: claimed again once they were taken up, and
-            // refused for now if that takes too long — a fresh session now would leave the old one behind.
-            if (await WaitForAdoption!(dead).WaitAsync(cancellationToken) is null)
+            result = await Partition(clientId).Claim(Key(clientId), self, holder.Connection, force: WaitForAdoption is null).WaitAsync(cancellationToken);
+            if (result.AwaitingAdoption is { } dead)
             {
-                return new SessionClaim(new SessionLease(clientId, 0, new SessionHolder(self, holder.Connection)), null,
-                    $"its registry record went with node {dead}, which died, and no live node has taken that node's sessions up yet");
+                // Its record may be on its way back with the dead node's sessions: claimed again once they were taken up,
+                // and refused for now if that takes too long — a fresh session now would leave the old one behind.
+                if (await WaitForAdoption!(dead).WaitAsync(cancellationToken) is null)
+                    return Unavailable(clientId, holder, $"its registry record went with node {dead}, which died, and no live node has taken that node's sessions up yet");
+                result = await Partition(clientId).Claim(Key(clientId), self, holder.Connection, force: true).WaitAsync(cancellationToken);
             }
-
-            result = await Partition(clientId).Claim(Key(clientId), self, holder.Connection, force: true).WaitAsync(cancellationToken);
         }
+        catch (Exception ex) when (ex is OrleansException or TimeoutException)
+        {
+            // The partition's node died and Orleans has not placed it again yet (or it is cut off): the client tries again.
+            return Unavailable(clientId, holder, $"the client-id registry did not answer ({ex.GetType().Name})");
+        }
+
 
         var lease = new SessionLease(clientId, result.Epoch, new SessionHolder(self, holder.Connection));
         // A holder on another node, connected or keeping a persistent session there, is the broker's to take over
@@ -58,6 +64,10 @@ internal sealed class ClusterSessionRegistry(IGrainFactory grains, string self, 
             : (SessionLease?)null;
         return new SessionClaim(lease, previous);
     }
+
+    /// A claim that recorded nothing: the CONNECT is refused with Server unavailable, saying <paramref name="why"/>.
+    private SessionClaim Unavailable(string clientId, SessionHolder holder, string why) =>
+        new(new SessionLease(clientId, 0, new SessionHolder(self, holder.Connection)), null, why);
 
     private readonly ReleaseFailures _failures = new(logger);
 
