@@ -76,8 +76,10 @@ internal sealed partial class ClusterNode
         catch (Exception ex)
         {
             Logger.LogWarning("Cluster: could not take client {ClientId} over from node {Node}: {Error}", MqttText.Quote(clientId), holder, ex.Message);
-            if (Dead is null || cleanStart || holder != previous.Holder.Node)
+            if (Dead is null || cleanStart)
                 return null;
+            if (holder != previous.Holder.Node)
+                return await GiveWayAsync(claim, previous); // the node that took the session up does not answer
         }
 
         // Not answering: a death not declared yet, as far as this claim can tell. Its sessions are waited for.
