@@ -20,7 +20,7 @@ namespace Kirisame.Cluster;
 ///   adoption, then continues through the adopter like any move from a live node; past a limit it is refused with
 ///   Server unavailable, and its client tries again.
 /// A message the dead node had accepted is in its store (its acceptance waited for the store's commit, as a PUBACK
-/// does), so the adopter has it: with the held ones, nothing acknowledged is lost.
+/// does, with Storage:Durability sync), so the adopter has it: with the held ones, nothing acknowledged is lost.
 internal sealed class DeadNodeSessions(ClusterNode node, ClusterSessionRegistry registry, SharedStore shared)
 {
     /// How long messages for a dead node are held for its adopter before they are given up (logged as an error): the
