@@ -213,22 +213,17 @@ internal sealed class DeadNodeSessions(ClusterNode node, ClusterSessionRegistry 
     {
         for (var attempt = 0; ; attempt++)
         {
-            try
+            if (shared.Open(folder) is { } store)
+                return (store, null);
+            if (node.ActiveMemberAt(SharedStore.EndpointOf(dead)) is { } restarted && restarted != dead)
+                return (null, restarted);
+            if (attempt == 0)
             {
-                return (shared.Open(folder), null);
+                node.Logger.LogWarning("Cluster: the store of dead node {Node} ({Folder}) is still held by a process (frozen, or not dead yet); trying every second",
+                    dead, folder);
             }
-            catch (Exception ex) when (ex.Message.Contains("in use", StringComparison.Ordinal))
-            {
-                if (node.ActiveMemberAt(SharedStore.EndpointOf(dead)) is { } restarted && restarted != dead)
-                    return (null, restarted);
-                if (attempt == 0)
-                {
-                    node.Logger.LogWarning("Cluster: the store of dead node {Node} ({Folder}) is still held by a process (frozen, or not dead yet); trying every second: {Error}",
-                        dead, folder, ex.Message);
-                }
 
-                await Task.Delay(TimeSpan.FromSeconds(1), stopping);
-            }
+            await Task.Delay(TimeSpan.FromSeconds(1), stopping);
         }
     }
 

@@ -7,7 +7,7 @@ namespace Kirisame.Cluster;
 /// endpoint, so that a restarted node finds its own again. A store folder is held by one process at a time (RocksDB's
 /// LOCK, released by the kernel when that process ends, however it ends): that lock is what keeps a live node taking
 /// up the sessions of a node that only looks dead — frozen, or cut off — until that node is really gone.
-internal sealed class SharedStore(string root, Func<string, IBrokerStore> open)
+internal sealed class SharedStore(string root, Func<string, IBrokerStore?> open)
 {
     public string Root { get; } = root;
 
@@ -26,6 +26,6 @@ internal sealed class SharedStore(string root, Func<string, IBrokerStore> open)
         return at < 0 ? address : address[..at];
     }
 
-    /// Opens a store folder; throws while another process holds it.
-    public IBrokerStore Open(string folder) => open(folder);
+    /// Opens a store folder; null while another process holds it.
+    public IBrokerStore? Open(string folder) => open(folder);
 }

@@ -211,7 +211,7 @@ internal static class KirisameCommand
                 store = RocksDbStore.Open(new RocksDbStoreOptions { DataDirectory = options.DataDirectory, Durability = options.Durability });
                 break;
             }
-            catch (StoreOpenException ex) when (waitForLock && ex.Message.Contains("in use", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            catch (StoreOpenException ex) when (waitForLock && ex.InUse && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(TimeSpan.FromSeconds(1));
             }
@@ -228,9 +228,19 @@ internal static class KirisameCommand
         }
     }
 
-    /// Another node's folder in the cluster's shared store, opened to take up its sessions once it died.
-    private static RocksDbStore OpenShared(StorageOptions options, string folder) =>
-        RocksDbStore.Open(new RocksDbStoreOptions { DataDirectory = folder, Durability = options.Durability });
+    /// Another node's folder in the cluster's shared store, opened to take up its sessions once it died; null while a
+    /// process still holds it.
+    private static RocksDbStore? OpenShared(StorageOptions options, string folder)
+    {
+        try
+        {
+            return RocksDbStore.Open(new RocksDbStoreOptions { DataDirectory = folder, Durability = options.Durability });
+        }
+        catch (StoreOpenException ex) when (ex.InUse)
+        {
+            return null;
+        }
+    }
 
     /// The authenticator and authorizer are built after the host (they log through it) and before the broker
     /// is first resolved, at start.

@@ -82,7 +82,7 @@ public sealed partial class RocksDbStore
     {
         var message = ex.Message;
         if (message.Contains("lock", StringComparison.OrdinalIgnoreCase) && (message.Contains("LOCK", StringComparison.Ordinal) || message.Contains("unavailable", StringComparison.OrdinalIgnoreCase)))
-            return new StoreOpenException($"data folder {directory} is in use by another process (its LOCK is held); is another kirisame running on it? ({message})", ex);
+            return new StoreOpenException($"data folder {directory} is in use by another process (its LOCK is held); is another kirisame running on it? ({message})", ex) { InUse = true };
         if (message.Contains("Corruption", StringComparison.OrdinalIgnoreCase))
             return new StoreOpenException($"data folder {directory} is corrupt: {message}. Refusing to start with it; move it away (and keep it for recovery) to start empty.", ex);
         if (message.Contains("Permission denied", StringComparison.OrdinalIgnoreCase) || message.Contains("Read-only", StringComparison.OrdinalIgnoreCase))

@@ -285,4 +285,8 @@ public sealed class RocksDbStoreOptions
 }
 
 /// The data folder cannot be used; the message says why and what to do, for the operator.
-public sealed class StoreOpenException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class StoreOpenException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// Another process holds the folder (its LOCK): it may be free once that process ends.
+    public bool InUse { get; init; }
+}

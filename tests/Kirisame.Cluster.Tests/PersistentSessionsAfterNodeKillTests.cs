@@ -29,17 +29,14 @@ public sealed class PersistentSessionsAfterNodeKillTests
     [Fact]
     public async Task KilledNode_UnderQoS1Load_ItsPersistentSessionsContinueOnOtherNodes_WithNoAcknowledgedMessageLost()
     {
-        var shared = Path.Combine(Path.GetTempPath(), "kirisame-shared-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(shared);
+        var shared = Directory.CreateTempSubdirectory("kirisame-shared-").FullName;
         var first = new List<MqttNetClient>();
         var returned = new MqttNetClient?[Subscribers];
         try
         {
-            // Durable storage: the fixture would add --in-memory otherwise, and an in-memory store has nothing to adopt.
             // Queues without a practical limit: an offline session over its limit drops messages by a configured, counted
             // policy, which is not what this test is about.
-            await using var cluster = await ClusterNodes.StartAsync(3, arguments: ["--cluster-shared-store", shared, "--Storage:Durability", "sync",
-                "--Broker:MaxQueuedMessages", "10000000", "--Broker:MaxQueuedBytes", "4294967296"]);
+            await using var cluster = await StartAsync(shared, "--Broker:MaxQueuedMessages", "10000000", "--Broker:MaxQueuedBytes", "4294967296");
             var prefix = Unique.Topic("adopted");
             var ids = Enumerable.Range(0, Subscribers).Select(i => Unique.ClientId("persistent" + i.ToString(CultureInfo.InvariantCulture))).ToList();
 
@@ -124,12 +121,11 @@ public sealed class PersistentSessionsAfterNodeKillTests
     [Fact]
     public async Task ClientsReturningAtOnce_ToAnotherNode_GetTheirSessionsWithTheQueuedMessages()
     {
-        var shared = Path.Combine(Path.GetTempPath(), "kirisame-shared-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(shared);
+        var shared = Directory.CreateTempSubdirectory("kirisame-shared-").FullName;
         var returned = new List<MqttNetClient>();
         try
         {
-            await using var cluster = await ClusterNodes.StartAsync(3, arguments: ["--cluster-shared-store", shared, "--Storage:Durability", "sync"]);
+            await using var cluster = await StartAsync(shared);
             var prefix = Unique.Topic("queued");
             var ids = Enumerable.Range(0, 6).Select(i => Unique.ClientId("offline" + i.ToString(CultureInfo.InvariantCulture))).ToList();
             foreach (var id in ids)
@@ -172,12 +168,11 @@ public sealed class PersistentSessionsAfterNodeKillTests
     [Fact]
     public async Task FrozenNode_KeepsItsSessions_UntilItsProcessIsGone()
     {
-        var shared = Path.Combine(Path.GetTempPath(), "kirisame-shared-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(shared);
+        var shared = Directory.CreateTempSubdirectory("kirisame-shared-").FullName;
         MqttNetClient? back = null;
         try
         {
-            await using var cluster = await ClusterNodes.StartAsync(3, arguments: ["--cluster-shared-store", shared, "--Storage:Durability", "sync"]);
+            await using var cluster = await StartAsync(shared);
             var prefix = Unique.Topic("frozen");
             var id = Unique.ClientId("kept");
             await using (var subscriber = await MqttNetClient.ConnectAsync(cluster[2].Port, MqttProtocolVersion.V500, id,
@@ -221,6 +216,11 @@ public sealed class PersistentSessionsAfterNodeKillTests
             Directory.Delete(shared, recursive: true);
         }
     }
+
+    /// Three nodes keeping their stores in <paramref name="shared"/>, durable (the fixture would add --in-memory otherwise,
+    /// and an in-memory store has nothing to take up), with <paramref name="arguments"/> after.
+    private static Task<ClusterNodes> StartAsync(string shared, params string[] arguments) =>
+        ClusterNodes.StartAsync(3, arguments: ["--cluster-shared-store", shared, "--Storage:Durability", "sync", .. arguments]);
 
     /// Publishes <paramref name="count"/> QoS 1 messages to <paramref name="topic"/> on <paramref name="node"/>, one at a
     /// time, each acknowledged; returns their payloads.
